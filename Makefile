@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both build .venv/ on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE := bcx_tracker/data/sample.jsonl.gz
+
+.PHONY: demo test lint format bench sample vendor clean
+
+$(BIN)/bcx: setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(BIN)/bcx
+
+demo: $(BIN)/bcx
+	$(BIN)/bcx up --replay $(SAMPLE)
+
+test: $(BIN)/bcx
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/bcx
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/bcx
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+sample: $(BIN)/bcx
+	$(BIN)/python -m bcx_tracker.sample --out $(SAMPLE)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,22 @@
+"""`bcx`: the command-line front door (`bcx up`, `bcx alerts`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bcx import __version__, alerts_cli, up
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bcx", description="BCX: crypto-exchange prices in Redis, served to charts")
+    parser.add_argument("--version", action="version", version=f"bcx {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up.add_parser(commands)
+    alerts_cli.add_parser(commands)
+    args = parser.parse_args(argv)
+    return args.run(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""bcx.conf: found, read once with configparser, validated into a typed, frozen Config.
+
+Every error names the file, section and key, so a daemon can refuse to start with a message a person can act
+on. The schema below is the single list of what the file may hold; `conf/bcx.conf` documents each entry.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bcx import converters as c
+from bcx.rule_grammar import Rule, parse_rule
+
+SYSTEM_CONFIG = Path("/etc/bcx/bcx.conf")
+ENV_VAR = "BCX_CONFIG"
+
+# section -> key -> (converter, default as written in the file)
+SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
+    "redis": {
+        "url": (c.url("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0"),
+        "prefix": (c.key_prefix, "bcx"),
+        "timeout": (c.duration, "5s"),
+    },
+    "tracker": {
+        "feed_url": (c.url("wss", "ws"), "wss://ws-feed.exchange.coinbase.com"),
+        "rest_url": (c.url("https", "http"), "https://api.exchange.coinbase.com"),
+        "products": (c.product_list, "BTC-USD, ETH-USD"),
+        "exchange": (c.key_prefix, "coinbase"),
+        "batch_size": (c.positive_int, "500"),
+        "flush_interval": (c.duration, "100ms"),
+        "queue_size": (c.positive_int, "100000"),
+        "reconnect_max": (c.duration, "60s"),
+    },
+    "watcher": {
+        "interval": (c.duration, "1s"),
+        "retention": (c.duration_or_forever, "7d"),
+        "trim_interval": (c.duration, "60s"),
+        "alert_stream_length": (c.positive_int, "10000"),
+    },
+    "web": {
+        "host": (c.host, "127.0.0.1"),
+        "port": (c.port, "8080"),
+        "workers": (c.positive_int, "2"),
+        "threads": (c.positive_int, "8"),
+        "max_limit": (c.positive_int, "10000"),
+        "default_limit": (c.positive_int, "1000"),
+    },
+    "log": {
+        "level": (c.log_level, "INFO"),
+        "file": (c.optional_path, ""),
+    },
+}
+ALERT_SCHEMA: dict[str, tuple[Callable[[str], Any], str | None]] = {
+    "product": (c.product_id, None),
+    "when": (parse_rule, None),
+}
+
+
+class ConfigError(Exception):
+    """A config problem, located by file, section and key."""
+
+    def __init__(self, path: str, message: str, section: str | None = None, key: str | None = None):
+        self.path, self.section, self.key, self.message = path, section, key, message
+        where = path + (f": [{section}]" if section else "") + (f" {key}" if key else "")
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str
+    prefix: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    feed_url: str
+    rest_url: str
+    products: tuple[str, ...]
+    exchange: str
+    batch_size: int
+    flush_interval: float
+    queue_size: int
+    reconnect_max: float
+
+
+@dataclass(frozen=True)
+class WatcherConfig:
+    interval: float
+    retention: float | None
+    trim_interval: float
+    alert_stream_length: int
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str
+    port: int
+    workers: int
+    threads: int
+    max_limit: int
+    default_limit: int
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str
+    file: str | None
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    name: str
+    product: str
+    when: Rule
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    redis: RedisConfig
+    tracker: TrackerConfig
+    watcher: WatcherConfig
+    web: WebConfig
+    log: LogConfig
+    alerts: tuple[AlertConfig, ...]
+
+
+def packaged_default() -> Path:
+    return Path(str(resources.files("bcx").joinpath("default.conf")))
+
+
+def find_config(path: str | None = None, environ: dict[str, str] | None = None) -> Path:
+    """`--config PATH`, else $BCX_CONFIG, else /etc/bcx/bcx.conf, else the packaged default."""
+    environ = os.environ if environ is None else environ
+    if path:
+        return Path(path)
+    if environ.get(ENV_VAR):
+        return Path(environ[ENV_VAR])
+    if SYSTEM_CONFIG.exists():
+        return SYSTEM_CONFIG
+    return packaged_default()
+
+
+def load_config(path: str | None = None, environ: dict[str, str] | None = None) -> Config:
+    found = find_config(path, environ)
+    parser = configparser.ConfigParser(interpolation=None, default_section="__defaults__")
+    try:
+        with open(found, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except FileNotFoundError:
+        raise ConfigError(str(found), "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(found), f"cannot read: {exc}") from None
+    except configparser.Error as exc:
+        raise ConfigError(str(found), f"not a valid INI file: {exc.message}") from None
+    return parse_config(parser, str(found))
+
+
+def parse_config(parser: configparser.ConfigParser, path: str) -> Config:
+    for section in parser.sections():
+        if section not in SCHEMA and not section.startswith("alert:"):
+            raise ConfigError(path, f"unknown section (known: {', '.join(SCHEMA)}, alert:NAME)", section)
+    values = {name: _section_values(parser, path, name, schema) for name, schema in SCHEMA.items()}
+    return Config(
+        path=path,
+        redis=RedisConfig(**values["redis"]),
+        tracker=TrackerConfig(**values["tracker"]),
+        watcher=WatcherConfig(**values["watcher"]),
+        web=WebConfig(**values["web"]),
+        log=LogConfig(**values["log"]),
+        alerts=tuple(_alerts(parser, path)),
+    )
+
+
+def _section_values(parser, path: str, section: str, schema: dict) -> dict[str, Any]:
+    raw = dict(parser.items(section)) if parser.has_section(section) else {}
+    for key in raw:
+        if key not in schema:
+            raise ConfigError(path, f"unknown key (known: {', '.join(schema)})", section, key)
+    values = {}
+    for key, (convert, default) in schema.items():
+        text = raw.get(key, default)
+        if text is None:
+            raise ConfigError(path, "missing; this key is required", section, key)
+        try:
+            values[key] = convert(text)
+        except ValueError as exc:
+            raise ConfigError(path, str(exc), section, key) from None
+    return values
+
+
+def _alerts(parser, path: str) -> list[AlertConfig]:
+    alerts = []
+    for section in parser.sections():
+        if not section.startswith("alert:"):
+            continue
+        name = section.split(":", 1)[1].strip()
+        if not name:
+            raise ConfigError(path, "an alert section needs a name, like [alert:btc-high]", section)
+        values = _section_values(parser, path, section, ALERT_SCHEMA)
+        alerts.append(AlertConfig(name=name, **values))
+    return alerts

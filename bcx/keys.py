@@ -1,0 +1,52 @@
+"""Every Redis key BCX uses, in one place. Nothing outside `bcx/` spells a key.
+
+A series' keys share the hash tag `{exchange:PRODUCT}`, so they land in one Redis Cluster slot and multi-key
+scripts and pipelines on one product stay legal on a cluster. The alerts channel and stream are global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SeriesKeys:
+    prefix: str
+    exchange: str
+    product: str
+
+    @property
+    def tag(self) -> str:
+        return f"{self.prefix}:{{{self.exchange}:{self.product}}}"
+
+    @property
+    def index(self) -> str:
+        """Sorted set of chunk ids, score = the chunk's first timestamp (unix ms)."""
+        return f"{self.tag}:chunks"
+
+    @property
+    def chunk_prefix(self) -> str:
+        return f"{self.tag}:c:"
+
+    def chunk(self, chunk_id: str | int) -> str:
+        """Sorted set of ticks, score = unix ms, member = encoded tick."""
+        return f"{self.chunk_prefix}{chunk_id}"
+
+    @property
+    def chunk_counter(self) -> str:
+        return f"{self.tag}:chunkseq"
+
+    @property
+    def latest(self) -> str:
+        """Hash: `time` (unix ms) and `member` of the newest tick."""
+        return f"{self.tag}:latest"
+
+    @property
+    def watch_state(self) -> str:
+        """Hash: the watcher's cursor and the state of each alert rule for this product."""
+        return f"{self.tag}:watch"
+
+
+def alerts_key(prefix: str) -> str:
+    """Both the pub/sub channel and the capped stream of alerts."""
+    return f"{prefix}:alerts"

@@ -1,0 +1,103 @@
+-- Add ticks to a product's chain of chunks, atomically.
+-- KEYS: 1 chunk index, 2 chunk id counter, 3 latest-tick hash
+-- ARGV: 1 chunk key prefix, 2 most entries per chunk, then (score, trade id, member) triples in any order.
+-- Returns the number of ticks that were new.
+--
+-- Each chunk covers [its start, the next chunk's start); a tick goes to the chunk whose start is the greatest
+-- at or below its time (the first chunk when it is older than all). A full chunk is split in two, never
+-- between two equal scores, so one timestamp always lives in exactly one chunk. One trade, one entry: a member
+-- with the same trade id at the same time is the same trade; the one that carries the book (bid/ask) wins.
+local index, counter, latest = KEYS[1], KEYS[2], KEYS[3]
+local prefix, limit = ARGV[1], tonumber(ARGV[2])
+local cur_id, cur_start, cur_next
+
+local function locate(score)
+  if cur_id and score >= cur_start and (cur_next == nil or score < cur_next) then return cur_id end
+  local found = redis.call('ZREVRANGEBYSCORE', index, score, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if #found == 0 then
+    local first = redis.call('ZRANGE', index, 0, 0, 'WITHSCORES')
+    if #first == 0 then
+      first = {tostring(redis.call('INCR', counter))}
+    end
+    redis.call('ZADD', index, score, first[1])
+    found = {first[1], tostring(score)}
+  end
+  cur_id, cur_start = found[1], tonumber(found[2])
+  local nxt = redis.call('ZRANGEBYSCORE', index, '(' .. found[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  cur_next = nil
+  if #nxt > 0 then cur_next = tonumber(nxt[2]) end
+  return cur_id
+end
+
+local function has_book(member)
+  return not string.find(member, '||', 1, true)
+end
+
+-- true when the tick must be written (new, or a richer copy of a stored trade, which it then replaces)
+local function admit(key, score, trade_id, member)
+  local head = trade_id .. '|'
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', key, score, score)) do
+    if string.sub(old, 1, #head) == head then
+      if old == member or has_book(old) or not has_book(member) then return false end
+      redis.call('ZREM', key, old)
+      return true
+    end
+  end
+  return true
+end
+
+local function new_chunk(score)
+  local id = tostring(redis.call('INCR', counter))
+  redis.call('ZADD', index, score, id)
+  cur_id = nil
+  return id
+end
+
+local function split(id)
+  local key = prefix .. id
+  local n = redis.call('ZCARD', key)
+  if n <= limit then return end
+  local all = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  local i = math.floor(n / 2) + 1
+  while i <= n and all[2 * i] == all[2 * i - 2] do i = i + 1 end
+  if i > n then
+    i = math.floor(n / 2)
+    while i > 1 and all[2 * i] == all[2 * i - 2] do i = i - 1 end
+    if i <= 1 then return end -- every entry has one timestamp: the chunk stays oversized
+  end
+  local moved = {}
+  for j = i, n do
+    moved[#moved + 1] = all[2 * j]
+    moved[#moved + 1] = all[2 * j - 1]
+  end
+  local new_id = new_chunk(all[2 * i])
+  redis.call('ZADD', prefix .. new_id, unpack(moved))
+  redis.call('ZREMRANGEBYRANK', key, i - 1, -1)
+end
+
+local added, newest, newest_member = 0, nil, nil
+for k = 3, #ARGV, 3 do
+  local score, trade_id, member = tonumber(ARGV[k]), ARGV[k + 1], ARGV[k + 2]
+  local id = locate(score)
+  local key = prefix .. id
+  if admit(key, score, trade_id, member) then
+    if redis.call('ZCARD', key) >= limit then
+      local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+      if score > tonumber(last[2]) then
+        id = new_chunk(score)
+        key = prefix .. id
+      end
+    end
+    added = added + redis.call('ZADD', key, score, member)
+    split(id)
+    if newest == nil or score >= newest then newest, newest_member = score, member end
+  end
+end
+
+if newest then
+  local stored = redis.call('HGET', latest, 'time')
+  if not stored or newest >= tonumber(stored) then
+    redis.call('HSET', latest, 'time', string.format('%d', newest), 'member', newest_member)
+  end
+end
+return added

