@@ -8,16 +8,13 @@ SAMPLE := bcx_tracker/data/sample.jsonl.gz
 
 $(BIN)/bcx: setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(BIN)/bcx
 
 demo: $(BIN)/bcx
 	$(BIN)/bcx up --replay $(SAMPLE)
 
-test: $(BIN)/bcx
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/bcx
@@ -30,6 +27,12 @@ format: $(BIN)/bcx
 
 sample: $(BIN)/bcx
 	$(BIN)/python -m bcx_tracker.sample --out $(SAMPLE)
+
+vendor:
+	bash bcx_web/vendor.sh
+
+bench: $(BIN)/bcx
+	$(BIN)/python -m bench.store
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

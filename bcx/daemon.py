@@ -48,7 +48,8 @@ def load_or_exit(args: argparse.Namespace) -> Config:
 class Stopper:
     """Records TERM/INT (stop) and HUP (reopen logs); a second TERM/INT exits at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, exit_on_second: bool = True) -> None:
+        self.exit_on_second = exit_on_second
         self.stopping = False
         self.signal_name: str | None = None
 
@@ -58,7 +59,7 @@ class Stopper:
         return self
 
     def _stop(self, signum, frame) -> None:
-        if self.stopping:
+        if self.stopping and self.exit_on_second:
             sys.exit(1)
         self.stopping = True
         self.signal_name = signal.Signals(signum).name

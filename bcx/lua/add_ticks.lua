@@ -9,10 +9,18 @@
 -- with the same trade id at the same time is the same trade; the one that carries the book (bid/ask) wins.
 local index, counter, latest = KEYS[1], KEYS[2], KEYS[3]
 local prefix, limit = ARGV[1], tonumber(ARGV[2])
-local cur_id, cur_start, cur_next
+-- The chunk the last tick went to, cached so that ticks arriving in order cost one ZADD each.
+local cur_id, cur_start, cur_next, cur_card, cur_last
+
+local function load_chunk(id, start, next_start)
+  cur_id, cur_start, cur_next = id, start, next_start
+  cur_card = redis.call('ZCARD', prefix .. id)
+  local last = redis.call('ZRANGE', prefix .. id, -1, -1, 'WITHSCORES')
+  cur_last = (#last > 0) and tonumber(last[2]) or -math.huge
+end
 
 local function locate(score)
-  if cur_id and score >= cur_start and (cur_next == nil or score < cur_next) then return cur_id end
+  if cur_id and score >= cur_start and (cur_next == nil or score < cur_next) then return end
   local found = redis.call('ZREVRANGEBYSCORE', index, score, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
   if #found == 0 then
     local first = redis.call('ZRANGE', index, 0, 0, 'WITHSCORES')
@@ -22,11 +30,8 @@ local function locate(score)
     redis.call('ZADD', index, score, first[1])
     found = {first[1], tostring(score)}
   end
-  cur_id, cur_start = found[1], tonumber(found[2])
   local nxt = redis.call('ZRANGEBYSCORE', index, '(' .. found[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  cur_next = nil
-  if #nxt > 0 then cur_next = tonumber(nxt[2]) end
-  return cur_id
+  load_chunk(found[1], tonumber(found[2]), (#nxt > 0) and tonumber(nxt[2]) or nil)
 end
 
 local function has_book(member)
@@ -34,29 +39,30 @@ local function has_book(member)
 end
 
 -- true when the tick must be written (new, or a richer copy of a stored trade, which it then replaces)
-local function admit(key, score, trade_id, member)
+local function admit(score, trade_id, member)
+  if score > cur_last then return true end -- nothing stored at this time yet
   local head = trade_id .. '|'
-  for _, old in ipairs(redis.call('ZRANGEBYSCORE', key, score, score)) do
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', prefix .. cur_id, score, score)) do
     if string.sub(old, 1, #head) == head then
       if old == member or has_book(old) or not has_book(member) then return false end
-      redis.call('ZREM', key, old)
+      redis.call('ZREM', prefix .. cur_id, old)
+      cur_card = cur_card - 1
       return true
     end
   end
   return true
 end
 
-local function new_chunk(score)
+-- A full chunk that the tick would extend at its end: start a new chunk there instead of splitting.
+local function start_chunk_at(score)
   local id = tostring(redis.call('INCR', counter))
   redis.call('ZADD', index, score, id)
-  cur_id = nil
-  return id
+  cur_id, cur_start, cur_card, cur_last = id, score, 0, -math.huge
 end
 
-local function split(id)
-  local key = prefix .. id
-  local n = redis.call('ZCARD', key)
-  if n <= limit then return end
+local function split()
+  local key = prefix .. cur_id
+  local n = cur_card
   local all = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
   local i = math.floor(n / 2) + 1
   while i <= n and all[2 * i] == all[2 * i - 2] do i = i + 1 end
@@ -70,26 +76,24 @@ local function split(id)
     moved[#moved + 1] = all[2 * j]
     moved[#moved + 1] = all[2 * j - 1]
   end
-  local new_id = new_chunk(all[2 * i])
+  local new_id = tostring(redis.call('INCR', counter))
+  redis.call('ZADD', index, all[2 * i], new_id)
   redis.call('ZADD', prefix .. new_id, unpack(moved))
   redis.call('ZREMRANGEBYRANK', key, i - 1, -1)
+  cur_id = nil
 end
 
 local added, newest, newest_member = 0, nil, nil
 for k = 3, #ARGV, 3 do
   local score, trade_id, member = tonumber(ARGV[k]), ARGV[k + 1], ARGV[k + 2]
-  local id = locate(score)
-  local key = prefix .. id
-  if admit(key, score, trade_id, member) then
-    if redis.call('ZCARD', key) >= limit then
-      local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-      if score > tonumber(last[2]) then
-        id = new_chunk(score)
-        key = prefix .. id
-      end
-    end
-    added = added + redis.call('ZADD', key, score, member)
-    split(id)
+  locate(score)
+  if admit(score, trade_id, member) then
+    if cur_card >= limit and score > cur_last then start_chunk_at(score) end
+    local new = redis.call('ZADD', prefix .. cur_id, score, member)
+    added = added + new
+    cur_card = cur_card + new
+    if score > cur_last then cur_last = score end
+    if cur_card > limit then split() end
     if newest == nil or score >= newest then newest, newest_member = score, member end
   end
 end

@@ -1,0 +1,200 @@
+"""The websocket client loop: connect, subscribe, receive, hand ticks to the writer; reconnect when it drops.
+
+One shape: `while not stopping: loop_once(now)`, then `finally: close()`. `loop_once` either waits out a
+reconnect delay, connects and subscribes, or receives one frame. Frames are received with a short socket
+timeout so a stop request is noticed within about a second. Nothing here waits on Redis: ticks go to a sink
+(the writer's non-blocking `put`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import websocket
+from websocket import ABNF, WebSocketException, WebSocketTimeoutException
+
+from bcx.backoff import backoff_delay
+from bcx.daemon import Stopper
+from bcx.tick import Tick
+from bcx_tracker.coinbase import (
+    ExchangeError,
+    Heartbeat,
+    MalformedMessage,
+    SequenceFilter,
+    Subscriptions,
+    TickEvent,
+    parse_message,
+    subscribe_message,
+)
+from bcx_tracker.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+RECV_TIMEOUT = 1.0
+# The exchange sends a heartbeat per product every second; this long without any frame means a dead link.
+SILENCE_TIMEOUT = 30.0
+_RETRY_POLL = 0.2
+
+
+@dataclass
+class FeedStats:
+    messages: int = 0
+    ticks: int = 0
+    malformed: int = 0
+    stale: int = 0
+    reconnects: int = 0
+    exchange_errors: int = 0
+
+
+class Feed:
+    def __init__(
+        self,
+        url: str,
+        products: Sequence[str],
+        sink: Callable[[Tick], object],
+        stopper: Stopper,
+        reconnect_max: float = 60.0,
+        recorder: Recorder | None = None,
+        silence_timeout: float = SILENCE_TIMEOUT,
+        recv_timeout: float = RECV_TIMEOUT,
+        connect: Callable[..., websocket.WebSocket] = websocket.create_connection,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.url = url
+        self.products = tuple(products)
+        self.sink = sink
+        self.stopper = stopper
+        self.reconnect_max = reconnect_max
+        self.recorder = recorder
+        self.silence_timeout = silence_timeout
+        self.recv_timeout = recv_timeout
+        self.connect = connect
+        self.clock = clock
+        self.stats = FeedStats()
+        self.sequences = SequenceFilter()
+        self.failures = 0
+        self.ws: websocket.WebSocket | None = None
+        self._retry_at = 0.0
+        self._last_frame_at = 0.0
+
+    def run(self) -> None:
+        try:
+            while not self.stopper.stopping:
+                self.loop_once(self.clock())
+        finally:
+            self.close()
+
+    def loop_once(self, now: float) -> None:
+        if self.ws is not None:
+            self._receive(now)
+        elif now >= self._retry_at:
+            self._connect(now)
+        else:
+            time.sleep(min(_RETRY_POLL, self._retry_at - now))
+
+    def close(self) -> None:
+        if self.ws is not None:
+            ws, self.ws = self.ws, None
+            try:
+                ws.close(timeout=1)
+            except (WebSocketException, OSError) as exc:
+                log.debug("closing the feed socket: %s", exc)
+            finally:
+                # close() does nothing once a close frame was received; shutdown() always frees the socket.
+                ws.shutdown()
+
+    def _connect(self, now: float) -> None:
+        try:
+            ws = self.connect(self.url, timeout=CONNECT_TIMEOUT, skip_utf8_validation=True)
+        except (WebSocketException, OSError) as exc:
+            self._lost(f"cannot connect to {self.url}: {exc}", now)
+            return
+        self.ws = ws
+        try:
+            # At once: the exchange disconnects a client that has not subscribed within 5 s.
+            ws.send(subscribe_message(self.products))
+            ws.settimeout(self.recv_timeout)
+        except (WebSocketException, OSError) as exc:
+            self._lost(f"cannot subscribe on {self.url}: {exc}", now)
+            return
+        self._last_frame_at = now
+        log.info("connected to %s, subscribing to %s", self.url, ", ".join(self.products))
+
+    def _receive(self, now: float) -> None:
+        try:
+            opcode, data = self.ws.recv_data()
+        except WebSocketTimeoutException:
+            self._idle(self.clock())
+            return
+        except (WebSocketException, OSError) as exc:
+            self._lost(f"feed connection lost: {exc or type(exc).__name__}", self.clock())
+            return
+        now = self.clock()
+        if opcode == ABNF.OPCODE_CLOSE:
+            self._lost(f"feed closed by the server {_close_reason(data)}", now)
+            return
+        self._last_frame_at = now
+        self.handle(data, now)
+
+    def handle(self, raw: str | bytes, now: float) -> None:
+        """One frame: record it, parse it, act on it. Never raises for a bad frame."""
+        self.stats.messages += 1
+        if self.recorder is not None:
+            self.recorder.write(raw, now)
+        try:
+            message = parse_message(raw)
+        except MalformedMessage as exc:
+            self.stats.malformed += 1
+            if self.stats.malformed <= 10 or self.stats.malformed % 1000 == 0:
+                log.warning("malformed feed message #%d (%s): %.200r", self.stats.malformed, exc.reason, raw)
+            return
+        match message:
+            case TickEvent(tick=tick):
+                if self.sequences.is_stale(tick):
+                    self.stats.stale += 1
+                else:
+                    self.stats.ticks += 1
+                    self.sink(tick)
+            case Subscriptions():
+                self._subscribed(message)
+            case ExchangeError(message=text, reason=reason):
+                self.stats.exchange_errors += 1
+                log.error("exchange error: %s (reason: %s)", text, reason or "none given")
+            case Heartbeat():
+                pass  # any frame counts as a sign of life; the later backfill will use last_trade_id
+
+    def _subscribed(self, message: Subscriptions) -> None:
+        if self.failures:
+            log.info("feed back after %d failed attempts", self.failures)
+        self.failures = 0
+        log.info("subscribed: %s", "; ".join(f"{k} {','.join(sorted(v))}" for k, v in message.channels.items()))
+        missing = set(self.products) - set(message.channels.get("ticker", ()))
+        if missing:
+            log.warning("not subscribed to the ticker of %s", ", ".join(sorted(missing)))
+
+    def _idle(self, now: float) -> None:
+        if self.recorder is not None:
+            self.recorder.maybe_flush(now)
+        if now - self._last_frame_at > self.silence_timeout:
+            self._lost(f"no message from the feed for {self.silence_timeout:.0f}s", now)
+
+    def _lost(self, reason: str, now: float) -> None:
+        self.close()
+        self.failures += 1
+        self.stats.reconnects += 1
+        delay = backoff_delay(self.failures, cap=self.reconnect_max)
+        self._retry_at = now + delay
+        log.warning("%s; reconnecting in %.1fs (attempt %d)", reason, delay, self.failures)
+
+
+def _close_reason(frame) -> str:
+    """The close code and reason of a close frame, as websocket-client hands it over."""
+    data = getattr(frame, "data", frame) or b""
+    if len(data) >= 2:
+        code = int.from_bytes(data[:2], "big")
+        return f"(code {code} {data[2:].decode('utf-8', errors='replace')})".replace(" )", ")")
+    return "(no close code)"

@@ -1,0 +1,316 @@
+"""`bcx-replay FILE`: a local websocket server that speaks the Coinbase Exchange feed protocol and plays a
+recording (as written by `bcx-tracker --record`, or `bcx_tracker.sample`) to each client that subscribes.
+
+Per connection: wait for a `subscribe` (flat or per-channel form; an unknown product gets the exchange's
+error), answer `subscriptions`, then play the file from its start, keeping the gaps between the messages'
+times divided by the speed, and sending only the ticker and heartbeat messages of subscribed products. While
+subscribed to heartbeat the client also gets one heartbeat per product per second, carrying the last trade id
+played, after the end of the file as well. The connection stays open at the end; with `--loop` the file
+starts again, its times, trade ids and sequences shifted so that they keep increasing.
+
+In-process use (tests, `bcx up`): `ReplayServer(path, speed=None).start()`, `.url`, `.stop()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import Server, ServerConnection, serve
+
+from bcx.daemon import Stopper
+from bcx.logsetup import setup_logging
+from bcx_tracker.coinbase import SubscribeRejected, error_message, parse_subscribe, subscriptions_message
+from bcx_tracker.recorder import Entry, RecordingInfo, open_lines, read_entries, scan_recording
+from bcx_tracker.sample import iso_us
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_TIMEOUT = 5.0  # the exchange closes a connection that has not subscribed by then
+HEARTBEAT_EVERY = 1.0
+LOOP_PAUSE_MS = 1000  # between the end of the file and its next pass
+
+
+@dataclass(frozen=True)
+class Shift:
+    """What one more pass of the file adds to times, trade ids and sequences."""
+
+    time_ms: int = 0
+    trade_id: int = 0
+    sequence: int = 0
+
+    def next(self, info: RecordingInfo) -> Shift:
+        return Shift(
+            self.time_ms + info.last_ms - info.first_ms + LOOP_PAUSE_MS,
+            self.trade_id + info.trade_ids[1] - info.trade_ids[0] + 1,
+            self.sequence + info.sequences[1] - info.sequences[0] + 1,
+        )
+
+
+def shifted(entry: Entry, shift: Shift) -> Entry:
+    """The entry as it is sent on a later pass of the file (the first pass sends the line verbatim)."""
+    if shift == Shift():
+        return entry
+    data = json.loads(entry.raw)
+    data["time"] = _shift_iso(data["time"], shift.time_ms)
+    data["trade_id" if entry.channel == "ticker" else "last_trade_id"] = entry.trade_id + shift.trade_id
+    sequence = None if entry.sequence is None else entry.sequence + shift.sequence
+    if sequence is not None:
+        data["sequence"] = sequence
+    raw = json.dumps(data, separators=(",", ":"))
+    time_ms, trade_id = entry.time_ms + shift.time_ms, entry.trade_id + shift.trade_id
+    return Entry(raw, entry.channel, entry.product, time_ms, trade_id, sequence)
+
+
+def _shift_iso(text: str, ms: int) -> str:
+    moved = datetime.fromisoformat(text) + timedelta(milliseconds=ms)
+    return moved.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ReplayServer:
+    """Plays `path` to every client; `speed` None plays as fast as possible."""
+
+    def __init__(
+        self, path: str | Path, host: str = "127.0.0.1", port: int = 0, speed: float | None = 1.0, loop: bool = False
+    ):
+        if speed is not None and speed <= 0:
+            raise ValueError("speed must be greater than 0")
+        self.path = str(path)
+        self.host, self.port = host, port
+        self.speed = speed
+        self.loop = loop
+        self.info: RecordingInfo | None = None
+        self.passes = 0  # complete passes of the file, over all connections
+        self._lock = threading.Lock()
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def start(self) -> ReplayServer:
+        self.info = scan_recording(self.path)
+        # A short close_timeout: at shutdown, clients that do not answer the close handshake are not waited for.
+        self._server = serve(self._handle, self.host, self.port, close_timeout=1)
+        self.port = self._server.socket.getsockname()[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="bcx-replay", daemon=True)
+        self._thread.start()
+        log.info(
+            "replaying %s (%d messages, %s) on %s at speed %s",
+            self.path,
+            self.info.count,
+            ", ".join(sorted(self.info.products)),
+            self.url,
+            self.speed or "max",
+        )
+        return self
+
+    def stop(self) -> None:
+        """Close every connection, wait for their threads and stop listening."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._server = None
+
+    def __enter__(self) -> ReplayServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _handle(self, conn: ServerConnection) -> None:
+        _Session(self, conn).run()
+
+    def _pass_done(self) -> None:
+        with self._lock:
+            self.passes += 1
+
+
+class _Session:
+    """One client: a handler thread reads its requests, a player thread sends it the file."""
+
+    def __init__(self, server: ReplayServer, conn: ServerConnection):
+        self.server = server
+        self.conn = conn
+        # channel -> products, replaced as a whole on every change so the player reads it without a lock
+        self.subs: dict[str, frozenset[str]] = {}
+        self.stop = threading.Event()
+        self.player: threading.Thread | None = None
+        self.last_trade: dict[str, int] = {}
+        self.last_sequence: dict[str, int] = {}
+        self.started = self.next_beat = self.clock_at = time.monotonic()
+        self.clock_ms = server.info.first_ms  # the recording's time now, for synthesized heartbeats
+
+    def run(self) -> None:
+        deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
+        try:
+            while self.player is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.conn.close(1008, "no subscribe within 5 seconds")
+                    return
+                try:
+                    self._request(self.conn.recv(timeout=remaining))
+                except TimeoutError:
+                    continue
+            for raw in self.conn:
+                self._request(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.stop.set()
+            if self.player is not None:
+                self.player.join()
+
+    def _request(self, raw: str | bytes) -> None:
+        try:
+            data = json.loads(raw)
+            kind = data.get("type") if isinstance(data, dict) else None
+        except ValueError:
+            data, kind = None, None
+        if kind not in ("subscribe", "unsubscribe"):
+            self.conn.send(error_message("Failed to subscribe", "Type has to be either subscribe or unsubscribe"))
+            return
+        try:
+            wanted = parse_subscribe(data, self.server.info.products)
+        except SubscribeRejected as exc:
+            self.conn.send(error_message(f"Failed to {kind}", exc.reason))
+            return
+        subs = {name: set(ids) for name, ids in self.subs.items()}
+        for name, ids in wanted.items():
+            if kind == "subscribe":
+                subs.setdefault(name, set()).update(ids)
+            else:
+                subs.get(name, set()).difference_update(ids)
+        self.subs = {name: frozenset(ids) for name, ids in subs.items() if ids}
+        self.conn.send(subscriptions_message(self.subs))
+        if self.player is None and kind == "subscribe":
+            self.player = threading.Thread(target=self._play, name="bcx-replay-player", daemon=True)
+            self.player.start()
+
+    def _play(self) -> None:
+        try:
+            self._play_file()
+            while not self.stop.is_set():
+                self._wait_until(time.monotonic() + HEARTBEAT_EVERY)
+        except ConnectionClosed:
+            pass
+        except Exception:  # a broken file must not leave the client hanging without a word
+            log.exception("replay of %s failed", self.server.path)
+            self.conn.close(1011, "replay failed")
+
+    def _play_file(self) -> None:
+        info, speed = self.server.info, self.server.speed
+        self.started = self.clock_at = time.monotonic()
+        self.next_beat = self.started + HEARTBEAT_EVERY
+        shift = Shift()
+        while True:
+            for entry in read_entries(self.server.path):
+                entry = shifted(entry, shift)
+                if speed is not None:
+                    self._wait_until(self.started + (entry.time_ms - info.first_ms) / 1000 / speed)
+                elif time.monotonic() >= self.next_beat:
+                    self._heartbeats()
+                if self.stop.is_set():
+                    return
+                self._send(entry)
+            self.server._pass_done()
+            if not self.server.loop:
+                return
+            shift = shift.next(info)
+
+    def _send(self, entry: Entry) -> None:
+        self.last_trade[entry.product] = entry.trade_id
+        if entry.sequence is not None:
+            self.last_sequence[entry.product] = entry.sequence
+        self.clock_ms, self.clock_at = entry.time_ms, time.monotonic()
+        if entry.product in self.subs.get(entry.channel, ()):
+            self.conn.send(entry.raw)
+
+    def _wait_until(self, due: float) -> None:
+        """Sleep until `due`, sending the per-second heartbeats that fall due meanwhile; returns early on stop."""
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= self.next_beat:
+                self._heartbeats()
+            if now >= due:
+                return
+            self.stop.wait(min(due, self.next_beat) - now)
+
+    def _heartbeats(self) -> None:
+        now = time.monotonic()
+        self.next_beat = max(self.next_beat + HEARTBEAT_EVERY, now)
+        time_ms = self.clock_ms + int((now - self.clock_at) * 1000 * (self.server.speed or 1))
+        for product in sorted(self.subs.get("heartbeat", ())):
+            beat = {
+                "type": "heartbeat",
+                "sequence": self.last_sequence.get(product, 0),
+                "last_trade_id": self.last_trade.get(product, 0),
+                "product_id": product,
+                "time": iso_us(time_ms * 1000),
+            }
+            self.conn.send(json.dumps(beat, separators=(",", ":")))
+
+
+def read_messages(path: str | Path) -> Iterator[dict]:
+    """Every JSON object of a recording as a dict, in file order (malformed lines skipped): for tools."""
+    with open_lines(path, "r") as lines:
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict):
+                yield message
+
+
+def parse_speed(text: str) -> float | None:
+    if text.strip().lower() == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a speed (a number like 1, 10, 0.5, or max)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the speed must be greater than 0")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bcx-replay", description="Play a feed recording as a Coinbase feed.")
+    parser.add_argument("file", help="recording to play (.jsonl or .jsonl.gz)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: pick a free one)")
+    parser.add_argument("--speed", type=parse_speed, default=1.0, help="1 = real time (default), 10, or max")
+    parser.add_argument("--loop", action="store_true", help="play the file again after its end, times shifted")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    args = parser.parse_args(argv)
+    setup_logging("WARNING" if args.quiet else "INFO")
+    try:
+        server = ReplayServer(args.file, args.host, args.port, args.speed, args.loop).start()
+    except (OSError, ValueError) as exc:
+        print(f"bcx-replay: {exc}", file=sys.stderr)
+        return 2
+    # Tools wait for this exact line to learn the address.
+    print(f"listening on {server.url}", flush=True)
+    stopper = Stopper().install()
+    try:
+        while not stopper.stopping:
+            time.sleep(0.2)
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

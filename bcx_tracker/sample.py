@@ -1,0 +1,217 @@
+"""A synthetic feed recording for demos and tests: `python -m bcx_tracker.sample --out FILE [--seed 42]`.
+
+Seeded random walks for BTC-USD, ETH-USD and SOL-USD written as the exchange's own messages (the 2022 ticker
+schema of shared/reference/coinbase-feed.md §3.1, numbers as strings, sequence and trade_id as integers), plus
+a heartbeat per product about every 10 s. Trades arrive as a Poisson process whose rate switches between
+quiet, normal and busy stretches; sizes are log-normal, rounded to the product's base increment; prices sit on
+the 0.01 quote increment with a spread of a few increments that widens when the market is quiet. Sequences
+increase with gaps (the ticker shares its counter with the full feed) and trade ids with occasional gaps
+(batched cascades). The same seed always gives the same bytes. The data is made up, not market history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import heapq
+import json
+import math
+import random
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+from bcx.tick import iso_to_ms
+
+DEFAULT_START = "2026-11-01T00:00:00Z"
+HEARTBEAT_EVERY_US = 10_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# (name, rate multiplier, mean length in seconds, spread in increments: (usual most, wide most))
+_REGIMES = (("quiet", 0.25, 600, (3, 25)), ("normal", 1.0, 900, (2, 6)), ("busy", 3.5, 180, (1, 3)))
+
+
+@dataclass(frozen=True)
+class ProductModel:
+    product: str
+    price: int  # start price in quote increments (cents)
+    base_decimals: int  # base increment 10**-base_decimals
+    size_median: float
+    rate: float  # trades per second in a normal stretch
+    sequence: int
+    trade_id: int
+    volume_24h: float
+    volume_30d: float
+
+
+# Base increments as Coinbase lists them (BTC and ETH 0.00000001; SOL 0.001); quote increment 0.01 for all.
+PRODUCTS = (
+    ProductModel("BTC-USD", 9_725_000, 8, 0.004, 1.0, 112_406_118_554, 912_406_337, 8_231.5, 261_377.9),
+    ProductModel("ETH-USD", 348_000, 8, 0.08, 0.6, 71_588_204_117, 703_110_285, 112_094.2, 3_902_551.7),
+    ProductModel("SOL-USD", 18_500, 3, 4.0, 0.4, 29_003_561_902, 188_770_414, 1_250_337.1, 38_664_100.3),
+)
+QUOTE_DECIMALS = 2
+_VOLATILITY = 0.5 / math.sqrt(365 * 86400)  # 50% a year, per sqrt(second)
+
+
+def fixed(units: int, decimals: int) -> str:
+    """An integer count of 10**-decimals as an exact decimal string: fixed(123456, 2) == '1234.56'."""
+    whole, frac = divmod(units, 10**decimals)
+    return f"{whole}.{frac:0{decimals}d}" if decimals else str(whole)
+
+
+def trimmed(units: int, decimals: int) -> str:
+    """Like fixed() without trailing zeros, as the exchange writes most numbers ('1313.8', '0.04', '95000')."""
+    text = fixed(units, decimals)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def iso_us(time_us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=time_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Walk:
+    """One product's market: regime, mid price, counters and 24h statistics."""
+
+    def __init__(self, model: ProductModel, seed: int, start_us: int):
+        self.m = model
+        self.rng = random.Random(f"{seed}:{model.product}")
+        self.mid = float(model.price)
+        self.sequence = model.sequence
+        self.trade_id = model.trade_id
+        self.open_24h = round(model.price * math.exp(self.rng.gauss(0, 0.02)))
+        self.low = min(self.open_24h, model.price) - self.rng.randint(0, model.price // 100)
+        self.high = max(self.open_24h, model.price) + self.rng.randint(0, model.price // 100)
+        self.volume_24h = round(model.volume_24h * 10**8)
+        self.volume_30d = round(model.volume_30d * 10**8)
+        self.regime = 1
+        self.regime_until = start_us + self._regime_length()
+
+    def _regime_length(self) -> int:
+        return int(self.rng.expovariate(1 / _REGIMES[self.regime][2]) * 1e6)
+
+    def _switch(self, now_us: int) -> None:
+        while now_us >= self.regime_until:
+            self.regime = self.rng.choice([i for i in range(len(_REGIMES)) if i != self.regime])
+            self.regime_until += self._regime_length()
+
+    def next_gap_us(self, now_us: int) -> int:
+        self._switch(now_us)
+        rate = self.m.rate * _REGIMES[self.regime][1]
+        return max(1, int(self.rng.expovariate(rate) * 1e6))
+
+    def ticker(self, time_us: int, elapsed_s: float) -> dict:
+        rng, m = self.rng, self.m
+        busy = _REGIMES[self.regime][1]
+        self.mid *= math.exp(rng.gauss(0, _VOLATILITY * math.sqrt(max(elapsed_s, 1e-3)) * math.sqrt(busy)))
+        usual, wide = _REGIMES[self.regime][3]
+        spread = rng.randint(1, wide if rng.random() < 0.1 else usual)
+        bid = max(1, int(self.mid - spread / 2))
+        ask = bid + spread
+        side = "buy" if rng.random() < 0.5 else "sell"
+        price = ask if side == "buy" else bid
+        size = max(1, round(rng.lognormvariate(math.log(m.size_median), 1.3) * 10**m.base_decimals))
+        self.sequence += 1 + int(rng.expovariate(1 / (20 * busy)))
+        self.trade_id += 1 if rng.random() > 0.05 else rng.randint(2, 6)
+        self.low, self.high = min(self.low, price), max(self.high, price)
+        self.volume_24h += size * 10 ** (8 - m.base_decimals)
+        self.volume_30d += size * 10 ** (8 - m.base_decimals)
+        book_size = 10 ** (8 - m.base_decimals)
+        return {
+            "type": "ticker",
+            "sequence": self.sequence,
+            "product_id": m.product,
+            "price": trimmed(price, QUOTE_DECIMALS),
+            "open_24h": trimmed(self.open_24h, QUOTE_DECIMALS),
+            "volume_24h": fixed(self.volume_24h, 8),
+            "low_24h": trimmed(self.low, QUOTE_DECIMALS),
+            "high_24h": trimmed(self.high, QUOTE_DECIMALS),
+            "volume_30d": fixed(self.volume_30d, 8),
+            "best_bid": trimmed(bid, QUOTE_DECIMALS),
+            "best_bid_size": fixed(self._book_size() * book_size, 8),
+            "best_ask": trimmed(ask, QUOTE_DECIMALS),
+            "best_ask_size": fixed(self._book_size() * book_size, 8),
+            "side": side,
+            "time": iso_us(time_us),
+            "trade_id": self.trade_id,
+            "last_size": trimmed(size, m.base_decimals),
+        }
+
+    def _book_size(self) -> int:
+        return max(1, round(self.rng.lognormvariate(math.log(self.m.size_median * 3), 1.5) * 10**self.m.base_decimals))
+
+    def heartbeat(self, time_us: int) -> dict:
+        self.sequence += self.rng.randint(0, 30)  # book events since the last trade move the counter too
+        return {
+            "type": "heartbeat",
+            "sequence": self.sequence,
+            "last_trade_id": self.trade_id,
+            "product_id": self.m.product,
+            "time": iso_us(time_us),
+        }
+
+
+def _product_messages(model: ProductModel, index: int, seed: int, start_us: int, end_us: int) -> Iterator:
+    walk = _Walk(model, seed, start_us)
+    beat = start_us + (index * 3_333_333) % HEARTBEAT_EVERY_US + walk.rng.randint(0, 999_999)
+    trade = start_us + walk.next_gap_us(start_us)
+    last_trade = start_us
+    while min(trade, beat) < end_us:
+        if beat <= trade:
+            yield beat, index, walk.heartbeat(beat)
+            beat += HEARTBEAT_EVERY_US + walk.rng.randint(-20_000, 20_000)
+        else:
+            yield trade, index, walk.ticker(trade, (trade - last_trade) / 1e6)
+            last_trade = trade
+            trade += walk.next_gap_us(trade)
+
+
+def generate(seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START) -> Iterator[dict]:
+    """The messages of every product in time order."""
+    start_us = iso_to_ms(start) * 1000
+    end_us = start_us + int(hours * 3600 * 1e6)
+    streams = [_product_messages(m, i, seed, start_us, end_us) for i, m in enumerate(PRODUCTS)]
+    for _, _, message in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+        yield message
+
+
+def write_sample(path: str | Path, seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START) -> int:
+    """Write the messages as JSON lines (gzip when the name ends in .gz, with a fixed header so the bytes
+    depend on the seed only); returns how many lines."""
+    lines = 0
+    with open(path, "wb") as raw:
+        if str(path).endswith(".gz"):
+            out = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9)
+        else:
+            out = raw
+        try:
+            for message in generate(seed, hours, start):
+                out.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+                lines += 1
+        finally:
+            if out is not raw:
+                out.close()
+    return lines
+
+
+def bundled_sample() -> Path:
+    """The recording shipped with the package (three hours from 2026-11-01, seed 42): `bcx up --replay`."""
+    return Path(str(resources.files("bcx_tracker").joinpath("data", "sample.jsonl.gz")))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bcx_tracker.sample", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="file to write (.jsonl, or .jsonl.gz compressed)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--hours", type=float, default=3.0)
+    parser.add_argument("--start", default=DEFAULT_START, help=f"first time, ISO 8601 (default {DEFAULT_START})")
+    args = parser.parse_args(argv)
+    count = write_sample(args.out, args.seed, args.hours, args.start)
+    print(f"wrote {count} messages to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The bcx-web application factory (Flask's flaskr shape): config, one Redis client, the API, the chart page.
+
+Creating the app never touches Redis, so bcx-web starts (and answers /api/v1.0/health with 503) while Redis is
+down. Every error, from any view or from routing, leaves through `json_error` as `{"error": "..."}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import redis
+from flask import Flask, Response, current_app
+from flask_redis import FlaskRedis
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from bcx.config import Config, load_config
+from bcx.connection import client_options
+from bcx_web import api
+from bcx_web.params import ParamError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None, test_config: dict | None = None) -> Flask:
+    """The WSGI app for `config` (default: `load_config()`); `test_config` overrides Flask settings."""
+    config = config or load_config()
+    app = Flask(__name__, static_folder="static")
+    app.config.from_mapping(BCX_CONFIG=config, REDIS_URL=config.redis.url)
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False  # keep the documented field order (time, trade_id, price, ...)
+
+    # One client per app (not a module global): its pool is thread-safe and opens connections on first use.
+    FlaskRedis(**client_options(config.redis)).init_app(app)
+
+    app.register_blueprint(api.bp)
+    app.add_url_rule("/", "index", index)
+    app.register_error_handler(Exception, json_error)
+    return app
+
+
+def index() -> Response:
+    """The chart page; its scripts and styles are under /static/, all served from here (no CDN)."""
+    return current_app.send_static_file("index.html")
+
+
+def json_error(exc: Exception) -> Response | HTTPException:
+    """The one error path: bad input 400, unknown route 404, wrong method 405, Redis down 503, a bug 500."""
+    if isinstance(exc, HTTPException) and exc.code is not None and exc.code < 400:
+        return exc  # routing redirects (e.g. a missing trailing slash) stay redirects
+    if isinstance(exc, ParamError):
+        status, message = 400, str(exc)
+    elif isinstance(exc, redis.RedisError):
+        log.warning("redis unavailable: %s", exc)
+        status, message = 503, f"redis unavailable: {exc}"
+    elif isinstance(exc, HTTPException):
+        status, message = exc.code or 500, exc.description or exc.name
+    else:
+        log.exception("unhandled error")
+        status, message = 500, InternalServerError.description
+    return _json_response(exc, status, message)
+
+
+def _json_response(exc: Exception, status: int, message: str) -> Response:
+    # Start from werkzeug's own response so headers such as 405's Allow are kept; only the body changes.
+    response = exc.get_response() if isinstance(exc, HTTPException) else Response()
+    response.set_data(json.dumps({"error": message}))
+    response.content_type = "application/json"
+    response.status_code = status
+    return response

@@ -1,0 +1,72 @@
+"""Query and path parameters of the API, parsed from the raw strings into values.
+
+Pure functions: strings and limits in, values out. Anything wrong raises ParamError (a ValueError) whose message
+goes back to the client as the 400 answer, so it says what is wrong and what is expected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from bcx.converters import product_id
+from bcx.tick import iso_to_ms
+
+# Unix milliseconds a client may name: 1970 up to the end of year 9999. Bounding it keeps every time exact in
+# JSON and JavaScript (below 2**53) and keeps nonsense like 10**30 from reaching Redis.
+MAX_TIME_MS = 253_402_300_799_999
+_DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: int() would also take "١٢", " 12 " and "1_2"
+
+
+class ParamError(ValueError):
+    """A request parameter that cannot be used; the message is for the client."""
+
+
+def parse_product(text: str, known: Collection[str]) -> str:
+    """A well-formed product id that is one of the configured products."""
+    try:
+        product = product_id(text)
+    except ValueError as exc:
+        raise ParamError(f"product: {exc}") from None
+    if product not in known:
+        raise ParamError(f"product: {product!r} is not recorded here (known: {', '.join(known)})")
+    return product
+
+
+def parse_time(text: str | None, name: str) -> int | None:
+    """Unix milliseconds (an integer) or an ISO 8601 time (no zone means UTC) -> unix ms; None when absent."""
+    if text is None or text == "":
+        return None
+    value = text.strip()
+    try:
+        ms = int(value) if _DIGITS.fullmatch(value) else iso_to_ms(value)
+    except (ValueError, OverflowError):  # fromisoformat: ValueError; a far-off year with a zone: OverflowError
+        raise ParamError(f"{name}: {text!r} is neither unix milliseconds nor an ISO 8601 time") from None
+    if not 0 <= ms <= MAX_TIME_MS:
+        raise ParamError(f"{name}: {text!r} is out of range (1970 to 9999)")
+    return ms
+
+
+def resolve_range(start: int | None, end: int | None, default_end: int, default_span_ms: int) -> tuple[int, int]:
+    """Fill in what the client left out: end defaults to `default_end` (the newest tick, else now), start to
+    `default_span_ms` before end. With only a start, end is never before it: a client polling for ticks newer than
+    the last one it saw gets an empty list, not an error."""
+    if end is None:
+        end = default_end if start is None else max(default_end, start)
+    if start is None:
+        start = max(end - default_span_ms, 0)
+    if start > end:
+        raise ParamError(f"start ({start}) is after end ({end})")
+    return start, end
+
+
+def parse_limit(text: str | None, default: int, maximum: int) -> int:
+    """A positive whole number up to `maximum`; `default` (capped at `maximum`) when absent."""
+    if text is None or text == "":
+        return min(default, maximum)
+    value = text.strip()
+    if not _DIGITS.fullmatch(value) or int(value) == 0:
+        raise ParamError(f"limit: {text!r} is not a positive whole number")
+    if int(value) > maximum:
+        raise ParamError(f"limit: {value} is above the maximum of {maximum}")
+    return int(value)

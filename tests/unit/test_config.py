@@ -1,0 +1,108 @@
+"""Config: lookup order, defaults, typed values, and errors that name file, section and key."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from bcx import converters as c
+from bcx.config import ConfigError, find_config, load_config, packaged_default
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "bcx.conf"
+    path.write_text(text)
+    return str(path)
+
+
+def test_packaged_default_loads_with_documented_defaults():
+    config = load_config(str(packaged_default()))
+    assert config.redis.url == "redis://127.0.0.1:6379/0"
+    assert config.redis.prefix == "bcx"
+    assert config.tracker.feed_url == "wss://ws-feed.exchange.coinbase.com"
+    assert config.tracker.rest_url == "https://api.exchange.coinbase.com"
+    assert config.tracker.products == ("BTC-USD", "ETH-USD")
+    assert config.tracker.flush_interval == pytest.approx(0.1)
+    assert config.watcher.retention == 7 * 86400
+    assert (config.web.host, config.web.port) == ("127.0.0.1", 8080)
+    assert config.alerts == ()
+
+
+def test_lookup_order(tmp_path):
+    mine = write(tmp_path, "")
+    assert str(find_config(mine, environ={"BCX_CONFIG": "/elsewhere"})) == mine
+    assert str(find_config(None, environ={"BCX_CONFIG": mine})) == mine
+    found = find_config(None, environ={})
+    assert str(found) in ("/etc/bcx/bcx.conf", str(packaged_default()))
+
+
+def test_values_and_alerts(tmp_path):
+    path = write(
+        tmp_path,
+        "[redis]\nurl = redis://10.0.0.5:6380/2\n[tracker]\nproducts = BTC-USD,SOL-USD\nflush_interval = 250ms\n"
+        "[watcher]\nretention = forever\n[alert:btc-high]\nproduct = BTC-USD\nwhen = price > 100000.5\n",
+    )
+    config = load_config(path)
+    assert config.redis.url == "redis://10.0.0.5:6380/2"
+    assert config.tracker.products == ("BTC-USD", "SOL-USD")
+    assert config.tracker.flush_interval == pytest.approx(0.25)
+    assert config.watcher.retention is None
+    (alert,) = config.alerts
+    assert (alert.name, alert.product, alert.when.field, alert.when.op) == ("btc-high", "BTC-USD", "price", ">")
+    assert alert.when.threshold == Decimal("100000.5")
+
+
+@pytest.mark.parametrize(
+    "text, section, key, words",
+    [
+        ("[tracker]\nproducts = BTC-USD, btc-usd\n", "tracker", "products", "not a product id"),
+        ("[tracker]\nproducts = BTC-USD, BTC-USD\n", "tracker", "products", "twice"),
+        ("[tracker]\nproducts =\n", "tracker", "products", "at least one"),
+        ("[tracker]\nfeed_url = http://example\n", "tracker", "feed_url", "wss://"),
+        ("[tracker]\nbatch_size = -3\n", "tracker", "batch_size", "greater than 0"),
+        ("[tracker]\nflush_interval = soon\n", "tracker", "flush_interval", "not a duration"),
+        ("[tracker]\ncolour = blue\n", "tracker", "colour", "unknown key"),
+        ("[web]\nport = 70000\n", "web", "port", "not a TCP port"),
+        ("[redis]\nurl = mysql://x\n", "redis", "url", "redis://"),
+        ("[log]\nlevel = loud\n", "log", "level", "not a log level"),
+        ("[tracking]\n", "tracking", None, "unknown section"),
+        ("[alert:x]\nproduct = BTC-USD\n", "alert:x", "when", "required"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = price >> 3\n", "alert:x", "when", "not a rule"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = volume > 3\n", "alert:x", "when", "unknown field"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = price > abc\n", "alert:x", "when", "not a number"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = price > NaN\n", "alert:x", "when", "finite"),
+        ("[alert:]\nproduct = BTC-USD\nwhen = price > 1\n", "alert:", None, "needs a name"),
+    ],
+)
+def test_errors_name_file_section_and_key(tmp_path, text, section, key, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    assert (error.path, error.section, error.key) == (path, section, key)
+    assert words in str(error)
+    assert str(error).startswith(f"{path}: [{section}]")
+
+
+def test_missing_and_unparsable_files(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(str(tmp_path / "absent.conf"))
+    with pytest.raises(ConfigError, match="not a valid INI file"):
+        load_config(write(tmp_path, "url = before any section\n"))
+
+
+@pytest.mark.parametrize(
+    "text, seconds", [("250ms", 0.25), ("30s", 30), ("15m", 900), ("2h", 7200), ("7d", 604800), ("1.5s", 1.5)]
+)
+def test_duration(text, seconds):
+    assert c.duration(text) == pytest.approx(seconds)
+
+
+def test_sizes_and_booleans():
+    assert c.byte_size("64mb") == 64 * 1024**2
+    assert c.byte_size("512") == 512
+    assert c.boolean("Yes") is True and c.boolean("off") is False
+    for bad, convert in (("64 potatoes", c.byte_size), ("maybe", c.boolean), ("", c.duration)):
+        with pytest.raises(ValueError):
+            convert(bad)

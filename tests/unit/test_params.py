@@ -1,0 +1,137 @@
+"""bcx-web's parameter parsing: strings in, values or a ParamError out."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bcx_web.params import MAX_TIME_MS, ParamError, parse_limit, parse_product, parse_time, resolve_range
+
+KNOWN = ("BTC-USD", "ETH-USD")
+
+
+def test_product_known():
+    assert parse_product("BTC-USD", KNOWN) == "BTC-USD"
+
+
+@pytest.mark.parametrize("text", ["btc-usd", "BTCUSD", "BTC-USD-X", "", "B-USD", "BTC USD", "../etc"])
+def test_product_malformed(text):
+    with pytest.raises(ParamError, match="not a product id"):
+        parse_product(text, KNOWN)
+
+
+def test_product_not_configured():
+    with pytest.raises(ParamError, match="not recorded here.*BTC-USD, ETH-USD"):
+        parse_product("SOL-USD", KNOWN)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0", 0),
+        ("1666222102061", 1666222102061),
+        ("2022-10-19T23:28:22.061769Z", 1666222102061),
+        ("2022-10-19T23:28:22.061+00:00", 1666222102061),
+        ("2022-10-20T01:28:22.061+02:00", 1666222102061),
+        ("2022-10-19T23:28:22.061", 1666222102061),  # no zone: UTC
+        ("2022-10-19", 1666137600000),
+        (str(MAX_TIME_MS), MAX_TIME_MS),
+    ],
+)
+def test_time_values(text, expected):
+    assert parse_time(text, "start") == expected
+
+
+@pytest.mark.parametrize("text", [None, ""])
+def test_time_absent(text):
+    assert parse_time(text, "end") is None
+
+
+@pytest.mark.parametrize(
+    "text", ["yesterday", "-5", "1.5", "1e12", "1_000", "0x10", "2022-13-01", "2022-10-19T25:00", "١٢٣", "NaN"]
+)
+def test_time_unparseable(text):
+    with pytest.raises(ParamError, match="^end: .* neither unix milliseconds nor an ISO 8601 time"):
+        parse_time(text, "end")
+
+
+@pytest.mark.parametrize("text", [str(MAX_TIME_MS + 1), "99999999999999999999", "0001-01-01T00:00:00+14:00"])
+def test_time_out_of_range(text):
+    with pytest.raises(ParamError, match="^start: "):
+        parse_time(text, "start")
+
+
+def test_range_defaults_to_span_before_default_end():
+    assert resolve_range(None, None, default_end=10_000, default_span_ms=3_000) == (7_000, 10_000)
+
+
+def test_range_explicit():
+    assert resolve_range(1, 5, default_end=10_000, default_span_ms=3_000) == (1, 5)
+
+
+def test_range_start_only_ends_at_default_end():
+    assert resolve_range(2_000, None, default_end=10_000, default_span_ms=3_000) == (2_000, 10_000)
+
+
+def test_range_start_after_newest_is_empty_not_an_error():
+    assert resolve_range(12_000, None, default_end=10_000, default_span_ms=3_000) == (12_000, 12_000)
+
+
+def test_range_end_only():
+    assert resolve_range(None, 5_000, default_end=10_000, default_span_ms=3_000) == (2_000, 5_000)
+
+
+def test_range_never_before_1970():
+    assert resolve_range(None, 1_000, default_end=10_000, default_span_ms=3_000) == (0, 1_000)
+
+
+def test_range_start_after_end():
+    with pytest.raises(ParamError, match=r"start \(6\) is after end \(5\)"):
+        resolve_range(6, 5, default_end=10_000, default_span_ms=3_000)
+
+
+@pytest.mark.parametrize("text, expected", [(None, 100), ("", 100), ("1", 1), ("500", 500), (" 7 ", 7)])
+def test_limit_values(text, expected):
+    assert parse_limit(text, default=100, maximum=500) == expected
+
+
+def test_limit_default_capped_at_maximum():
+    assert parse_limit(None, default=1000, maximum=50) == 50
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "1.5", "ten", "1e3", "0x10", "١"])
+def test_limit_not_positive_integer(text):
+    with pytest.raises(ParamError, match="not a positive whole number"):
+        parse_limit(text, default=100, maximum=500)
+
+
+def test_limit_above_maximum():
+    with pytest.raises(ParamError, match="501 is above the maximum of 500"):
+        parse_limit("501", default=100, maximum=500)
+
+
+@given(st.text())
+def test_any_time_text_is_a_value_or_param_error(text):
+    try:
+        value = parse_time(text, "start")
+    except ParamError:
+        return
+    assert value is None or 0 <= value <= MAX_TIME_MS
+
+
+@given(st.one_of(st.text(), st.from_regex(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?([+-]\d\d:\d\d|Z)?\Z")))
+def test_any_iso_like_text_is_a_value_or_param_error(text):
+    try:
+        parse_time(text, "end")
+    except ParamError:
+        pass
+
+
+@given(st.text())
+def test_any_limit_text_is_a_value_or_param_error(text):
+    try:
+        value = parse_limit(text, default=100, maximum=500)
+    except ParamError:
+        return
+    assert 1 <= value <= 500

@@ -1,0 +1,59 @@
+"""The tick codec: deterministic members that keep the exchange's exact strings."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bcx.tick import Tick, decode_member, encode_member, iso_to_ms, ms_to_iso
+
+
+def test_member_layout_from_the_design():
+    tick = Tick("BAND-GBP", 1618677810244, 881613, "14.7775", "14.7550", "14.8060", "0.04")
+    assert encode_member(tick) == "881613|14.7775|14.7550|14.8060|0.04"
+    assert decode_member("BAND-GBP", "881613|14.7775|14.7550|14.8060|0.04", 1618677810244.0) == tick
+
+
+def test_trade_without_book_has_empty_bid_and_ask():
+    tick = Tick("BTC-USD", 1, 9, "6225.32000000", size="0.06469797")
+    assert encode_member(tick) == "9|6225.32000000|||0.06469797"
+    assert decode_member("BTC-USD", b"9|6225.32000000|||0.06469797", 1.0) == tick
+
+
+decimal_strings = st.decimals(min_value=0, max_value=10**7, places=8, allow_nan=False).map(str)
+
+
+@given(
+    time_ms=st.integers(0, 2**47),
+    trade_id=st.integers(0, 2**62),
+    price=decimal_strings,
+    bid=st.none() | decimal_strings,
+    ask=st.none() | decimal_strings,
+    size=st.none() | decimal_strings,
+)
+def test_round_trip_is_exact(time_ms, trade_id, price, bid, ask, size):
+    tick = Tick("ETH-USD", time_ms, trade_id, price, bid, ask, size)
+    assert decode_member("ETH-USD", encode_member(tick), float(time_ms)) == tick
+
+
+@pytest.mark.parametrize(
+    "text, ms",
+    [
+        ("2022-10-19T23:28:22.061769Z", 1666222102061),
+        ("2014-11-07T08:19:28.464459Z", 1415348368464),
+        ("2020-03-20T00:22:57.833Z", 1584663777833),
+        ("2020-03-20T00:22:57Z", 1584663777000),
+        ("2023-02-09T20:30:37.167359596Z", 1675974637167),
+        ("2020-03-20T01:22:57.833+01:00", 1584663777833),
+        ("2020-03-20", 1584662400000),
+    ],
+)
+def test_iso_to_ms(text, ms):
+    assert iso_to_ms(text) == ms
+
+
+def test_iso_round_trip_and_rejects():
+    assert ms_to_iso(1584663777833) == "2020-03-20T00:22:57.833Z"
+    with pytest.raises(ValueError):
+        iso_to_ms("yesterday")

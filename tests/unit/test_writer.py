@@ -1,0 +1,156 @@
+"""The batching writer against stub stores: batching, flushing, a Redis outage, shutdown."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+import redis
+
+from bcx.tick import Tick
+from bcx_tracker.writer import TickWriter
+
+TIMEOUT = 5.0
+
+
+def ticks(n: int, start: int = 1) -> list[Tick]:
+    return [Tick("BTC-USD", 1_700_000_000_000 + i, i, f"{i}.5", sequence=i) for i in range(start, start + n)]
+
+
+class ListStore:
+    """Stores batches in memory; fails with `errors` (one per call) first."""
+
+    def __init__(self, errors: list[Exception] | None = None):
+        self.batches: list[list[Tick]] = []
+        self.errors = list(errors or [])
+        self.calls = 0
+        self.changed = threading.Condition()
+
+    def add(self, batch) -> int:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        with self.changed:
+            self.batches.append(list(batch))
+            self.changed.notify_all()
+        return len(batch)
+
+    @property
+    def ticks(self) -> list[Tick]:
+        return [tick for batch in self.batches for tick in batch]
+
+    def wait_for(self, count: int) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.ticks) >= count, timeout=TIMEOUT), self.ticks
+
+
+class DownStore:
+    def __init__(self):
+        self.calls = 0
+
+    def add(self, batch):
+        self.calls += 1
+        raise redis.ConnectionError("Connection refused")
+
+
+@pytest.fixture
+def running():
+    """Writers started by a test, closed (with a bounded wait) even when it fails."""
+    writers: list[TickWriter] = []
+
+    def start(store, **options) -> TickWriter:
+        writer = TickWriter(store, **options).start()
+        writers.append(writer)
+        return writer
+
+    yield start
+    for writer in writers:
+        writer.close(timeout=0.2)
+
+
+def test_full_batches_are_flushed_without_waiting_for_the_interval(running):
+    store = ListStore()
+    writer = running(store, batch_size=5, flush_interval=60)
+    for tick in ticks(10):
+        assert writer.put(tick)
+    store.wait_for(10)
+    assert [len(batch) for batch in store.batches] == [5, 5]
+    assert writer.written == 10
+
+
+def test_a_partial_batch_is_flushed_after_the_interval(running):
+    store = ListStore()
+    writer = running(store, batch_size=1000, flush_interval=0.05)
+    for tick in ticks(3):
+        writer.put(tick)
+    store.wait_for(3)
+    assert store.ticks == ticks(3)
+
+
+def test_close_flushes_every_buffered_tick(running):
+    store = ListStore()
+    writer = running(store, batch_size=4, flush_interval=3600)
+    for tick in ticks(10):
+        writer.put(tick)
+    assert writer.close() == 0
+    assert store.ticks == ticks(10)
+    assert (writer.written, writer.dropped, writer.pending) == (10, 0, 0)
+
+
+def test_redis_outage_keeps_ticks_and_writes_them_when_it_is_back(running, caplog):
+    caplog.set_level(logging.INFO, logger="bcx_tracker")
+    store = ListStore(errors=[redis.ConnectionError("Connection refused"), redis.TimeoutError("Timeout")])
+    writer = running(store, batch_size=3, flush_interval=0.01, retry_max=0.05)
+    for tick in ticks(7):
+        writer.put(tick)
+    store.wait_for(7)
+    assert store.ticks == ticks(7)  # nothing lost, nothing twice, order kept
+    assert store.calls >= 3
+    assert "Redis write failed (Connection refused): keeping 3 ticks" in caplog.text
+    assert "Redis is back" in caplog.text
+
+
+def test_queue_bound_holds_during_an_outage(running):
+    writer = running(DownStore(), batch_size=2, flush_interval=0.01, queue_size=3, retry_max=0.05)
+    accepted = 0
+    deadline = time.monotonic() + TIMEOUT
+    for tick in ticks(50):
+        accepted += writer.put(tick)
+        if writer.dropped:
+            break
+        time.sleep(0.001 if time.monotonic() < deadline else 0)
+    assert writer.dropped >= 1
+    assert writer.pending <= 3 + 2
+
+
+def test_close_with_redis_down_gives_up_and_says_how_many(caplog):
+    store = DownStore()
+    writer = TickWriter(store, batch_size=2, flush_interval=0.01, retry_max=0.05).start()
+    for tick in ticks(5):
+        writer.put(tick)
+    started = time.monotonic()
+    with caplog.at_level(logging.ERROR):
+        assert writer.close(timeout=0.3) == 5
+    assert time.monotonic() - started < TIMEOUT
+    assert "5 ticks could not be written" in caplog.text
+    assert store.calls >= 2
+
+
+def test_a_bug_in_the_store_drops_the_batch_instead_of_blocking_forever(running, caplog):
+    store = ListStore(errors=[TypeError("bug")])
+    writer = running(store, batch_size=2, flush_interval=0.01)
+    for tick in ticks(4):
+        writer.put(tick)
+    store.wait_for(2)
+    assert writer.close() == 0
+    assert writer.dropped == 2 and store.ticks == ticks(2, start=3)
+    assert "cannot write 2 ticks" in caplog.text
+
+
+def test_put_without_a_running_thread_counts_drops_and_close_reports_them():
+    writer = TickWriter(ListStore(), queue_size=2)
+    assert [writer.put(tick) for tick in ticks(3)] == [True, True, False]
+    assert writer.dropped == 1
+    assert writer.close() == 2
