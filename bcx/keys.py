@@ -10,6 +10,29 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class ChunkKeys:
+    """The keys of one chain of chunks: an index sorted set of chunk ids (score = the chunk's first timestamp),
+    the chunks themselves (sorted sets, score = unix ms), and the counter that hands out chunk ids."""
+
+    base: str
+
+    @property
+    def index(self) -> str:
+        return f"{self.base}:chunks"
+
+    @property
+    def chunk_prefix(self) -> str:
+        return f"{self.base}:c:"
+
+    def chunk(self, chunk_id: str | int) -> str:
+        return f"{self.chunk_prefix}{chunk_id}"
+
+    @property
+    def counter(self) -> str:
+        return f"{self.base}:chunkseq"
+
+
+@dataclass(frozen=True)
 class SeriesKeys:
     prefix: str
     exchange: str
@@ -20,21 +43,13 @@ class SeriesKeys:
         return f"{self.prefix}:{{{self.exchange}:{self.product}}}"
 
     @property
-    def index(self) -> str:
-        """Sorted set of chunk ids, score = the chunk's first timestamp (unix ms)."""
-        return f"{self.tag}:chunks"
+    def ticks(self) -> ChunkKeys:
+        """Ticks: member = encoded tick (bcx.tick)."""
+        return ChunkKeys(self.tag)
 
-    @property
-    def chunk_prefix(self) -> str:
-        return f"{self.tag}:c:"
-
-    def chunk(self, chunk_id: str | int) -> str:
-        """Sorted set of ticks, score = unix ms, member = encoded tick."""
-        return f"{self.chunk_prefix}{chunk_id}"
-
-    @property
-    def chunk_counter(self) -> str:
-        return f"{self.tag}:chunkseq"
+    def candles(self, interval: str) -> ChunkKeys:
+        """Candles of one interval (`1m`, `1h`, ...): score = bucket start, member = encoded candle (bcx.candles)."""
+        return ChunkKeys(f"{self.tag}:candles:{interval}")
 
     @property
     def latest(self) -> str:

@@ -1,29 +1,23 @@
-"""The tick store: chunked sorted sets per product, written and read through thin functions.
+"""The tick store: a product's ticks in a chain of chunks (bcx.chunks), plus its latest-tick hash.
 
-Writes go through one Lua script per product and batch (`lua/add_ticks.lua`), so chunk choice, splitting,
-deduplication and the latest-tick hash change atomically, and two writers of one product cannot corrupt it.
-Range reads find the overlapping chunks in the index and read them in one pipeline.
+One Lua call per product and batch writes the ticks, deduplicates them (one trade, one entry) and moves the
+latest-tick hash, atomically. Members are deterministic (bcx.tick), so writing a tick twice stores it once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from importlib import resources
 
 import redis
 
+from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, ChunkedSets
 from bcx.keys import SeriesKeys
 from bcx.tick import Tick, decode_member, encode_member
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_ENTRIES = 128
-READ_CHUNKS_PER_ROUND = 32
-
-
-def _lua(name: str) -> str:
-    return resources.files("bcx").joinpath("lua", name).read_text(encoding="utf-8")
+__all__ = ["DEFAULT_CHUNK_ENTRIES", "TickStore"]
 
 
 class TickStore:
@@ -33,9 +27,11 @@ class TickStore:
         self.conn = conn
         self.prefix = prefix
         self.exchange = exchange
-        self.chunk_entries = chunk_entries or server_chunk_limit(conn)
-        self._add = conn.register_script(_lua("add_ticks.lua"))
-        self._trim = conn.register_script(_lua("trim_ticks.lua"))
+        self.chunks = ChunkedSets(conn, chunk_entries)
+
+    @property
+    def chunk_entries(self) -> int:
+        return self.chunks.chunk_entries
 
     def keys(self, product: str) -> SeriesKeys:
         return SeriesKeys(self.prefix, self.exchange, product)
@@ -50,17 +46,12 @@ class TickStore:
         pipe = self.conn.pipeline(transaction=False)
         for product, batch in by_product.items():
             keys = self.keys(product)
-            args: list = [keys.chunk_prefix, self.chunk_entries]
-            for tick in batch:
-                args += (tick.time_ms, tick.trade_id, encode_member(tick))
-            self._add(keys=[keys.index, keys.chunk_counter, keys.latest], args=args, client=pipe)
+            entries = ((tick.time_ms, tick.trade_id, encode_member(tick)) for tick in batch)
+            self.chunks.add(pipe, keys.ticks, entries, TRADE, latest=keys.latest)
         return sum(pipe.execute())
 
     def latest(self, product: str) -> Tick | None:
-        data = self.conn.hgetall(self.keys(product).latest)
-        if not data:
-            return None
-        return decode_member(product, data["member"], float(data["time"]))
+        return self.latest_many([product])[product]
 
     def latest_many(self, products: Sequence[str]) -> dict[str, Tick | None]:
         pipe = self.conn.pipeline(transaction=False)
@@ -68,52 +59,17 @@ class TickStore:
             pipe.hgetall(self.keys(product).latest)
         return {
             product: decode_member(product, data["member"], float(data["time"])) if data else None
-            for product, data in zip(products, pipe.execute(), strict=False)
+            for product, data in zip(products, pipe.execute(), strict=True)
         }
 
     def range(self, product: str, start_ms: int, end_ms: int, limit: int | None = None) -> list[Tick]:
         """Ticks with start_ms <= time <= end_ms in time order (ties by member), at most `limit` of them."""
-        keys = self.keys(product)
-        chunk_ids = self._chunks_overlapping(keys, start_ms, end_ms)
-        ticks: list[Tick] = []
-        for first in range(0, len(chunk_ids), READ_CHUNKS_PER_ROUND):
-            pipe = self.conn.pipeline(transaction=False)
-            for chunk_id in chunk_ids[first : first + READ_CHUNKS_PER_ROUND]:
-                pipe.zrangebyscore(keys.chunk(chunk_id), start_ms, end_ms, withscores=True)
-            for entries in pipe.execute():
-                ticks.extend(decode_member(product, member, score) for member, score in entries)
-            if limit is not None and len(ticks) >= limit:
-                return ticks[:limit]
-        return ticks
-
-    def _chunks_overlapping(self, keys: SeriesKeys, start_ms: int, end_ms: int) -> list[str]:
-        pipe = self.conn.pipeline(transaction=False)
-        pipe.zrevrangebyscore(keys.index, start_ms, "-inf", start=0, num=1)
-        pipe.zrangebyscore(keys.index, f"({start_ms}", end_ms)
-        covering, later = pipe.execute()
-        return list(covering) + list(later)
+        entries = self.chunks.range(self.keys(product).ticks, start_ms, end_ms, limit)
+        return [decode_member(product, member, score) for member, score in entries]
 
     def trim_before(self, product: str, cutoff_ms: int) -> int:
         """Remove every tick older than cutoff_ms; returns how many went."""
-        keys = self.keys(product)
-        return int(self._trim(keys=[keys.index], args=[keys.chunk_prefix, cutoff_ms]))
+        return self.chunks.trim_before(self.keys(product).ticks, cutoff_ms)
 
     def count(self, product: str) -> int:
-        keys = self.keys(product)
-        chunk_ids = self.conn.zrange(keys.index, 0, -1)
-        pipe = self.conn.pipeline(transaction=False)
-        for chunk_id in chunk_ids:
-            pipe.zcard(keys.chunk(chunk_id))
-        return sum(pipe.execute()) if chunk_ids else 0
-
-
-def server_chunk_limit(conn: redis.Redis) -> int:
-    """The server's compact-encoding limit for sorted sets (listpack on 7.x, ziplist on 6.x), else 128."""
-    for name in ("zset-max-listpack-entries", "zset-max-ziplist-entries"):
-        try:
-            value = conn.config_get(name).get(name)
-        except redis.ResponseError:  # CONFIG disabled (managed Redis): keep the default
-            return DEFAULT_CHUNK_ENTRIES
-        if value:
-            return max(int(value), 2)
-    return DEFAULT_CHUNK_ENTRIES
+        return self.chunks.count(self.keys(product).ticks)

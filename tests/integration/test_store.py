@@ -26,7 +26,7 @@ def stored(store: TickStore, start: int, end: int, limit=None) -> list[tuple[int
 
 def check_chunks(store: TickStore) -> None:
     """Each chunk is within the limit (unless one timestamp fills it) and starts at the index's score."""
-    keys = store.keys(PRODUCT)
+    keys = store.keys(PRODUCT).ticks
     for chunk_id, start in store.conn.zrange(keys.index, 0, -1, withscores=True):
         entries = store.conn.zrange(keys.chunk(chunk_id), 0, -1, withscores=True)
         assert entries, f"empty chunk {chunk_id} left in the index"
@@ -98,4 +98,19 @@ def test_limit_and_chunk_limit_from_server(redis_conn):
     store.add([tick(1000 + i, i + 1) for i in range(1000)])
     assert len(store.range(PRODUCT, 0, 10_000, limit=300)) == 300
     assert store.count(PRODUCT) == 1000
-    assert redis_conn.zcard(store.keys(PRODUCT).index) > 1000 // 128
+    assert redis_conn.zcard(store.keys(PRODUCT).ticks.index) > 1000 // 128
+
+
+def test_candle_store_replaces_a_bucket_and_reads_in_order(redis_conn):
+    from bcx.candles import Candle, CandleStore
+
+    store = CandleStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    first = [Candle(i * 60_000, "1", "2", "0.5", "1.5", "3", 2) for i in range(20)]
+    assert store.put(PRODUCT, "1m", first) == 20
+    late = Candle(5 * 60_000, "1", "9", "0.5", "1.5", "4", 3)  # a late tick rewrote minute 5
+    assert store.put(PRODUCT, "1m", [late]) == 0
+    got = store.range(PRODUCT, "1m", 0, 10**9)
+    assert got == first[:5] + [late] + first[6:]
+    assert store.range(PRODUCT, "1h", 0, 10**9) == []
+    assert store.trim_before(PRODUCT, "1m", 10 * 60_000) == 10
+    assert store.count(PRODUCT, "1m") == 10

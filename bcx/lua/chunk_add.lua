@@ -1,16 +1,19 @@
--- Add ticks to a product's chain of chunks, atomically.
--- KEYS: 1 chunk index, 2 chunk id counter, 3 latest-tick hash
--- ARGV: 1 chunk key prefix, 2 most entries per chunk, then (score, trade id, member) triples in any order.
--- Returns the number of ticks that were new.
+-- Add entries to a chain of chunks (a product's ticks, or one candle interval), atomically.
+-- KEYS: 1 chunk index, 2 chunk id counter, 3 (optional) latest hash: `time` and `member` of the newest entry
+-- ARGV: 1 chunk key prefix, 2 most entries per chunk, 3 mode, then (score, id, member) triples in any order.
+-- Returns the number of entries that were new.
 --
--- Each chunk covers [its start, the next chunk's start); a tick goes to the chunk whose start is the greatest
--- at or below its time (the first chunk when it is older than all). A full chunk is split in two, never
--- between two equal scores, so one timestamp always lives in exactly one chunk. One trade, one entry: a member
--- with the same trade id at the same time is the same trade; the one that carries the book (bid/ask) wins.
+-- Each chunk covers [its start, the next chunk's start); an entry goes to the chunk whose start is the greatest
+-- at or below its score (the first chunk when it is older than all). A full chunk is split in two, never
+-- between two equal scores, so one timestamp always lives in exactly one chunk.
+-- Mode `trade`: one trade, one entry: a member with the same id (the member's first field) at the same time is
+-- the same trade; the one that carries the book (bid/ask) wins. Mode `replace`: one entry per score (a candle
+-- bucket), the new member replacing whatever was there.
 local index, counter, latest = KEYS[1], KEYS[2], KEYS[3]
-local prefix, limit = ARGV[1], tonumber(ARGV[2])
--- The chunk the last tick went to, cached so that ticks arriving in order cost one ZADD each.
+local prefix, limit, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+-- The chunk the last entry went to, cached so that entries arriving in order cost one ZADD each.
 local cur_id, cur_start, cur_next, cur_card, cur_last
+local replaced = 0 -- entries the current one replaced (mode replace): it is not new then
 
 local function load_chunk(id, start, next_start)
   cur_id, cur_start, cur_next = id, start, next_start
@@ -38,9 +41,14 @@ local function has_book(member)
   return not string.find(member, '||', 1, true)
 end
 
--- true when the tick must be written (new, or a richer copy of a stored trade, which it then replaces)
+-- true when the entry must be written (new, or a richer copy of a stored trade, which it then replaces)
 local function admit(score, trade_id, member)
   if score > cur_last then return true end -- nothing stored at this time yet
+  if mode == 'replace' then
+    replaced = redis.call('ZREMRANGEBYSCORE', prefix .. cur_id, score, score)
+    cur_card = cur_card - replaced
+    return true
+  end
   local head = trade_id .. '|'
   for _, old in ipairs(redis.call('ZRANGEBYSCORE', prefix .. cur_id, score, score)) do
     if string.sub(old, 1, #head) == head then
@@ -53,7 +61,7 @@ local function admit(score, trade_id, member)
   return true
 end
 
--- A full chunk that the tick would extend at its end: start a new chunk there instead of splitting.
+-- A full chunk that the entry would extend at its end: start a new chunk there instead of splitting.
 local function start_chunk_at(score)
   local id = tostring(redis.call('INCR', counter))
   redis.call('ZADD', index, score, id)
@@ -84,13 +92,14 @@ local function split()
 end
 
 local added, newest, newest_member = 0, nil, nil
-for k = 3, #ARGV, 3 do
+for k = 4, #ARGV, 3 do
   local score, trade_id, member = tonumber(ARGV[k]), ARGV[k + 1], ARGV[k + 2]
   locate(score)
+  replaced = 0
   if admit(score, trade_id, member) then
     if cur_card >= limit and score > cur_last then start_chunk_at(score) end
     local new = redis.call('ZADD', prefix .. cur_id, score, member)
-    added = added + new
+    added = added + math.max(new - replaced, 0)
     cur_card = cur_card + new
     if score > cur_last then cur_last = score end
     if cur_card > limit then split() end
@@ -98,7 +107,7 @@ for k = 3, #ARGV, 3 do
   end
 end
 
-if newest then
+if newest and latest then
   local stored = redis.call('HGET', latest, 'time')
   if not stored or newest >= tonumber(stored) then
     redis.call('HSET', latest, 'time', string.format('%d', newest), 'member', newest_member)

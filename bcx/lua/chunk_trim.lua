@@ -1,7 +1,7 @@
--- Remove every tick older than a cutoff from a product's chain of chunks, atomically.
--- KEYS: 1 chunk index. ARGV: 1 chunk key prefix, 2 cutoff (unix ms; ticks with a smaller score go).
+-- Remove every entry older than a cutoff from a chain of chunks, atomically.
+-- KEYS: 1 chunk index. ARGV: 1 chunk key prefix, 2 cutoff (unix ms; entries with a smaller score go).
 -- Whole chunks are dropped where the next chunk starts at or before the cutoff; the chunk that straddles the
--- cutoff loses its older part and its index entry moves to its new first timestamp. Returns ticks removed.
+-- cutoff loses its older part and its index entry moves to its new first timestamp. Returns entries removed.
 local index, prefix, cutoff = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local chunks = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. ARGV[2], 'WITHSCORES')
 local after = redis.call('ZRANGEBYSCORE', index, ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)

@@ -1,0 +1,141 @@
+"""OHLCV candles: the pure rollup of ticks (or finer candles) into buckets, their member codec, and their store.
+
+A candle's prices are the exact strings of the trades it summarises (open = first, close = last by time then
+trade id; high and low compared as Decimal); its volume is the exact Decimal sum of the trade sizes. A candle
+backfilled from the exchange's REST API has no trade count (None). Member: `t|open|high|low|close|volume|count`,
+with t the bucket start in unix ms (also the score), so a read needs no scores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import redis
+
+from bcx.chunks import REPLACE, ChunkedSets
+from bcx.keys import SeriesKeys
+from bcx.tick import Tick
+
+_INTERVAL_RE = re.compile(r"^(\d+)([mhdw])$")
+_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+
+
+@dataclass(frozen=True)
+class Candle:
+    time_ms: int
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    count: int | None = None
+
+    def as_row(self) -> list:
+        """The API's row: [time, "open", "high", "low", "close", "volume"]."""
+        return [self.time_ms, self.open, self.high, self.low, self.close, self.volume]
+
+
+def interval_ms(name: str) -> int:
+    """`1m`, `5m`, `1h`, `6h`, `1d`, `1w` -> milliseconds; ValueError otherwise."""
+    match = _INTERVAL_RE.match(name.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{name!r} is not a candle interval (like 1m, 5m, 15m, 1h, 6h, 1d)")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def bucket_start(time_ms: int, width_ms: int) -> int:
+    return time_ms - time_ms % width_ms
+
+
+def rollup(ticks: Iterable[Tick], width_ms: int) -> list[Candle]:
+    """Candles of width_ms from ticks in any order (each trade once), in time order."""
+    buckets: dict[int, list[Tick]] = {}
+    for tick in ticks:
+        buckets.setdefault(bucket_start(tick.time_ms, width_ms), []).append(tick)
+    return [_candle_of(start, buckets[start]) for start in sorted(buckets)]
+
+
+def _candle_of(start: int, ticks: list[Tick]) -> Candle:
+    ordered = sorted(ticks, key=lambda t: (t.time_ms, t.trade_id))
+    prices = [t.price for t in ordered]
+    volume = sum((Decimal(t.size) for t in ordered if t.size), Decimal(0))
+    return Candle(
+        time_ms=start,
+        open=prices[0],
+        high=max(prices, key=Decimal),
+        low=min(prices, key=Decimal),
+        close=prices[-1],
+        volume=str(volume),
+        count=len(ordered),
+    )
+
+
+def combine(candles: Iterable[Candle], width_ms: int) -> list[Candle]:
+    """Coarser candles of width_ms from finer ones (e.g. 1h from 1m), in time order."""
+    buckets: dict[int, list[Candle]] = {}
+    for candle in candles:
+        buckets.setdefault(bucket_start(candle.time_ms, width_ms), []).append(candle)
+    merged = []
+    for start in sorted(buckets):
+        group = sorted(buckets[start], key=lambda c: c.time_ms)
+        counts = [c.count for c in group]
+        merged.append(
+            Candle(
+                time_ms=start,
+                open=group[0].open,
+                high=max((c.high for c in group), key=Decimal),
+                low=min((c.low for c in group), key=Decimal),
+                close=group[-1].close,
+                volume=str(sum((Decimal(c.volume) for c in group), Decimal(0))),
+                count=None if None in counts else sum(counts),
+            )
+        )
+    return merged
+
+
+def encode_candle(candle: Candle) -> str:
+    count = "" if candle.count is None else str(candle.count)
+    return "|".join((str(candle.time_ms), candle.open, candle.high, candle.low, candle.close, candle.volume, count))
+
+
+def decode_candle(member: str | bytes) -> Candle:
+    if isinstance(member, bytes):
+        member = member.decode()
+    time_ms, open_, high, low, close, volume, count = member.split("|")
+    return Candle(int(time_ms), open_, high, low, close, volume, int(count) if count else None)
+
+
+class CandleStore:
+    """Candles of any product and interval, chunked like ticks; a bucket holds one candle, the last written."""
+
+    def __init__(self, conn: redis.Redis, prefix: str, exchange: str, chunk_entries: int | None = None):
+        self.conn = conn
+        self.prefix = prefix
+        self.exchange = exchange
+        self.chunks = ChunkedSets(conn, chunk_entries)
+
+    def keys(self, product: str) -> SeriesKeys:
+        return SeriesKeys(self.prefix, self.exchange, product)
+
+    def put(self, product: str, interval: str, candles: Sequence[Candle]) -> int:
+        """Write candles, replacing any stored for the same buckets; returns how many buckets were new."""
+        if not candles:
+            return 0
+        pipe = self.conn.pipeline(transaction=False)
+        entries = ((c.time_ms, c.time_ms, encode_candle(c)) for c in candles)
+        self.chunks.add(pipe, self.keys(product).candles(interval), entries, REPLACE)
+        return sum(pipe.execute())
+
+    def range(self, product: str, interval: str, start_ms: int, end_ms: int, limit: int | None = None) -> list[Candle]:
+        """Candles whose bucket starts within [start_ms, end_ms], in time order."""
+        entries = self.chunks.range(self.keys(product).candles(interval), start_ms, end_ms, limit)
+        return [decode_candle(member) for member, _ in entries]
+
+    def trim_before(self, product: str, interval: str, cutoff_ms: int) -> int:
+        return self.chunks.trim_before(self.keys(product).candles(interval), cutoff_ms)
+
+    def count(self, product: str, interval: str) -> int:
+        return self.chunks.count(self.keys(product).candles(interval))

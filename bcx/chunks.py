@@ -1,0 +1,89 @@
+"""Chains of small sorted sets ("chunks") behind one index: the storage shape of ticks and candles.
+
+Each chunk stays under the server's compact-encoding limit, so it is listpack-encoded at about a third of the
+memory of one big skiplist set, and retention drops whole chunks. Writes and trims run as Lua scripts
+(`lua/chunk_add.lua`, `lua/chunk_trim.lua`) so that chunk choice, splitting and deduplication are atomic and two
+writers of one series cannot corrupt it. Reads find the overlapping chunks in the index and read them in one
+pipeline per round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+
+import redis
+
+from bcx.keys import ChunkKeys
+
+DEFAULT_CHUNK_ENTRIES = 128
+READ_CHUNKS_PER_ROUND = 32
+TRADE = "trade"  # one entry per (time, id); the member carrying the book wins
+REPLACE = "replace"  # one entry per time; the newest write wins
+
+
+def _lua(name: str) -> str:
+    return resources.files("bcx").joinpath("lua", name).read_text(encoding="utf-8")
+
+
+class ChunkedSets:
+    """Chunk-chain operations on one Redis connection (decode_responses=True)."""
+
+    def __init__(self, conn: redis.Redis, chunk_entries: int | None = None):
+        self.conn = conn
+        self.chunk_entries = chunk_entries or server_chunk_limit(conn)
+        self._add = conn.register_script(_lua("chunk_add.lua"))
+        self._trim = conn.register_script(_lua("chunk_trim.lua"))
+
+    def add(self, pipe, keys: ChunkKeys, entries: Iterable[tuple[int, object, str]], mode: str, latest=None) -> None:
+        """Queue on `pipe` the write of (score, id, member) entries; the pipeline's result is how many were new.
+        `latest`: a hash key to keep the newest entry's time and member in."""
+        args: list = [keys.chunk_prefix, self.chunk_entries, mode]
+        for score, entry_id, member in entries:
+            args += (score, entry_id, member)
+        script_keys = [keys.index, keys.counter] + ([latest] if latest else [])
+        self._add(keys=script_keys, args=args, client=pipe)
+
+    def range(self, keys: ChunkKeys, start: int, end: int, limit: int | None = None) -> list[tuple[str, float]]:
+        """(member, score) with start <= score <= end, in order, at most `limit` of them."""
+        chunk_ids = self._chunks_overlapping(keys, start, end)
+        found: list[tuple[str, float]] = []
+        for first in range(0, len(chunk_ids), READ_CHUNKS_PER_ROUND):
+            pipe = self.conn.pipeline(transaction=False)
+            for chunk_id in chunk_ids[first : first + READ_CHUNKS_PER_ROUND]:
+                pipe.zrangebyscore(keys.chunk(chunk_id), start, end, withscores=True)
+            for entries in pipe.execute():
+                found.extend(entries)
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+        return found
+
+    def _chunks_overlapping(self, keys: ChunkKeys, start: int, end: int) -> list[str]:
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.zrevrangebyscore(keys.index, start, "-inf", start=0, num=1)
+        pipe.zrangebyscore(keys.index, f"({start}", end)
+        covering, later = pipe.execute()
+        return list(covering) + list(later)
+
+    def trim_before(self, keys: ChunkKeys, cutoff: int) -> int:
+        """Remove every entry with a score below `cutoff`; returns how many went."""
+        return int(self._trim(keys=[keys.index], args=[keys.chunk_prefix, cutoff]))
+
+    def count(self, keys: ChunkKeys) -> int:
+        chunk_ids = self.conn.zrange(keys.index, 0, -1)
+        pipe = self.conn.pipeline(transaction=False)
+        for chunk_id in chunk_ids:
+            pipe.zcard(keys.chunk(chunk_id))
+        return sum(pipe.execute()) if chunk_ids else 0
+
+
+def server_chunk_limit(conn: redis.Redis) -> int:
+    """The server's compact-encoding limit for sorted sets (listpack on 7.x, ziplist on 6.x), else 128."""
+    for name in ("zset-max-listpack-entries", "zset-max-ziplist-entries"):
+        try:
+            value = conn.config_get(name).get(name)
+        except redis.ResponseError:  # CONFIG disabled (managed Redis): keep the default
+            return DEFAULT_CHUNK_ENTRIES
+        if value:
+            return max(int(value), 2)
+    return DEFAULT_CHUNK_ENTRIES

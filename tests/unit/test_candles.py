@@ -1,0 +1,70 @@
+"""Candles: exact OHLCV from ticks, coarser from finer, the member codec."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bcx.candles import Candle, combine, decode_candle, encode_candle, interval_ms, rollup
+from bcx.tick import Tick
+
+MINUTE = 60_000
+
+
+def tick(time_ms: int, trade_id: int, price: str, size: str | None = "0.10") -> Tick:
+    return Tick("BTC-USD", time_ms, trade_id, price, size=size)
+
+
+def test_rollup_keeps_exact_strings_and_orders_by_time_then_trade():
+    ticks = [
+        tick(61_000, 5, "100.50"),
+        tick(60_000, 3, "100.10", "0.00000001"),
+        tick(60_000, 2, "100.00"),
+        tick(119_999, 9, "99.90"),
+        tick(120_000, 10, "101"),
+    ]
+    first, second = rollup(ticks, MINUTE)
+    assert first == Candle(60_000, "100.00", "100.50", "99.90", "99.90", "0.30000001", 4)
+    assert second == Candle(120_000, "101", "101", "101", "101", "0.10", 1)
+
+
+def test_rollup_compares_prices_as_numbers_not_text():
+    (candle,) = rollup([tick(0, 1, "9.5"), tick(1, 2, "10.25"), tick(2, 3, "100")], MINUTE)
+    assert (candle.high, candle.low) == ("100", "9.5")
+
+
+def test_missing_size_counts_no_volume():
+    (candle,) = rollup([tick(0, 1, "1", size=None), tick(1, 2, "2", size="0.5")], MINUTE)
+    assert (candle.volume, candle.count) == ("0.5", 2)
+
+
+prices = st.decimals(min_value=1, max_value=10**6, places=2).map(str)
+
+
+@given(st.lists(st.tuples(st.integers(0, 3 * 3_600_000), prices), min_size=1, max_size=200, unique_by=lambda x: x[0]))
+def test_hour_from_minutes_equals_hour_from_ticks(rows):
+    ticks = [tick(t, i, p) for i, (t, p) in enumerate(sorted(rows))]
+    assert combine(rollup(ticks, MINUTE), 3_600_000) == rollup(ticks, 3_600_000)
+
+
+def test_combine_without_counts_has_no_count():
+    merged = combine([Candle(0, "1", "2", "1", "2", "1.5"), Candle(MINUTE, "2", "3", "2", "3", "1", 4)], 3_600_000)
+    assert merged == [Candle(0, "1", "3", "1", "3", "2.5", None)]
+
+
+def test_member_round_trip():
+    for candle in (Candle(60_000, "1.10", "2", "1", "1.5", "0.30000001", 7), Candle(0, "1", "1", "1", "1", "0")):
+        assert decode_candle(encode_candle(candle)) == candle
+    assert encode_candle(Candle(0, "1", "1", "1", "1", "0")) == "0|1|1|1|1|0|"
+
+
+@pytest.mark.parametrize("name, ms", [("1m", MINUTE), ("15m", 15 * MINUTE), ("6h", 6 * 3_600_000), ("1d", 86_400_000)])
+def test_interval_ms(name, ms):
+    assert interval_ms(name) == ms
+
+
+@pytest.mark.parametrize("name", ["", "0m", "1x", "m", "1.5h", "60"])
+def test_interval_ms_rejects(name):
+    with pytest.raises(ValueError):
+        interval_ms(name)
