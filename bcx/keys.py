@@ -65,3 +65,13 @@ class SeriesKeys:
 def alerts_key(prefix: str) -> str:
     """Both the pub/sub channel and the capped stream of alerts."""
     return f"{prefix}:alerts"
+
+
+def daemons_key(prefix: str) -> str:
+    """Sorted set of the running daemons' ids (`role:name`), score = their last heartbeat (unix seconds)."""
+    return f"{prefix}:daemons"
+
+
+def daemon_key(prefix: str, daemon_id: str) -> str:
+    """Hash of one daemon's heartbeat: pid, host, started, heartbeat, and its counters."""
+    return f"{prefix}:daemon:{daemon_id}"
