@@ -124,10 +124,8 @@ class CandleStore:
         """Write candles, replacing any stored for the same buckets; returns how many buckets were new."""
         if not candles:
             return 0
-        pipe = self.conn.pipeline(transaction=False)
         entries = ((c.time_ms, c.time_ms, encode_candle(c)) for c in candles)
-        self.chunks.add(pipe, self.keys(product).candles(interval), entries, REPLACE)
-        return sum(pipe.execute())
+        return self.chunks.add(self.keys(product).candles(interval), entries, REPLACE)
 
     def range(self, product: str, interval: str, start_ms: int, end_ms: int, limit: int | None = None) -> list[Candle]:
         """Candles whose bucket starts within [start_ms, end_ms], in time order."""

@@ -35,14 +35,14 @@ class ChunkedSets:
         self._add = conn.register_script(_lua("chunk_add.lua"))
         self._trim = conn.register_script(_lua("chunk_trim.lua"))
 
-    def add(self, pipe, keys: ChunkKeys, entries: Iterable[tuple[int, object, str]], mode: str, latest=None) -> None:
-        """Queue on `pipe` the write of (score, id, member) entries; the pipeline's result is how many were new.
-        `latest`: a hash key to keep the newest entry's time and member in."""
+    def add(self, keys: ChunkKeys, entries: Iterable[tuple[int, object, str]], mode: str, latest=None) -> int:
+        """Write (score, id, member) entries; returns how many were new. `latest`: a hash key to keep the newest
+        entry's time and member in. One round trip (scripts cannot be pipelined on a Redis Cluster)."""
         args: list = [keys.chunk_prefix, self.chunk_entries, mode]
         for score, entry_id, member in entries:
             args += (score, entry_id, member)
         script_keys = [keys.index, keys.counter] + ([latest] if latest else [])
-        self._add(keys=script_keys, args=args, client=pipe)
+        return int(self._add(keys=script_keys, args=args))
 
     def range(self, keys: ChunkKeys, start: int, end: int, limit: int | None = None) -> list[tuple[str, float]]:
         """(member, score) with start <= score <= end, in order, at most `limit` of them."""

@@ -41,14 +41,12 @@ class TickStore:
         by_product: dict[str, list[Tick]] = {}
         for tick in ticks:
             by_product.setdefault(tick.product, []).append(tick)
-        if not by_product:
-            return 0
-        pipe = self.conn.pipeline(transaction=False)
+        added = 0
         for product, batch in by_product.items():
             keys = self.keys(product)
             entries = ((tick.time_ms, tick.trade_id, encode_member(tick)) for tick in batch)
-            self.chunks.add(pipe, keys.ticks, entries, TRADE, latest=keys.latest)
-        return sum(pipe.execute())
+            added += self.chunks.add(keys.ticks, entries, TRADE, latest=keys.latest)
+        return added
 
     def latest(self, product: str) -> Tick | None:
         return self.latest_many([product])[product]
