@@ -24,6 +24,7 @@ ENV_VAR = "BCX_CONFIG"
 SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
     "redis": {
         "url": (c.url("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0"),
+        "cluster": (c.host_port_list, ""),
         "prefix": (c.key_prefix, "bcx"),
         "timeout": (c.duration, "5s"),
     },
@@ -76,6 +77,7 @@ class RedisConfig:
     url: str
     prefix: str
     timeout: float
+    cluster: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 
 from bcx.config import RedisConfig
 
@@ -22,6 +23,11 @@ def client_options(config: RedisConfig) -> dict[str, Any]:
     }
 
 
-def connect(config: RedisConfig) -> redis.Redis:
-    """A client for `config.url` with `client_options`."""
+def connect(config: RedisConfig) -> redis.Redis | RedisCluster:
+    """A client for `config.cluster` (a RedisCluster) when set, else for `config.url`, with `client_options`."""
+    if config.cluster:
+        nodes = [ClusterNode(host, port) for host, port in config.cluster]
+        options = client_options(config)
+        options.pop("health_check_interval")  # cluster nodes are checked by the cluster client itself
+        return RedisCluster(startup_nodes=nodes, **options)
     return redis.Redis.from_url(config.url, **client_options(config))

@@ -96,6 +96,19 @@ def url(*schemes: str):
     return convert
 
 
+def host_port_list(text: str) -> tuple[tuple[str, int], ...]:
+    """`10.0.0.1:7000, 10.0.0.2:7000` -> ((host, port), ...); empty -> ()."""
+    nodes = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, number = item.rpartition(":")
+        if not name or not number.isdigit() or not 0 < int(number) < 65536:
+            raise ValueError(f"{item!r} is not host:port")
+        nodes.append((name.strip("[]"), int(number)))
+    return tuple(nodes)
+
+
 def key_prefix(text: str) -> str:
     value = text.strip()
     if not re.match(r"^[A-Za-z0-9_.-]+$", value):

