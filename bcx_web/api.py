@@ -89,7 +89,7 @@ def products() -> dict:
             {
                 "product": p,
                 "last": t.as_dict() if t else None,
-                "day": read_day(sources, p, t.time_ms) if t else None,
+                "day": read_day(sources, p, t) if t else None,
             }
             for p, t in latest.items()
         ]

@@ -18,6 +18,9 @@ from bcx_web.downsample import RAW, Point, candle_points, choose_tier, min_max
 
 FIELDS = ("price", "bid", "ask", "mid", "spread")
 DAY_MS = 86_400_000
+# /products is polled by every page and dashboard, so its 24h figures read at most this many raw ticks. With the
+# watcher's candles stored, the raw part is the open minute and never comes near it.
+DAY_READ_CAP = 20_000
 
 
 @dataclass(frozen=True)
@@ -73,24 +76,31 @@ def percent_points(series: Series) -> list[list]:
     return [[t, float(round((Decimal(v) / base - 1) * 100, 4))] for t, v in series.points]
 
 
-def day_stats(candles: Sequence[Candle]) -> dict | None:
-    """open, high, low, close, change (percent, 2 decimals, as a string) and volume over the given candles."""
+def day_stats(candles: Sequence[Candle], close: str | None = None) -> dict | None:
+    """open, high, low, close, change (percent, 2 decimals, as a string) and volume over the given candles.
+
+    With `close` (the newest price) the candles are incomplete (a capped read): open, close and change are still
+    exact, high, low and volume are unknown (None), and `complete` says so."""
     if not candles:
         return None
-    open_, close = candles[0].open, candles[-1].close
-    change = (Decimal(close) / Decimal(open_) - 1) * 100 if Decimal(open_) else Decimal(0)
+    open_ = candles[0].open
+    last = close or candles[-1].close
+    change = (Decimal(last) / Decimal(open_) - 1) * 100 if Decimal(open_) else Decimal(0)
+    whole = close is None
     return {
         "open": open_,
-        "high": max((c.high for c in candles), key=Decimal),
-        "low": min((c.low for c in candles), key=Decimal),
-        "close": close,
+        "high": max((c.high for c in candles), key=Decimal) if whole else None,
+        "low": min((c.low for c in candles), key=Decimal) if whole else None,
+        "close": last,
         "change": f"{change:.2f}",
-        "volume": str(sum((Decimal(c.volume) for c in candles), Decimal(0))),
+        "volume": str(sum((Decimal(c.volume) for c in candles), Decimal(0))) if whole else None,
+        "complete": whole,
     }
 
 
-def read_day(src: Sources, product: str, newest_ms: int) -> dict | None:
+def read_day(src: Sources, product: str, newest: Tick) -> dict | None:
     """The 24 hours up to the newest tick, from hourly candles (the first hour counted whole)."""
-    hour = interval_ms("1h")
-    read = read_candles(src.candles, src.ticks, product, hour, newest_ms - DAY_MS, newest_ms, src.stored, src.max_read)
-    return day_stats(read.candles)
+    hour, end = interval_ms("1h"), newest.time_ms
+    cap = min(src.max_read, DAY_READ_CAP)
+    read = read_candles(src.candles, src.ticks, product, hour, end - DAY_MS, end, src.stored, cap)
+    return day_stats(read.candles, newest.price if read.truncated else None)

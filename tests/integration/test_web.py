@@ -90,6 +90,7 @@ def test_products_show_the_newest_tick_exactly(client, store):
                 "close": "19100.20",
                 "change": "0.00",
                 "volume": "0.00200000",
+                "complete": True,
             },
         },
         {
@@ -102,6 +103,7 @@ def test_products_show_the_newest_tick_exactly(client, store):
                 "close": "0.00000100",
                 "change": "0.00",
                 "volume": "0.00100000",
+                "complete": True,
             },
         },
     ]

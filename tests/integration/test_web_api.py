@@ -244,3 +244,18 @@ def test_openapi_describes_exactly_the_routes(client):
     assert routes == set(document["paths"])
     with client.get("/docs") as page:
         assert page.status_code == 200 and "docs.js" in page.get_data(as_text=True)
+
+
+def test_products_day_figures_stay_exact_when_the_read_is_capped(client, store, monkeypatch):
+    monkeypatch.setattr("bcx_web.series.DAY_READ_CAP", 10)
+    minute_ticks(store, 3)  # 18 ticks, 100.00 up to 102.00
+    day = get(client, "/api/v1.0/products")["products"][0]["day"]
+    assert day == {
+        "open": "100.00",
+        "high": None,
+        "low": None,
+        "close": "102.00",
+        "change": "2.00",
+        "volume": None,
+        "complete": False,
+    }
