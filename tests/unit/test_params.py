@@ -135,3 +135,32 @@ def test_any_limit_text_is_a_value_or_param_error(text):
     except ParamError:
         return
     assert 1 <= value <= 500
+
+
+# ---- the parsers added for series, candles, compare and alerts ----
+
+from bcx_web.params import parse_choice, parse_products, parse_stream_id  # noqa: E402
+
+
+@given(st.text(max_size=40))
+def test_new_parsers_answer_a_value_or_a_param_error_for_any_text(text):
+    for parse in (
+        lambda: parse_products(text, KNOWN),
+        lambda: parse_stream_id(text, "since"),
+        lambda: parse_choice(text, "interval", ("1m", "5m"), "1m"),
+        lambda: parse_limit(text, 1000, 10000, "points"),
+    ):
+        try:
+            parse()
+        except ParamError:
+            pass
+
+
+@given(st.lists(st.sampled_from(KNOWN), min_size=1, max_size=2, unique=True))
+def test_products_round_trip(products):
+    assert parse_products(",".join(products), KNOWN) == tuple(products)
+
+
+@given(st.integers(0, 2**63), st.integers(0, 2**63))
+def test_stream_ids_round_trip(ms, seq):
+    assert parse_stream_id(f"{ms}-{seq}", "since") == f"{ms}-{seq}"
