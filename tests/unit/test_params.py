@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bcx_web.params import MAX_TIME_MS, ParamError, parse_limit, parse_product, parse_time, resolve_range
+from bcx_web.params import (
+    MAX_TIME_MS,
+    ParamError,
+    parse_choice,
+    parse_limit,
+    parse_product,
+    parse_products,
+    parse_stream_id,
+    parse_time,
+    resolve_range,
+)
 
 KNOWN = ("BTC-USD", "ETH-USD")
 
@@ -138,8 +148,6 @@ def test_any_limit_text_is_a_value_or_param_error(text):
 
 
 # ---- the parsers added for series, candles, compare and alerts ----
-
-from bcx_web.params import parse_choice, parse_products, parse_stream_id  # noqa: E402
 
 
 @given(st.text(max_size=40))
