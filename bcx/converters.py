@@ -83,6 +83,15 @@ def product_list(text: str) -> tuple[str, ...]:
     return products
 
 
+def origin_list(text: str) -> tuple[str, ...]:
+    """`https://a.example, http://localhost:3000` or `*` -> allowed CORS origins; empty allows none."""
+    origins = tuple(item for item in (part.strip().rstrip("/") for part in text.split(",")) if item)
+    for origin in origins:
+        if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+            raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], or *)")
+    return origins
+
+
 def url(*schemes: str):
     """A converter accepting URLs whose scheme is one of `schemes`."""
 

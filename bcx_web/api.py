@@ -9,17 +9,30 @@ from __future__ import annotations
 import time
 
 import redis
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request, stream_with_context
 
+from bcx import alerts
+from bcx.candles import CandleStore, interval_ms
 from bcx.config import Config
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_web import params
+from bcx_web import metrics, params, sse
+from bcx_web.candle_source import DEFAULT_STORED, read_candles
+from bcx_web.live import new_ticks
+from bcx_web.series import FIELDS, Sources, percent_points, read_day, read_series
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1.0")
 
 DEFAULT_SPAN_MS = 3600 * 1000  # a range without a start covers the hour before its end
 STORE_KEY = "bcx_store"
+CANDLES_KEY = "bcx_candles"
+SLOTS_KEY = "bcx_stream_slots"
+INTERVALS = ("1m", "5m", "15m", "1h", "6h", "1d")
+DEFAULT_POINTS = 1000
+DEFAULT_ALERTS = 100
+MAX_ALERTS = 1000
+ALERT_BLOCK_MS = 1000  # below the Redis socket timeout, so a quiet stream never looks like a dead server
+TICK_POLL_S = 0.5
 
 
 def get_config() -> Config:
@@ -37,6 +50,25 @@ def get_store() -> TickStore:
     return store
 
 
+def get_candles() -> CandleStore:
+    """The app's CandleStore, built on first use like get_store's."""
+    store = current_app.extensions.get(CANDLES_KEY)
+    if store is None:
+        config = get_config()
+        store = CandleStore(current_app.extensions["redis"], config.redis.prefix, config.tracker.exchange)
+        current_app.extensions[CANDLES_KEY] = store
+    return store
+
+
+def stored_intervals() -> tuple[str, ...]:
+    """The candle intervals the watcher stores ([watcher] candles where this version has that key)."""
+    return tuple(getattr(get_config().watcher, "candles", DEFAULT_STORED))
+
+
+def get_sources() -> Sources:
+    return Sources(get_store(), get_candles(), stored_intervals(), get_config().web.max_read)
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -48,9 +80,20 @@ def tick_age(tick: Tick | None, now: int) -> float | None:
 
 @bp.get("/products")
 def products() -> dict:
+    """Each product's newest tick and its 24 hours up to that tick (open, high, low, close, change, volume)."""
     configured = get_config().tracker.products
     latest = get_store().latest_many(configured)
-    return {"products": [{"product": p, "last": t.as_dict() if t else None} for p, t in latest.items()]}
+    sources = get_sources()
+    return {
+        "products": [
+            {
+                "product": p,
+                "last": t.as_dict() if t else None,
+                "day": read_day(sources, p, t) if t else None,
+            }
+            for p, t in latest.items()
+        ]
+    }
 
 
 @bp.get("/ticks/<product>")
@@ -80,6 +123,159 @@ def _newest_or_now(store: TickStore, product: str) -> int:
     return latest.time_ms if latest else now_ms()
 
 
+def _range(products: tuple[str, ...]) -> tuple[int, int]:
+    """start/end from the query; an open end is the newest tick of the given products (else now)."""
+    start = params.parse_time(request.args.get("start"), "start")
+    end = params.parse_time(request.args.get("end"), "end")
+    if end is None:
+        newest = [t.time_ms for t in get_store().latest_many(list(products)).values() if t]
+        default_end = max(newest) if newest else now_ms()
+    else:
+        default_end = end
+    return params.resolve_range(start, end, default_end, DEFAULT_SPAN_MS)
+
+
+def _points() -> int:
+    return params.parse_limit(request.args.get("points"), DEFAULT_POINTS, get_config().web.max_points, "points")
+
+
+@bp.get("/series/<product>")
+def series(product: str) -> dict:
+    """One field over a range, at most `points` points, from the coarsest tier that still gives that many."""
+    product = params.parse_product(product, get_config().tracker.products)
+    field = params.parse_choice(request.args.get("field"), "field", FIELDS, "price")
+    points = _points()
+    start, end = _range((product,))
+    found = read_series(get_sources(), product, field, start, end, points)
+    return {
+        "product": product,
+        "field": field,
+        "start": start,
+        "end": end,
+        "tier": found.tier,
+        "truncated": found.truncated,
+        "points": [[t, v] for t, v in found.points],
+    }
+
+
+@bp.get("/candles/<product>")
+def candles(product: str) -> dict:
+    """OHLCV candles: stored ones where the watcher wrote them, the rest (the open interval) from raw ticks."""
+    config = get_config()
+    product = params.parse_product(product, config.tracker.products)
+    interval = params.parse_choice(request.args.get("interval"), "interval", INTERVALS, "1m")
+    width = interval_ms(interval)
+    start, end = _range((product,))
+    # A default range shows a few hundred candles; an explicit one may hold at most max_points of them.
+    if request.args.get("start") in (None, "") and request.args.get("end") in (None, ""):
+        start = max(end - width * 300, 0)
+    params.capped_span(start, end, width * config.web.max_points)
+    read = read_candles(get_candles(), get_store(), product, width, start, end, stored_intervals(), config.web.max_read)
+    return {
+        "product": product,
+        "interval": interval,
+        "start": start,
+        "end": end,
+        "truncated": read.truncated,
+        "candles": [c.as_row() for c in read.candles],
+    }
+
+
+@bp.get("/compare")
+def compare() -> dict:
+    """Several products on one time axis, each as percent change from its first trade in the range."""
+    products = params.parse_products(request.args.get("products"), get_config().tracker.products)
+    points = _points()
+    start, end = _range(products)
+    sources = get_sources()
+    answer: dict[str, list] = {}
+    tiers = set()
+    for product in products:
+        found = read_series(sources, product, "price", start, end, points)
+        tiers.add(found.tier)
+        answer[product] = percent_points(found)
+    return {"start": start, "end": end, "tier": ",".join(sorted(tiers)), "series": answer}
+
+
+@bp.get("/alerts")
+def alert_list() -> dict:
+    """The newest `limit` alerts, or with `since` (an alert id) the first `limit` after it; oldest first."""
+    since = params.parse_stream_id(request.args.get("since"), "since")
+    limit = params.parse_limit(request.args.get("limit"), DEFAULT_ALERTS, MAX_ALERTS)
+    found = alerts.read_alerts(current_app.extensions["redis"], get_config().redis.prefix, since, limit)
+    return {"alerts": [alert_dict(a) for a in found]}
+
+
+def alert_dict(alert: alerts.Alert) -> dict:
+    return {
+        "id": alert.id,
+        "time": alert.time_ms,
+        "rule": alert.rule,
+        "product": alert.product,
+        "kind": alert.kind,
+        "field": alert.field,
+        "op": alert.op,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "trade_id": alert.trade_id,
+        "message": alert.message,
+    }
+
+
+@bp.get("/alerts/stream")
+def alert_stream() -> Response:
+    """Alerts as Server-Sent Events, id = the alert id; resumes after Last-Event-ID (or ?since=), else from now."""
+    since = params.parse_stream_id(request.headers.get("Last-Event-ID") or request.args.get("since"), "Last-Event-ID")
+    conn, prefix = current_app.extensions["redis"], get_config().redis.prefix
+    cursor = [since or alerts.last_id(conn, prefix)]
+
+    def poll() -> list[str]:
+        found = alerts.wait_for_alerts(conn, prefix, cursor[0], ALERT_BLOCK_MS)
+        if found:
+            cursor[0] = found[-1].id or cursor[0]
+        return [sse.event(alert_dict(a), a.id, "alert") for a in found]
+
+    return _stream("alerts", poll)
+
+
+@bp.get("/ticks/stream")
+def tick_stream() -> Response:
+    """Live ticks of the named products (default: all) as Server-Sent Events, starting with each one's latest."""
+    products = params.parse_products(request.args.get("products"), get_config().tracker.products)
+    store = get_store()
+    cursors: dict = dict.fromkeys(products)
+
+    def poll() -> list[str]:
+        found = new_ticks(store, cursors)
+        if not found:
+            time.sleep(TICK_POLL_S)
+        return [sse.event({"product": t.product, **t.as_dict()}, name="tick") for t in found]
+
+    return _stream("ticks", poll)
+
+
+def _stream(name: str, poll) -> Response:
+    """Open an SSE response if this worker has a free stream slot, else 503 (EventSource retries)."""
+    web = get_config().web
+    slots = current_app.extensions.setdefault(SLOTS_KEY, sse.StreamSlots(web.sse_max_streams))
+    if not slots.try_take():
+        response = Response('{"error": "too many open streams; retry later"}', 503, mimetype="application/json")
+        response.headers["Retry-After"] = "5"
+        return response
+    metrics.STREAMS.labels(name).inc()
+
+    def release() -> None:
+        metrics.STREAMS.labels(name).dec()
+        slots.give_back()
+
+    limits = sse.StreamLimits(web.sse_heartbeat, web.sse_max_duration)
+    body = stream_with_context(sse.run_stream(poll, limits))
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # and tell nginx not to buffer it
+    response = Response(body, mimetype="text/event-stream", headers=headers)
+    response.call_on_close(release)
+    return response
+
+
 @bp.get("/health")
 def health() -> tuple[dict, int]:
     """200 when Redis answers, 503 (still JSON, with the reason) when it does not; ages of the newest ticks."""
@@ -92,3 +288,14 @@ def health() -> tuple[dict, int]:
     now = now_ms()
     ages = {product: tick_age(tick, now) for product, tick in latest.items()}
     return {"status": "ok", "redis": True, "tick_age_seconds": ages}, 200
+
+
+def tick_ages() -> dict[str, float | None]:
+    """For /metrics: {} when Redis does not answer (the scrape still shows the request metrics)."""
+    configured = get_config().tracker.products
+    try:
+        latest = get_store().latest_many(configured)
+    except redis.RedisError:
+        return {}
+    now = now_ms()
+    return {product: tick_age(tick, now) for product, tick in latest.items()}

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import redis
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g, request
+from flask_compress import Compress
 from flask_redis import FlaskRedis
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bcx.config import Config, load_config
 from bcx.connection import client_options
-from bcx_web import api
+from bcx_web import api, metrics, openapi
 from bcx_web.params import ParamError
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,20 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     # One client per app (not a module global): its pool is thread-safe and opens connections on first use.
     FlaskRedis(**client_options(config.redis)).init_app(app)
 
+    # Compressed when the client asks (Accept-Encoding): zstd, br, gzip or deflate. Never a stream: a compressor
+    # buffers, and an event must reach the browser when it is written.
+    app.config.setdefault("COMPRESS_STREAMS", False)
+    app.config.setdefault("COMPRESS_MIMETYPES", ["application/json", "text/html", "text/css", "text/javascript"])
+    Compress(app)
+
     app.register_blueprint(api.bp)
     app.add_url_rule("/", "index", index)
+    app.add_url_rule("/docs", "docs", docs)
+    app.add_url_rule(f"{openapi.API}/openapi.json", "openapi", openapi_json)
+    app.add_url_rule(f"{openapi.API}/metrics", "metrics", metrics_text)
+    app.before_request(_start_timer)
+    app.after_request(_count_request)
+    app.after_request(_cors)
     app.register_error_handler(Exception, json_error)
     return app
 
@@ -43,6 +57,45 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
 def index() -> Response:
     """The chart page; its scripts and styles are under /static/, all served from here (no CDN)."""
     return current_app.send_static_file("index.html")
+
+
+def docs() -> Response:
+    """The OpenAPI document rendered for people by a small local script (static/docs.js)."""
+    return current_app.send_static_file("docs.html")
+
+
+def openapi_json() -> dict:
+    return openapi.document()
+
+
+def metrics_text() -> Response:
+    return Response(metrics.render(api.tick_ages), mimetype=None, content_type=metrics.CONTENT_TYPE)
+
+
+def _start_timer() -> None:
+    g.started = time.perf_counter()
+
+
+def _count_request(response: Response) -> Response:
+    endpoint = request.endpoint or "unmatched"  # unknown URLs share one label: no label per scanned path
+    metrics.REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    if "started" in g:
+        metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
+    return response
+
+
+def _cors(response: Response) -> Response:
+    """Allow a configured origin (or any, with `*`) to read the answer; nothing when cors_origins is empty."""
+    allowed = current_app.config["BCX_CONFIG"].web.cors_origins
+    origin = request.headers.get("Origin")
+    if not allowed or not origin:
+        return response
+    if "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin.rstrip("/") in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.vary.add("Origin")
+    return response
 
 
 def json_error(exc: Exception) -> Response | HTTPException:
@@ -53,6 +106,7 @@ def json_error(exc: Exception) -> Response | HTTPException:
         status, message = 400, str(exc)
     elif isinstance(exc, redis.RedisError):
         log.warning("redis unavailable: %s", exc)
+        metrics.REDIS_ERRORS.inc()
         status, message = 503, f"redis unavailable: {exc}"
     elif isinstance(exc, HTTPException):
         status, message = exc.code or 500, exc.description or exc.name

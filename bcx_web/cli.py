@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
@@ -16,7 +19,10 @@ from gunicorn.app.base import BaseApplication
 from bcx.config import Config
 from bcx.converters import host, port
 from bcx.daemon import base_parser, load_or_exit
-from bcx_web.app import create_app
+
+# bcx_web.app (and with it prometheus_client) is imported only after main() has chosen the metrics directory:
+# the client decides at import time whether values live in per-process files (see bcx_web.metrics).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +43,16 @@ class WebServer(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
+        from bcx_web.app import create_app
+
         return create_app(self.config)
+
+
+def child_exit(server, worker) -> None:
+    """gunicorn hook: a dead worker's live metrics stop counting."""
+    from bcx_web.metrics import worker_exited
+
+    worker_exited(worker.pid)
 
 
 def gunicorn_options(config: Config, level: str, access_log: bool = False) -> dict:
@@ -56,6 +71,7 @@ def gunicorn_options(config: Config, level: str, access_log: bool = False) -> di
         # gunicorn >= 25 opens a control socket in $HOME by default: a daemon has no use for it, and two
         # instances would fight over the one path.
         "control_socket_disable": True,
+        "child_exit": child_exit,
     }
 
 
@@ -92,4 +108,13 @@ def main(argv: list[str] | None = None) -> None:
     config = replace(config, web=replace(web, **overrides))
     log.info("bcx-web on http://%s:%d/ (config %s)", config.web.host, config.web.port, config.path)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # as load_or_exit set it up
-    WebServer(config, gunicorn_options(config, level, access_log=args.verbose)).run()
+    # A fresh metrics directory per run (files of an earlier run would be summed in), removed on exit.
+    owned = MULTIPROC_ENV not in os.environ
+    if owned:
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="bcx-web-metrics-")
+    arbiter = os.getpid()
+    try:
+        WebServer(config, gunicorn_options(config, level, access_log=args.verbose)).run()
+    finally:
+        if owned and os.getpid() == arbiter:  # workers leave through here too when they exit: only the arbiter
+            shutil.rmtree(os.environ[MULTIPROC_ENV], ignore_errors=True)

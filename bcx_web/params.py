@@ -7,7 +7,7 @@ goes back to the client as the 400 answer, so it says what is wrong and what is 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from bcx.converters import product_id
 from bcx.tick import iso_to_ms
@@ -60,13 +60,53 @@ def resolve_range(start: int | None, end: int | None, default_end: int, default_
     return start, end
 
 
-def parse_limit(text: str | None, default: int, maximum: int) -> int:
+def parse_limit(text: str | None, default: int, maximum: int, name: str = "limit") -> int:
     """A positive whole number up to `maximum`; `default` (capped at `maximum`) when absent."""
     if text is None or text == "":
         return min(default, maximum)
     value = text.strip()
     if not _DIGITS.fullmatch(value) or int(value) == 0:
-        raise ParamError(f"limit: {text!r} is not a positive whole number")
+        raise ParamError(f"{name}: {text!r} is not a positive whole number")
     if int(value) > maximum:
-        raise ParamError(f"limit: {value} is above the maximum of {maximum}")
+        raise ParamError(f"{name}: {value} is above the maximum of {maximum}")
     return int(value)
+
+
+_STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
+
+
+def parse_choice(text: str | None, name: str, choices: Sequence[str], default: str) -> str:
+    """One of `choices` (exact spelling); `default` when absent."""
+    if text is None or text == "":
+        return default
+    if text not in choices:
+        raise ParamError(f"{name}: {text!r} is not one of {', '.join(choices)}")
+    return text
+
+
+def parse_products(text: str | None, known: Collection[str]) -> tuple[str, ...]:
+    """A comma-separated list of configured products, each once; all of `known` when absent."""
+    if text is None or text.strip() == "":
+        return tuple(known)
+    products = tuple(parse_product(part, known) for part in text.split(",") if part.strip())
+    if not products:
+        raise ParamError("products: no product named")
+    if len(set(products)) != len(products):
+        raise ParamError(f"products: {text!r} names a product twice")
+    return products
+
+
+def parse_stream_id(text: str | None, name: str) -> str | None:
+    """An alert id as Redis streams write it (`1700000000000-0`, or just the milliseconds); None when absent."""
+    if text is None or text.strip() == "":
+        return None
+    value = text.strip()
+    if not _STREAM_ID.fullmatch(value):
+        raise ParamError(f"{name}: {text!r} is not an alert id (like 1700000000000-0)")
+    return value
+
+
+def capped_span(start: int, end: int, max_span_ms: int | None) -> None:
+    """Refuse a range longer than `max_span_ms` (None: no cap)."""
+    if max_span_ms is not None and end - start > max_span_ms:
+        raise ParamError(f"the range {start}..{end} is longer than the maximum of {max_span_ms} ms")

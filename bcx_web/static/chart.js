@@ -1,366 +1,339 @@
-// BCX chart page: the price line of one product over a range that ends at its newest tick, refreshed every few
-// seconds. Plain JS on TradingView lightweight-charts (vendored in static/vendor/).
+// BCX chart page, plain JS on TradingView lightweight-charts (vendored in static/vendor/, nothing from a CDN).
 //
-// The range ends at the product's newest tick, not at the wall clock, so replayed or old data still shows.
-// Prices stay exact strings in the API; they become numbers here for drawing only. The chart draws one point per
-// second (the last trade of that second): its time axis is whole seconds, and a busy product trades many times
-// a second. The axis spaces data points evenly, not by time, so seconds without a trade are filled in: with the
-// last price for up to CARRY_S seconds, beyond that as a visible gap (the feed or the recorder was away).
+// Views: candles with volume (/candles), a line of price, bid and ask (/series, already downsampled by the server),
+// and several products in percent (/compare). Ranges end at the product's newest tick, not the wall clock, so
+// replayed or old data still shows. Scrolling back past the oldest candle loads older ones. The product list and
+// the alerts panel update live from Server-Sent Events; a banner says when the newest tick is old.
+// window.bcx exposes the page's state for people debugging it and for the browser test.
 "use strict";
 
 (function () {
   const API = "api/v1.0/";
-  const RANGES = { "15m": 15 * 60e3, "1h": 3600e3, "6h": 6 * 3600e3, "24h": 24 * 3600e3 };
-  const DEFAULT_RANGE = "1h";
-  const REFRESH_MS = 3000;
-  const WINDOWS = 8; // a range loads newest slice first, so the latest prices show while older ones arrive
-  const MAX_TICKS = 200000; // per load: the API does not downsample yet, so bound what one page may pull
+  const MIN = 60e3, HOUR = 3600e3, DAY = 86400e3;
+  const RANGES = { "1h": HOUR, "1d": DAY, "1w": 7 * DAY, "1M": 30 * DAY, all: null };
+  const AUTO_INTERVAL = { "1h": "1m", "1d": "5m", "1w": "1h", "1M": "6h", all: "1d" };
+  const WIDTH = { "1m": MIN, "5m": 5 * MIN, "15m": 15 * MIN, "1h": HOUR, "6h": 6 * HOUR, "1d": DAY };
+  const PAGE = 300; // candles per scroll-back load
   const STALE_S = 60;
-  const CARRY_S = 60;
+  const COLORS = ["--line", "--bid", "--ask", "--c4", "--c5", "--c6"];
 
   const $ = (id) => document.getElementById(id);
   const LC = window.LightweightCharts;
-
-  const state = {
-    products: [], // [{product, last}] from /products
+  const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  const state = (window.bcx = {
+    products: {}, // product -> {product, last, day}
     product: null,
-    range: DEFAULT_RANGE,
-    points: new Map(), // second -> {t: ms, id: trade id, v: price number}
-    newest: null, // newest tick drawn: {time, trade_id, ...}
-    drawnUntil: null, // the last second on the chart
-    generation: 0, // bumped on every product or range change, so answers for an old choice are dropped
-    timer: null,
-  };
-
-  // ---- HTTP ----
+    view: "candles",
+    range: "1d",
+    interval: null, // the interval drawn
+    candles: [], // rows drawn, oldest first
+    lines: {}, // name -> points drawn
+    loading: false,
+    exhausted: false, // no older candles
+    generation: 0,
+    alerts: [],
+    drawn: 0, // how many draws completed (the browser test waits on it)
+    error: null,
+  });
 
   async function getJSON(path) {
     const response = await fetch(API + path, { headers: { Accept: "application/json" } });
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (err) {
-      throw new Error(`HTTP ${response.status} (not JSON)`);
-    }
+    const body = await response.json().catch(() => null);
     if (!response.ok) throw new Error(body && body.error ? body.error : `HTTP ${response.status}`);
     return body;
   }
 
-  function ticksPath(product, start, end) {
-    const query = new URLSearchParams({ start: String(start) });
-    if (end !== undefined) query.set("end", String(end));
-    return `ticks/${encodeURIComponent(product)}?${query}`;
-  }
-
-  // All ticks in [start, end] (end open: up to the newest), page by page: each page starts at the previous
-  // page's last time; the overlap at that millisecond is harmless because points are merged by second.
-  async function fetchTicks(product, start, end, budget, onPage) {
-    let from = start;
-    let fetched = 0;
-    for (;;) {
-      const page = await getJSON(ticksPath(product, from, end));
-      onPage(page.ticks);
-      fetched += page.ticks.length;
-      if (!page.truncated || fetched >= budget) return { fetched, complete: !page.truncated };
-      const lastTime = page.ticks[page.ticks.length - 1].time;
-      from = lastTime > from ? lastTime : from + 1; // a page of one millisecond's ticks: step past it
-    }
-  }
-
-  // ---- data ----
-
-  function merge(ticks) {
-    const changed = new Set();
-    for (const tick of ticks) {
-      const second = Math.floor(tick.time / 1000);
-      const current = state.points.get(second);
-      if (!current || tick.time > current.t || (tick.time === current.t && tick.trade_id > current.id)) {
-        state.points.set(second, { t: tick.time, id: tick.trade_id, v: Number(tick.price) });
-        changed.add(second);
-      }
-      if (!state.newest || isNewer(tick, state.newest)) state.newest = tick;
-    }
-    return changed;
-  }
-
-  function isNewer(a, b) {
-    return a.time > b.time || (a.time === b.time && a.trade_id > b.trade_id);
-  }
-
-  function seriesData() {
-    const data = [];
-    let previous = null;
-    for (const second of [...state.points.keys()].sort((a, b) => a - b)) {
-      if (previous !== null) data.push(...gap(previous, second));
-      data.push({ time: second, value: state.points.get(second).v });
-      previous = second;
-    }
-    return data;
-  }
-
-  // The seconds strictly between two drawn seconds: the last price carried on, then whitespace (a break).
-  function gap(from, to) {
-    const price = state.points.get(from).v;
-    const filler = [];
-    for (let second = from + 1; second < to; second++) {
-      filler.push(second - from <= CARRY_S ? { time: second, value: price } : { time: second });
-    }
-    return filler;
-  }
-
-  // Drop points that fell out of the range as it moved with the newest tick.
-  function prune() {
-    if (!state.newest) return false;
-    const oldest = Math.floor((state.newest.time - RANGES[state.range]) / 1000);
-    let dropped = false;
-    for (const second of state.points.keys()) {
-      if (second < oldest) {
-        state.points.delete(second);
-        dropped = true;
-      }
-    }
-    return dropped;
-  }
-
-  function decimals(price) {
-    const dot = price.indexOf(".");
-    return dot < 0 ? 0 : price.length - dot - 1;
+  function status(text, isError) {
+    $("status").textContent = text || "";
+    $("status").classList.toggle("error", Boolean(isError));
+    state.error = isError ? text : null;
   }
 
   // ---- chart ----
 
-  const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-
   function themeOptions() {
     return {
-      layout: { background: { type: "solid", color: cssVar("--bg") }, textColor: cssVar("--fg") },
+      layout: { background: { color: cssVar("--bg") }, textColor: cssVar("--fg") },
       grid: { vertLines: { color: cssVar("--grid") }, horzLines: { color: cssVar("--grid") } },
+      timeScale: { borderColor: cssVar("--border"), timeVisible: true },
       rightPriceScale: { borderColor: cssVar("--border") },
-      timeScale: { borderColor: cssVar("--border") },
     };
   }
 
-  // The chart's times are UTC seconds; show them in the viewer's local time.
-  function localTime(seconds, withDate) {
-    const date = new Date(seconds * 1000);
-    const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-    return withDate ? `${date.toLocaleDateString()} ${time}` : time;
-  }
+  const chart = LC.createChart($("chart"), { autoSize: true, ...themeOptions() });
+  let series = [];
 
-  function tickMark(seconds, type) {
-    const date = new Date(seconds * 1000);
-    if (type === LC.TickMarkType.Year) return String(date.getFullYear());
-    if (type === LC.TickMarkType.Month || type === LC.TickMarkType.DayOfMonth) {
-      return date.toLocaleDateString([], { month: "short", day: "numeric" });
-    }
-    const withSeconds = type === LC.TickMarkType.TimeWithSeconds;
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: withSeconds ? "2-digit" : undefined });
+  function clearSeries() {
+    series.forEach((s) => chart.removeSeries(s));
+    series = [];
+    state.candles = [];
+    state.lines = {};
   }
-
-  const chart = LC.createChart($("chart"), {
-    autoSize: true,
-    ...themeOptions(),
-    localization: { timeFormatter: (seconds) => localTime(seconds, true) },
-    timeScale: {
-      ...themeOptions().timeScale,
-      timeVisible: true,
-      secondsVisible: true,
-      tickMarkFormatter: tickMark,
-      minBarSpacing: 0.001, // the default (0.5 px) cannot fit a day of seconds on a phone
-    },
-  });
-  const series = chart.addSeries(LC.LineSeries, { color: cssVar("--line"), lineWidth: 2 });
 
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
     chart.applyOptions(themeOptions());
-    series.applyOptions({ color: cssVar("--line") });
+    draw();
   });
 
-  function setPrecision(price) {
-    const places = Math.min(decimals(price), 10);
-    series.applyOptions({ priceFormat: { type: "price", precision: places, minMove: 10 ** -places } });
+  const seconds = (ms) => Math.floor(ms / 1000);
+
+  // ---- candles ----
+
+  function candlesPath(product, interval, start, end) {
+    const query = new URLSearchParams({ interval, start: String(Math.max(0, start)), end: String(end) });
+    return `candles/${encodeURIComponent(product)}?${query}`;
   }
 
-  function redraw(fit) {
-    const data = seriesData();
-    series.setData(data);
-    state.drawnUntil = data.length ? data[data.length - 1].time : null;
-    if (fit) chart.timeScale().fitContent();
+  function rangeStart(end) {
+    return RANGES[state.range] === null ? 0 : end - RANGES[state.range];
   }
 
-  // New seconds are never before the last one drawn, which is what series.update accepts.
-  function append(changed) {
-    for (const second of [...changed].sort((a, b) => a - b)) {
-      if (second < state.drawnUntil) continue;
-      const points = second > state.drawnUntil ? gap(state.drawnUntil, second) : [];
-      points.push({ time: second, value: state.points.get(second).v });
-      for (const point of points) series.update(point);
-      state.drawnUntil = second;
-    }
+  function newestTime() {
+    const info = state.products[state.product];
+    return info && info.last ? info.last.time : Date.now();
   }
 
-  // ---- page ----
-
-  function setStatus(text, isError) {
-    $("status").textContent = text || "";
-    $("status").classList.toggle("error", Boolean(isError));
+  async function loadCandles(generation) {
+    const interval = $("interval").value || AUTO_INTERVAL[state.range];
+    const end = newestTime();
+    let start = rangeStart(end);
+    if (state.range === "all") start = Math.max(0, end - WIDTH[interval] * 9000);
+    const answer = await getJSON(candlesPath(state.product, interval, start, end));
+    if (generation !== state.generation) return;
+    state.interval = interval;
+    state.exhausted = state.range === "all";
+    clearSeries();
+    const up = cssVar("--up"), down = cssVar("--down");
+    const candle = chart.addSeries(LC.CandlestickSeries, { upColor: up, downColor: down, borderVisible: false, wickUpColor: up, wickDownColor: down });
+    const volume = chart.addSeries(LC.HistogramSeries, { priceFormat: { type: "volume" }, priceScaleId: "volume" });
+    chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    candle.priceScale().applyOptions({ scaleMargins: { top: 0.05, bottom: 0.25 } });
+    series = [candle, volume];
+    setCandles(answer.candles);
+    chart.timeScale().fitContent();
   }
 
-  function formatAge(seconds) {
-    if (seconds < 0) seconds = 0;
-    if (seconds < 120) return `${Math.round(seconds)} s`;
-    if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-    if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
-    return `${Math.round(seconds / 86400)} d`;
+  function setCandles(rows) {
+    const [candle, volume] = series;
+    state.candles = rows;
+    const up = cssVar("--up-soft"), down = cssVar("--down-soft");
+    candle.setData(rows.map(([t, o, h, l, c]) => ({ time: seconds(t), open: +o, high: +h, low: +l, close: +c })));
+    volume.setData(rows.map(([t, o, , , c, v]) => ({ time: seconds(t), value: +v, color: +c >= +o ? up : down })));
+    state.drawn += 1;
+    status(rows.length ? "" : "No trades in this range.");
   }
 
-  function showStats(last) {
-    $("last").textContent = last ? last.price : "–";
-    $("bid").textContent = last && last.bid ? last.bid : "–";
-    $("ask").textContent = last && last.ask ? last.ask : "–";
-    const age = $("age");
-    if (!last) {
-      age.textContent = "no ticks";
-      age.title = "";
-      age.classList.remove("stale");
-      return;
-    }
-    const seconds = (Date.now() - last.time) / 1000; // the viewer's clock: close enough for a glance
-    age.textContent = formatAge(seconds);
-    age.title = new Date(last.time).toISOString();
-    age.classList.toggle("stale", seconds > STALE_S);
-  }
-
-  function lastOf(product) {
-    const entry = state.products.find((p) => p.product === product);
-    return entry ? entry.last : null;
-  }
-
-  function fillProducts() {
-    const select = $("product");
-    select.replaceChildren(
-      ...state.products.map((p) => {
-        const option = document.createElement("option");
-        option.value = option.textContent = p.product;
-        return option;
-      }),
-    );
-    select.value = state.product;
-  }
-
-  function markRange() {
-    for (const button of $("ranges").querySelectorAll("button")) {
-      button.setAttribute("aria-pressed", String(button.dataset.range === state.range));
-    }
-  }
-
-  // "#BTC-USD/6h": the choice survives a reload and can be shared.
-  function readHash() {
-    const [product, range] = decodeURIComponent(location.hash.slice(1)).split("/");
-    return { product: product || null, range: RANGES[range] ? range : null };
-  }
-
-  function writeHash() {
-    history.replaceState(null, "", `#${state.product}/${state.range}`);
-  }
-
-  // Load the whole range for the current choice, newest slice first.
-  async function load() {
-    const generation = ++state.generation;
-    state.points = new Map();
-    state.newest = null;
-    redraw(false);
-    const last = lastOf(state.product);
-    showStats(last);
-    if (!last) {
-      setStatus(`No ticks for ${state.product} yet.`);
-      return;
-    }
-    setPrecision(last.price);
-    setStatus("Loading…");
-    const end = last.time;
-    const span = RANGES[state.range];
-    const slice = Math.ceil(span / WINDOWS);
-    let budget = MAX_TICKS;
-    for (let i = 0; i < WINDOWS && budget > 0; i++) {
-      const to = end - i * slice;
-      const from = Math.max(end - (i + 1) * slice, end - span, 0);
-      const result = await fetchTicks(state.product, from, to, budget, (ticks) => {
-        if (generation === state.generation) merge(ticks);
-      });
-      if (generation !== state.generation) return;
-      budget -= result.fetched;
-      redraw(i === 0);
-    }
-    redraw(true);
-    setStatus(budget > 0 ? "" : `Too many ticks to draw the whole range; showing the newest ${MAX_TICKS}.`);
-  }
-
-  // Every few seconds: new latest ticks for all products, and the new ticks of the chosen one.
-  async function refresh() {
+  // Scrolled back near the oldest candle: load the page before it and prepend it.
+  async function loadOlder() {
+    if (state.view !== "candles" || state.loading || state.exhausted || !state.candles.length) return;
+    state.loading = true;
     const generation = state.generation;
-    const { products } = await getJSON("products");
-    state.products = products;
-    if (generation !== state.generation) return;
-    const last = lastOf(state.product);
-    showStats(last);
-    if (!last || (state.newest && !isNewer(last, state.newest))) return;
-    if (!state.newest) return load(); // the first ticks of a product that had none
-    const changed = new Set();
-    await fetchTicks(state.product, state.newest.time, undefined, MAX_TICKS, (ticks) => {
-      if (generation === state.generation) for (const second of merge(ticks)) changed.add(second);
-    });
-    if (generation !== state.generation) return;
-    if (prune() || state.drawnUntil === null) {
-      redraw(false);
-    } else {
-      append(changed);
+    const width = WIDTH[state.interval];
+    const end = state.candles[0][0] - 1;
+    try {
+      const answer = await getJSON(candlesPath(state.product, state.interval, end - width * PAGE, end));
+      if (generation !== state.generation) return;
+      if (!answer.candles.length || end - width * PAGE <= 0) state.exhausted = true;
+      if (answer.candles.length) setCandles(answer.candles.concat(state.candles));
+    } catch (err) {
+      status(err.message, true);
+    } finally {
+      state.loading = false;
     }
   }
 
-  function schedule() {
-    clearTimeout(state.timer);
-    state.timer = setTimeout(async () => {
-      if (!document.hidden) {
-        try {
-          await refresh();
-          if ($("status").classList.contains("error")) setStatus("");
-        } catch (err) {
-          setStatus(`Refresh failed: ${err.message}`, true);
-        }
-      }
-      schedule();
-    }, REFRESH_MS);
+  chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
+    if (range && range.from < 10) loadOlder();
+  });
+
+  // ---- line and compare ----
+
+  function addLine(name, color, points, percent) {
+    const line = chart.addSeries(LC.LineSeries, {
+      color: cssVar(color), lineWidth: 2, title: name,
+      priceFormat: percent ? { type: "percent", precision: 2 } : { type: "price", precision: 6, minMove: 0.000001 },
+    });
+    const data = [];
+    for (const [t, v] of points) {
+      const time = seconds(t);
+      if (data.length && data[data.length - 1].time >= time) data[data.length - 1].value = +v; // one point a second
+      else data.push({ time, value: +v });
+    }
+    line.setData(data);
+    series.push(line);
+    state.lines[name] = data;
   }
 
-  function choose(product, range) {
-    state.product = product;
-    state.range = range;
-    $("product").value = product;
-    markRange();
-    writeHash();
-    load().catch((err) => setStatus(`Loading failed: ${err.message}`, true));
+  async function loadLines(generation) {
+    const end = newestTime();
+    const query = `start=${Math.max(0, rangeStart(end))}&end=${end}&points=1000`;
+    const fields = ["price", "bid", "ask"];
+    const answers = await Promise.all(
+      fields.map((f) => getJSON(`series/${encodeURIComponent(state.product)}?field=${f}&${query}`))
+    );
+    if (generation !== state.generation) return;
+    clearSeries();
+    answers.forEach((answer, i) => addLine(fields[i], COLORS[i], answer.points, false));
+    $("legend").textContent = `tier: ${answers[0].tier}`;
+    chart.timeScale().fitContent();
+    state.drawn += 1;
+    status(answers[0].points.length ? "" : "No trades in this range.");
   }
+
+  async function loadCompare(generation) {
+    const end = Math.max(...Object.values(state.products).map((p) => (p.last ? p.last.time : 0)), 0) || Date.now();
+    const answer = await getJSON(`compare?start=${Math.max(0, rangeStart(end))}&end=${end}&points=1000`);
+    if (generation !== state.generation) return;
+    clearSeries();
+    Object.entries(answer.series).forEach(([product, points], i) => addLine(product, COLORS[i % COLORS.length], points, true));
+    $("legend").textContent = `percent change from the start of the range · tier: ${answer.tier}`;
+    chart.timeScale().fitContent();
+    state.drawn += 1;
+  }
+
+  async function draw() {
+    const generation = ++state.generation;
+    document.querySelectorAll("[data-view]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.view === state.view)));
+    document.querySelectorAll("[data-range]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.range === state.range)));
+    document.querySelectorAll("#products li").forEach((li) => li.setAttribute("aria-current", String(li.dataset.product === state.product)));
+    $("interval").disabled = state.view !== "candles";
+    $("legend").textContent = "";
+    status("Loading…");
+    try {
+      if (state.view === "candles") await loadCandles(generation);
+      else if (state.view === "line") await loadLines(generation);
+      else await loadCompare(generation);
+    } catch (err) {
+      if (generation === state.generation) status(err.message, true);
+    }
+  }
+
+  // ---- products, live ticks, staleness ----
+
+  function renderProducts() {
+    const list = $("products");
+    for (const info of Object.values(state.products)) {
+      let item = list.querySelector(`[data-product="${info.product}"]`);
+      if (!item) {
+        item = document.createElement("li");
+        item.dataset.product = info.product;
+        item.tabIndex = 0;
+        item.innerHTML = '<span class="name"></span> <span class="last"></span> <span class="change"></span>';
+        item.querySelector(".name").textContent = info.product;
+        const choose = () => { state.product = info.product; draw(); };
+        item.addEventListener("click", choose);
+        item.addEventListener("keydown", (e) => { if (e.key === "Enter") choose(); });
+        list.append(item);
+      }
+      item.setAttribute("aria-current", String(info.product === state.product));
+      item.querySelector(".last").textContent = info.last ? info.last.price : "–";
+      const change = info.day ? liveChange(info) : null;
+      const changeEl = item.querySelector(".change");
+      changeEl.textContent = change === null ? "" : `${change >= 0 ? "+" : ""}${change.toFixed(2)}%`;
+      changeEl.className = `change ${change === null ? "" : change >= 0 ? "up" : "down"}`;
+    }
+  }
+
+  function liveChange(info) {
+    const open = +info.day.open;
+    return open ? (+info.last.price / open - 1) * 100 : null;
+  }
+
+  function onTick(tick) {
+    const info = state.products[tick.product];
+    if (!info) return;
+    info.last = tick;
+    renderProducts();
+    checkStale();
+    if (tick.product === state.product && state.view === "candles" && state.candles.length) extendCandle(tick);
+  }
+
+  // A live tick moves the newest candle (or opens the next one); the server's answer is the exact truth on reload.
+  function extendCandle(tick) {
+    const width = WIDTH[state.interval];
+    const start = tick.time - (tick.time % width);
+    const rows = state.candles;
+    const last = rows[rows.length - 1];
+    if (start < last[0]) return;
+    const price = tick.price, size = tick.size || "0";
+    if (start === last[0]) {
+      last[2] = +price > +last[2] ? price : last[2];
+      last[3] = +price < +last[3] ? price : last[3];
+      last[4] = price;
+      last[5] = String(+last[5] + +size);
+    } else {
+      rows.push([start, price, price, price, price, size]);
+    }
+    const row = rows[rows.length - 1];
+    series[0].update({ time: seconds(row[0]), open: +row[1], high: +row[2], low: +row[3], close: +row[4] });
+    series[1].update({ time: seconds(row[0]), value: +row[5], color: cssVar(+row[4] >= +row[1] ? "--up-soft" : "--down-soft") });
+  }
+
+  function checkStale() {
+    const info = state.products[state.product];
+    const banner = $("stale");
+    if (!info || !info.last) {
+      banner.hidden = false;
+      banner.textContent = `No ticks recorded for ${state.product || "any product"} yet: is bcx-tracker running?`;
+      return;
+    }
+    const age = (Date.now() - info.last.time) / 1000;
+    banner.hidden = age < STALE_S;
+    if (!banner.hidden) banner.textContent = `Data is stale: the newest ${info.product} tick is ${humanAge(age)} old.`;
+  }
+
+  function humanAge(s) {
+    if (s < 120) return `${Math.round(s)} s`;
+    if (s < 7200) return `${Math.round(s / 60)} min`;
+    if (s < 172800) return `${Math.round(s / 3600)} h`;
+    return `${Math.round(s / 86400)} days`;
+  }
+
+  function listen() {
+    const ticks = new EventSource(API + "ticks/stream");
+    ticks.addEventListener("tick", (e) => onTick(JSON.parse(e.data)));
+    const alerts = new EventSource(API + "alerts/stream"); // resumes after Last-Event-ID by itself
+    alerts.addEventListener("alert", (e) => addAlert(JSON.parse(e.data), true));
+  }
+
+  // ---- alerts ----
+
+  function addAlert(alert, live) {
+    if (state.alerts.some((a) => a.id === alert.id)) return;
+    state.alerts.push(alert);
+    const list = $("alerts");
+    list.querySelector(".muted")?.remove();
+    const item = document.createElement("li");
+    item.className = live ? "fresh" : "";
+    const when = new Date(alert.time).toLocaleString();
+    item.innerHTML = '<time></time><span class="message"></span>';
+    item.querySelector("time").textContent = when;
+    item.querySelector(".message").textContent = alert.message;
+    list.prepend(item);
+    while (list.children.length > 50) list.lastElementChild.remove();
+  }
+
+  // ---- start ----
 
   async function start() {
+    document.querySelectorAll("[data-view]").forEach((b) => b.addEventListener("click", () => { state.view = b.dataset.view; draw(); }));
+    document.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => { state.range = b.dataset.range; draw(); }));
+    $("interval").addEventListener("change", draw);
     try {
-      state.products = (await getJSON("products")).products;
+      const answer = await getJSON("products");
+      answer.products.forEach((p) => (state.products[p.product] = p));
+      const wanted = new URLSearchParams(location.search).get("product");
+      state.product = wanted && state.products[wanted] ? wanted : answer.products[0].product;
+      renderProducts();
+      checkStale();
+      setInterval(checkStale, 5000);
+      const recent = await getJSON("alerts?limit=20");
+      recent.alerts.forEach((a) => addAlert(a, false));
     } catch (err) {
-      setStatus(`Cannot list products: ${err.message}`, true);
-      setTimeout(start, REFRESH_MS);
-      return;
+      status(err.message, true);
     }
-    const wanted = readHash();
-    const known = state.products.map((p) => p.product);
-    state.product = known.includes(wanted.product) ? wanted.product : known[0];
-    fillProducts();
-    $("product").addEventListener("change", (event) => choose(event.target.value, state.range));
-    $("ranges").addEventListener("click", (event) => {
-      const range = event.target.dataset && event.target.dataset.range;
-      if (range) choose(state.product, range);
-    });
-    choose(state.product, wanted.range || DEFAULT_RANGE);
-    schedule();
+    await draw();
+    listen();
   }
 
   start();

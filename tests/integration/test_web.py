@@ -62,7 +62,10 @@ def get(client, url: str, status: int = 200) -> dict:
 
 def test_products_without_ticks(client):
     assert get(client, "/api/v1.0/products") == {
-        "products": [{"product": "BTC-USD", "last": None}, {"product": "ETH-USD", "last": None}]
+        "products": [
+            {"product": "BTC-USD", "last": None, "day": None},
+            {"product": "ETH-USD", "last": None, "day": None},
+        ]
     }
 
 
@@ -80,8 +83,29 @@ def test_products_show_the_newest_tick_exactly(client, store):
                 "ask": "19100.02",
                 "size": "0.00100000",
             },
+            "day": {
+                "open": "19100.10",
+                "high": "19100.20",
+                "low": "19100.10",
+                "close": "19100.20",
+                "change": "0.00",
+                "volume": "0.00200000",
+                "complete": True,
+            },
         },
-        {"product": "ETH-USD", "last": tick(T0 + 1, 9, "0.00000100", "ETH-USD").as_dict()},
+        {
+            "product": "ETH-USD",
+            "last": tick(T0 + 1, 9, "0.00000100", "ETH-USD").as_dict(),
+            "day": {
+                "open": "0.00000100",
+                "high": "0.00000100",
+                "low": "0.00000100",
+                "close": "0.00000100",
+                "change": "0.00",
+                "volume": "0.00100000",
+                "complete": True,
+            },
+        },
     ]
 
 

@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bcx_web.params import MAX_TIME_MS, ParamError, parse_limit, parse_product, parse_time, resolve_range
+from bcx_web.params import (
+    MAX_TIME_MS,
+    ParamError,
+    parse_choice,
+    parse_limit,
+    parse_product,
+    parse_products,
+    parse_stream_id,
+    parse_time,
+    resolve_range,
+)
 
 KNOWN = ("BTC-USD", "ETH-USD")
 
@@ -135,3 +145,30 @@ def test_any_limit_text_is_a_value_or_param_error(text):
     except ParamError:
         return
     assert 1 <= value <= 500
+
+
+# ---- the parsers added for series, candles, compare and alerts ----
+
+
+@given(st.text(max_size=40))
+def test_new_parsers_answer_a_value_or_a_param_error_for_any_text(text):
+    for parse in (
+        lambda: parse_products(text, KNOWN),
+        lambda: parse_stream_id(text, "since"),
+        lambda: parse_choice(text, "interval", ("1m", "5m"), "1m"),
+        lambda: parse_limit(text, 1000, 10000, "points"),
+    ):
+        try:
+            parse()
+        except ParamError:
+            pass
+
+
+@given(st.lists(st.sampled_from(KNOWN), min_size=1, max_size=2, unique=True))
+def test_products_round_trip(products):
+    assert parse_products(",".join(products), KNOWN) == tuple(products)
+
+
+@given(st.integers(0, 2**63), st.integers(0, 2**63))
+def test_stream_ids_round_trip(ms, seq):
+    assert parse_stream_id(f"{ms}-{seq}", "since") == f"{ms}-{seq}"

@@ -1,0 +1,64 @@
+"""Candles of any interval for the API: stored candles where the watcher wrote them, the rest from raw ticks.
+
+The watcher stores closed buckets of a few intervals (`[watcher] candles`, 1m, 1h, 1d by default). A request
+for interval W reads, coarsest first, every stored interval that divides W: the coarse tier covers the range up
+to its newest stored bucket, the next finer tier continues from there, and raw ticks fill the rest (the open
+interval, or everything when nothing is stored yet). All of it is then combined into W-wide candles, exactly:
+prices stay the trades' strings and volumes are Decimal sums (bcx.candles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bcx.candles import Candle, CandleStore, bucket_start, combine, interval_ms, rollup
+from bcx.store import TickStore
+
+DEFAULT_STORED = ("1m", "1h", "1d")
+
+
+@dataclass(frozen=True)
+class CandleRead:
+    candles: list[Candle]
+    truncated: bool  # the raw-tick part hit the read cap: the newest candles may be missing trades
+
+
+def sources_for(width_ms: int, stored: Sequence[str]) -> list[tuple[str, int]]:
+    """The stored intervals usable for `width_ms` candles (those dividing it), coarsest first."""
+    usable = [(name, interval_ms(name)) for name in stored]
+    return sorted(((n, w) for n, w in usable if w <= width_ms and width_ms % w == 0), key=lambda nw: -nw[1])
+
+
+def read_candles(
+    candles: CandleStore,
+    ticks: TickStore,
+    product: str,
+    width_ms: int,
+    start_ms: int,
+    end_ms: int,
+    stored: Sequence[str] = DEFAULT_STORED,
+    max_read: int | None = None,
+) -> CandleRead:
+    """Candles of width_ms whose bucket starts in [start_ms, end_ms] (start is aligned down to a bucket)."""
+    covered = bucket_start(start_ms, width_ms)
+    parts: list[Candle] = []
+    finest = width_ms
+    for name, source_ms in sources_for(width_ms, stored):
+        found = candles.range(product, name, covered, end_ms, max_read)
+        if found:
+            parts.extend(found)
+            covered = found[-1].time_ms + source_ms
+        finest = source_ms
+    truncated = False
+    if covered <= end_ms:
+        limit = None if max_read is None else max_read + 1
+        raw = ticks.range(product, covered, _bucket_end(end_ms, width_ms), limit)
+        truncated = max_read is not None and len(raw) > max_read
+        parts.extend(rollup(raw[:max_read] if truncated else raw, finest))
+    return CandleRead(combine(parts, width_ms), truncated)
+
+
+def _bucket_end(time_ms: int, width_ms: int) -> int:
+    """The last millisecond of the bucket holding time_ms: the open bucket is read whole, up to now."""
+    return bucket_start(time_ms, width_ms) + width_ms - 1

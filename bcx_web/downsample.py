@@ -1,0 +1,50 @@
+"""Downsampling a series to what a chart can draw, and choosing the tier to read it from. Pure functions.
+
+`min_max` keeps each bucket's lowest and highest point (in time order), so a spike that lasted one tick is still
+on the chart: a line drawn from the result has the same envelope as one drawn from every point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bcx.candles import Candle
+
+Point = tuple[int, str]  # (unix ms, exact value string)
+RAW = "ticks"
+
+
+def min_max(points: Sequence[Point], limit: int) -> list[Point]:
+    """At most `limit` of `points` (time-ordered): per bucket of consecutive points its minimum and maximum."""
+    if len(points) <= limit:
+        return list(points)
+    if limit < 2:
+        return [max(points, key=lambda p: float(p[1]))] if limit == 1 else []
+    buckets = limit // 2
+    kept: list[Point] = []
+    for index in range(buckets):
+        bucket = points[index * len(points) // buckets : (index + 1) * len(points) // buckets]
+        low = min(range(len(bucket)), key=lambda i: float(bucket[i][1]))
+        high = max(range(len(bucket)), key=lambda i: float(bucket[i][1]))
+        kept.extend(bucket[i] for i in sorted({low, high}))
+    return kept
+
+
+def choose_tier(span_ms: int, points: int, tiers: Sequence[tuple[str, int]]) -> str:
+    """The coarsest tier (name, width ms) that still has `points` buckets over `span_ms`, else raw ticks."""
+    for name, width in sorted(tiers, key=lambda tier: -tier[1]):
+        if span_ms // width >= points:
+            return name
+    return RAW
+
+
+def candle_points(candles: Sequence[Candle], width_ms: int) -> list[Point]:
+    """Two points per candle, its extremes in the order the price most likely met them (low first when it
+    closed up), the second half a bucket later so that times stay distinct."""
+    points: list[Point] = []
+    for candle in candles:
+        rising = float(candle.close) >= float(candle.open)
+        first, second = (candle.low, candle.high) if rising else (candle.high, candle.low)
+        points.append((candle.time_ms, first))
+        points.append((candle.time_ms + width_ms // 2, second))
+    return points

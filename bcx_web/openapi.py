@@ -1,0 +1,111 @@
+"""The OpenAPI 3.0 document of bcx-web, kept beside the routes: a test checks that every route in the app's URL
+map is described here and that nothing here is missing from the app."""
+
+from __future__ import annotations
+
+API = "/api/v1.0"
+
+
+def _param(name: str, where: str, description: str, schema: dict | None = None, required: bool = False) -> dict:
+    return {
+        "name": name,
+        "in": where,
+        "required": required or where == "path",
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+PRODUCT = _param("product", "path", "A configured product id, like BTC-USD")
+START = _param("start", "query", "Range start: unix ms or ISO 8601 (default: the span before end)")
+END = _param("end", "query", "Range end: unix ms or ISO 8601 (default: the newest tick)")
+POINTS = _param("points", "query", "At most this many points (default 1000, max [web] max_points)", {"type": "integer"})
+PRODUCTS = _param("products", "query", "Comma-separated product ids (default: all configured)")
+ERRORS = {
+    "400": {"$ref": "#/components/responses/Error"},
+    "404": {"$ref": "#/components/responses/Error"},
+    "503": {"$ref": "#/components/responses/Error"},
+}
+
+
+def _get(summary: str, parameters: list[dict], media: str = "application/json", schema: dict | None = None) -> dict:
+    content = {media: {"schema": schema or {"type": "object"}}}
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {"200": {"description": "OK", "content": content}, **ERRORS},
+        }
+    }
+
+
+ROW = {"type": "array", "items": {}, "description": "[time, value]"}
+PATHS = {
+    f"{API}/products": _get("Products: newest tick and 24h open, high, low, close, change, volume", []),
+    f"{API}/ticks/{{product}}": _get(
+        "Raw ticks in a range, exact strings",
+        [PRODUCT, START, END, _param("limit", "query", "At most this many ticks", {"type": "integer"})],
+    ),
+    f"{API}/series/{{product}}": _get(
+        "One field downsampled to at most N points (bucket extremes); `tier` names the source (ticks, 1m, 1h, 1d)",
+        [
+            PRODUCT,
+            _param("field", "query", "Which value", {"enum": ["price", "bid", "ask", "mid", "spread"]}),
+            START,
+            END,
+            POINTS,
+        ],
+    ),
+    f"{API}/candles/{{product}}": _get(
+        "OHLCV candles [time, open, high, low, close, volume], stored or computed from ticks",
+        [
+            PRODUCT,
+            _param("interval", "query", "Candle width", {"enum": ["1m", "5m", "15m", "1h", "6h", "1d"]}),
+            START,
+            END,
+        ],
+    ),
+    f"{API}/compare": _get("Products as percent change from the range's start", [PRODUCTS, START, END, POINTS]),
+    f"{API}/alerts": _get(
+        "Alerts from the stream, oldest first",
+        [
+            _param("since", "query", "Only alerts after this id"),
+            _param("limit", "query", "At most this many (default 100, max 1000)", {"type": "integer"}),
+        ],
+    ),
+    f"{API}/alerts/stream": _get(
+        "Alerts as Server-Sent Events (id = alert id; resumes after the Last-Event-ID header)",
+        [_param("Last-Event-ID", "header", "Resume after this alert id"), _param("since", "query", "Same, as a query")],
+        "text/event-stream",
+        {"type": "string"},
+    ),
+    f"{API}/ticks/stream": _get("Live ticks as Server-Sent Events", [PRODUCTS], "text/event-stream"),
+    f"{API}/health": _get("Redis reachable, age of each product's newest tick (503 when Redis is down)", []),
+    f"{API}/metrics": _get("Prometheus metrics", [], "text/plain", {"type": "string"}),
+    f"{API}/openapi.json": _get("This document", []),
+    "/": _get("The chart page", [], "text/html", {"type": "string"}),
+    "/docs": _get("This document rendered for people", [], "text/html", {"type": "string"}),
+}
+
+
+def document() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "BCX",
+            "version": "1.0",
+            "description": "Crypto-exchange ticks recorded in Redis. Times are unix milliseconds; prices and volumes "
+            'are exact decimal strings. Errors are JSON {"error": "..."} with status 400, 404, 405 or 503.',
+        },
+        "paths": PATHS,
+        "components": {
+            "responses": {
+                "Error": {
+                    "description": "An error",
+                    "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}
+                    },
+                }
+            }
+        },
+    }

@@ -1,0 +1,53 @@
+"""Candles for the API from stored tiers plus raw ticks, against a real redis-server (the stores use Lua)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bcx.candles import Candle, CandleStore, rollup
+from bcx.store import TickStore
+from bcx.tick import Tick
+from bcx_web.candle_source import read_candles
+
+MIN, HOUR = 60_000, 3_600_000
+
+
+@pytest.fixture
+def stores(redis_conn):
+    conn = redis_conn
+    return CandleStore(conn, "bcx", "coinbase", 4), TickStore(conn, "bcx", "coinbase", 4)
+
+
+def ticks_every_10s(start: int, count: int) -> list[Tick]:
+    return [
+        Tick("BTC-USD", start + i * 10_000, i + 1, f"{100 + (i * 7) % 13}.{i % 10}0", None, None, "0.1")
+        for i in range(count)
+    ]
+
+
+def test_stored_candles_and_raw_ticks_give_the_same_answer_as_ticks_alone(stores):
+    candle_store, tick_store = stores
+    ticks = ticks_every_10s(0, 3 * 60 * 6)  # three hours
+    tick_store.add(ticks)
+    expected = rollup(ticks, HOUR)
+    assert read_candles(candle_store, tick_store, "BTC-USD", HOUR, 0, 3 * HOUR).candles == expected
+    # The watcher stored the first hour as 1h and the next 70 minutes as 1m: the rest (the open part) from ticks.
+    candle_store.put("BTC-USD", "1h", rollup([t for t in ticks if t.time_ms < HOUR], HOUR))
+    candle_store.put("BTC-USD", "1m", rollup([t for t in ticks if HOUR <= t.time_ms < HOUR + 70 * MIN], MIN))
+    read = read_candles(candle_store, tick_store, "BTC-USD", HOUR, 0, 3 * HOUR)
+    assert [c.as_row() for c in read.candles] == [c.as_row() for c in expected]
+    assert read.candles[0].volume == "36.0" and not read.truncated
+
+
+def test_stored_candles_are_served_even_after_their_ticks_were_trimmed(stores):
+    candle_store, tick_store = stores
+    candle_store.put("BTC-USD", "1m", [Candle(0, "1", "3", "1", "2", "5.5"), Candle(MIN, "2", "4", "2", "4", "0.5")])
+    candles = read_candles(candle_store, tick_store, "BTC-USD", 5 * MIN, 0, 5 * MIN).candles
+    assert [c.as_row() for c in candles] == [[0, "1", "4", "1", "4", "6.0"]]
+
+
+def test_read_cap_marks_the_answer_truncated(stores):
+    candle_store, tick_store = stores
+    tick_store.add(ticks_every_10s(0, 50))
+    read = read_candles(candle_store, tick_store, "BTC-USD", MIN, 0, HOUR, max_read=10)
+    assert read.truncated and sum(c.count for c in read.candles) == 10

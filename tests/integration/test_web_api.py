@@ -1,0 +1,261 @@
+"""The deeper API (series, candles, compare, alerts, streams, metrics, CORS, compression, OpenAPI) through Flask's
+test client against a real redis-server."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from dataclasses import replace
+
+import pytest
+
+from bcx import alerts
+from bcx.candles import Candle, CandleStore
+from bcx.config import load_config, packaged_default
+from bcx.store import TickStore
+from bcx_web.app import create_app
+from tests.integration.test_web import T0, get, tick
+
+MIN = 60_000
+
+
+@pytest.fixture
+def config(redis_url):
+    base = load_config(str(packaged_default()))
+    return replace(base, redis=replace(base.redis, url=redis_url))
+
+
+@pytest.fixture
+def client(config):
+    return create_app(config, {"TESTING": True}).test_client()
+
+
+@pytest.fixture
+def store(redis_conn):
+    return TickStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+
+
+@pytest.fixture
+def candle_store(redis_conn):
+    return CandleStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+
+
+def minute_ticks(store, minutes: int, product: str = "BTC-USD", start: int = T0):
+    """One tick every 10 s; price rises by 1 each minute, size 0.5."""
+    ticks = [tick(start + i * 10_000, 1000 + i, f"{100 + i // 6}.00", product) for i in range(minutes * 6)]
+    store.add([replace(t, size="0.5") for t in ticks])
+    return ticks
+
+
+# ---- /series ----
+
+
+def test_series_raw_ticks_for_a_short_range(client, store):
+    minute_ticks(store, 10)
+    answer = get(client, f"/api/v1.0/series/BTC-USD?start={T0}&end={T0 + 10 * MIN}&points=1000")
+    assert answer["tier"] == "ticks" and answer["field"] == "price" and not answer["truncated"]
+    assert len(answer["points"]) == 60 and answer["points"][0] == [T0, "100.00"]
+
+
+def test_series_downsampled_keeps_extremes(client, store):
+    minute_ticks(store, 10)
+    answer = get(client, f"/api/v1.0/series/BTC-USD?start={T0}&end={T0 + 10 * MIN}&points=10")
+    values = [v for _, v in answer["points"]]
+    assert len(values) <= 10 and "100.00" in values and "109.00" in values
+
+
+def test_series_uses_stored_minutes_for_a_day(client, store, candle_store):
+    candle_store.put("BTC-USD", "1m", [Candle(T0 + i * MIN, "1.0", "2.0", "0.5", "1.5", "1") for i in range(1440)])
+    store.add([tick(T0 + 1440 * MIN - 1, 1, "1.5")])
+    answer = get(client, f"/api/v1.0/series/BTC-USD?start={T0}&end={T0 + 1440 * MIN}&points=1000")
+    assert answer["tier"] == "1m" and len(answer["points"]) <= 1000
+    assert {v for _, v in answer["points"]} == {"0.5", "2.0"}
+
+
+def test_series_mid_and_spread_are_exact(client, store):
+    store.add([tick(T0, 1)])  # bid 19100.00, ask 19100.02
+    mid = get(client, f"/api/v1.0/series/BTC-USD?field=mid&start={T0}&end={T0}")
+    spread = get(client, f"/api/v1.0/series/BTC-USD?field=spread&start={T0}&end={T0}")
+    assert mid["points"] == [[T0, "19100.01"]] and spread["points"] == [[T0, "0.02"]]
+
+
+# ---- /candles ----
+
+
+def test_candles_from_raw_ticks_with_the_open_interval(client, store):
+    minute_ticks(store, 3)
+    answer = get(client, f"/api/v1.0/candles/BTC-USD?interval=1m&start={T0}&end={T0 + 2 * MIN + 5}")
+    assert answer["interval"] == "1m" and answer["product"] == "BTC-USD"
+    assert answer["candles"] == [
+        [T0, "100.00", "100.00", "100.00", "100.00", "3.0"],
+        [T0 + MIN, "101.00", "101.00", "101.00", "101.00", "3.0"],
+        [T0 + 2 * MIN, "102.00", "102.00", "102.00", "102.00", "3.0"],  # open interval, read whole
+    ]
+
+
+def test_candles_combine_stored_and_raw(client, store, candle_store):
+    candle_store.put("BTC-USD", "1m", [Candle(T0, "99.5", "120.25", "99.5", "100.00", "7.25")])
+    minute_ticks(store, 3)  # the stored minute wins over its ticks; later minutes come from ticks
+    answer = get(client, f"/api/v1.0/candles/BTC-USD?interval=5m&start={T0}&end={T0 + 3 * MIN}")
+    assert answer["candles"] == [[T0, "99.5", "120.25", "99.5", "102.00", "13.25"]]
+
+
+def test_candles_default_range_ends_at_the_newest_tick(client, store):
+    minute_ticks(store, 2)
+    answer = get(client, "/api/v1.0/candles/BTC-USD")
+    assert answer["interval"] == "1m" and len(answer["candles"]) == 2
+
+
+def test_candles_range_is_capped(client):
+    answer = get(client, f"/api/v1.0/candles/BTC-USD?interval=1m&start=0&end={T0}", 400)
+    assert "longer than the maximum" in answer["error"]
+
+
+# ---- /compare ----
+
+
+def test_compare_percent_from_the_start(client, store):
+    minute_ticks(store, 2)
+    store.add([tick(T0, 1, "50", "ETH-USD"), tick(T0 + MIN, 2, "55", "ETH-USD")])
+    answer = get(client, f"/api/v1.0/compare?products=BTC-USD,ETH-USD&start={T0}&end={T0 + 2 * MIN}")
+    assert answer["series"]["ETH-USD"] == [[T0, 0.0], [T0 + MIN, 10.0]]
+    assert answer["series"]["BTC-USD"][-1] == [T0 + MIN + 50_000, 1.0]
+
+
+# ---- /alerts ----
+
+
+def publish(redis_conn, n: int) -> list[str]:
+    alert = alerts.Alert("r", "BTC-USD", "price", "price", ">", "101", "100", T0, "BTC-USD price 101 > 100", 7)
+    return [alerts.publish(redis_conn, "bcx", replace(alert, time_ms=T0 + i), 100) for i in range(n)]
+
+
+def test_alerts_list_and_since(client, redis_conn):
+    ids = publish(redis_conn, 3)
+    everything = get(client, "/api/v1.0/alerts")["alerts"]
+    assert [a["id"] for a in everything] == ids and everything[0]["message"] == "BTC-USD price 101 > 100"
+    assert [a["id"] for a in get(client, f"/api/v1.0/alerts?since={ids[0]}&limit=1")["alerts"]] == [ids[1]]
+
+
+def test_alert_stream_resumes_after_last_event_id(config, redis_conn):
+    ids = publish(redis_conn, 3)
+    short = replace(config, web=replace(config.web, sse_max_duration=0.5, sse_heartbeat=0.1))
+    app_client = create_app(short, {"TESTING": True}).test_client()
+    response = app_client.get("/api/v1.0/alerts/stream", headers={"Last-Event-ID": ids[0]})
+    assert response.mimetype == "text/event-stream"
+    body = response.get_data(as_text=True)
+    assert re.findall(r"^id: (.+)$", body, re.M) == ids[1:]
+    assert ": heartbeat" in body and "reconnect" in body
+
+
+def test_stream_slots_are_capped_and_given_back(config):
+    one = replace(config, web=replace(config.web, sse_max_streams=1, sse_max_duration=0.2))
+    app_client = create_app(one, {"TESTING": True}).test_client()
+    first = app_client.get("/api/v1.0/ticks/stream", buffered=False)
+    assert first.status_code == 200
+    second = app_client.get("/api/v1.0/ticks/stream")
+    assert second.status_code == 503 and second.headers["Retry-After"] == "5"
+    first.close()
+    third = app_client.get("/api/v1.0/ticks/stream")
+    assert third.status_code == 200
+
+
+def test_tick_stream_sends_latest_then_new_ticks(config, store):
+    store.add([tick(T0, 1, "1.00")])
+    short = replace(config, web=replace(config.web, sse_max_duration=1.5))
+    app_client = create_app(short, {"TESTING": True}).test_client()
+    response = app_client.get("/api/v1.0/ticks/stream?products=BTC-USD", buffered=False)
+    chunks = iter(response.response)
+    received = []
+    for chunk in chunks:
+        text = chunk.decode() if isinstance(chunk, bytes) else chunk
+        received += [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+        if len(received) == 1:
+            store.add([tick(T0 + 1, 2, "2.00"), tick(T0 + 2, 3, "3.00")])
+    response.close()
+    assert [(t["trade_id"], t["price"]) for t in received] == [(1, "1.00"), (2, "2.00"), (3, "3.00")]
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("/api/v1.0/series/BTC-USD?field=volume", "field"),
+        ("/api/v1.0/series/BTC-USD?points=0", "points"),
+        ("/api/v1.0/series/BTC-USD?points=10001", "maximum"),
+        ("/api/v1.0/series/NOPE-USD", "not recorded"),
+        ("/api/v1.0/candles/BTC-USD?interval=2m", "interval"),
+        ("/api/v1.0/compare?products=BTC-USD,BTC-USD", "twice"),
+        ("/api/v1.0/compare?products=BTC-USD,x", "not a product"),
+        ("/api/v1.0/alerts?since=abc", "alert id"),
+        ("/api/v1.0/alerts?limit=1001", "maximum"),
+        ("/api/v1.0/alerts/stream?since=1-2-3", "alert id"),
+        ("/api/v1.0/ticks/stream?products=SOL-USD", "not recorded"),
+    ],
+)
+def test_bad_input_is_400_json(client, url, message):
+    assert message in get(client, url, 400)["error"]
+
+
+# ---- metrics, CORS, compression, OpenAPI ----
+
+
+def test_metrics_count_requests_and_show_tick_ages(client, store):
+    store.add([tick(T0, 1)])
+    get(client, "/api/v1.0/products")
+    response = client.get("/api/v1.0/metrics")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    assert re.search(r'bcx_web_requests_total\{endpoint="api.products",method="GET",status="200"\} [1-9]', text)
+    assert 'bcx_web_request_seconds_count{endpoint="api.products"}' in text
+    assert re.search(r'bcx_tick_age_seconds\{product="BTC-USD"\} \d', text)
+
+
+def test_cors_off_by_default_and_configurable(config, client):
+    assert (
+        "Access-Control-Allow-Origin"
+        not in client.get("/api/v1.0/health", headers={"Origin": "https://a.example"}).headers
+    )
+    allowed = replace(config, web=replace(config.web, cors_origins=("https://a.example",)))
+    app_client = create_app(allowed, {"TESTING": True}).test_client()
+    ok = app_client.get("/api/v1.0/health", headers={"Origin": "https://a.example"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://a.example" and "Origin" in ok.headers["Vary"]
+    other = app_client.get("/api/v1.0/health", headers={"Origin": "https://b.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_compressed_when_asked(client, store):
+    minute_ticks(store, 30)
+    plain = client.get(f"/api/v1.0/ticks/BTC-USD?start={T0}&limit=20")
+    packed = client.get(f"/api/v1.0/ticks/BTC-USD?start={T0}&limit=20", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(packed.get_data())) == plain.get_json()
+
+
+def test_openapi_describes_exactly_the_routes(client):
+    document = get(client, "/api/v1.0/openapi.json")
+    assert document["openapi"].startswith("3.0")
+    app = client.application
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+    }
+    assert routes == set(document["paths"])
+    with client.get("/docs") as page:
+        assert page.status_code == 200 and "docs.js" in page.get_data(as_text=True)
+
+
+def test_products_day_figures_stay_exact_when_the_read_is_capped(client, store, monkeypatch):
+    monkeypatch.setattr("bcx_web.series.DAY_READ_CAP", 10)
+    minute_ticks(store, 3)  # 18 ticks, 100.00 up to 102.00
+    day = get(client, "/api/v1.0/products")["products"][0]["day"]
+    assert day == {
+        "open": "100.00",
+        "high": None,
+        "low": None,
+        "close": "102.00",
+        "change": "2.00",
+        "volume": None,
+        "complete": False,
+    }

@@ -1,0 +1,59 @@
+"""Downsampling and tier choice: pure functions."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bcx.candles import Candle
+from bcx_web.candle_source import sources_for
+from bcx_web.downsample import RAW, candle_points, choose_tier, min_max
+
+MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
+TIERS = [("1m", MIN), ("1h", HOUR), ("1d", DAY)]
+
+series = st.lists(st.integers(-(10**6), 10**6), min_size=0, max_size=400).map(
+    lambda values: [(index * 1000, str(value)) for index, value in enumerate(values)]
+)
+
+
+@given(series, st.integers(2, 100))
+def test_min_max_keeps_extremes_in_order_within_the_limit(points, limit):
+    kept = min_max(points, limit)
+    assert len(kept) <= limit
+    assert all(point in points for point in kept)
+    assert [t for t, _ in kept] == sorted({t for t, _ in kept})  # time order, no duplicates
+    if points:
+        values = [int(v) for _, v in points]
+        assert min(values) in [int(v) for _, v in kept] and max(values) in [int(v) for _, v in kept]
+
+
+def test_min_max_keeps_a_one_tick_spike():
+    points = [(t, "100") for t in range(10_000)]
+    points[4321] = (4321, "250")
+    assert (4321, "250") in min_max(points, 100)
+
+
+def test_short_series_is_returned_whole():
+    points = [(1, "1"), (2, "2")]
+    assert min_max(points, 1000) == points
+
+
+def test_choose_the_coarsest_tier_that_still_gives_the_points():
+    assert choose_tier(DAY, 1000, TIERS) == "1m"  # 1440 minutes; 24 hours would be too few
+    assert choose_tier(2000 * HOUR, 1000, TIERS) == "1h"
+    assert choose_tier(5000 * DAY, 1000, TIERS) == "1d"
+    assert choose_tier(HOUR, 1000, TIERS) == RAW  # 60 minutes: only raw ticks give 1000 points
+    assert choose_tier(DAY, 1000, []) == RAW
+
+
+def test_candle_points_follow_the_candle_direction():
+    up = Candle(0, "10", "12", "9", "11", "1")
+    down = Candle(MIN, "11", "13", "8", "9", "1")
+    assert candle_points([up, down], MIN) == [(0, "9"), (30_000, "12"), (MIN, "13"), (90_000, "8")]
+
+
+def test_sources_are_the_stored_intervals_dividing_the_width_coarsest_first():
+    assert sources_for(6 * HOUR, ("1m", "1h", "1d")) == [("1h", HOUR), ("1m", MIN)]
+    assert sources_for(5 * MIN, ("1m", "1h", "1d")) == [("1m", MIN)]
+    assert sources_for(MIN, ()) == []
