@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bcx.config import AlertConfig
-from bcx.rule_grammar import parse_rule
+from bcx.rule_grammar import parse_hysteresis, parse_rule
 from bcx.tick import Tick
 from bcx_watcher.rules import RuleState, current_state, evaluate, evaluate_all
 
@@ -15,8 +15,11 @@ NOW = 1_800_000_000.0
 T0 = 1_700_000_000_000
 
 
-def rule(when: str, name: str = "r", product: str = "BTC-USD") -> AlertConfig:
-    return AlertConfig(name=name, product=product, when=parse_rule(when))
+def rule(
+    when: str, name: str = "r", product: str = "BTC-USD", cooldown: float = 0.0, hysteresis: str = "0"
+) -> AlertConfig:
+    """Cooldown 0 unless a test is about it: these tests are about crossings."""
+    return AlertConfig(name, product, parse_rule(when), parse_hysteresis(hysteresis), cooldown)
 
 
 def ticks(*prices: str | None, field: str = "price", product: str = "BTC-USD") -> list[Tick]:
@@ -54,7 +57,7 @@ def test_crossing_up_fires_once_with_a_readable_message():
         None,
     )
     assert alert.message == "BTC-USD price 100012.50 crossed above 100000 (rule btc-high)"
-    assert state == RuleState(when="price > 100000", holds=True)
+    assert state == RuleState(when="price > 100000", holds=True, fired_ms=T0 + 1)
 
 
 def test_crossing_down():
@@ -139,7 +142,7 @@ def test_evaluate_all_orders_alerts_by_tick_and_returns_each_state():
     rules = [rule("price < 50", "low"), rule("price > 100", "high")]
     alerts, states = evaluate_all(rules, {}, ticks("150", "40", "120"), NOW)
     assert [(a.rule, a.value) for a in alerts] == [("high", "150"), ("low", "40"), ("high", "120")]
-    assert states == {"low": RuleState("price < 50", False), "high": RuleState("price > 100", True)}
+    assert states == {"low": RuleState("price < 50", False, T0 + 1), "high": RuleState("price > 100", True, T0 + 2)}
 
 
 def test_state_json_round_trip():
