@@ -100,7 +100,8 @@ class SpikeRule:
 
     @property
     def lookback_ms(self) -> int:
-        return self.window_ms + self.bucket_ms
+        """The window, the open minute, and one more so the ticks are seen to reach back past the window."""
+        return self.window_ms + 2 * self.bucket_ms
 
     def describe(self) -> str:
         return f"spike volume {self.factor}x {self.window_ms}ms"

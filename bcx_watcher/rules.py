@@ -240,10 +240,13 @@ def _evaluate_spike(
     alert: AlertConfig, state: RuleState, ticks: list[Tick], history: Sequence[Tick]
 ) -> tuple[list[Alert], RuleState]:
     """A minute is judged when the first tick of a later minute arrives (it is closed then). The trailing
-    average counts minutes without trades as zero; with no volume at all in the window, nothing fires."""
+    average counts minutes without trades as zero. A minute is judged only when the ticks reach back before its
+    window (else a fresh start would compare with a mostly empty hour), and not with no volume in the window."""
     rule: SpikeRule = alert.when
     volumes: dict[int, Decimal] = {}
-    for tick in (*history, *ticks):
+    known = (*history, *ticks)
+    earliest = min((t.time_ms for t in known), default=0)
+    for tick in known:
         size = _decimal(tick.size)
         if size is not None:
             bucket = bucket_start(tick.time_ms, rule.bucket_ms)
@@ -251,7 +254,7 @@ def _evaluate_spike(
     fired: list[Alert] = []
     for tick in ticks:
         bucket = bucket_start(tick.time_ms, rule.bucket_ms)
-        if state.mark is not None and bucket > state.mark:
+        if state.mark is not None and bucket > state.mark and earliest < state.mark - rule.window_ms:
             alert_or_none = _judge_minute(alert, state.mark, volumes)
             if alert_or_none is not None and cooled_down(alert, state, alert_or_none.time_ms):
                 fired.append(alert_or_none)

@@ -63,7 +63,7 @@ def test_kinds_and_lookback():
         "spread",
     ]
     assert parse_rule("change >= 5% in 15m").lookback_ms == 900_000
-    assert parse_rule("spike volume 3x 1h").lookback_ms == 3_660_000
+    assert parse_rule("spike volume 3x 1h").lookback_ms == 3_720_000
     assert parse_rule("price > 1").lookback_ms == 0
 
 
