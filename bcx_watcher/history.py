@@ -160,7 +160,7 @@ class History:
             newest = self.ticks.chunks.newest_score(chain)
             if newest is None:
                 continue
-            keep = [keep_raw_from] if name == RAW else []
+            keep = [keep_raw_from] if name == RAW and keep_raw_from is not None else []
             if i + 1 < len(series):
                 self._take_pending(product, series[i + 1], name)
                 pending = self.pending(product, series[i + 1])
