@@ -31,8 +31,15 @@ STOP_GRACE_S = 5.0  # at shutdown, how long queued alerts may still take to go o
 class WebhookSender:
     """`send(alert)` never blocks; `stop()` lets the queue drain for up to STOP_GRACE_S, then gives up."""
 
-    def __init__(self, url: str, backoff_base: float = BACKOFF_BASE_S, max_attempts: int = MAX_ATTEMPTS):
+    def __init__(
+        self,
+        url: str,
+        backoff_base: float = BACKOFF_BASE_S,
+        max_attempts: int = MAX_ATTEMPTS,
+        stop_grace: float = STOP_GRACE_S,
+    ):
         self.url = url
+        self.stop_grace = stop_grace
         self.backoff_base = backoff_base
         self.max_attempts = max_attempts
         self.delivered = 0
@@ -52,7 +59,7 @@ class WebhookSender:
 
     def stop(self) -> None:
         self.queue.put(None)  # after whatever is queued
-        self.thread.join(STOP_GRACE_S)
+        self.thread.join(self.stop_grace)
         if self.thread.is_alive():
             self.aborting.set()
             self.thread.join(REQUEST_TIMEOUT_S + 1)
