@@ -250,3 +250,36 @@ def test_process_exits_2_on_a_config_error(tmp_path):
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 2
     assert "[watcher] interval" in err
+
+
+def test_stale_and_recovery_from_the_loop_and_window_rules_see_ticks_before_the_cursor(store, make_watcher, redis_conn):
+    rules = (
+        "[alert:quiet]\nproduct = BTC-USD\nwhen = stale 60s\n"
+        "[alert:jump]\nproduct = BTC-USD\nwhen = rise >= 5% in 15m\ncooldown = 0s\n"
+    )
+    store.add(prices("100", "101"))
+    watcher = make_watcher(rules)
+    watcher.run_pass(NOW)
+    watcher.run_pass(NOW + 61)
+    store.add(prices("105.5", start=60_000, first_id=10))  # +5.5% over the 100 seen in the pass before
+    watcher.run_pass(NOW + 70)
+    fired = [(a.rule, a.kind) for a in alerts.read_alerts(redis_conn, "bcx")]
+    assert fired == [("quiet", "stale"), ("jump", "change"), ("quiet", "recovery")]
+
+
+def test_a_second_watcher_leaves_a_leased_product_alone_until_the_lease_expires(store, make_watcher, redis_conn):
+    store.add(prices("99000", "100500"))
+    first = make_watcher(watcher_ini="lease = 200ms\n", ident="watcher:first")
+    second = make_watcher(watcher_ini="lease = 200ms\n", ident="watcher:second")
+    first.run_pass(NOW)
+    store.add(prices("99000", "100600", start=10_000, first_id=10))
+    second.run_pass(NOW)
+    assert len(alerts.read_alerts(redis_conn, "bcx")) == 1  # the second one did not look
+    deadline = time.monotonic() + 10
+    while redis_conn.exists(store.keys("BTC-USD").lease) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second.run_pass(NOW + 1)
+    assert [a.value for a in alerts.read_alerts(redis_conn, "bcx")] == ["100500", "100600"]
+    assert redis_conn.get(store.keys("BTC-USD").lease) == "watcher:second"
+    second.shutdown()
+    assert not redis_conn.exists(store.keys("BTC-USD").lease)
