@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -143,3 +144,14 @@ def test_sizes_and_booleans():
     for bad, convert in (("64 potatoes", c.byte_size), ("maybe", c.boolean), ("", c.duration)):
         with pytest.raises(ValueError):
             convert(bad)
+
+
+def test_every_commented_alert_example_in_the_packaged_config_parses(tmp_path):
+    """conf/bcx.conf shows one commented example of each rule kind; uncommented, they all load."""
+    example_line = re.compile(r"^# (\[alert:|product = |when = |hysteresis = |cooldown = )")
+    text = packaged_default().read_text()
+    lines = [line[2:] if example_line.match(line) else line for line in text.splitlines()]
+    path = tmp_path / "examples.conf"
+    path.write_text("\n".join(lines))
+    kinds = {alert.when.kind for alert in load_config(str(path)).alerts}
+    assert kinds == {"threshold", "change", "spike", "spread", "stale"}
