@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RAW = "raw"
 READ_SPAN_MS = 6 * 3_600_000  # raw ticks are read for compaction six hours at a time
+SPANS_PER_PASS = 4  # at most this many reads per tier and pass: a long recompute goes on over several passes
 _DIRTY, _FLOOR = "dirty:", "floor:"
 
 # Move the source's "written since" marker into the watch hash, keeping the lower; return what is pending there.
@@ -126,13 +127,19 @@ class History:
             lo, hi = compaction_range(int(since), None if floor is None else int(floor), newest.time_ms, tier.width_ms)
             if lo >= hi:
                 continue
-            written += self._rebuild(product, tier, lo, hi)
-            self.conn.hset(keys.watch_state, _DIRTY + tier.name, hi)  # the open bucket onward may still change
+            span = self._span(tier)
+            hi = min(hi, lo + SPANS_PER_PASS * span)  # the rest waits for the next pass, so the loop stays lively
+            written += self._rebuild(product, tier, lo, hi, span)
+            self.conn.hset(keys.watch_state, _DIRTY + tier.name, hi)  # from here on may still change
         return written
 
-    def _rebuild(self, product: str, tier: Tier, lo: int, hi: int) -> int:
+    @staticmethod
+    def _span(tier: Tier) -> int:
+        """How much of the source one read covers: whole buckets, about six hours of raw ticks or 100 buckets."""
+        return max(READ_SPAN_MS // tier.width_ms, 1) * tier.width_ms if tier.source == RAW else 100 * tier.width_ms
+
+    def _rebuild(self, product: str, tier: Tier, lo: int, hi: int, span: int) -> int:
         written = 0
-        span = max(READ_SPAN_MS // tier.width_ms, 1) * tier.width_ms if tier.source == RAW else 100 * tier.width_ms
         for start in range(lo, hi, span):
             end = min(start + span, hi) - 1
             candles = self._build(product, tier, start, end)
