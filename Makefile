@@ -33,6 +33,7 @@ vendor:
 
 bench: $(BIN)/bcx
 	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.watcher
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

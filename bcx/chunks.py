@@ -41,7 +41,7 @@ class ChunkedSets:
         args: list = [keys.chunk_prefix, self.chunk_entries, mode]
         for score, entry_id, member in entries:
             args += (score, entry_id, member)
-        script_keys = [keys.index, keys.counter] + ([latest] if latest else [])
+        script_keys = [keys.index, keys.counter, keys.written] + ([latest] if latest else [])
         return int(self._add(keys=script_keys, args=args))
 
     def range(self, keys: ChunkKeys, start: int, end: int, limit: int | None = None) -> list[tuple[str, float]]:
@@ -68,6 +68,23 @@ class ChunkedSets:
     def trim_before(self, keys: ChunkKeys, cutoff: int) -> int:
         """Remove every entry with a score below `cutoff`; returns how many went."""
         return int(self._trim(keys=[keys.index], args=[keys.chunk_prefix, cutoff]))
+
+    def newest_score(self, keys: ChunkKeys) -> int | None:
+        """The score of the newest entry, or None when the chain is empty."""
+        last_chunk = self.conn.zrange(keys.index, -1, -1)
+        if not last_chunk:
+            return None
+        newest = self.conn.zrange(keys.chunk(last_chunk[0]), -1, -1, withscores=True)
+        return int(newest[0][1]) if newest else None
+
+    def chunk_memory(self, keys: ChunkKeys) -> list[tuple[int, int]]:
+        """(first score, bytes by MEMORY USAGE) of each chunk, oldest first."""
+        chunks = self.conn.zrange(keys.index, 0, -1, withscores=True)
+        pipe = self.conn.pipeline(transaction=False)
+        for chunk_id, _ in chunks:
+            pipe.memory_usage(keys.chunk(chunk_id), samples=0)
+        sizes = pipe.execute() if chunks else []
+        return [(int(start), int(size or 0)) for (_, start), size in zip(chunks, sizes, strict=True)]
 
     def count(self, keys: ChunkKeys) -> int:
         chunk_ids = self.conn.zrange(keys.index, 0, -1)

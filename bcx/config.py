@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bcx import converters as c
-from bcx.rule_grammar import Rule, parse_rule
+from bcx.rule_grammar import LEVEL_RULES, NO_HYSTERESIS, Hysteresis, Rule, parse_hysteresis, parse_rule
 
 SYSTEM_CONFIG = Path("/etc/bcx/bcx.conf")
 ENV_VAR = "BCX_CONFIG"
@@ -40,9 +40,13 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
     },
     "watcher": {
         "interval": (c.duration, "1s"),
-        "retention": (c.duration_or_forever, "7d"),
+        "candles": (c.candle_intervals, "1m, 1h, 1d"),
+        "retention": (c.retention_tiers, "raw:7d, 1m:90d, 1h:5y, 1d:forever"),
         "trim_interval": (c.duration, "60s"),
+        "max_memory": (c.optional_byte_size, ""),
         "alert_stream_length": (c.positive_int, "10000"),
+        "lease": (c.duration, "15s"),
+        "webhook": (c.optional_url("https", "http"), ""),
     },
     "web": {
         "host": (c.host, "127.0.0.1"),
@@ -66,7 +70,11 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
 ALERT_SCHEMA: dict[str, tuple[Callable[[str], Any], str | None]] = {
     "product": (c.product_id, None),
     "when": (parse_rule, None),
+    "hysteresis": (parse_hysteresis, "0"),
+    "cooldown": (c.duration, "5m"),
 }
+# what a tier keeps when `[watcher] retention` does not name it (None: forever)
+DEFAULT_RETENTION: dict[str, float | None] = {"raw": 7 * 86400, "1m": 90 * 86400, "1h": 5 * 365 * 86400}
 
 
 class ConfigError(Exception):
@@ -101,9 +109,13 @@ class TrackerConfig:
 @dataclass(frozen=True)
 class WatcherConfig:
     interval: float
-    retention: float | None
+    candles: tuple[str, ...]
+    retention: dict[str, float | None]  # "raw" and each candle interval -> seconds, None for forever
     trim_interval: float
+    max_memory: int | None
     alert_stream_length: int
+    lease: float
+    webhook: str | None
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,8 @@ class AlertConfig:
     name: str
     product: str
     when: Rule
+    hysteresis: Hysteresis = NO_HYSTERESIS
+    cooldown: float = 300.0  # seconds; the schema's default
 
 
 @dataclass(frozen=True)
@@ -186,11 +200,23 @@ def parse_config(parser: configparser.ConfigParser, path: str) -> Config:
         path=path,
         redis=RedisConfig(**values["redis"]),
         tracker=TrackerConfig(**values["tracker"]),
-        watcher=WatcherConfig(**values["watcher"]),
+        watcher=_watcher(values["watcher"], path),
         web=WebConfig(**values["web"]),
         log=LogConfig(**values["log"]),
         alerts=tuple(_alerts(parser, path)),
     )
+
+
+def _watcher(values: dict[str, Any], path: str) -> WatcherConfig:
+    """Every tier in `retention` must be raw or a configured candle interval; unnamed tiers keep their default."""
+    tiers = ("raw", *values["candles"])
+    for tier in values["retention"]:
+        if tier not in tiers:
+            raise ConfigError(
+                path, f"unknown tier {tier!r} (raw or one of candles: {', '.join(tiers)})", "watcher", "retention"
+            )
+    retention = {tier: DEFAULT_RETENTION.get(tier) for tier in tiers} | values["retention"]
+    return WatcherConfig(**{**values, "retention": retention})
 
 
 def _section_values(parser, path: str, section: str, schema: dict) -> dict[str, Any]:
@@ -219,5 +245,9 @@ def _alerts(parser, path: str) -> list[AlertConfig]:
         if not name:
             raise ConfigError(path, "an alert section needs a name, like [alert:btc-high]", section)
         values = _section_values(parser, path, section, ALERT_SCHEMA)
+        if values["hysteresis"].amount and not isinstance(values["when"], LEVEL_RULES):
+            raise ConfigError(
+                path, "only price, bid, ask, change and spread rules take a hysteresis", section, "hysteresis"
+            )
         alerts.append(AlertConfig(name=name, **values))
     return alerts

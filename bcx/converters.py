@@ -31,6 +31,42 @@ def duration_or_forever(text: str) -> float | None:
     return duration(text)
 
 
+def retention_tiers(text: str) -> dict[str, float | None]:
+    """`raw:7d, 1m:90d, 1h:5y, 1d:forever` -> {tier: seconds or None (forever)}. A bare duration (the older form,
+    `retention = 7d`) is the raw ticks' retention. Tiers left out keep their defaults (bcx.config)."""
+    if ":" not in text:
+        return {"raw": duration_or_forever(text)}
+    tiers: dict[str, float | None] = {}
+    for part in (item.strip() for item in text.split(",")):
+        tier, sep, value = part.partition(":")
+        tier = tier.strip()
+        if not sep or not tier:
+            raise ValueError(f"{part!r} is not a tier's retention (write it like raw:7d, 1m:90d, 1d:forever)")
+        if tier in tiers:
+            raise ValueError(f"{text.strip()!r} names {tier!r} twice")
+        tiers[tier] = duration_or_forever(value)
+    return tiers
+
+
+def candle_intervals(text: str) -> tuple[str, ...]:
+    """`1m, 1h, 1d`: ascending candle intervals, each a whole multiple of the one before (it is built from it)."""
+    from bcx.candles import interval_ms  # here, not at the top: bcx.candles pulls in redis
+
+    names = tuple(item.strip() for item in text.split(",") if item.strip())
+    widths = [interval_ms(name) for name in names]
+    if len(set(widths)) != len(widths):
+        raise ValueError(f"{text.strip()!r} lists an interval twice")
+    for finer, coarser, name in zip(widths, widths[1:], names[1:], strict=False):
+        if coarser <= finer or coarser % finer:
+            raise ValueError(f"{name!r} must be a whole multiple of the interval before it (list them ascending)")
+    return names
+
+
+def optional_byte_size(text: str) -> int | None:
+    """A size, or empty for none."""
+    return byte_size(text) if text.strip() else None
+
+
 def byte_size(text: str) -> int:
     """`64mb`, `512kb`, `1gb`, `1000` -> bytes."""
     match = _SIZE_RE.match(text)
@@ -116,6 +152,12 @@ def host_port_list(text: str) -> tuple[tuple[str, int], ...]:
             raise ValueError(f"{item!r} is not host:port")
         nodes.append((name.strip("[]"), int(number)))
     return tuple(nodes)
+
+
+def optional_url(*schemes: str):
+    """Like `url`, but empty means none (None)."""
+    convert = url(*schemes)
+    return lambda text: convert(text) if text.strip() else None
 
 
 def key_prefix(text: str) -> str:

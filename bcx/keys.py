@@ -31,6 +31,12 @@ class ChunkKeys:
     def counter(self) -> str:
         return f"{self.base}:chunkseq"
 
+    @property
+    def written(self) -> str:
+        """String: the lowest score written (added or replaced) since the watcher last took it: what its
+        compaction must look at again, late and backfilled entries included."""
+        return f"{self.base}:written"
+
 
 @dataclass(frozen=True)
 class SeriesKeys:
@@ -58,8 +64,13 @@ class SeriesKeys:
 
     @property
     def watch_state(self) -> str:
-        """Hash: the watcher's cursor and the state of each alert rule for this product."""
+        """Hash: the watcher's cursor, the state of each alert rule, and its compaction and trim marks."""
         return f"{self.tag}:watch"
+
+    @property
+    def lease(self) -> str:
+        """String with an expiry: the id of the watcher that looks after this product."""
+        return f"{self.tag}:lease"
 
 
 def alerts_key(prefix: str) -> str:

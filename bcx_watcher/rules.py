@@ -1,22 +1,30 @@
 """Alert rules evaluated over ticks: pure functions of the rule, its remembered state, the ticks and `now`.
 
-Rules are edge-triggered. A threshold rule fires once when its condition goes from not holding to holding, on
-the tick where that happens; while the value stays beyond the threshold it stays quiet, and it can fire again
-only after the value went back and crossed again. Every tick is looked at, in time order, so a spike that lasts
-one tick fires too.
+Level rules (price/bid/ask thresholds, `spread`, `change`) compute one value per tick and are edge-triggered: a
+rule fires once when its condition goes from not holding to holding, on the tick where that happens; while the
+value stays beyond the line it stays quiet, and it can fire again only after the value went back (past the line
+by the rule's hysteresis) and crossed again. Every tick is looked at, in time order, so a one-tick spike fires.
+`spike` rules look at each minute as it closes; `stale` rules look at the wall clock (`now`).
+
+Every rule fires at most once per `cooldown`, counted in the time of the alerts (exchange time for tick rules,
+so a replayed file gives the same alerts as the live feed did). A crossing inside the cooldown is not reported
+later: it is dropped, and the rule needs a new crossing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from bcx.alerts import Alert
+from bcx.candles import bucket_start
 from bcx.config import AlertConfig
-from bcx.tick import Tick
+from bcx.rule_grammar import ChangeRule, SpikeRule, SpreadRule, StaleRule, ThresholdRule, compare
+from bcx.tick import Tick, ms_to_iso
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,7 @@ FIELD_GETTERS: dict[str, Callable[[Tick], str | None]] = {
 
 # What a person reads in the message when the condition starts to hold.
 VERBS = {">": "crossed above", ">=": "rose to or above", "<": "crossed below", "<=": "fell to or below"}
+HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True)
@@ -36,22 +45,32 @@ class RuleState:
     """What one rule remembers between passes (kept in Redis by the watcher, as JSON).
 
     `when` is the rule's text when the state was recorded: an edited rule starts over instead of inheriting the
-    state of a different condition. `holds` is None while unknown (no tick with the rule's field seen yet).
+    state of a different condition. `holds` is None while unknown (no tick with the rule's field seen yet); for a
+    stale rule it says "the product was reported stale". `fired_ms` is the time of the last alert (cooldown).
+    `mark`: the open minute of a spike rule, or the last time (ms) a stale rule saw ticks arrive.
     """
 
     when: str
     holds: bool | None = None
+    fired_ms: int | None = None
+    mark: int | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"when": self.when, "holds": self.holds}, separators=(",", ":"))
+        data = {"when": self.when, "holds": self.holds, "fired_ms": self.fired_ms, "mark": self.mark}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> RuleState:
-        """ValueError when the text is not a state this version wrote."""
+        """ValueError when the text is not a state this version wrote (older states lack fired_ms and mark)."""
         try:
             data = json.loads(text)
-            return cls(when=str(data["when"]), holds=None if data["holds"] is None else bool(data["holds"]))
-        except (TypeError, KeyError, json.JSONDecodeError) as exc:
+            return cls(
+                when=str(data["when"]),
+                holds=None if data["holds"] is None else bool(data["holds"]),
+                fired_ms=_int_or_none(data.get("fired_ms")),
+                mark=_int_or_none(data.get("mark")),
+            )
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a rule state: {text!r}") from exc
 
 
@@ -64,64 +83,255 @@ def current_state(alert: AlertConfig, stored: RuleState | None) -> RuleState:
 
 
 def evaluate(
-    alert: AlertConfig, state: RuleState | None, ticks: Iterable[Tick], now: float
+    alert: AlertConfig, state: RuleState | None, ticks: Iterable[Tick], now: float, history: Sequence[Tick] = ()
 ) -> tuple[list[Alert], RuleState]:
-    """Evaluate one threshold rule over `ticks` (in time order); returns the alerts it fired and its new state.
+    """Evaluate one rule over new `ticks` (in time order); returns the alerts it fired and its new state.
 
-    An unknown previous state (the first tick this rule ever sees, or a rule whose text changed) counts as "not
-    holding": a rule whose condition is already true when the watcher first looks fires once, so a newly added
-    rule tells you where things stand. A tick without the rule's field, or with a value that is not a number,
-    leaves the state unchanged. Values are compared as Decimal from the exact strings, never as float.
-    `now` is unused by threshold rules; rules with time windows and cooldowns will need it.
+    `history`: ticks already evaluated before these, at least `alert.when.lookback_ms` of them, in time order;
+    window rules (change, spike) read them to fill their window and never fire on them.
+    An unknown previous state counts as "not holding": a rule already true when the watcher first looks fires
+    once. A tick without the rule's field, or with a value that is not a number, leaves the state unchanged.
+    Values are compared as Decimal from the exact strings, never as float.
     """
     state = current_state(alert, state)
+    ticks = [t for t in ticks if t.product == alert.product]
     rule = alert.when
-    get = FIELD_GETTERS[rule.field]
-    holds = state.holds
-    fired: list[Alert] = []
-    for tick in ticks:
-        if tick.product != alert.product:
-            continue
-        text = get(tick)
-        value = _decimal(text)
-        if value is None:
-            continue
-        now_holds = rule.holds(value)
-        if now_holds and not holds:
-            fired.append(make_alert(alert, tick, text))
-        holds = now_holds
-    return fired, replace(state, holds=holds)
+    if isinstance(rule, StaleRule):
+        return _evaluate_stale(alert, state, ticks, now)
+    if isinstance(rule, SpikeRule):
+        return _evaluate_spike(alert, state, ticks, history)
+    return _evaluate_level(alert, state, ticks, history)
 
 
 def evaluate_all(
-    alerts: Sequence[AlertConfig], states: Mapping[str, RuleState], ticks: Sequence[Tick], now: float
+    alerts: Sequence[AlertConfig],
+    states: Mapping[str, RuleState],
+    ticks: Sequence[Tick],
+    now: float,
+    history: Sequence[Tick] = (),
 ) -> tuple[list[Alert], dict[str, RuleState]]:
-    """Evaluate every rule over the same ticks; alerts in tick order, new states by rule name."""
+    """Evaluate every rule over the same ticks; alerts in time order, new states by rule name."""
     fired: list[Alert] = []
     new_states: dict[str, RuleState] = {}
     for alert in alerts:
-        alert_fired, new_states[alert.name] = evaluate(alert, states.get(alert.name), ticks, now)
+        alert_fired, new_states[alert.name] = evaluate(alert, states.get(alert.name), ticks, now, history)
         fired.extend(alert_fired)
     # stable sort: rules firing on the same tick keep their config order
     fired.sort(key=lambda a: (a.time_ms, a.trade_id or 0))
     return fired, new_states
 
 
-def make_alert(alert: AlertConfig, tick: Tick, value: str) -> Alert:
+def cooled_down(alert: AlertConfig, state: RuleState, time_ms: int) -> bool:
+    return state.fired_ms is None or time_ms - state.fired_ms >= alert.cooldown * 1000
+
+
+# --- level rules: threshold, spread, change -------------------------------------------------------------------
+
+
+def _evaluate_level(
+    alert: AlertConfig, state: RuleState, ticks: list[Tick], history: Sequence[Tick]
+) -> tuple[list[Alert], RuleState]:
     rule = alert.when
-    threshold = format(rule.threshold, "f")
+    measure = _measure(rule, history)
+    hysteresis = alert.hysteresis.for_rule(rule)
+    fired: list[Alert] = []
+    for tick in ticks:
+        measured = measure(tick)
+        if measured is None:
+            continue
+        value, detail = measured
+        line = rule.threshold
+        if state.holds and hysteresis:  # holding: it lets go only past the line moved back by the hysteresis
+            line = line - hysteresis if rule.op in (">", ">=") else line + hysteresis
+        now_holds = compare(rule.op, value, line)
+        if now_holds and not state.holds and cooled_down(alert, state, tick.time_ms):
+            fired.append(_level_alert(alert, tick, value, detail))
+            state = replace(state, fired_ms=tick.time_ms)
+        state = replace(state, holds=now_holds)
+    return fired, state
+
+
+def _measure(rule, history: Sequence[Tick]) -> Callable[[Tick], tuple[Decimal, str] | None]:
+    """A function giving each tick's value for the rule (and the words that explain it), or None to skip it."""
+    if isinstance(rule, ThresholdRule):
+        get = FIELD_GETTERS[rule.field]
+        return lambda tick: _with_text(_decimal(get(tick)), get(tick))
+    if isinstance(rule, SpreadRule):
+        return _spread_percent
+    return _ChangeWindow(rule, history).measure
+
+
+def _with_text(value: Decimal | None, text: str | None) -> tuple[Decimal, str] | None:
+    return None if value is None else (value, text or "")
+
+
+def _spread_percent(tick: Tick) -> tuple[Decimal, str] | None:
+    bid, ask = _decimal(tick.bid), _decimal(tick.ask)
+    if bid is None or ask is None or bid + ask <= 0:
+        return None
+    return (ask - bid) * 2 * HUNDRED / (bid + ask), f"bid {tick.bid} ask {tick.ask}"
+
+
+class _ChangeWindow:
+    """The lowest and highest price of the last window_ms, kept with monotonic deques (O(1) per tick)."""
+
+    def __init__(self, rule: ChangeRule, history: Sequence[Tick]):
+        self.rule = rule
+        self.lows: deque[tuple[int, Decimal, str]] = deque()
+        self.highs: deque[tuple[int, Decimal, str]] = deque()
+        for tick in history:
+            self.push(tick)
+
+    def push(self, tick: Tick) -> Decimal | None:
+        price = _decimal(tick.price)
+        if price is None or price <= 0:
+            return None
+        start = tick.time_ms - self.rule.window_ms
+        for window, keep in ((self.lows, lambda p: p < price), (self.highs, lambda p: p > price)):
+            while window and not keep(window[-1][1]):
+                window.pop()
+            window.append((tick.time_ms, price, tick.price))
+            while window[0][0] < start:
+                window.popleft()
+        return price
+
+    def measure(self, tick: Tick) -> tuple[Decimal, str] | None:
+        price = self.push(tick)
+        if price is None:
+            return None
+        low, high = self.lows[0], self.highs[0]
+        rise = (price - low[1]) * HUNDRED / low[1]
+        fall = (high[1] - price) * HUNDRED / high[1]
+        if self.rule.direction == "rise" or (self.rule.direction == "change" and rise >= fall):
+            return rise, f"rose {_pct(rise)}% from {low[2]} to {tick.price}"
+        return fall, f"fell {_pct(fall)}% from {high[2]} to {tick.price}"
+
+
+def _level_alert(alert: AlertConfig, tick: Tick, value: Decimal, detail: str) -> Alert:
+    rule = alert.when
+    if isinstance(rule, ThresholdRule):
+        text, threshold = detail, _plain(rule.threshold)
+        message = f"{tick.product} {rule.field} {text} {VERBS[rule.op]} {threshold}"
+    elif isinstance(rule, SpreadRule):
+        text, threshold = _pct(value), _plain(rule.threshold)
+        message = f"{tick.product} spread {text}% ({detail}) {VERBS[rule.op]} {threshold}%"
+    else:
+        text, threshold = _pct(value), _plain(rule.threshold)
+        window = _duration_text(rule.window_ms)
+        message = f"{tick.product} price {detail} within {window} (rule: {rule.direction} {rule.op} {threshold}%)"
     return Alert(
         rule=alert.name,
         product=tick.product,
         kind=rule.kind,
         field=rule.field,
         op=rule.op,
-        value=value,
+        value=text,
         threshold=threshold,
         time_ms=tick.time_ms,
         trade_id=tick.trade_id,
-        message=f"{tick.product} {rule.field} {value} {VERBS[rule.op]} {threshold} (rule {alert.name})",
+        message=f"{message} (rule {alert.name})",
     )
+
+
+# --- spike: one closed minute's volume against the trailing average ------------------------------------------
+
+
+def _evaluate_spike(
+    alert: AlertConfig, state: RuleState, ticks: list[Tick], history: Sequence[Tick]
+) -> tuple[list[Alert], RuleState]:
+    """A minute is judged when the first tick of a later minute arrives (it is closed then). The trailing
+    average counts minutes without trades as zero. A minute is judged only when the ticks reach back before its
+    window (else a fresh start would compare with a mostly empty hour), and not with no volume in the window."""
+    rule: SpikeRule = alert.when
+    volumes: dict[int, Decimal] = {}
+    known = (*history, *ticks)
+    earliest = min((t.time_ms for t in known), default=0)
+    for tick in known:
+        size = _decimal(tick.size)
+        if size is not None:
+            bucket = bucket_start(tick.time_ms, rule.bucket_ms)
+            volumes[bucket] = volumes.get(bucket, Decimal(0)) + size
+    fired: list[Alert] = []
+    for tick in ticks:
+        bucket = bucket_start(tick.time_ms, rule.bucket_ms)
+        if state.mark is not None and bucket > state.mark and earliest < state.mark - rule.window_ms:
+            alert_or_none = _judge_minute(alert, state.mark, volumes)
+            if alert_or_none is not None and cooled_down(alert, state, alert_or_none.time_ms):
+                fired.append(alert_or_none)
+                state = replace(state, fired_ms=alert_or_none.time_ms)
+        if state.mark is None or bucket > state.mark:
+            state = replace(state, mark=bucket)
+    return fired, state
+
+
+def _judge_minute(alert: AlertConfig, minute: int, volumes: Mapping[int, Decimal]) -> Alert | None:
+    rule: SpikeRule = alert.when
+    buckets = rule.window_ms // rule.bucket_ms
+    trailing = sum((volumes.get(minute - i * rule.bucket_ms, Decimal(0)) for i in range(1, buckets + 1)), Decimal(0))
+    average = trailing / buckets
+    volume = volumes.get(minute, Decimal(0))
+    if average <= 0 or volume < rule.factor * average:
+        return None
+    ratio = volume / average
+    window = _duration_text(rule.window_ms)
+    return Alert(
+        rule=alert.name,
+        product=alert.product,
+        kind=rule.kind,
+        field=rule.field,
+        op=rule.op,
+        value=_plain(volume),
+        threshold=_plain(rule.factor * average),
+        time_ms=minute + rule.bucket_ms,
+        message=(
+            f"{alert.product} volume {_plain(volume)} in the minute from {ms_to_iso(minute)} is {_pct(ratio)}x "
+            f"the {window} average of {_pct(average)} (rule {alert.name})"
+        ),
+    )
+
+
+# --- stale: no tick for a while, and the recovery -------------------------------------------------------------
+
+
+def _evaluate_stale(
+    alert: AlertConfig, state: RuleState, ticks: list[Tick], now: float
+) -> tuple[list[Alert], RuleState]:
+    """Staleness is measured on the wall clock from when the watcher last saw new ticks arrive, not from the
+    ticks' exchange times: a replayed old file is not stale while it plays. The first look starts the clock."""
+    rule: StaleRule = alert.when
+    now_ms = int(now * 1000)
+    last_seen = state.mark if state.mark is not None else now_ms
+    if ticks:
+        fired = []
+        if state.holds:
+            gap = _duration_text(now_ms - last_seen)
+            fired.append(_stale_alert(alert, "recovery", now_ms, gap, f"ticks again after about {gap} without"))
+        return fired, replace(state, holds=False, mark=now_ms)
+    age = now_ms - last_seen
+    if state.holds or age < rule.window_ms or not cooled_down(alert, state, now_ms):
+        return [], replace(state, mark=last_seen)
+    age_text = _duration_text(age)
+    message = f"no tick for {age_text} (stale after {_duration_text(rule.window_ms)})"
+    return [_stale_alert(alert, "stale", now_ms, age_text, message)], replace(
+        state, holds=True, mark=last_seen, fired_ms=now_ms
+    )
+
+
+def _stale_alert(alert: AlertConfig, kind: str, now_ms: int, value: str, words: str) -> Alert:
+    return Alert(
+        rule=alert.name,
+        product=alert.product,
+        kind=kind,
+        field="age",
+        op=">=",
+        value=value,
+        threshold=_duration_text(alert.when.window_ms),
+        time_ms=now_ms,
+        message=f"{alert.product} {words} (rule {alert.name})",
+    )
+
+
+# --- small helpers ----------------------------------------------------------------------------------------------
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -133,3 +343,25 @@ def _decimal(text: str | None) -> Decimal | None:
         log.warning("ignoring a tick value that is not a number: %r", text)
         return None
     return value if value.is_finite() else None
+
+
+def _plain(value: Decimal) -> str:
+    """A number written plainly: 1e5 -> 100000, never exponent notation."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _pct(value: Decimal) -> str:
+    return _plain(value.quantize(Decimal("0.01")))
+
+
+def _duration_text(ms: int) -> str:
+    seconds = ms / 1000
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)

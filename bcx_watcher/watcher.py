@@ -1,11 +1,12 @@
-"""The watcher loop: evaluate alert rules over every new tick, publish alerts, and trim ticks to their retention.
+"""The watcher loop: evaluate alert rules over every new tick, publish alerts, compact ticks into candles and
+trim every tier to its retention (bcx_watcher.history), for the products whose lease it holds (bcx_watcher.lease).
 
 Per product, a cursor in Redis (SeriesKeys.watch_state) records the last tick processed, as (time_ms, trade_id),
 with each rule's state beside it. A pass reads the ticks after the cursor in bounded batches, evaluates the
 rules, publishes what fired, then saves cursor and states; so a restarted watcher neither misses nor repeats a
 crossing. Alerts are published before the cursor moves: if the watcher dies between the two, the next one
 publishes those alerts again (at least once, never lost). A tick stored after the cursor has passed its time
-(a late backfill) is not evaluated.
+(a late backfill) is not evaluated by the rules (it is compacted into its candle, though).
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 
-from bcx import alerts
+from bcx import alerts, heartbeat
 from bcx.backoff import backoff_delay
+from bcx.candles import CandleStore
 from bcx.config import AlertConfig, Config
 from bcx.daemon import Stopper, run_loop
 from bcx.keys import SeriesKeys
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
 from bcx.tick import Tick
+from bcx_watcher.history import History
+from bcx_watcher.lease import Leases
 from bcx_watcher.rules import RuleState, evaluate_all
+from bcx_watcher.webhook import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,7 @@ BATCH_SIZE = 1000
 MAX_BATCHES_PER_PASS = 20  # so one product far behind does not starve the others or the trim
 STOP_CHECK_S = 0.25  # a stop is noticed within this while sleeping
 BACKOFF_CAP_S = 30.0
+HEARTBEAT_S = 5.0
 
 _CURSOR_MS, _CURSOR_TRADE = "cursor_ms", "cursor_trade_id"
 _RULE_FIELD = "rule:"
@@ -65,10 +71,14 @@ def load_watch_state(conn: redis.Redis, keys: SeriesKeys) -> tuple[Cursor | None
     return cursor, states
 
 
-def save_watch_state(conn: redis.Redis, keys: SeriesKeys, cursor: Cursor, states: Mapping[str, RuleState]) -> None:
+def save_watch_state(
+    conn: redis.Redis, keys: SeriesKeys, cursor: Cursor | None, states: Mapping[str, RuleState]
+) -> None:
     """One HSET, so cursor and rule states always change together."""
-    mapping = {_CURSOR_MS: cursor.time_ms, _CURSOR_TRADE: cursor.trade_id}
+    mapping: dict = {} if cursor is None else {_CURSOR_MS: cursor.time_ms, _CURSOR_TRADE: cursor.trade_id}
     mapping.update({_RULE_FIELD + name: state.to_json() for name, state in states.items()})
+    if not mapping:
+        return
     conn.hset(keys.watch_state, mapping=mapping)
 
 
@@ -93,15 +103,6 @@ def ticks_after(store: TickStore, product: str, cursor: Cursor | None, limit: in
     return ticks, more
 
 
-def trim_cutoff(newest_ms: int, retention: float | None, cursor: Cursor | None = None) -> int | None:
-    """Ticks older than this go: `retention` back from the product's newest tick (not the wall clock, so a
-    replayed old file does not vanish), never past the cursor (ticks not yet evaluated stay). None: keep all."""
-    if retention is None:
-        return None
-    cutoff = newest_ms - int(retention * 1000)
-    return min(cutoff, cursor.time_ms) if cursor is not None else cutoff
-
-
 def watched_products(config: Config) -> list[str]:
     """The tracked products, then any other product an alert names."""
     return list(dict.fromkeys([*config.tracker.products, *(alert.product for alert in config.alerts)]))
@@ -119,6 +120,7 @@ class Watcher:
         sleep: Callable[[float], None] = time.sleep,
         batch_size: int = BATCH_SIZE,
         max_batches: int = MAX_BATCHES_PER_PASS,
+        ident: str | None = None,
     ):
         self.conn = conn
         self.config = config
@@ -127,28 +129,48 @@ class Watcher:
         self.sleep = sleep
         self.batch_size = batch_size
         self.max_batches = max_batches
-        # the watcher never writes ticks, so the chunk size is unused: skip the CONFIG GET it would cost
-        self.store = TickStore(conn, config.redis.prefix, config.tracker.exchange, DEFAULT_CHUNK_ENTRIES)
+        prefix, exchange = config.redis.prefix, config.tracker.exchange
+        # no CONFIG GET for the chunk size here (Redis may be down at start): candles use the default, 128
+        self.store = TickStore(conn, prefix, exchange, DEFAULT_CHUNK_ENTRIES)
+        self.history = History(
+            conn, self.store, CandleStore(conn, prefix, exchange, DEFAULT_CHUNK_ENTRIES), config.watcher.candles
+        )
+        self.ident = ident or heartbeat.daemon_id("watcher")
+        self.leases = Leases(conn, self.ident, config.watcher.lease)
+        self.webhook = WebhookSender(config.watcher.webhook) if config.watcher.webhook else None
         self.products = watched_products(config)
         self.rules: dict[str, list[AlertConfig]] = {}
         for alert in config.alerts:
             self.rules.setdefault(alert.product, []).append(alert)
         self.failures = 0
         self.next_trim = 0.0
+        self.next_beat = 0.0
+        self.started = clock()
+        self.counters = {"passes": 0, "alerts_published": 0, "candles_written": 0, "ticks_trimmed": 0}
 
     def run(self) -> None:
         run_loop(self.initialize, self.loop_once, self.shutdown, self.stopper, self.clock)
 
     def initialize(self) -> None:
         # nothing to connect: redis-py connects on first use, and a Redis that is down is handled by loop_once
-        log.info("watching %s with %d alert rule(s)", ", ".join(self.products), len(self.config.alerts))
+        log.info("watcher %s: %s with %d alert rule(s)", self.ident, ", ".join(self.products), len(self.config.alerts))
 
     def shutdown(self) -> None:
+        if self.webhook is not None:
+            self.webhook.stop()
+        try:
+            self.leases.release_all()  # so another watcher takes over at once
+            heartbeat.forget(self.conn, self.config.redis.prefix, self.ident)
+        except redis.RedisError as exc:
+            log.warning("could not release leases or heartbeat at exit (%s); they expire", exc)
         log.info("watcher stopped")
 
     def loop_once(self, now: float) -> None:
         try:
             caught_up = self.run_pass(now)
+            if now >= self.next_beat:
+                heartbeat.beat(self.conn, self.config.redis.prefix, self.ident, self.started, now, self.counters)
+                self.next_beat = now + HEARTBEAT_S
         except redis.RedisError as exc:
             self.failures += 1
             delay = backoff_delay(self.failures, cap=BACKOFF_CAP_S)
@@ -162,63 +184,93 @@ class Watcher:
             self.wait(self.config.watcher.interval)
 
     def run_pass(self, now: float) -> bool:
-        """Evaluate every product, then trim when due; True when every product is caught up."""
+        """For each product whose lease this watcher holds: evaluate, compact, and trim when due. True when every
+        product is caught up."""
         cursors = {}
         caught_up = True
         for product in self.products:
             if self.stopper.stopping:
                 return True
+            if not self.leases.hold(self.store.keys(product).lease):
+                continue
             cursors[product], done = self.watch_product(product, now)
+            self.counters["candles_written"] += self.history.compact(product)
             caught_up = caught_up and done
         if now >= self.next_trim:
             self.trim(cursors)
             self.next_trim = now + self.config.watcher.trim_interval
+        self.counters["passes"] += 1
         return caught_up
+
+    def lookback_ms(self, product: str) -> int:
+        return max((alert.when.lookback_ms for alert in self.rules.get(product, [])), default=0)
 
     def watch_product(self, product: str, now: float) -> tuple[Cursor | None, bool]:
         """Process up to max_batches batches; returns the cursor and whether the product is caught up."""
         keys = self.store.keys(product)
         rules = self.rules.get(product, [])
         cursor, states = load_watch_state(self.conn, keys)
-        for _ in range(self.max_batches):
+        lookback = self.lookback_ms(product)
+        history = self.read_history(product, cursor, lookback)
+        for batch in range(self.max_batches):
             ticks, more = ticks_after(self.store, product, cursor, self.batch_size)
             if not ticks:
+                if batch == 0 and rules:  # nothing new: rules that watch the clock (stale) still look
+                    self.process(keys, rules, states, cursor, [], history, now)
                 return cursor, True
-            cursor, states = self.process(keys, rules, states, ticks, now)
+            cursor, states = self.process(keys, rules, states, Cursor.of(ticks[-1]), ticks, history, now)
+            history = [t for t in (*history, *ticks) if t.time_ms >= cursor.time_ms - lookback] if lookback else []
             if not more:
                 return cursor, True
             if self.stopper.stopping:
                 break
         return cursor, False
 
+    def read_history(self, product: str, cursor: Cursor | None, lookback_ms: int) -> list[Tick]:
+        """The ticks up to the cursor that window rules need, in (time, trade id) order."""
+        if cursor is None or not lookback_ms:
+            return []
+        ticks = self.store.range(product, cursor.time_ms - lookback_ms, cursor.time_ms)
+        seen = [t for t in ticks if (t.time_ms, t.trade_id) <= (cursor.time_ms, cursor.trade_id)]
+        return sorted(seen, key=lambda t: (t.time_ms, t.trade_id))
+
     def process(
         self,
         keys: SeriesKeys,
         rules: Sequence[AlertConfig],
         states: Mapping[str, RuleState],
+        cursor: Cursor | None,
         ticks: list[Tick],
+        history: Sequence[Tick],
         now: float,
-    ) -> tuple[Cursor, dict[str, RuleState]]:
+    ) -> tuple[Cursor | None, dict[str, RuleState]]:
         """Evaluate, publish what fired, then move the cursor (in that order: see the module docstring)."""
-        fired, new_states = evaluate_all(rules, states, ticks, now)
+        fired, new_states = evaluate_all(rules, states, ticks, now, history)
         for alert in fired:
-            alerts.publish(self.conn, self.config.redis.prefix, alert, self.config.watcher.alert_stream_length)
-        cursor = Cursor.of(ticks[-1])
-        save_watch_state(self.conn, keys, cursor, new_states)
+            self.publish(alert)
+        if ticks or new_states != states:
+            save_watch_state(self.conn, keys, cursor, new_states)
         return cursor, new_states
 
+    def publish(self, alert: alerts.Alert) -> None:
+        watcher = self.config.watcher
+        alert_id = alerts.publish(self.conn, self.config.redis.prefix, alert, watcher.alert_stream_length)
+        self.counters["alerts_published"] += 1
+        if self.webhook is not None:
+            self.webhook.send(replace(alert, id=alert_id))
+
     def trim(self, cursors: Mapping[str, Cursor | None]) -> None:
-        retention = self.config.watcher.retention
-        if retention is None:
-            return
-        for product in self.products:
-            newest = self.store.latest(product)
-            if newest is None:
-                continue
-            cutoff = trim_cutoff(newest.time_ms, retention, cursors.get(product))
-            removed = self.store.trim_before(product, cutoff)
-            if removed:
-                log.info("%s: trimmed %d tick(s) older than %d ms", product, removed, cutoff)
+        """Tiered retention, then the memory ceiling, for the products this watcher holds."""
+        watcher = self.config.watcher
+        for product, cursor in cursors.items():
+            keep = None if cursor is None else cursor.time_ms - self.lookback_ms(product)
+            removed = self.history.trim(product, watcher.retention, keep)
+            for series, count in removed.items():
+                if count:
+                    log.info("%s: trimmed %d %s entries past their retention", product, count, series)
+            self.counters["ticks_trimmed"] += removed.get("raw", 0)
+            if watcher.max_memory is not None:
+                self.counters["ticks_trimmed"] += self.history.enforce_memory(product, watcher.max_memory)
 
     def wait(self, seconds: float) -> None:
         """Sleep in short steps, so a stop is noticed within STOP_CHECK_S."""

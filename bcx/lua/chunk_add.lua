@@ -1,5 +1,6 @@
 -- Add entries to a chain of chunks (a product's ticks, or one candle interval), atomically.
--- KEYS: 1 chunk index, 2 chunk id counter, 3 (optional) latest hash: `time` and `member` of the newest entry
+-- KEYS: 1 chunk index, 2 chunk id counter, 3 written marker: the lowest score written since the watcher took it,
+-- 4 (optional) latest hash: `time` and `member` of the newest entry
 -- ARGV: 1 chunk key prefix, 2 most entries per chunk, 3 mode, then (score, id, member) triples in any order.
 -- Returns the number of entries that were new.
 --
@@ -9,7 +10,7 @@
 -- Mode `trade`: one trade, one entry: a member with the same id (the member's first field) at the same time is
 -- the same trade; the one that carries the book (bid/ask) wins. Mode `replace`: one entry per score (a candle
 -- bucket), the new member replacing whatever was there.
-local index, counter, latest = KEYS[1], KEYS[2], KEYS[3]
+local index, counter, written, latest = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, limit, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 -- The chunk the last entry went to, cached so that entries arriving in order cost one ZADD each.
 local cur_id, cur_start, cur_next, cur_card, cur_last
@@ -91,7 +92,7 @@ local function split()
   cur_id = nil
 end
 
-local added, newest, newest_member = 0, nil, nil
+local added, newest, newest_member, oldest = 0, nil, nil, nil
 for k = 4, #ARGV, 3 do
   local score, trade_id, member = tonumber(ARGV[k]), ARGV[k + 1], ARGV[k + 2]
   locate(score)
@@ -104,7 +105,13 @@ for k = 4, #ARGV, 3 do
     if score > cur_last then cur_last = score end
     if cur_card > limit then split() end
     if newest == nil or score >= newest then newest, newest_member = score, member end
+    if oldest == nil or score < oldest then oldest = score end
   end
+end
+
+if oldest then
+  local stored = redis.call('GET', written)
+  if not stored or oldest < tonumber(stored) then redis.call('SET', written, string.format('%d', oldest)) end
 end
 
 if newest and latest then

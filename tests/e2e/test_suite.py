@@ -14,6 +14,7 @@ import redis
 from bcx.embedded import free_port
 from bcx.tick import iso_to_ms, ms_to_iso
 from tests.e2e.conftest import bcx_command, get_json, processes_mentioning, start_replay, wait_for
+from tests.webhook_stub import WebhookStub
 
 pytestmark = pytest.mark.e2e
 
@@ -65,12 +66,12 @@ def feed(tmp_path) -> tuple[Path, dict[str, list[dict]]]:
     return path, messages
 
 
-def write_config(tmp_path: Path, redis_url: str, feed_url: str, web_port: int) -> Path:
+def write_config(tmp_path: Path, redis_url: str, feed_url: str, web_port: int, webhook: str = "") -> Path:
     path = tmp_path / "bcx.conf"
     path.write_text(
         f"[redis]\nurl = {redis_url}\n"
         f"[tracker]\nfeed_url = {feed_url}\nproducts = BTC-USD, ETH-USD\n"
-        "[watcher]\ninterval = 200ms\n"
+        f"[watcher]\ninterval = 200ms\nwebhook = {webhook}\n"
         f"[web]\nport = {web_port}\nworkers = 1\n"
         "[alert:btc-100k]\nproduct = BTC-USD\nwhen = price > 100000\n"
     )
@@ -97,10 +98,16 @@ def ticks_from(url: str) -> list[dict] | None:
 
 
 def test_ticks_flow_from_feed_to_api_and_alert_fires_once(tmp_path, redis_url, processes, feed):
+    """Exactly one alert reaches a pub/sub subscriber, the stream, `bcx alerts` and the webhook."""
+    with WebhookStub() as webhook:
+        run_the_suite(tmp_path, redis_url, processes, feed, webhook)
+
+
+def run_the_suite(tmp_path, redis_url, processes, feed, webhook: WebhookStub) -> None:
     path, messages = feed
     _, feed_url = start_replay(processes, path)
     web_port = free_port()
-    config = write_config(tmp_path, redis_url, feed_url, web_port)
+    config = write_config(tmp_path, redis_url, feed_url, web_port, webhook.url)
     conn = redis.Redis.from_url(redis_url, decode_responses=True)
     subscriber = conn.pubsub(ignore_subscribe_messages=True)
     subscriber.subscribe("bcx:alerts")
@@ -126,6 +133,12 @@ def test_ticks_flow_from_feed_to_api_and_alert_fires_once(tmp_path, redis_url, p
     ((stream_id, _),) = conn.xrange("bcx:alerts")
     assert alert["id"] == stream_id
     assert (alert["rule"], alert["product"], alert["value"]) == ("btc-100k", "BTC-USD", btc_price(120))
+    wait_for(lambda: webhook.received, what="the alert at the webhook")
+    assert webhook.received == [alert]
+    listed = subprocess.run(
+        [bcx_command("bcx"), "alerts", "--config", str(config), "--json"], capture_output=True, text=True, timeout=30
+    )
+    assert [json.loads(line) for line in listed.stdout.splitlines()] == [alert]
 
     latest = get_json(f"{api}/products")
     assert {p["product"]: p["last"]["price"] for p in latest["products"]} == {

@@ -20,7 +20,8 @@ from bcx.daemon import Stopper
 from bcx.keys import alerts_key
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_watcher.watcher import Cursor, Watcher, load_watch_state, ticks_after, trim_cutoff
+from bcx_watcher.history import retention_cutoff
+from bcx_watcher.watcher import Cursor, Watcher, load_watch_state, ticks_after
 
 NOW = 1_800_000_000.0  # the wall clock the watcher sees: years after the ticks below
 T0 = 1_600_000_000_000  # an old, replayed day
@@ -33,7 +34,7 @@ def write_config(tmp_path: Path, url: str, alerts_ini: str = "", watcher_ini: st
     return path
 
 
-BTC_HIGH = "[alert:btc-high]\nproduct = BTC-USD\nwhen = price > 100000\n"
+BTC_HIGH = "[alert:btc-high]\nproduct = BTC-USD\nwhen = price > 100000\ncooldown = 0s\n"
 
 
 @pytest.fixture
@@ -149,11 +150,11 @@ def test_trims_by_retention_from_the_newest_tick_not_the_wall_clock(store, make_
 
 
 def test_trim_waits_for_its_interval_and_forever_keeps_all(store, make_watcher):
-    store.add(prices("1", "2"))
+    store.add([tick(0, 1, "1"), tick(61_000, 2, "2")])  # two different minutes
     watcher = make_watcher(watcher_ini="retention = 500ms\ntrim_interval = 60s\n")
     watcher.run_pass(NOW)
-    assert store.count("BTC-USD") == 1
-    store.add(prices("3", start=5000, first_id=5))
+    assert store.count("BTC-USD") == 1  # the closed minute was compacted, then trimmed; the open one stays
+    store.add([tick(125_000, 3, "3")])
     watcher.run_pass(NOW + 30)
     assert store.count("BTC-USD") == 2
     watcher.run_pass(NOW + 60)
@@ -164,10 +165,10 @@ def test_trim_waits_for_its_interval_and_forever_keeps_all(store, make_watcher):
     assert store.count("BTC-USD") == 3
 
 
-def test_trim_cutoff_never_passes_the_cursor():
-    assert trim_cutoff(10_000, 5.0) == 5_000
-    assert trim_cutoff(10_000, 5.0, Cursor(2_000, 1)) == 2_000
-    assert trim_cutoff(10_000, None) is None
+def test_retention_cutoff_never_passes_what_is_still_needed():
+    assert retention_cutoff(10_000, 5.0) == 5_000
+    assert retention_cutoff(10_000, 5.0, 2_000) == 2_000
+    assert retention_cutoff(10_000, None) is None
 
 
 def test_run_loop_stops_when_asked_and_survives_a_redis_that_is_down(tmp_path):
@@ -249,3 +250,36 @@ def test_process_exits_2_on_a_config_error(tmp_path):
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 2
     assert "[watcher] interval" in err
+
+
+def test_stale_and_recovery_from_the_loop_and_window_rules_see_ticks_before_the_cursor(store, make_watcher, redis_conn):
+    rules = (
+        "[alert:quiet]\nproduct = BTC-USD\nwhen = stale 60s\n"
+        "[alert:jump]\nproduct = BTC-USD\nwhen = rise >= 5% in 15m\ncooldown = 0s\n"
+    )
+    store.add(prices("100", "101"))
+    watcher = make_watcher(rules)
+    watcher.run_pass(NOW)
+    watcher.run_pass(NOW + 61)
+    store.add(prices("105.5", start=60_000, first_id=10))  # +5.5% over the 100 seen in the pass before
+    watcher.run_pass(NOW + 70)
+    fired = [(a.rule, a.kind) for a in alerts.read_alerts(redis_conn, "bcx")]
+    assert fired == [("quiet", "stale"), ("jump", "change"), ("quiet", "recovery")]
+
+
+def test_a_second_watcher_leaves_a_leased_product_alone_until_the_lease_expires(store, make_watcher, redis_conn):
+    store.add(prices("99000", "100500"))
+    first = make_watcher(watcher_ini="lease = 200ms\n", ident="watcher:first")
+    second = make_watcher(watcher_ini="lease = 200ms\n", ident="watcher:second")
+    first.run_pass(NOW)
+    store.add(prices("99000", "100600", start=10_000, first_id=10))
+    second.run_pass(NOW)
+    assert len(alerts.read_alerts(redis_conn, "bcx")) == 1  # the second one did not look
+    deadline = time.monotonic() + 10
+    while redis_conn.exists(store.keys("BTC-USD").lease) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second.run_pass(NOW + 1)
+    assert [a.value for a in alerts.read_alerts(redis_conn, "bcx")] == ["100500", "100600"]
+    assert redis_conn.get(store.keys("BTC-USD").lease) == "watcher:second"
+    second.shutdown()
+    assert not redis_conn.exists(store.keys("BTC-USD").lease)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -24,7 +25,8 @@ def test_packaged_default_loads_with_documented_defaults():
     assert config.tracker.rest_url == "https://api.exchange.coinbase.com"
     assert config.tracker.products == ("BTC-USD", "ETH-USD")
     assert config.tracker.flush_interval == pytest.approx(0.1)
-    assert config.watcher.retention == 7 * 86400
+    assert config.watcher.retention == {"raw": 7 * 86400, "1m": 90 * 86400, "1h": 5 * 365 * 86400, "1d": None}
+    assert config.watcher.candles == ("1m", "1h", "1d")
     assert (config.web.host, config.web.port) == ("127.0.0.1", 8080)
     assert config.alerts == ()
 
@@ -47,7 +49,7 @@ def test_values_and_alerts(tmp_path):
     assert config.redis.url == "redis://10.0.0.5:6380/2"
     assert config.tracker.products == ("BTC-USD", "SOL-USD")
     assert config.tracker.flush_interval == pytest.approx(0.25)
-    assert config.watcher.retention is None
+    assert config.watcher.retention["raw"] is None  # a bare duration (the older form) is the raw ticks' retention
     (alert,) = config.alerts
     assert (alert.name, alert.product, alert.when.field, alert.when.op) == ("btc-high", "BTC-USD", "price", ">")
     assert alert.when.threshold == Decimal("100000.5")
@@ -73,6 +75,25 @@ def test_values_and_alerts(tmp_path):
         ("[alert:x]\nproduct = BTC-USD\nwhen = price > abc\n", "alert:x", "when", "not a number"),
         ("[alert:x]\nproduct = BTC-USD\nwhen = price > NaN\n", "alert:x", "when", "finite"),
         ("[alert:]\nproduct = BTC-USD\nwhen = price > 1\n", "alert:", None, "needs a name"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = change >= 5 in 15m\n", "alert:x", "when", "not a rule"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = rise < 5% in 15m\n", "alert:x", "when", "use > or >="),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = change >= 5% in soon\n", "alert:x", "when", "not a duration"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = spike volume 3 1h\n", "alert:x", "when", "spike volume 3x 1h"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = spike volume 3x 90s\n", "alert:x", "when", "whole minutes"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = spread > 0.5\n", "alert:x", "when", "spread > 0.5%"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = stale\n", "alert:x", "when", "stale 60s"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = stale 0s\n", "alert:x", "when", "longer than 0"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = price > 1\nhysteresis = -1\n", "alert:x", "hysteresis", "negative"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = stale 60s\nhysteresis = 5\n", "alert:x", "hysteresis", "only price"),
+        ("[alert:x]\nproduct = BTC-USD\nwhen = price > 1\ncooldown = later\n", "alert:x", "cooldown", "duration"),
+        ("[watcher]\nretention = raw:7d, 5m:1d\n", "watcher", "retention", "unknown tier '5m'"),
+        ("[watcher]\nretention = raw:7d, raw:1d\n", "watcher", "retention", "twice"),
+        ("[watcher]\nretention = raw=7d\n", "watcher", "retention", "not a duration"),
+        ("[watcher]\ncandles = 1h, 1m\n", "watcher", "candles", "whole multiple"),
+        ("[watcher]\ncandles = 5m, 7m\n", "watcher", "candles", "whole multiple"),
+        ("[watcher]\ncandles = 1s\n", "watcher", "candles", "not a candle interval"),
+        ("[watcher]\nmax_memory = lots\n", "watcher", "max_memory", "not a size"),
+        ("[watcher]\nwebhook = ftp://x\n", "watcher", "webhook", "https://"),
     ],
 )
 def test_errors_name_file_section_and_key(tmp_path, text, section, key, words):
@@ -83,6 +104,23 @@ def test_errors_name_file_section_and_key(tmp_path, text, section, key, words):
     assert (error.path, error.section, error.key) == (path, section, key)
     assert words in str(error)
     assert str(error).startswith(f"{path}: [{section}]")
+
+
+def test_watcher_tiers_memory_webhook_and_alert_keys(tmp_path):
+    path = write(
+        tmp_path,
+        "[watcher]\ncandles = 1m, 5m, 1h\nretention = raw:2d, 5m:forever\nmax_memory = 64mb\n"
+        "webhook = http://127.0.0.1:9/hook\nlease = 5s\n"
+        "[alert:a]\nproduct = BTC-USD\nwhen = price > 100000\nhysteresis = 0.1%\ncooldown = 1m\n"
+        "[alert:b]\nproduct = BTC-USD\nwhen = stale 60s\n",
+    )
+    watcher = load_config(path).watcher
+    assert watcher.candles == ("1m", "5m", "1h")
+    assert watcher.retention == {"raw": 2 * 86400, "1m": 90 * 86400, "5m": None, "1h": 5 * 365 * 86400}
+    assert (watcher.max_memory, watcher.webhook, watcher.lease) == (64 * 1024**2, "http://127.0.0.1:9/hook", 5.0)
+    first, second = load_config(path).alerts
+    assert (first.hysteresis.amount, first.hysteresis.percent, first.cooldown) == (Decimal("0.1"), True, 60.0)
+    assert (second.hysteresis.amount, second.cooldown) == (0, 300.0)
 
 
 def test_missing_and_unparsable_files(tmp_path):
@@ -106,3 +144,14 @@ def test_sizes_and_booleans():
     for bad, convert in (("64 potatoes", c.byte_size), ("maybe", c.boolean), ("", c.duration)):
         with pytest.raises(ValueError):
             convert(bad)
+
+
+def test_every_commented_alert_example_in_the_packaged_config_parses(tmp_path):
+    """conf/bcx.conf shows one commented example of each rule kind; uncommented, they all load."""
+    example_line = re.compile(r"^# (\[alert:|product = |when = |hysteresis = |cooldown = )")
+    text = packaged_default().read_text()
+    lines = [line[2:] if example_line.match(line) else line for line in text.splitlines()]
+    path = tmp_path / "examples.conf"
+    path.write_text("\n".join(lines))
+    kinds = {alert.when.kind for alert in load_config(str(path)).alerts}
+    assert kinds == {"threshold", "change", "spike", "spread", "stale"}
