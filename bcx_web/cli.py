@@ -9,27 +9,45 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
+import sys
 from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.sock import create_sockets
 
 from bcx.config import Config
 from bcx.converters import host, port
-from bcx.daemon import base_parser, load_or_exit
+from bcx.daemon import base_parser, load_or_exit, log_file
+from bcx.detach import run_as_service
 from bcx_web.app import create_app
 
 log = logging.getLogger(__name__)
 
+LISTEN_BACKLOG = 2048  # gunicorn's default
 GRACEFUL_TIMEOUT = 10  # seconds TERM waits for requests in flight; below init scripts' and systemd's stop wait
 
 
 class WebServer(BaseApplication):
-    """gunicorn configured from a dict instead of its own command line and config file."""
+    """gunicorn configured from a dict instead of its own command line and config file, serving on a socket we
+    bound ourselves (before detaching and before dropping root, so --user works on a port below 1024)."""
 
-    def __init__(self, config: Config, options: dict):
+    def __init__(self, config: Config, options: dict, listener: socket.socket | None = None):
         self.config = config
         self.options = options
+        self.listener = listener
         super().__init__()
+
+    def run(self) -> None:
+        arbiter = Arbiter(self)
+        if self.listener is not None:  # the arbiter then skips binding `bind` itself
+            arbiter.LISTENERS = create_sockets(self.cfg, arbiter.log, [self.listener.fileno()])
+        try:
+            arbiter.run()
+        except RuntimeError as exc:  # what BaseApplication.run does
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.exit(1)
 
     def load_config(self) -> None:
         for key, value in self.options.items():
@@ -40,9 +58,10 @@ class WebServer(BaseApplication):
         return create_app(self.config)
 
 
-def gunicorn_options(config: Config, level: str, access_log: bool = False) -> dict:
-    """gunicorn settings for the [web] and [log] sections, logging at `level` (the config's, or -v/-q's)."""
-    log_target = config.log.file or "-"  # "-" is stderr
+def gunicorn_options(config: Config, level: str, access_log: bool = False, log_path: str | None = None) -> dict:
+    """gunicorn settings for the [web] and [log] sections, logging at `level` (the config's, or -v/-q's) to
+    `log_path` (--log-file), else the config's [log] file, else stderr."""
+    log_target = log_path or config.log.file or "-"  # "-" is stderr
     return {
         "bind": bind_address(config.web.host, config.web.port),
         "workers": config.web.workers,
@@ -57,6 +76,22 @@ def gunicorn_options(config: Config, level: str, access_log: bool = False) -> di
         # instances would fight over the one path.
         "control_socket_disable": True,
     }
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port, or exit 1 with the reason (say, the port is taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does: restart over TIME_WAIT
+    try:
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        print(f"bcx-web: cannot listen on {bind_address(host, port)}: {exc.strerror}", file=sys.stderr)
+        sys.exit(1)
+    sock.set_inheritable(True)
+    return sock
 
 
 def bind_address(host: str, port: int) -> str:
@@ -91,5 +126,9 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {"host": args.host or web.host, "port": args.port or web.port}
     config = replace(config, web=replace(web, **overrides))
     log.info("bcx-web on http://%s:%d/ (config %s)", config.web.host, config.web.port, config.path)
-    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # as load_or_exit set it up
-    WebServer(config, gunicorn_options(config, level, access_log=args.verbose)).run()
+    listener = listen(config.web.host, config.web.port)
+    with run_as_service(args, config, keep_fds=[listener.fileno()]):  # --daemon, --pidfile, --user
+        # gunicorn's arbiter installs its own signal handlers: TERM graceful, INT quick, HUP reload, USR1 reopen
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # as load_or_exit set it up
+        options = gunicorn_options(config, level, access_log=args.verbose, log_path=log_file(args, config))
+        WebServer(config, options, listener).run()
