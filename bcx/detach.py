@@ -25,7 +25,7 @@ import daemon
 
 from bcx.config import Config
 from bcx.daemon import EXIT_CONFIG, Stopper, log_file, log_level
-from bcx.logsetup import redirect_stdio, setup_logging
+from bcx.logsetup import close_logging, redirect_stdio, setup_logging
 from bcx.pidfile import PidFile, PidFileInUse
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ def detach(prog: str, level: str, path: str | None, keep_fds: Sequence[int]) -> 
         # python-daemon maps TERM to SystemExit by default; ours (the Stopper) is installed right after
         signal_map={signal.SIGTSTP: None, signal.SIGTTIN: None, signal.SIGTTOU: None},
     )
+    close_logging()
     context.open()
     if path:
         redirect_stdio(path)

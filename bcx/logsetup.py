@@ -26,6 +26,15 @@ def setup_logging(level: str, path: str | None = None) -> logging.Handler:
     return handler
 
 
+def close_logging() -> None:
+    """Remove and close the root logger's handlers: before detaching closes their files underneath them (a
+    handler garbage-collected later would otherwise close a descriptor number reused by its successor)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+
+
 def reopen_log_files() -> None:
     """After HUP (logrotate): reopen every file the root logger writes to, and stdout/stderr if a detached
     daemon pointed them at its log file. WatchedFileHandler would notice the move on its next record anyway;
