@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bcx import __version__, alerts_cli, install, up
+from bcx import __version__, alerts_cli, install, status, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_parser(commands)
     alerts_cli.add_parser(commands)
     install.add_parser(commands)
+    status.add_parser(commands)
     args = parser.parse_args(argv)
     return args.run(args) or 0
 
