@@ -34,7 +34,7 @@ def write_config(path: Path, redis_url: str, web_port: int | None = None) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f"[redis]\nurl = {redis_url}\n[tracker]\nfeed_url = ws://127.0.0.1:{free_port()}/\nreconnect_max = 1s\n"
-        f"[web]\nport = {web_port or free_port()}\nworkers = 1\nthreads = 2\n"
+        f"[watcher]\ninterval = 200ms\n[web]\nport = {web_port or free_port()}\nworkers = 1\nthreads = 2\n"
     )
     return path
 
@@ -176,29 +176,31 @@ def test_init_scripts_in_a_temporary_root(tmp_path, redis_url):
         [str(BIN / "bcx"), "install", "--root", str(root), "--init", "sysv"], capture_output=True, timeout=TIMEOUT
     )
     assert installed.returncode == 0, installed.stdout
-    config = write_config(root / "etc/bcx/bcx.conf", redis_url)
+    write_config(root / "etc/bcx/bcx.conf", redis_url)
     (root / "etc/default").mkdir()
     env = {**os.environ, "BCX_ROOT": str(root), "SYSTEMCTL_SKIP_REDIRECT": "1"}
-    status_cmd = [str(BIN / "bcx"), "status", "--config", str(config), "--pid-dir", str(root / "run/bcx")]
     try:
         for name in ("bcx-tracker", "bcx-watcher", "bcx-web"):
             (root / f"etc/default/{name}").write_text("USER=\n")  # no bcx account on a test machine
             drive_init_script(root, name, env)
-            assert service(root, name, "start", env).returncode == 0  # left running for `bcx status`
-        assert subprocess.run(status_cmd, capture_output=True, timeout=TIMEOUT).returncode == 0
     finally:
         for name in ("bcx-tracker", "bcx-watcher", "bcx-web"):
             service(root, name, "stop", env)
-    down = subprocess.run(status_cmd, capture_output=True, text=True, timeout=TIMEOUT)
-    assert down.returncode == 1 and "tracker   DOWN     not running" in down.stdout
     assert not list((root / "run/bcx").iterdir())  # every pidfile gone
     assert "bcx-tracker started" in (root / "var/log/bcx/bcx-tracker.log").read_text()
+    assert "Shutting down: Master" in (root / "var/log/bcx/bcx-web.log").read_text()
 
 
 def service(root: Path, name: str, action: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["sh", str(root / "etc/init.d" / name), action], capture_output=True, text=True, env=env, timeout=TIMEOUT
     )
+
+
+def bcx_status(root: Path, name: str) -> subprocess.CompletedProcess:
+    config, pid_dir = root / "etc/bcx/bcx.conf", root / "run/bcx"
+    command = [str(BIN / "bcx"), "status", "--config", str(config), "--pid-dir", str(pid_dir), name.split("-")[1]]
+    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def drive_init_script(root: Path, name: str, env: dict) -> None:
@@ -208,6 +210,7 @@ def drive_init_script(root: Path, name: str, env: dict) -> None:
     assert started.returncode == 0, started.stdout + started.stderr
     first = read_pid(pidfile)  # `start` returns once the daemon has written it
     assert first and pid_running(first) and service(root, name, "status", env).returncode == 0
+    assert bcx_status(root, name).returncode == 0
     assert service(root, name, "start", env).returncode == 0 and read_pid(pidfile) == first  # already running
 
     assert service(root, name, "restart", env).returncode == 0
@@ -217,7 +220,10 @@ def drive_init_script(root: Path, name: str, env: dict) -> None:
     assert service(root, name, "stop", env).returncode == 0
     assert not pid_running(second) and not pidfile.exists()
     assert service(root, name, "status", env).returncode == 3
+    down = bcx_status(root, name)
+    assert down.returncode == 1 and "DOWN     not running" in down.stdout
 
     pidfile.write_text(f"{gone_pid()}\n")  # a crashed run
     assert service(root, name, "status", env).returncode == 1  # LSB: dead, pidfile remains
+    assert "which is gone" in bcx_status(root, name).stdout
     assert service(root, name, "stop", env).returncode == 0 and not pidfile.exists()
