@@ -117,7 +117,9 @@ def plan_uninstall(root: Path, init: str, prefix: str, purge: bool) -> list[Acti
     if root == Path("/"):
         if init == "sysv":
             for daemon in DAEMONS:
-                actions += [Run((f"/etc/init.d/{daemon}", "stop")), Run(("update-rc.d", "-f", daemon, "remove"))]
+                script = f"/etc/init.d/{daemon}"  # stopped only if still there (a second uninstall succeeds)
+                actions.append(Run(("sh", "-c", f"[ ! -x {script} ] || {script} stop")))
+                actions.append(Run(("update-rc.d", "-f", daemon, "remove")))
         else:
             actions += [Run(("systemctl", "disable", "--now", *DAEMONS))]
     for kind in INIT_SYSTEMS:  # whichever kind was installed
