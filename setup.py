@@ -12,7 +12,7 @@ setup(
         include=["bcx", "bcx.*", "bcx_tracker", "bcx_tracker.*", "bcx_watcher", "bcx_watcher.*", "bcx_web", "bcx_web.*"]
     ),
     package_data={
-        "bcx": ["default.conf", "lua/*.lua"],
+        "bcx": ["default.conf", "lua/*.lua", "services/*/*"],
         "bcx_tracker": ["data/*"],
         "bcx_web": ["static/*", "static/vendor/*", "templates/*"],
     },

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from bcx.config import Config, ConfigError, load_config
-from bcx.logsetup import setup_logging
+from bcx.logsetup import reopen_log_files, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,15 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    service = parser.add_argument_group("running as a service")
+    service.add_argument(
+        "--daemon", action="store_true", help="detach into the background (default: stay in the foreground)"
+    )
+    service.add_argument(
+        "--pidfile", metavar="PATH", help="write the pid here (after detaching); refuse to start if its owner lives"
+    )
+    service.add_argument("--user", metavar="NAME", help="as root: switch to this account once started")
+    service.add_argument("--log-file", metavar="PATH", help="log to this file instead of the config's [log] file")
     return parser
 
 
@@ -40,23 +49,47 @@ def load_or_exit(args: argparse.Namespace) -> Config:
     except ConfigError as exc:
         print(f"{sys.argv[0].rsplit('/', 1)[-1]}: config error: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
-    level = "DEBUG" if getattr(args, "verbose", False) else "WARNING" if getattr(args, "quiet", False) else None
-    setup_logging(level or config.log.level, config.log.file)
+    setup_logging(log_level(args, config), log_file(args, config))
     return config
 
 
+def log_level(args: argparse.Namespace, config: Config) -> str:
+    """-v and -q win over the config's [log] level."""
+    if getattr(args, "verbose", False):
+        return "DEBUG"
+    return "WARNING" if getattr(args, "quiet", False) else config.log.level
+
+
+def log_file(args: argparse.Namespace, config: Config) -> str | None:
+    """--log-file wins over the config's [log] file (the init scripts give each daemon a file of its own)."""
+    return getattr(args, "log_file", None) or config.log.file
+
+
 class Stopper:
-    """Records TERM/INT (stop) and HUP (reopen logs); a second TERM/INT exits at once."""
+    """Records TERM/INT (stop) and, for a service, HUP (reopen logs); a second TERM/INT exits at once."""
 
     def __init__(self, exit_on_second: bool = True) -> None:
         self.exit_on_second = exit_on_second
         self.stopping = False
         self.signal_name: str | None = None
+        self.hangup = False
 
-    def install(self) -> Stopper:
+    def install(self, reopen_on_hup: bool = False) -> Stopper:
+        """`reopen_on_hup` for services (logrotate sends HUP); a command in a terminal keeps HUP's default,
+        so closing the terminal still ends it."""
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        if reopen_on_hup:
+            signal.signal(signal.SIGHUP, self._hangup)
         return self
+
+    def _hangup(self, signum, frame) -> None:
+        self.hangup = True
+
+    def take_hangup(self) -> bool:
+        """True once per HUP received since the last call."""
+        received, self.hangup = self.hangup, False
+        return received
 
     def _stop(self, signum, frame) -> None:
         if self.stopping and self.exit_on_second:
@@ -79,6 +112,8 @@ def run_loop(
     initialize()
     try:
         while not stopper.stopping:
+            if stopper.take_hangup():
+                reopen_log_files()
             loop_once(clock())
     finally:
         if stopper.signal_name:

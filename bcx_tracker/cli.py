@@ -10,6 +10,7 @@ import redis
 from bcx.config import Config
 from bcx.connection import connect
 from bcx.daemon import Stopper, base_parser, load_or_exit
+from bcx.detach import run_as_service
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
 from bcx_tracker.feed import Feed
 from bcx_tracker.recorder import Recorder
@@ -23,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", metavar="FILE", help="also append every raw feed message to FILE (JSON lines)")
     args = parser.parse_args(argv)
     config = load_or_exit(args)
-    stopper = Stopper().install()
-    run(config, stopper, record=args.record)
+    with run_as_service(args, config) as stopper:  # --daemon, --pidfile, --user
+        run(config, stopper, record=args.record)
     return 0
 
 

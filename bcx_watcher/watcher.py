@@ -153,7 +153,12 @@ class Watcher:
 
     def initialize(self) -> None:
         # nothing to connect: redis-py connects on first use, and a Redis that is down is handled by loop_once
-        log.info("watcher %s: %s with %d alert rule(s)", self.ident, ", ".join(self.products), len(self.config.alerts))
+        log.info(
+            "watcher %s watching %s with %d alert rule(s)",
+            self.ident,
+            ", ".join(self.products),
+            len(self.config.alerts),
+        )
 
     def shutdown(self) -> None:
         if self.webhook is not None:

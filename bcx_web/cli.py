@@ -11,14 +11,19 @@ import argparse
 import logging
 import os
 import shutil
+import socket
+import sys
 import tempfile
 from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.sock import create_sockets
 
 from bcx.config import Config
 from bcx.converters import host, port
-from bcx.daemon import base_parser, load_or_exit
+from bcx.daemon import base_parser, load_or_exit, log_file
+from bcx.detach import run_as_service
 
 # bcx_web.app (and with it prometheus_client) is imported only after main() has chosen the metrics directory:
 # the client decides at import time whether values live in per-process files (see bcx_web.metrics).
@@ -26,16 +31,29 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 log = logging.getLogger(__name__)
 
+LISTEN_BACKLOG = 2048  # gunicorn's default
 GRACEFUL_TIMEOUT = 10  # seconds TERM waits for requests in flight; below init scripts' and systemd's stop wait
 
 
 class WebServer(BaseApplication):
-    """gunicorn configured from a dict instead of its own command line and config file."""
+    """gunicorn configured from a dict instead of its own command line and config file, serving on a socket we
+    bound ourselves (before detaching and before dropping root, so --user works on a port below 1024)."""
 
-    def __init__(self, config: Config, options: dict):
+    def __init__(self, config: Config, options: dict, listener: socket.socket | None = None):
         self.config = config
         self.options = options
+        self.listener = listener
         super().__init__()
+
+    def run(self) -> None:
+        arbiter = Arbiter(self)
+        if self.listener is not None:  # the arbiter then skips binding `bind` itself
+            arbiter.LISTENERS = create_sockets(self.cfg, arbiter.log, [self.listener.fileno()])
+        try:
+            arbiter.run()
+        except RuntimeError as exc:  # what BaseApplication.run does
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.exit(1)
 
     def load_config(self) -> None:
         for key, value in self.options.items():
@@ -55,9 +73,10 @@ def child_exit(server, worker) -> None:
     worker_exited(worker.pid)
 
 
-def gunicorn_options(config: Config, level: str, access_log: bool = False) -> dict:
-    """gunicorn settings for the [web] and [log] sections, logging at `level` (the config's, or -v/-q's)."""
-    log_target = config.log.file or "-"  # "-" is stderr
+def gunicorn_options(config: Config, level: str, access_log: bool = False, log_path: str | None = None) -> dict:
+    """gunicorn settings for the [web] and [log] sections, logging at `level` (the config's, or -v/-q's) to
+    `log_path` (--log-file), else the config's [log] file, else stderr."""
+    log_target = log_path or config.log.file or "-"  # "-" is stderr
     return {
         "bind": bind_address(config.web.host, config.web.port),
         "workers": config.web.workers,
@@ -73,6 +92,22 @@ def gunicorn_options(config: Config, level: str, access_log: bool = False) -> di
         "control_socket_disable": True,
         "child_exit": child_exit,
     }
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port, or exit 1 with the reason (say, the port is taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does: restart over TIME_WAIT
+    try:
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        print(f"bcx-web: cannot listen on {bind_address(host, port)}: {exc.strerror}", file=sys.stderr)
+        sys.exit(1)
+    sock.set_inheritable(True)
+    return sock
 
 
 def bind_address(host: str, port: int) -> str:
@@ -107,14 +142,23 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {"host": args.host or web.host, "port": args.port or web.port}
     config = replace(config, web=replace(web, **overrides))
     log.info("bcx-web on http://%s:%d/ (config %s)", config.web.host, config.web.port, config.path)
-    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # as load_or_exit set it up
-    # A fresh metrics directory per run (files of an earlier run would be summed in), removed on exit.
+    listener = listen(config.web.host, config.web.port)
+    with run_as_service(args, config, keep_fds=[listener.fileno()]):  # --daemon, --pidfile, --user
+        # gunicorn's arbiter installs its own signal handlers: TERM graceful, INT quick, HUP reload, USR1 reopen
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # as load_or_exit set it up
+        options = gunicorn_options(config, level, access_log=args.verbose, log_path=log_file(args, config))
+        serve_with_metrics_dir(WebServer(config, options, listener))
+
+
+def serve_with_metrics_dir(server: WebServer) -> None:
+    """Run gunicorn with a fresh prometheus multiprocess directory (files of an earlier run would be summed in),
+    made here, after detaching and dropping root, so that the workers can write to it; removed on exit."""
     owned = MULTIPROC_ENV not in os.environ
     if owned:
         os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="bcx-web-metrics-")
     arbiter = os.getpid()
     try:
-        WebServer(config, gunicorn_options(config, level, access_log=args.verbose)).run()
+        server.run()
     finally:
         if owned and os.getpid() == arbiter:  # workers leave through here too when they exit: only the arbiter
             shutil.rmtree(os.environ[MULTIPROC_ENV], ignore_errors=True)
