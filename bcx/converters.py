@@ -96,6 +96,27 @@ def url(*schemes: str):
     return convert
 
 
+def optional(convert):
+    """A converter that also accepts an empty value, as None (a feature switched off)."""
+
+    def convert_optional(text: str):
+        return convert(text) if text.strip() else None
+
+    return convert_optional
+
+
+def choice(*values: str):
+    """A converter accepting exactly one of `values`."""
+
+    def convert(text: str) -> str:
+        value = text.strip()
+        if value not in values:
+            raise ValueError(f"{value!r} is not one of {', '.join(values)}")
+        return value
+
+    return convert
+
+
 def key_prefix(text: str) -> str:
     value = text.strip()
     if not re.match(r"^[A-Za-z0-9_.-]+$", value):
