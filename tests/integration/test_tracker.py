@@ -119,7 +119,7 @@ def test_writer_on_real_redis_stores_each_trade_once(redis_conn):
 
 
 def write_config(path: Path, redis_url: str, feed_url: str, log: Path, **tracker: str) -> Path:
-    options = {"products": ", ".join(PRODUCTS), "feed_url": feed_url, **tracker}
+    options = {"products": ", ".join(PRODUCTS), "feed_url": feed_url, "rest_url": "", **tracker}
     lines = ["[redis]", f"url = {redis_url}", "timeout = 1s", "[tracker]"]
     lines += [f"{key} = {value}" for key, value in options.items()]
     lines += ["[log]", "level = INFO", f"file = {log}"]
