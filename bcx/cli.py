@@ -1,11 +1,11 @@
-"""`bcx`: the command-line front door (`bcx up`, `bcx alerts`)."""
+"""`bcx`: the command-line front door (`bcx up`, `bcx alerts`, `bcx tail`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bcx import __version__, alerts_cli, up
+from bcx import __version__, alerts_cli, tail_cli, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parser(commands)
     alerts_cli.add_parser(commands)
+    tail_cli.add_parser(commands)
     args = parser.parse_args(argv)
     return args.run(args) or 0
 
