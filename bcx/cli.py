@@ -1,11 +1,11 @@
-"""`bcx`: the command-line front door (`bcx up`, `bcx alerts`, `bcx install`, `bcx uninstall`, `bcx status`)."""
+"""`bcx`: the command-line front door (`bcx up`, `alerts`, `tail`, `install`, `uninstall`, `status`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bcx import __version__, alerts_cli, install, status, up
+from bcx import __version__, alerts_cli, install, status, tail_cli, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parser(commands)
     alerts_cli.add_parser(commands)
+    tail_cli.add_parser(commands)
     install.add_parser(commands)
     status.add_parser(commands)
     args = parser.parse_args(argv)

@@ -29,14 +29,18 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
         "timeout": (c.duration, "5s"),
     },
     "tracker": {
+        "feed": (c.choice("coinbase-exchange", "coinbase-advanced"), "coinbase-exchange"),
         "feed_url": (c.url("wss", "ws"), "wss://ws-feed.exchange.coinbase.com"),
-        "rest_url": (c.url("https", "http"), "https://api.exchange.coinbase.com"),
+        "rest_url": (c.optional(c.url("https", "http")), "https://api.exchange.coinbase.com"),
         "products": (c.product_list, "BTC-USD, ETH-USD"),
         "exchange": (c.key_prefix, "coinbase"),
         "batch_size": (c.positive_int, "500"),
         "flush_interval": (c.duration, "100ms"),
         "queue_size": (c.positive_int, "100000"),
         "reconnect_max": (c.duration, "60s"),
+        "stale_after": (c.duration, "30s"),
+        "backfill": (c.duration, "1h"),
+        "buffer": (c.positive_int, "1000000"),
     },
     "watcher": {
         "interval": (c.duration, "1s"),
@@ -96,14 +100,18 @@ class RedisConfig:
 
 @dataclass(frozen=True)
 class TrackerConfig:
+    feed: str
     feed_url: str
-    rest_url: str
+    rest_url: str | None
     products: tuple[str, ...]
     exchange: str
     batch_size: int
     flush_interval: float
     queue_size: int
     reconnect_max: float
+    stale_after: float
+    backfill: float
+    buffer: int
 
 
 @dataclass(frozen=True)

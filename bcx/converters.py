@@ -154,10 +154,30 @@ def host_port_list(text: str) -> tuple[tuple[str, int], ...]:
     return tuple(nodes)
 
 
+def optional(convert):
+    """A converter that also accepts an empty value, as None (a feature switched off)."""
+
+    def convert_optional(text: str):
+        return convert(text) if text.strip() else None
+
+    return convert_optional
+
+
+def choice(*values: str):
+    """A converter accepting exactly one of `values`."""
+
+    def convert(text: str) -> str:
+        value = text.strip()
+        if value not in values:
+            raise ValueError(f"{value!r} is not one of {', '.join(values)}")
+        return value
+
+    return convert
+
+
 def optional_url(*schemes: str):
     """Like `url`, but empty means none (None)."""
-    convert = url(*schemes)
-    return lambda text: convert(text) if text.strip() else None
+    return optional(url(*schemes))
 
 
 def key_prefix(text: str) -> str:

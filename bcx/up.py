@@ -158,7 +158,10 @@ def prepare(args: argparse.Namespace, config: Config, suite: Suite) -> dict[str,
         if not products:
             print(f"bcx up: {args.replay} holds no ticker messages", file=sys.stderr)
             return None
-        overrides["tracker"].update(feed_url=start_replay(suite, args.replay, args.speed), products=", ".join(products))
+        # rest_url off: a recording has no REST API to check products against or backfill from
+        overrides["tracker"].update(
+            feed_url=start_replay(suite, args.replay, args.speed), products=", ".join(products), rest_url=""
+        )
     port = config.web.port
     if not port_is_free(config.web.host, port):
         port = free_port(config.web.host)

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 
 import redis
 
+from bcx.candles import CandleStore
 from bcx.config import Config
 from bcx.connection import connect
-from bcx.daemon import Stopper, base_parser, load_or_exit
+from bcx.daemon import EXIT_CONFIG, Stopper, base_parser, load_or_exit
 from bcx.detach import run_as_service
+from bcx.heartbeat import daemon_id
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
-from bcx_tracker.feed import Feed
+from bcx_tracker import rest as rest_api
+from bcx_tracker.backfill import TradeBackfiller, backfill_candles, terminal
+from bcx_tracker.feed import ADAPTERS, Feed
+from bcx_tracker.gaps import candle_hole
 from bcx_tracker.recorder import Recorder
+from bcx_tracker.reporter import Reporter
 from bcx_tracker.writer import TickWriter
 
 log = logging.getLogger(__name__)
+
+LONGEST_CANDLE_HOLE_MS = 30 * 86_400_000  # a longer stop is filled for its last 30 days only (~145 requests)
+
+
+class StartError(Exception):
+    """The tracker must not start (exit 2): the message says why."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,51 +39,153 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_or_exit(args)
     with run_as_service(args, config) as stopper:  # --daemon, --pidfile, --user
-        run(config, stopper, record=args.record)
+        try:
+            run(config, stopper, record=args.record)
+        except StartError as exc:
+            print(f"bcx-tracker: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     return 0
 
 
 def run(config: Config, stopper: Stopper, record: str | None = None) -> None:
     """The tracker on `config` until `stopper` says stop; usable in-process (no signal handling here)."""
+    tracker = config.tracker
+    rest = rest_api.RestClient(tracker.rest_url) if tracker.rest_url else None
+    if rest is not None:
+        check_products(rest, tracker.products)
     conn = connect(config.redis)
+    store = open_store(conn, config)
+    latest = newest_ticks(store, tracker.products)
     writer = TickWriter(
-        open_store(conn, config),
-        batch_size=config.tracker.batch_size,
-        flush_interval=config.tracker.flush_interval,
-        queue_size=config.tracker.queue_size,
-        retry_max=config.tracker.reconnect_max,
+        store,
+        batch_size=tracker.batch_size,
+        flush_interval=tracker.flush_interval,
+        queue_size=tracker.queue_size,
+        retry_max=tracker.reconnect_max,
+        buffer=tracker.buffer,
     ).start()
+    exchange_feed = tracker.feed == "coinbase-exchange"
+    backfiller = TradeBackfiller(rest, writer.put).start() if rest is not None and exchange_feed else None
+    if rest is not None:
+        start_candle_backfill(rest, CandleStore(conn, config.redis.prefix, tracker.exchange), latest, tracker.backfill)
     recorder = Recorder(record) if record else None
     feed = Feed(
-        config.tracker.feed_url,
-        config.tracker.products,
+        tracker.feed_url,
+        tracker.products,
         writer.put,
         stopper,
-        reconnect_max=config.tracker.reconnect_max,
+        reconnect_max=tracker.reconnect_max,
         recorder=recorder,
+        silence_timeout=tracker.stale_after,
+        adapter=ADAPTERS[tracker.feed],
+        on_gap=backfiller.add if backfiller is not None else None,
+        known_trades=known_trades(latest, tracker.backfill) if exchange_feed else None,
     )
-    log.info("bcx-tracker started: %s -> %s (%s)", config.tracker.feed_url, _safe_url(config.redis.url), config.path)
+    reporter = Reporter(conn, config.redis.prefix, daemon_id("tracker"), lambda: counters(feed, writer, backfiller))
+    reporter.start()
+    log.info("bcx-tracker started: %s -> %s (%s)", tracker.feed_url, _safe_url(config.redis.url), config.path)
     try:
         feed.run()
     finally:
         if stopper.signal_name:
             log.info("stopping on %s: flushing %d buffered ticks", stopper.signal_name, writer.pending)
+        if backfiller is not None:
+            backfiller.close()
         writer.close()
+        reporter.close()
         if recorder is not None:
             recorder.close()
         conn.close()
         stats = feed.stats
         log.info(
             "bcx-tracker stopped: %d messages, %d ticks written, %d malformed, %d stale, %d reconnects, "
-            "%d dropped, %d unwritten",
+            "%d backfilled, %d dropped, %d unwritten",
             stats.messages,
             writer.written,
             stats.malformed,
             stats.stale,
             stats.reconnects,
+            backfiller.backfilled if backfiller else 0,
             writer.dropped,
             writer.unwritten,
         )
+
+
+def counters(feed: Feed, writer: TickWriter, backfiller: TradeBackfiller | None) -> dict[str, int]:
+    """What `bcx status` shows for a tracker."""
+    stats = feed.stats
+    return {
+        "messages": stats.messages,
+        "ticks_written": writer.written,
+        "malformed": stats.malformed,
+        "stale": stats.stale,
+        "reconnects": stats.reconnects,
+        "exchange_errors": stats.exchange_errors,
+        "gaps": stats.gaps,
+        "backfilled": backfiller.backfilled if backfiller else 0,
+        "buffered": writer.pending,
+        "dropped": writer.dropped,
+    }
+
+
+def check_products(rest: rest_api.RestClient, products: tuple[str, ...]) -> None:
+    """StartError naming any product the exchange does not list; only a warning when REST cannot be reached."""
+    try:
+        listed = rest.products()
+    except rest_api.RestError as exc:
+        log.warning("cannot check the products against the REST API (%s): subscribing anyway", exc)
+        return
+    unknown = rest_api.unknown_products(products, listed)
+    if unknown:
+        raise StartError(
+            f"unknown product{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (not listed by "
+            f"{rest.base_url}/products; one bad id makes the exchange ignore the whole subscribe)"
+        )
+    for product in rest_api.unavailable_products(products, listed):
+        log.warning("%s is listed but not trading now", product)
+
+
+def newest_ticks(store: TickStore, products: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """Product -> (time ms, trade id) of its newest stored tick; empty when Redis does not answer."""
+    try:
+        latest = store.latest_many(products)
+    except redis.RedisError as exc:
+        log.warning("cannot read the newest stored ticks (%s): no backfill at start", exc)
+        return {}
+    return {product: (tick.time_ms, tick.trade_id) for product, tick in latest.items() if tick is not None}
+
+
+def known_trades(latest: dict[str, tuple[int, int]], backfill: float, now: float | None = None) -> dict[str, int]:
+    """The last stored trade id of each product stopped recently (within `backfill`): the feed compares its first
+    trades with them, so a restart leaves no hole. Longer stops are filled with candles instead."""
+    now_ms = int((time.time() if now is None else now) * 1000)
+    return {p: trade_id for p, (time_ms, trade_id) in latest.items() if now_ms - time_ms <= backfill * 1000}
+
+
+def start_candle_backfill(
+    rest: rest_api.RestClient, candles: CandleStore, latest: dict[str, tuple[int, int]], backfill: float
+) -> None:
+    """Fill each product's hole (newest stored tick older than `backfill`) with REST 1-minute candles, on a
+    thread of its own: the feed starts at once."""
+    now_ms = int(time.time() * 1000)
+    holes = {
+        p: hole
+        for p, (time_ms, _) in latest.items()
+        if (hole := candle_hole(time_ms, now_ms, int(backfill * 1000), LONGEST_CANDLE_HOLE_MS))
+    }
+    if not holes:
+        return
+
+    def fill() -> None:
+        for product, hole in holes.items():
+            try:
+                written = backfill_candles(rest, candles, product, hole, terminal())
+            except (rest_api.RestError, redis.RedisError) as exc:
+                log.warning("candle backfill of %s stopped: %s", product, exc)
+                continue
+            log.info("backfilled %d 1-minute candles of %s", written, product)
+
+    threading.Thread(target=fill, name="bcx-candle-backfill", daemon=True).start()
 
 
 def open_store(conn: redis.Redis, config: Config) -> TickStore:

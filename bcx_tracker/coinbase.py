@@ -77,6 +77,16 @@ def subscribe_message(products: Iterable[str]) -> str:
     return json.dumps({"type": "subscribe", "channels": channels})
 
 
+def subscribe_messages(products: Iterable[str]) -> list[str]:
+    """What a client sends after connecting (the adapter interface shared with coinbase_advanced)."""
+    return [subscribe_message(products)]
+
+
+def parse_messages(raw: str | bytes) -> list[Message]:
+    """One frame -> its events (the adapter interface shared with coinbase_advanced)."""
+    return [parse_message(raw)]
+
+
 def parse_message(raw: str | bytes) -> Message:
     """One raw frame -> an event; raises MalformedMessage naming what is wrong."""
     try:

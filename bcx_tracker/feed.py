@@ -2,8 +2,11 @@
 
 One shape: `while not stopping: loop_once(now)`, then `finally: close()`. `loop_once` either waits out a
 reconnect delay, connects and subscribes, or receives one frame. Frames are received with a short socket
-timeout so a stop request is noticed within about a second. Nothing here waits on Redis: ticks go to a sink
-(the writer's non-blocking `put`).
+timeout so a stop request is noticed within about a second. Nothing here waits on Redis or REST: ticks go to a
+sink (the writer's non-blocking `put`) and trade-id gaps to another (the backfiller's non-blocking `add`).
+
+The protocol is an adapter module with `subscribe_messages(products)` and `parse_messages(raw)`:
+bcx_tracker.coinbase (the Exchange feed) or bcx_tracker.coinbase_advanced (Advanced Trade).
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import websocket
-from websocket import ABNF, WebSocketException, WebSocketTimeoutException
+from websocket import ABNF, WebSocketBadStatusException, WebSocketException, WebSocketTimeoutException
 
 from bcx.backoff import backoff_delay
 from bcx.daemon import Stopper
 from bcx.tick import Tick
+from bcx_tracker import coinbase, coinbase_advanced
 from bcx_tracker.coinbase import (
     ExchangeError,
     Heartbeat,
@@ -26,9 +31,8 @@ from bcx_tracker.coinbase import (
     SequenceFilter,
     Subscriptions,
     TickEvent,
-    parse_message,
-    subscribe_message,
 )
+from bcx_tracker.gaps import Gap, TradeGaps
 from bcx_tracker.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,13 @@ RECV_TIMEOUT = 1.0
 # The exchange sends a heartbeat per product every second; this long without any frame means a dead link.
 SILENCE_TIMEOUT = 30.0
 _RETRY_POLL = 0.2
+THROTTLED_EXTRA_FAILURES = 3  # an HTTP 429 on the upgrade waits as if 3 more attempts had failed (8x longer)
+ADAPTERS: dict[str, ModuleType] = {"coinbase-exchange": coinbase, "coinbase-advanced": coinbase_advanced}
+
+
+def reconnect_delay(failures: int, cap: float, throttled: bool = False, rand: float | None = None) -> float:
+    """Seconds before the next connection attempt; the exchange's 429 (connecting too fast) backs off harder."""
+    return backoff_delay(failures + (THROTTLED_EXTRA_FAILURES if throttled else 0), cap=cap, rand=rand)
 
 
 @dataclass
@@ -48,6 +59,7 @@ class FeedStats:
     stale: int = 0
     reconnects: int = 0
     exchange_errors: int = 0
+    gaps: int = 0
 
 
 class Feed:
@@ -63,6 +75,9 @@ class Feed:
         recv_timeout: float = RECV_TIMEOUT,
         connect: Callable[..., websocket.WebSocket] = websocket.create_connection,
         clock: Callable[[], float] = time.monotonic,
+        adapter: ModuleType = coinbase,
+        on_gap: Callable[[Gap], object] | None = None,
+        known_trades: dict[str, int] | None = None,
     ):
         self.url = url
         self.products = tuple(products)
@@ -74,6 +89,9 @@ class Feed:
         self.recv_timeout = recv_timeout
         self.connect = connect
         self.clock = clock
+        self.adapter = adapter
+        self.on_gap = on_gap
+        self.gaps = TradeGaps(known_trades)
         self.stats = FeedStats()
         self.sequences = SequenceFilter()
         self.failures = 0
@@ -110,13 +128,18 @@ class Feed:
     def _connect(self, now: float) -> None:
         try:
             ws = self.connect(self.url, timeout=CONNECT_TIMEOUT, skip_utf8_validation=True)
+        except WebSocketBadStatusException as exc:
+            self._lost(f"cannot connect to {self.url}: {exc}", now, throttled=exc.status_code == 429)
+            return
         except (WebSocketException, OSError) as exc:
             self._lost(f"cannot connect to {self.url}: {exc}", now)
             return
         self.ws = ws
+        self.gaps.reconnected()
         try:
             # At once: the exchange disconnects a client that has not subscribed within 5 s.
-            ws.send(subscribe_message(self.products))
+            for message in self.adapter.subscribe_messages(self.products):
+                ws.send(message)
             ws.settimeout(self.recv_timeout)
         except (WebSocketException, OSError) as exc:
             self._lost(f"cannot subscribe on {self.url}: {exc}", now)
@@ -146,26 +169,40 @@ class Feed:
         if self.recorder is not None:
             self.recorder.write(raw, now)
         try:
-            message = parse_message(raw)
+            messages = self.adapter.parse_messages(raw)
         except MalformedMessage as exc:
             self.stats.malformed += 1
             if self.stats.malformed <= 10 or self.stats.malformed % 1000 == 0:
                 log.warning("malformed feed message #%d (%s): %.200r", self.stats.malformed, exc.reason, raw)
             return
+        for message in messages:
+            self._act(message)
+
+    def _act(self, message) -> None:
         match message:
             case TickEvent(tick=tick):
                 if self.sequences.is_stale(tick):
                     self.stats.stale += 1
-                else:
-                    self.stats.ticks += 1
-                    self.sink(tick)
+                    return
+                self.stats.ticks += 1
+                self.sink(tick)
+                if self.adapter is coinbase:  # only the Exchange feed carries real trade ids
+                    self._gap(self.gaps.on_trade(tick.product, tick.trade_id))
             case Subscriptions():
                 self._subscribed(message)
             case ExchangeError(message=text, reason=reason):
                 self.stats.exchange_errors += 1
                 log.error("exchange error: %s (reason: %s)", text, reason or "none given")
-            case Heartbeat():
-                pass  # any frame counts as a sign of life; the later backfill will use last_trade_id
+            case Heartbeat(product=product, last_trade_id=last_trade_id):
+                self._gap(self.gaps.on_heartbeat(product, last_trade_id))
+
+    def _gap(self, gap: Gap | None) -> None:
+        if gap is None:
+            return
+        self.stats.gaps += 1
+        log.info("%s: trades %d..%d missed by the feed", gap.product, gap.after + 1, gap.upto)
+        if self.on_gap is not None:
+            self.on_gap(gap)
 
     def _subscribed(self, message: Subscriptions) -> None:
         if self.failures:
@@ -182,11 +219,11 @@ class Feed:
         if now - self._last_frame_at > self.silence_timeout:
             self._lost(f"no message from the feed for {self.silence_timeout:.0f}s", now)
 
-    def _lost(self, reason: str, now: float) -> None:
+    def _lost(self, reason: str, now: float, throttled: bool = False) -> None:
         self.close()
         self.failures += 1
         self.stats.reconnects += 1
-        delay = backoff_delay(self.failures, cap=self.reconnect_max)
+        delay = reconnect_delay(self.failures, self.reconnect_max, throttled)
         self._retry_at = now + delay
         log.warning("%s; reconnecting in %.1fs (attempt %d)", reason, delay, self.failures)
 

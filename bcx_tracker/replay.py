@@ -8,6 +8,10 @@ subscribed to heartbeat the client also gets one heartbeat per product per secon
 played, after the end of the file as well. The connection stays open at the end; with `--loop` the file
 starts again, its times, trade ids and sequences shifted so that they keep increasing.
 
+It also speaks the Advanced Trade protocol to a client that subscribes the Advanced Trade way (a singular
+`channel`): the recording's tickers are sent in its envelope (time = the ticker's time), and one `heartbeats`
+message a second replaces the per-product heartbeats.
+
 In-process use (tests, `bcx up`): `ReplayServer(path, speed=None).start()`, `.url`, `.stop()`.
 """
 
@@ -29,7 +33,14 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from bcx.daemon import Stopper
 from bcx.logsetup import setup_logging
-from bcx_tracker.coinbase import SubscribeRejected, error_message, parse_subscribe, subscriptions_message
+from bcx_tracker import coinbase_advanced
+from bcx_tracker.coinbase import (
+    SubscribeRejected,
+    error_message,
+    parse_message,
+    parse_subscribe,
+    subscriptions_message,
+)
 from bcx_tracker.recorder import Entry, RecordingInfo, open_lines, read_entries, scan_recording
 from bcx_tracker.sample import iso_us
 
@@ -150,6 +161,8 @@ class _Session:
         self.last_sequence: dict[str, int] = {}
         self.started = self.next_beat = self.clock_at = time.monotonic()
         self.clock_ms = server.info.first_ms  # the recording's time now, for synthesized heartbeats
+        self.advanced = False  # the client speaks Advanced Trade (decided by its first subscribe)
+        self.sequence_num = 0  # Advanced Trade's per-connection message counter
 
     def run(self) -> None:
         deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
@@ -181,8 +194,13 @@ class _Session:
         if kind not in ("subscribe", "unsubscribe"):
             self.conn.send(error_message("Failed to subscribe", "Type has to be either subscribe or unsubscribe"))
             return
+        if self.player is None and coinbase_advanced.is_subscribe(data):
+            self.advanced = True
         try:
-            wanted = parse_subscribe(data, self.server.info.products)
+            if self.advanced:
+                wanted = coinbase_advanced.parse_subscribe(data, self.server.info.products)
+            else:
+                wanted = parse_subscribe(data, self.server.info.products)
         except SubscribeRejected as exc:
             self.conn.send(error_message(f"Failed to {kind}", exc.reason))
             return
@@ -193,7 +211,11 @@ class _Session:
             else:
                 subs.get(name, set()).difference_update(ids)
         self.subs = {name: frozenset(ids) for name, ids in subs.items() if ids}
-        self.conn.send(subscriptions_message(self.subs))
+        if self.advanced:
+            stamp = iso_us(self.clock_ms * 1000)
+            self.conn.send(coinbase_advanced.subscriptions_message(self.subs, self._next_sequence(), stamp))
+        else:
+            self.conn.send(subscriptions_message(self.subs))
         if self.player is None and kind == "subscribe":
             self.player = threading.Thread(target=self._play, name="bcx-replay-player", daemon=True)
             self.player.start()
@@ -234,8 +256,18 @@ class _Session:
         if entry.sequence is not None:
             self.last_sequence[entry.product] = entry.sequence
         self.clock_ms, self.clock_at = entry.time_ms, time.monotonic()
-        if entry.product in self.subs.get(entry.channel, ()):
+        if entry.product not in self.subs.get(entry.channel, ()):
+            return
+        if not self.advanced:
             self.conn.send(entry.raw)
+        elif entry.channel == "ticker":  # Advanced Trade heartbeats are per connection: see _heartbeats
+            tick = parse_message(entry.raw).tick
+            stamp = iso_us(tick.time_ms * 1000)
+            self.conn.send(coinbase_advanced.ticker_message(tick, self._next_sequence(), stamp))
+
+    def _next_sequence(self) -> int:
+        self.sequence_num += 1
+        return self.sequence_num - 1
 
     def _wait_until(self, due: float) -> None:
         """Sleep until `due`, sending the per-second heartbeats that fall due meanwhile; returns early on stop."""
@@ -251,6 +283,12 @@ class _Session:
         now = time.monotonic()
         self.next_beat = max(self.next_beat + HEARTBEAT_EVERY, now)
         time_ms = self.clock_ms + int((now - self.clock_at) * 1000 * (self.server.speed or 1))
+        if self.advanced:
+            if self.subs.get("heartbeat"):
+                counter = int(now - self.started)
+                stamp = iso_us(time_ms * 1000)
+                self.conn.send(coinbase_advanced.heartbeats_message(counter, self._next_sequence(), stamp))
+            return
         for product in sorted(self.subs.get("heartbeat", ())):
             beat = {
                 "type": "heartbeat",

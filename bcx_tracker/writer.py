@@ -1,18 +1,21 @@
 """The batching Redis writer: a thread between the socket reader and the tick store.
 
 The reader hands ticks over a bounded queue and never waits on Redis (a slow consumer gets disconnected by
-the exchange). The writer thread flushes a batch when `batch_size` ticks are waiting or every
-`flush_interval`. A Redis error never kills it: the batch is kept and retried with capped backoff, and while
-Redis is away the queue fills up to its bound, after which new ticks are dropped and counted. Memory stays
-bounded by queue_size + batch_size ticks.
+the exchange). The writer thread moves them into its in-memory buffer and flushes a batch when `batch_size`
+ticks are waiting or every `flush_interval`. A Redis error never kills it: the buffer is kept, in order, and the
+flush retried with capped backoff while the thread goes on draining the queue, so the reader is never blocked.
+The buffer holds at most `buffer` ticks; past that the oldest are dropped, and how many is logged at most once
+a minute. Memory stays bounded by queue_size + buffer ticks.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 # The longest the thread blocks on the queue, so close() is noticed quickly even with a long flush_interval.
 _POLL = 0.1
 _DROP_LOG_EVERY = 10_000
+DROP_LOG_INTERVAL = 60.0  # seconds between two log lines about ticks dropped from a full buffer
 
 
 class Store(Protocol):
@@ -33,7 +37,8 @@ class Store(Protocol):
 
 
 class TickWriter:
-    """`put()` from the reader thread, `close()` at shutdown; counters `written`, `dropped`, `unwritten`."""
+    """`put()` from the reader thread, `close()` at shutdown; counters `written`, `dropped`, `unwritten`,
+    and `pending` (ticks buffered now)."""
 
     def __init__(
         self,
@@ -42,32 +47,43 @@ class TickWriter:
         flush_interval: float = 0.1,
         queue_size: int = 100_000,
         retry_max: float = 60.0,
+        buffer: int = 1_000_000,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.store = store
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.retry_max = retry_max
+        self.buffer = buffer
         self.clock = clock
         self.written = 0
         self.new = 0
         self.unwritten = 0
         self._dropped_full = 0
+        self._dropped_oldest = 0
         self._dropped_failed = 0
+        self._drops_unlogged = 0
+        self._drops_logged_at: float | None = None
         self._failures = 0
+        self._retry_at = 0.0
         self._queue: queue.Queue[Tick] = queue.Queue(maxsize=queue_size)
-        self._batch: list[Tick] = []
+        self._pending: deque[Tick] = deque()
         self._closing = threading.Event()
         self._give_up_at: float | None = None
         self._thread = threading.Thread(target=self._run, name="bcx-writer", daemon=True)
 
     @property
     def dropped(self) -> int:
-        return self._dropped_full + self._dropped_failed
+        return self._dropped_full + self._dropped_oldest + self._dropped_failed
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize() + len(self._batch)
+        return self._queue.qsize() + len(self._pending)
+
+    @property
+    def failing(self) -> bool:
+        """True while Redis is refusing writes (the buffer is growing)."""
+        return self._failures > 0
 
     def start(self) -> TickWriter:
         self._thread.start()
@@ -81,7 +97,7 @@ class TickWriter:
         except queue.Full:
             self._dropped_full += 1
             if self._dropped_full % _DROP_LOG_EVERY == 1:
-                log.warning("write queue full (Redis too slow or away): %d ticks dropped so far", self._dropped_full)
+                log.warning("write queue full (the writer cannot keep up): %d ticks dropped so far", self._dropped_full)
             return False
 
     def close(self, timeout: float = 10.0) -> int:
@@ -94,6 +110,7 @@ class TickWriter:
             self._thread.join()
         else:  # never started: nothing was flushed
             self.unwritten = self.pending
+        self._report_drops(self.clock(), force=True)
         if self.unwritten:
             log.error("Redis unavailable at shutdown: %d ticks could not be written", self.unwritten)
         return self.unwritten
@@ -101,8 +118,10 @@ class TickWriter:
     def _run(self) -> None:
         while True:
             self._collect()
-            if self._batch:
+            now = self.clock()
+            if self._pending and now >= self._retry_at:
                 self._flush()
+            self._report_drops(now)
             if self._closing.is_set():
                 if not self.pending:
                     return
@@ -111,52 +130,69 @@ class TickWriter:
                     return
 
     def _collect(self) -> None:
-        """Move ticks from the queue into the batch until it is full or flush_interval has passed."""
-        if self._failures:
-            return  # retrying: keep the batch as is, let the queue absorb new ticks up to its bound
-        deadline = self.clock() + self.flush_interval
-        while len(self._batch) < self.batch_size:
-            wait = 0.0 if self._closing.is_set() else min(_POLL, deadline - self.clock())
+        """Move ticks from the queue into the buffer until a batch is ready, flush_interval has passed, or (while
+        Redis is failing) the next retry is due."""
+        now = self.clock()
+        deadline = max(self._retry_at, now) if self._failures else now + self.flush_interval
+        if self._closing.is_set() and self._give_up_at is not None:
+            deadline = min(deadline, self._give_up_at)
+        while self._failures or len(self._pending) < self.batch_size:
+            wait = 0.0 if self._closing.is_set() and not self._failures else min(_POLL, deadline - self.clock())
             try:
-                self._batch.append(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
+                self._keep(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
             except queue.Empty:
                 if wait <= 0 or self.clock() >= deadline:
                     return
 
+    def _keep(self, tick: Tick) -> None:
+        if len(self._pending) >= self.buffer:
+            self._pending.popleft()
+            self._dropped_oldest += 1
+            self._drops_unlogged += 1
+        self._pending.append(tick)
+
+    def _report_drops(self, now: float, force: bool = False) -> None:
+        if not self._drops_unlogged:
+            return
+        if force or self._drops_logged_at is None or now - self._drops_logged_at >= DROP_LOG_INTERVAL:
+            log.warning(
+                "buffer full (%d ticks, Redis away): dropped the %d oldest ticks (%d in all)",
+                self.buffer,
+                self._drops_unlogged,
+                self._dropped_oldest,
+            )
+            self._drops_unlogged = 0
+            self._drops_logged_at = now
+
     def _flush(self) -> None:
+        batch = list(itertools.islice(self._pending, self.batch_size))
         try:
-            self.new += self.store.add(self._batch)
+            self.new += self.store.add(batch)
         except (redis.RedisError, OSError) as exc:
             self._failures += 1
             delay = backoff_delay(self._failures, cap=self.retry_max)
+            self._retry_at = self.clock() + delay
             log.warning(
-                "Redis write failed (%s): keeping %d ticks (%d queued), retry %d in %.1fs",
+                "Redis write failed (%s): keeping %d ticks, retry %d in %.1fs",
                 exc,
-                len(self._batch),
-                self._queue.qsize(),
+                self.pending,
                 self._failures,
                 delay,
             )
-            self._wait(delay)
             return
         except Exception:
             # A bug, not an outage: retrying the same batch would fail forever and block every later tick.
-            log.exception("cannot write %d ticks: dropping them", len(self._batch))
-            self._dropped_failed += len(self._batch)
-            self._batch = []
+            log.exception("cannot write %d ticks: dropping them", len(batch))
+            self._dropped_failed += len(batch)
+            self._drop_front(len(batch))
             return
         if self._failures:
-            log.info("Redis is back: wrote %d kept ticks after %d failed attempts", len(self._batch), self._failures)
+            log.info("Redis is back after %d failed attempts: writing %d kept ticks", self._failures, self.pending)
             self._failures = 0
-        self.written += len(self._batch)
-        self._batch = []
+            self._retry_at = 0.0
+        self.written += len(batch)
+        self._drop_front(len(batch))
 
-    def _wait(self, delay: float) -> None:
-        """Sleep before a retry, but never past the shutdown deadline."""
-        until = self.clock() + delay
-        while True:
-            now = self.clock()
-            limit = until if self._give_up_at is None else min(until, self._give_up_at)
-            if now >= limit:
-                return
-            time.sleep(min(_POLL, limit - now))
+    def _drop_front(self, count: int) -> None:
+        for _ in range(count):
+            self._pending.popleft()

@@ -70,7 +70,7 @@ def write_config(tmp_path: Path, redis_url: str, feed_url: str, web_port: int, w
     path = tmp_path / "bcx.conf"
     path.write_text(
         f"[redis]\nurl = {redis_url}\n"
-        f"[tracker]\nfeed_url = {feed_url}\nproducts = BTC-USD, ETH-USD\n"
+        f"[tracker]\nfeed_url = {feed_url}\nrest_url =\nproducts = BTC-USD, ETH-USD\n"
         f"[watcher]\ninterval = 200ms\nwebhook = {webhook}\n"
         f"[web]\nport = {web_port}\nworkers = 1\n"
         "[alert:btc-100k]\nproduct = BTC-USD\nwhen = price > 100000\n"

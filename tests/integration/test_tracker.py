@@ -119,7 +119,7 @@ def test_writer_on_real_redis_stores_each_trade_once(redis_conn):
 
 
 def write_config(path: Path, redis_url: str, feed_url: str, log: Path, **tracker: str) -> Path:
-    options = {"products": ", ".join(PRODUCTS), "feed_url": feed_url, **tracker}
+    options = {"products": ", ".join(PRODUCTS), "feed_url": feed_url, "rest_url": "", **tracker}
     lines = ["[redis]", f"url = {redis_url}", "timeout = 1s", "[tracker]"]
     lines += [f"{key} = {value}" for key, value in options.items()]
     lines += ["[log]", "level = INFO", f"file = {log}"]
@@ -208,3 +208,24 @@ def test_config_error_exits_2_before_touching_redis(tmp_path):
     result = subprocess.run([TRACKER, "--config", str(config)], capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 2
     assert "[tracker] batch_sise" in result.stderr
+
+
+def test_advanced_trade_feed_through_the_replay_server(redis_conn, replay, sample):
+    from bcx_tracker import coinbase_advanced
+
+    expected = sorted((p, t, price, bid, ask) for p, t, _, price, bid, ask, _ in ticks_in(sample))
+    store = TickStore(redis_conn, "bcx", "coinbase")
+    writer = TickWriter(store, batch_size=50, flush_interval=0.02).start()
+    stopper = Stopper()
+    feed = Feed(replay.url, PRODUCTS, writer.put, stopper, reconnect_max=1, adapter=coinbase_advanced)
+    thread = threading.Thread(target=feed.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: writer.written == len(expected), "every tick written")
+    finally:
+        stopper.stop()
+        thread.join(timeout=TIMEOUT)
+        assert writer.close(timeout=TIMEOUT) == 0
+    got = sorted((t.product, t.time_ms, t.price, t.bid, t.ask) for p in PRODUCTS for t in store.range(p, 0, 2**53))
+    assert got == expected  # same prices, books and times; ids derived (Advanced Trade has no trade ids)
+    assert (feed.stats.malformed, feed.stats.reconnects) == (0, 0)

@@ -108,21 +108,56 @@ def test_redis_outage_keeps_ticks_and_writes_them_when_it_is_back(running, caplo
     store.wait_for(7)
     assert store.ticks == ticks(7)  # nothing lost, nothing twice, order kept
     assert store.calls >= 3
-    assert "Redis write failed (Connection refused): keeping 3 ticks" in caplog.text
+    assert "Redis write failed (Connection refused): keeping " in caplog.text
     assert "Redis is back" in caplog.text
 
 
-def test_queue_bound_holds_during_an_outage(running):
-    writer = running(DownStore(), batch_size=2, flush_interval=0.01, queue_size=3, retry_max=0.05)
-    accepted = 0
-    deadline = time.monotonic() + TIMEOUT
-    for tick in ticks(50):
-        accepted += writer.put(tick)
-        if writer.dropped:
-            break
-        time.sleep(0.001 if time.monotonic() < deadline else 0)
-    assert writer.dropped >= 1
-    assert writer.pending <= 3 + 2
+class SwitchStore(ListStore):
+    """Down until `up` is set."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = threading.Event()
+
+    def add(self, batch) -> int:
+        if not self.up.is_set():
+            self.calls += 1
+            raise redis.ConnectionError("Connection refused")
+        return super().add(batch)
+
+
+def test_outage_past_the_buffer_drops_the_oldest_and_flushes_the_rest_in_order(running, caplog):
+    store = SwitchStore()
+    writer = running(store, batch_size=2, flush_interval=0.01, queue_size=3, retry_max=0.05, buffer=5)
+    sent = ticks(20)
+    for tick in sent:
+        assert writer.put(tick)  # the reader is never refused: the thread keeps draining the queue
+        deadline = time.monotonic() + TIMEOUT
+        while writer._queue.qsize() and time.monotonic() < deadline:
+            time.sleep(0.001)
+    assert writer.pending <= 5
+    store.up.set()
+    store.wait_for(5)
+    assert writer.close() == 0
+    assert store.ticks == sent[-5:]
+    assert writer.dropped == 15
+    assert "oldest ticks (15 in all)" in caplog.text
+
+
+def test_drops_are_logged_at_most_once_a_minute(caplog):
+    now = [0.0]
+    writer = TickWriter(ListStore(), buffer=1, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING):
+        for second in (0.0, 1.0, 59.0, 61.0):
+            now[0] = second
+            writer._keep(ticks(1)[0])
+            writer._keep(ticks(1)[0])
+            writer._report_drops(now[0])
+    lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert lines == [
+        "buffer full (1 ticks, Redis away): dropped the 1 oldest ticks (1 in all)",  # at 0s
+        "buffer full (1 ticks, Redis away): dropped the 6 oldest ticks (7 in all)",  # 1s and 59s held back until 61s
+    ]
 
 
 def test_close_with_redis_down_gives_up_and_says_how_many(caplog):

@@ -1,0 +1,85 @@
+"""`bcx tail [PRODUCT ...]`: print ticks as they are stored, one line each, until Ctrl-C or TERM.
+
+It polls each product's ticks newer than the last one printed (a cursor of time and the members already seen at
+that time), so every tick the tracker writes in order is printed once. Ticks backfilled into the past (REST
+trades older than the cursor) are not printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from bcx.connection import connect
+from bcx.converters import product_id
+from bcx.daemon import Stopper, load_or_exit
+from bcx.store import TickStore
+from bcx.tick import Tick, ms_to_iso
+
+POLL = 0.25
+DESCRIPTION = "Print ticks as they are stored, one line each (Ctrl-C stops)."
+
+
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add `tail` to the `bcx` command's subcommands."""
+    parser = commands.add_parser("tail", help="print ticks as they are stored", description=DESCRIPTION)
+    parser.add_argument("products", nargs="*", type=product_id, metavar="PRODUCT", help="default: [tracker] products")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $BCX_CONFIG, /etc/bcx/bcx.conf)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+@dataclass
+class Cursor:
+    """The newest time printed and the ticks already printed at that time."""
+
+    time_ms: int = 0
+    seen: set[int] = field(default_factory=set)
+
+    def fresh(self, ticks: list[Tick]) -> list[Tick]:
+        """The ticks (in time order, none older than the cursor) not printed yet; moves the cursor past them."""
+        new = [t for t in ticks if t.time_ms > self.time_ms or t.trade_id not in self.seen]
+        for tick in new:
+            if tick.time_ms > self.time_ms:
+                self.time_ms, self.seen = tick.time_ms, set()
+            self.seen.add(tick.trade_id)
+        return new
+
+
+def format_tick(tick: Tick) -> str:
+    book = f"  bid {tick.bid}  ask {tick.ask}" if tick.bid or tick.ask else "  (no book: backfilled)"
+    size = f"  size {tick.size}" if tick.size else ""
+    return f"{ms_to_iso(tick.time_ms)}  {tick.product}  {tick.price}{book}{size}  #{tick.trade_id}"
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_or_exit(args)
+    products = tuple(args.products) or config.tracker.products
+    stopper = Stopper().install()
+    conn = connect(config.redis)
+    store = TickStore(conn, config.redis.prefix, config.tracker.exchange)
+    try:
+        cursors = {p: Cursor(t.time_ms if t else 0, {t.trade_id} if t else set()) for p, t in latest(store, products)}
+        while not stopper.stopping:
+            for product, cursor in cursors.items():
+                for tick in cursor.fresh(store.range(product, cursor.time_ms, 2**53)):
+                    print(format_tick(tick), flush=True)
+            time.sleep(POLL)
+    except redis.RedisError as exc:
+        print(f"bcx tail: redis at {config.redis.url}: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `bcx tail | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        conn.close()
+    return 0
+
+
+def latest(store: TickStore, products: tuple[str, ...]) -> list[tuple[str, Tick | None]]:
+    """Start after the newest stored tick: tail shows what comes from now on."""
+    return list(store.latest_many(products).items())

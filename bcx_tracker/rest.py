@@ -1,0 +1,142 @@
+"""The Exchange's public REST API, thinly: products, trades (paginated), 1-minute candles.
+
+One `requests.Session` with timeouts, every request through a token bucket kept under the public rate limit.
+Responses are turned into our types by the pure functions at the bottom: a REST trade becomes a tick without
+bid/ask (`881613|14.7775|||0.04`), a candle row `[time, low, high, open, close, volume]` (JSON numbers, newest
+first) becomes a Candle with exact decimal strings and no trade count.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import requests
+
+from bcx.candles import Candle
+from bcx.tick import Tick, iso_to_ms
+from bcx_tracker.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = (5.0, 15.0)  # connect, read
+RATE, BURST = 5.0, 5.0  # half the public limit (10/s, bursts of 15): other clients may share the address
+TRADES_PER_PAGE = 1000
+THROTTLED_RETRIES = 3
+
+
+class RestError(Exception):
+    """The REST API could not be reached or answered with an error; the message says which."""
+
+
+class RestClient:
+    def __init__(
+        self,
+        base_url: str,
+        session: requests.Session | None = None,
+        bucket: TokenBucket | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", "bcx-tracker")
+        self.clock, self.sleep = clock, sleep
+        self.bucket = bucket or TokenBucket(RATE, BURST, clock())
+
+    def get(self, path: str, params: dict | None = None) -> tuple[object, requests.structures.CaseInsensitiveDict]:
+        """JSON body and headers of a GET; RestError when unreachable, throttled too long, or answering an error."""
+        for attempt in range(THROTTLED_RETRIES + 1):
+            self.sleep(self.bucket.take(self.clock()))
+            try:
+                response = self.session.get(self.base_url + path, params=params, timeout=TIMEOUT)
+            except requests.RequestException as exc:
+                raise RestError(f"GET {path}: {exc}") from None
+            if response.status_code == 429 and attempt < THROTTLED_RETRIES:
+                self.sleep(2.0 * (attempt + 1))
+                continue
+            break
+        try:
+            body = json.loads(response.text, parse_float=Decimal)
+        except ValueError:
+            raise RestError(f"GET {path}: HTTP {response.status_code}, not JSON: {response.text[:100]!r}") from None
+        if response.status_code != 200 or isinstance(body, dict) and "message" in body:
+            message = body.get("message") if isinstance(body, dict) else body
+            raise RestError(f"GET {path}: HTTP {response.status_code}: {message}")
+        return body, response.headers
+
+    def products(self) -> list[dict]:
+        body, _ = self.get("/products")
+        if not isinstance(body, list):
+            raise RestError("GET /products: not a list")
+        return [p for p in body if isinstance(p, dict)]
+
+    def trades(self, product: str, after: int | None = None) -> tuple[list[Tick], int | None]:
+        """One page of trades older than trade id `after` (the newest page without it), newest first, and the
+        cursor of the next older page (the CB-AFTER header)."""
+        params = {"limit": TRADES_PER_PAGE} | ({"after": after} if after is not None else {})
+        body, headers = self.get(f"/products/{product}/trades", params)
+        if not isinstance(body, list):
+            raise RestError(f"GET /products/{product}/trades: not a list")
+        cursor = headers.get("CB-AFTER")
+        return [trade_tick(product, row) for row in body], int(cursor) if cursor and cursor.isdigit() else None
+
+    def candles(self, product: str, start_s: int, end_s: int) -> list[Candle]:
+        """1-minute candles with start_s <= time <= end_s, oldest first."""
+        params = {"granularity": 60, "start": start_s, "end": end_s}
+        body, _ = self.get(f"/products/{product}/candles", params)
+        if not isinstance(body, list):
+            raise RestError(f"GET /products/{product}/candles: not a list")
+        return sorted((candle_of_row(row) for row in body), key=lambda c: c.time_ms)
+
+
+def unknown_products(wanted: tuple[str, ...], listed: list[dict]) -> list[str]:
+    """The wanted ids the exchange does not list (one of them would make it ignore the whole subscribe)."""
+    known = {p.get("id") for p in listed}
+    return [product for product in wanted if product not in known]
+
+
+def unavailable_products(wanted: tuple[str, ...], listed: list[dict]) -> list[str]:
+    """Listed but not trading now (status not online, or trading disabled): worth a warning, not an error."""
+    by_id = {p.get("id"): p for p in listed}
+    return [
+        p
+        for p in wanted
+        if p in by_id and (by_id[p].get("status", "online") != "online" or by_id[p].get("trading_disabled"))
+    ]
+
+
+def trade_tick(product: str, row: dict) -> Tick:
+    """A REST trade as a tick: no book, so no bid/ask."""
+    try:
+        return Tick(
+            product=product,
+            time_ms=iso_to_ms(row["time"]),
+            trade_id=int(row["trade_id"]),
+            price=exact(row["price"]),
+            size=exact(row["size"]) if row.get("size") is not None else None,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RestError(f"a trade of {product} is malformed ({exc}): {row!r:.100}") from None
+
+
+def candle_of_row(row: list) -> Candle:
+    """`[time, low, high, open, close, volume]` (numbers parsed as Decimal) -> Candle; low comes before high!"""
+    try:
+        time_s, low, high, open_, close, volume = row
+        return Candle(int(time_s) * 1000, exact(open_), exact(high), exact(low), exact(close), exact(volume), None)
+    except (TypeError, ValueError) as exc:
+        raise RestError(f"a candle row is malformed ({exc}): {row!r:.100}") from None
+
+
+def exact(value: object) -> str:
+    """A JSON number (parsed as Decimal or int) or decimal string -> its exact plain decimal text, never float."""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise ValueError(f"not a number: {value!r}")
+    number = Decimal(value)
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"not a price or size: {value!r}")
+    return format(number, "f")

@@ -1,0 +1,163 @@
+"""Local stand-ins for the exchange in tests: a scripted websocket feed and a REST stub, both on 127.0.0.1.
+
+`ScriptedFeed(scripts)`: connection i (after its subscribe) plays scripts[i], a list of frames (str or bytes) and
+actions: CLOSE (close the connection), SILENT (send nothing more, keep it open), or a threading.Event to wait for.
+A connection past the last script stays silent. `RestStub(products, trades, candles)`: GET /products,
+/products/<id>/trades (newest first, `after` cursor, CB-AFTER/CB-BEFORE headers) and /products/<id>/candles.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import serve
+
+CLOSE, SILENT = "close", "silent"
+
+
+def iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}000Z"
+
+
+def ticker(trade_id: int, product: str = "BTC-USD", base_ms: int = 1_790_000_000_000) -> str:
+    return json.dumps(
+        {
+            "type": "ticker",
+            "sequence": 5_000 + trade_id * 3,
+            "product_id": product,
+            "price": f"{100 + trade_id}.25",
+            "best_bid": f"{100 + trade_id}.20",
+            "best_ask": f"{100 + trade_id}.30",
+            "side": "buy",
+            "time": iso(base_ms + trade_id * 1000),
+            "trade_id": trade_id,
+            "last_size": "0.5",
+        }
+    )
+
+
+def heartbeat(last_trade_id: int, product: str = "BTC-USD", base_ms: int = 1_790_000_000_000) -> str:
+    data = {"type": "heartbeat", "sequence": 5_000 + last_trade_id * 3, "last_trade_id": last_trade_id}
+    return json.dumps({**data, "product_id": product, "time": iso(base_ms + last_trade_id * 1000 + 1)})
+
+
+class ScriptedFeed:
+    def __init__(self, scripts: list[list]):
+        self.scripts = scripts
+        self.connections = 0
+        self.connected_at: list[float] = []
+        self.last_sent_at = 0.0
+        self.last_sent_on: dict[int, float] = {}  # connection index -> when it last sent
+        self.stop_event = threading.Event()
+        self._server = serve(self._handle, "127.0.0.1", 0, close_timeout=1)
+        self.url = f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ScriptedFeed:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+    def _handle(self, conn) -> None:
+        index = self.connections
+        self.connections += 1
+        self.connected_at.append(time.monotonic())
+        try:
+            request = json.loads(conn.recv(timeout=5))
+            names = [c["name"] if isinstance(c, dict) else c for c in request.get("channels", [])]
+            channels = [{"name": name, "product_ids": ["BTC-USD"]} for name in names]
+            conn.send(json.dumps({"type": "subscriptions", "channels": channels}))
+            for step in self.scripts[index] if index < len(self.scripts) else [SILENT]:
+                if step == CLOSE:
+                    conn.close()
+                    return
+                if step == SILENT:
+                    break
+                if isinstance(step, threading.Event):
+                    step.wait(30)
+                    continue
+                conn.send(step)
+                self.last_sent_at = self.last_sent_on[index] = time.monotonic()
+            self.stop_event.wait(60)
+        except (ConnectionClosed, TimeoutError):
+            pass
+
+
+class RestStub:
+    def __init__(self, products: list[str], trades: dict[str, list[dict]] | None = None, candles=None):
+        self.products = products
+        self.trades = trades or {}
+        self.candles = candles or (lambda product, start, end: [])
+        self.requests: list[str] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                stub.requests.append(self.path)
+                status, body, headers = stub.answer(self.path)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RestStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def answer(self, path: str) -> tuple[int, object, dict]:
+        parsed = urlparse(path)
+        query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        parts = parsed.path.strip("/").split("/")
+        if parts == ["products"]:
+            return 200, [{"id": p, "status": "online"} for p in self.products], {}
+        if len(parts) != 3 or parts[0] != "products" or parts[1] not in self.products:
+            return 404, {"message": "NotFound"}, {}
+        if parts[2] == "trades":
+            return self._trades(parts[1], query)
+        if parts[2] == "candles":
+            return 200, self.candles(parts[1], int(query["start"]), int(query["end"])), {}
+        return 404, {"message": "NotFound"}, {}
+
+    def _trades(self, product: str, query: dict) -> tuple[int, object, dict]:
+        limit = int(query.get("limit", 1000))
+        after = int(query["after"]) if "after" in query else None
+        older = [t for t in self.trades.get(product, []) if after is None or t["trade_id"] < after]
+        page = sorted(older, key=lambda t: -t["trade_id"])[:limit]
+        headers = {"CB-BEFORE": str(page[0]["trade_id"]), "CB-AFTER": str(page[-1]["trade_id"])} if page else {}
+        return 200, page, headers
+
+
+def rest_trade(trade_id: int, base_ms: int = 1_790_000_000_000) -> dict:
+    """The REST form of ticker(trade_id): same trade, same time and price, no book."""
+    return {
+        "time": iso(base_ms + trade_id * 1000)[:-4] + "Z",
+        "trade_id": trade_id,
+        "price": f"{100 + trade_id}.25",
+        "size": "0.5",
+        "side": "sell",
+    }
