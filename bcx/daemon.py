@@ -42,6 +42,19 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def arg_type(convert: Callable[[str], object]) -> Callable[[str], object]:
+    """A config converter (bcx.converters) as an argparse type: its ValueError message becomes the usage error."""
+
+    def parse(text: str):
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
 def load_or_exit(args: argparse.Namespace) -> Config:
     """Load and validate the config, or print what is wrong and exit 2 before anything touches Redis."""
     try:

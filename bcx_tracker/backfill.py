@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from bcx.candles import CandleStore
+from bcx.candles import Candle, CandleStore
 from bcx.tick import Tick
 from bcx_tracker.gaps import Gap, candle_windows, merge_gaps, trades_page_done
 from bcx_tracker.rest import RestClient, RestError
@@ -103,12 +103,20 @@ def backfill_candles(
     written = 0
     for done, (lo, hi) in enumerate(windows, 1):
         rows = [c for c in rest.candles(product, lo, hi) if start <= c.time_ms < end]
+        rows = without_counted(rows, candles.range(product, "1m", lo, hi))
         written += candles.put(product, "1m", rows)
         if progress is not None:
             print(f"\rbackfilling {product}: {done}/{len(windows)} requests, {written} candles", end="", file=progress)
     if progress is not None:
         print(file=progress)
     return written
+
+
+def without_counted(rows: list[Candle], stored: list[Candle]) -> list[Candle]:
+    """REST candles for the buckets that hold no candle compacted from our own ticks (those carry a trade count,
+    and raw ticks win: the exchange's rounded floats must not replace them)."""
+    counted = {c.time_ms for c in stored if c.count is not None}
+    return [row for row in rows if row.time_ms not in counted]
 
 
 def terminal() -> TextIO | None:

@@ -12,7 +12,8 @@ import redis
 from bcx.candles import CandleStore
 from bcx.config import Config
 from bcx.connection import connect
-from bcx.daemon import EXIT_CONFIG, Stopper, base_parser, load_or_exit
+from bcx.converters import byte_size, positive_int
+from bcx.daemon import EXIT_CONFIG, Stopper, arg_type, base_parser, load_or_exit
 from bcx.detach import run_as_service
 from bcx.heartbeat import daemon_id
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
@@ -20,7 +21,7 @@ from bcx_tracker import rest as rest_api
 from bcx_tracker.backfill import TradeBackfiller, backfill_candles, terminal
 from bcx_tracker.feed import ADAPTERS, Feed
 from bcx_tracker.gaps import candle_hole
-from bcx_tracker.recorder import Recorder
+from bcx_tracker.recorder import DEFAULT_KEEP, DEFAULT_MAX_BYTES, Recorder
 from bcx_tracker.reporter import Reporter
 from bcx_tracker.writer import TickWriter
 
@@ -36,18 +37,33 @@ class StartError(Exception):
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser("bcx-tracker", "Record the Coinbase Exchange ticker into Redis.")
     parser.add_argument("--record", metavar="FILE", help="also append every raw feed message to FILE (JSON lines)")
+    parser.add_argument(
+        "--record-max-size",
+        metavar="SIZE",
+        type=arg_type(byte_size),
+        default=DEFAULT_MAX_BYTES,
+        help="rotate the recording past this size, uncompressed (default 64mb)",
+    )
+    parser.add_argument(
+        "--record-keep",
+        metavar="N",
+        type=arg_type(positive_int),
+        default=DEFAULT_KEEP,
+        help="rotated recordings to keep (default 5)",
+    )
     args = parser.parse_args(argv)
     config = load_or_exit(args)
     with run_as_service(args, config) as stopper:  # --daemon, --pidfile, --user
         try:
-            run(config, stopper, record=args.record)
+            recorder = Recorder(args.record, args.record_max_size, args.record_keep) if args.record else None
+            run(config, stopper, recorder=recorder)
         except StartError as exc:
             print(f"bcx-tracker: {exc}", file=sys.stderr)
             return EXIT_CONFIG
     return 0
 
 
-def run(config: Config, stopper: Stopper, record: str | None = None) -> None:
+def run(config: Config, stopper: Stopper, recorder: Recorder | None = None) -> None:
     """The tracker on `config` until `stopper` says stop; usable in-process (no signal handling here)."""
     tracker = config.tracker
     rest = rest_api.RestClient(tracker.rest_url) if tracker.rest_url else None
@@ -68,7 +84,6 @@ def run(config: Config, stopper: Stopper, record: str | None = None) -> None:
     backfiller = TradeBackfiller(rest, writer.put).start() if rest is not None and exchange_feed else None
     if rest is not None:
         start_candle_backfill(rest, CandleStore(conn, config.redis.prefix, tracker.exchange), latest, tracker.backfill)
-    recorder = Recorder(record) if record else None
     feed = Feed(
         tracker.feed_url,
         tracker.products,

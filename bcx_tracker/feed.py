@@ -22,6 +22,7 @@ from websocket import ABNF, WebSocketBadStatusException, WebSocketException, Web
 
 from bcx.backoff import backoff_delay
 from bcx.daemon import Stopper
+from bcx.logsetup import reopen_log_files
 from bcx.tick import Tick
 from bcx_tracker import coinbase, coinbase_advanced
 from bcx_tracker.coinbase import (
@@ -102,6 +103,8 @@ class Feed:
     def run(self) -> None:
         try:
             while not self.stopper.stopping:
+                if self.stopper.take_hangup():  # logrotate moved the log: reopen it (and redirected stdio)
+                    reopen_log_files()
                 self.loop_once(self.clock())
         finally:
             self.close()

@@ -2,7 +2,9 @@
 
 A name ending in `.gz` is written gzip-compressed (appending adds a gzip member, which readers handle).
 Lines are flushed at most once a second, so recording costs little at high message rates and a crash loses at
-most about a second of the recording.
+most about a second of the recording. Past `max_bytes` of messages (uncompressed) the file is rotated:
+`feed.jsonl` becomes `feed.jsonl.1` (`feed.jsonl.gz` becomes `feed.jsonl.1.gz`), older ones shift up, and
+the `keep`-th goes.
 """
 
 from __future__ import annotations
@@ -28,22 +30,58 @@ def open_lines(path: str | Path, mode: str) -> IO[str]:
     return open(path, mode, encoding="utf-8")
 
 
+DEFAULT_MAX_BYTES = 64 * 1024**2
+DEFAULT_KEEP = 5
+
+
+def rotated_name(path: str, number: int) -> str:
+    """The name of the `number`-th older file: the number goes before a `.gz` so readers still see gzip."""
+    if path.endswith(".gz"):
+        return f"{path[:-3]}.{number}.gz"
+    return f"{path}.{number}"
+
+
+def rotate(path: str, keep: int) -> None:
+    """path -> path.1, path.1 -> path.2, ...; the file past `keep` older ones is removed."""
+    Path(rotated_name(path, keep)).unlink(missing_ok=True)
+    for number in range(keep - 1, 0, -1):
+        older = Path(rotated_name(path, number))
+        if older.exists():
+            older.rename(rotated_name(path, number + 1))
+    if keep > 0 and Path(path).exists():
+        Path(path).rename(rotated_name(path, 1))
+
+
 class Recorder:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, keep: int = DEFAULT_KEEP):
         self.path = str(path)
+        self.max_bytes = max_bytes
+        self.keep = keep
         self.lines = 0
         self._file = open_lines(path, "a")
+        self._bytes = Path(self.path).stat().st_size
         self._flushed_at: float | None = None
-        log.info("recording the raw feed to %s", self.path)
+        log.info("recording the raw feed to %s (rotated every %d bytes, %d kept)", self.path, max_bytes, keep)
 
     def write(self, raw: str | bytes, now: float) -> None:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", errors="replace")
         # Outside JSON strings a newline is just whitespace and inside them it must be escaped, so replacing
         # it keeps one message per line without changing what the message says.
-        self._file.write(raw.replace("\r", " ").replace("\n", " ") + "\n")
+        line = raw.replace("\r", " ").replace("\n", " ") + "\n"
+        if self._bytes and self._bytes + len(line) > self.max_bytes:
+            self._rotate()
+        self._file.write(line)
+        self._bytes += len(line)
         self.lines += 1
         self.maybe_flush(now)
+
+    def _rotate(self) -> None:
+        self._file.close()
+        rotate(self.path, self.keep)
+        self._file = open_lines(self.path, "a")
+        self._bytes = 0
+        log.info("rotated the recording %s", self.path)
 
     def maybe_flush(self, now: float) -> None:
         if self._flushed_at is None or now - self._flushed_at >= FLUSH_EVERY:

@@ -22,7 +22,7 @@ from gunicorn.sock import create_sockets
 
 from bcx.config import Config
 from bcx.converters import host, port
-from bcx.daemon import base_parser, load_or_exit, log_file
+from bcx.daemon import arg_type, base_parser, load_or_exit, log_file
 from bcx.detach import run_as_service
 
 # bcx_web.app (and with it prometheus_client) is imported only after main() has chosen the metrics directory:
@@ -117,22 +117,9 @@ def bind_address(host: str, port: int) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = base_parser("bcx-web", "Serve the BCX HTTP API and chart page.")
-    parser.add_argument("--host", type=_arg(host), help="listen on this address (default: [web] host)")
-    parser.add_argument("--port", type=_arg(port), help="listen on this TCP port (default: [web] port)")
+    parser.add_argument("--host", type=arg_type(host), help="listen on this address (default: [web] host)")
+    parser.add_argument("--port", type=arg_type(port), help="listen on this TCP port (default: [web] port)")
     return parser
-
-
-def _arg(convert):
-    """A config converter as an argparse type: its ValueError message becomes the usage error."""
-
-    def parse(text: str):
-        try:
-            return convert(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    parse.__name__ = convert.__name__
-    return parse
 
 
 def main(argv: list[str] | None = None) -> None:

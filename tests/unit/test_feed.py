@@ -200,3 +200,24 @@ def test_records_gzip(tmp_path, name):
     recorder.close()
     with open_lines(tmp_path / name, "r") as lines:
         assert lines.read() == '{"type": "ticker"}\n'
+
+
+@pytest.mark.parametrize("name", ["feed.jsonl", "feed.jsonl.gz"])
+def test_recording_rotates_by_size_and_keeps_the_newest(tmp_path, name):
+    from bcx_tracker.recorder import Recorder, open_lines, rotated_name
+
+    path = str(tmp_path / name)
+    recorder = Recorder(path, max_bytes=25, keep=2)
+    for number in range(7):  # 11-byte lines: two fit in 25 bytes, the third starts a new file
+        recorder.write(f'{{"n": {number:03d}}}', now=number)
+    recorder.close()
+
+    def numbers(file: str) -> list[int]:
+        with open_lines(file, "r") as lines:
+            return [int(line.split()[1].rstrip("}")) for line in lines]
+
+    assert numbers(path) == [6]
+    assert numbers(rotated_name(path, 1)) == [4, 5]
+    assert numbers(rotated_name(path, 2)) == [2, 3]
+    assert not Path(rotated_name(path, 3)).exists()  # keep=2: the oldest two lines are gone
+    assert rotated_name(path, 1).endswith(".1.gz" if name.endswith(".gz") else ".jsonl.1")

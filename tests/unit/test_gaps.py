@@ -107,3 +107,12 @@ def test_advanced_trade_round_trip_through_the_server_side_format():
     subscribes = [json.loads(m) for m in coinbase_advanced.subscribe_messages(["BTC-USD"])]
     assert [m["channel"] for m in subscribes] == ["ticker", "heartbeats"]
     assert coinbase_advanced.parse_subscribe(subscribes[1], ["BTC-USD"]) == {"heartbeat": {"BTC-USD"}}
+
+
+def test_rest_candles_never_replace_candles_compacted_from_ticks():
+    from bcx.candles import Candle
+    from bcx_tracker.backfill import without_counted
+
+    rest = [Candle(0, "1", "2", "1", "2", "5"), Candle(60_000, "2", "3", "2", "3", "5")]
+    stored = [Candle(0, "1.00", "2.00", "1.00", "2.00", "4.5", 12), Candle(60_000, "9", "9", "9", "9", "1")]
+    assert without_counted(rest, stored) == rest[1:]  # minute 0 came from raw ticks; minute 1 was REST already
