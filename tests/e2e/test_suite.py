@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 from decimal import Decimal
@@ -154,27 +155,31 @@ def test_bcx_up_replays_the_sample_and_ctrl_c_leaves_nothing_behind(tmp_path, pr
     web_port = free_port()
     config = tmp_path / "bcx.conf"
     config.write_text(f"[redis]\nurl = redis://127.0.0.1:{free_port()}/0\n[web]\nport = {web_port}\nworkers = 1\n")
-    env = {**__import__("os").environ, "TMPDIR": str(tmp_path)}
-    up = processes.start(
-        "up",
-        [bcx_command("bcx"), "up", "--config", str(config), "--replay", str(sample), "--speed", "max"],
-        stdout=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    lines = []
-    wait_for(lambda: lines.append(up.stdout.readline()) or "BCX is up" in lines[-1], what="bcx up to start")
-    assert f"http://127.0.0.1:{web_port}/" in lines[-1]
-    products = wait_for(
-        lambda: (
-            (b := get_json(f"http://127.0.0.1:{web_port}/api/v1.0/products"))
-            and all(p["last"] for p in b["products"])
-            and b
-        ),
-        what="ticks from every product of the sample",
-    )
-    assert {p["product"] for p in products["products"]} == {"BTC-USD", "ETH-USD", "SOL-USD"}
-    assert len(processes_mentioning(str(tmp_path))) >= 4  # replay, tracker, watcher, web (+ redis-server)
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    try:
+        up = processes.start(
+            "up",
+            [bcx_command("bcx"), "up", "--config", str(config), "--replay", str(sample), "--speed", "max"],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        lines = []
+        wait_for(lambda: lines.append(up.stdout.readline()) or "BCX is up" in lines[-1], what="bcx up to start")
+        assert f"http://127.0.0.1:{web_port}/" in lines[-1]
+        products = wait_for(
+            lambda: (
+                (b := get_json(f"http://127.0.0.1:{web_port}/api/v1.0/products"))
+                and all(p["last"] for p in b["products"])
+                and b
+            ),
+            what="ticks from every product of the sample",
+        )
+        assert {p["product"] for p in products["products"]} == {"BTC-USD", "ETH-USD", "SOL-USD"}
+        assert len(processes_mentioning(str(tmp_path))) >= 4  # replay, tracker, watcher, web (+ redis-server)
 
-    assert processes.terminate(up, signal.SIGINT) == 0
-    assert processes_mentioning(str(tmp_path)) == []
+        assert processes.terminate(up, signal.SIGINT) == 0
+        assert processes_mentioning(str(tmp_path)) == []
+    finally:  # bcx up's daemons run in sessions of their own: if the test failed early, do not leave them running
+        for pid in processes_mentioning(str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)
