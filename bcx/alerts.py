@@ -1,8 +1,8 @@
 """Alerts: what a rule says when it fires, and how it travels through Redis.
 
 Each alert is appended to the capped stream `<prefix>:alerts` (so a subscriber that was away can catch up) and
-then published as JSON on the pub/sub channel of the same name (sharded on a Redis 7 cluster: bcx.pubsub). The stream entry id is the alert's id
-everywhere: in the published JSON, in the API and as the SSE `Last-Event-ID`.
+then published as JSON on the pub/sub channel of the same name (sharded on a Redis 7 cluster: bcx.pubsub). The
+stream entry id is the alert's id everywhere: in the published JSON, in the API and as the SSE `Last-Event-ID`.
 
 The stream entry holds the alert's JSON in one field, without the id (the entry id is the id); readers fill it in.
 """

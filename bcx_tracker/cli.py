@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import redis
 
 from bcx.candles import CandleStore
 from bcx.config import Config
-from bcx.connection import connect
+from bcx.connection import connect, describe
+from bcx.converters import product_list
 from bcx.daemon import EXIT_CONFIG, Stopper, base_parser, load_or_exit
 from bcx.detach import run_as_service
 from bcx.heartbeat import daemon_id
@@ -36,18 +39,28 @@ class StartError(Exception):
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser("bcx-tracker", "Record the Coinbase Exchange ticker into Redis.")
     parser.add_argument("--record", metavar="FILE", help="also append every raw feed message to FILE (JSON lines)")
+    shard = parser.add_argument_group("sharding: several trackers, each with its own products, against one Redis")
+    shard.add_argument(
+        "--products",
+        type=products_option,
+        metavar="LIST",
+        help="record these (BTC-USD, ETH-USD) instead of [tracker] products",
+    )
+    shard.add_argument("--name", metavar="NAME", help="this tracker's name in `bcx status` (default: host:pid)")
     args = parser.parse_args(argv)
     config = load_or_exit(args)
+    if args.products:
+        config = replace(config, tracker=replace(config.tracker, products=args.products))
     with run_as_service(args, config) as stopper:  # --daemon, --pidfile, --user
         try:
-            run(config, stopper, record=args.record)
+            run(config, stopper, record=args.record, name=args.name)
         except StartError as exc:
             print(f"bcx-tracker: {exc}", file=sys.stderr)
             return EXIT_CONFIG
     return 0
 
 
-def run(config: Config, stopper: Stopper, record: str | None = None) -> None:
+def run(config: Config, stopper: Stopper, record: str | None = None, name: str | None = None) -> None:
     """The tracker on `config` until `stopper` says stop; usable in-process (no signal handling here)."""
     tracker = config.tracker
     rest = rest_api.RestClient(tracker.rest_url) if tracker.rest_url else None
@@ -81,9 +94,14 @@ def run(config: Config, stopper: Stopper, record: str | None = None) -> None:
         on_gap=backfiller.add if backfiller is not None else None,
         known_trades=known_trades(latest, tracker.backfill) if exchange_feed else None,
     )
-    reporter = Reporter(conn, config.redis.prefix, daemon_id("tracker"), lambda: counters(feed, writer, backfiller))
+    reporter = Reporter(
+        conn,
+        config.redis.prefix,
+        daemon_id("tracker", name),
+        lambda: counters(feed, writer, backfiller, tracker.products),
+    )
     reporter.start()
-    log.info("bcx-tracker started: %s -> %s (%s)", tracker.feed_url, _safe_url(config.redis.url), config.path)
+    log.info("bcx-tracker started: %s -> %s (%s)", tracker.feed_url, describe(config.redis), config.path)
     try:
         feed.run()
     finally:
@@ -111,7 +129,9 @@ def run(config: Config, stopper: Stopper, record: str | None = None) -> None:
         )
 
 
-def counters(feed: Feed, writer: TickWriter, backfiller: TradeBackfiller | None) -> dict[str, int]:
+def counters(
+    feed: Feed, writer: TickWriter, backfiller: TradeBackfiller | None, products: tuple[str, ...] = ()
+) -> dict[str, int | str]:
     """What `bcx status` shows for a tracker."""
     stats = feed.stats
     return {
@@ -125,7 +145,16 @@ def counters(feed: Feed, writer: TickWriter, backfiller: TradeBackfiller | None)
         "backfilled": backfiller.backfilled if backfiller else 0,
         "buffered": writer.pending,
         "dropped": writer.dropped,
+        "products": ",".join(products),  # which shard this is
     }
+
+
+def products_option(text: str) -> tuple[str, ...]:
+    """`--products`: validated like the config key."""
+    try:
+        return product_list(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def check_products(rest: rest_api.RestClient, products: tuple[str, ...]) -> None:
@@ -199,14 +228,6 @@ def open_store(conn: redis.Redis, config: Config) -> TickStore:
             DEFAULT_CHUNK_ENTRIES,
         )
         return TickStore(conn, config.redis.prefix, config.tracker.exchange, chunk_entries=DEFAULT_CHUNK_ENTRIES)
-
-
-def _safe_url(url: str) -> str:
-    """The Redis URL without a password, for the log."""
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
 if __name__ == "__main__":

@@ -153,7 +153,9 @@ def test_sigterm_flushes_every_buffered_tick_and_the_recording_replays_the_same(
     expected = ticks_in(sample)
     log = tmp_path / "tracker.log"
     # Nothing is flushed before shutdown: a batch larger than the file, an interval longer than the test.
-    config = write_config(tmp_path / "bcx.conf", redis_section, replay.url, log, batch_size="100000", flush_interval="1h")
+    config = write_config(
+        tmp_path / "bcx.conf", redis_section, replay.url, log, batch_size="100000", flush_interval="1h"
+    )
     tracker = TrackerProcess(config, tmp_path / "feed.jsonl")
     try:
         wait_for(lambda: tracker.recorded_tickers() == len(expected), "the whole file received")
@@ -182,7 +184,9 @@ def test_starts_with_redis_down_and_writes_when_it_comes_up(replay, sample, tmp_
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     log = tmp_path / "tracker.log"
-    config = write_config(tmp_path / "bcx.conf", f"[redis]\nurl = {url}\n", replay.url, log, reconnect_max="1s", flush_interval="20ms")
+    config = write_config(
+        tmp_path / "bcx.conf", f"[redis]\nurl = {url}\n", replay.url, log, reconnect_max="1s", flush_interval="20ms"
+    )
     tracker = TrackerProcess(config, tmp_path / "feed.jsonl")
     try:
         wait_for(lambda: tracker.recorded_tickers() == len(expected), "the whole file received")
