@@ -16,10 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import redis
-
-from bcx.config import Config
 from redis.cluster import RedisCluster
 
+from bcx.config import Config
 from bcx.connection import connect, describe
 from bcx.converters import duration
 from bcx.daemon import load_or_exit
