@@ -37,7 +37,9 @@ def client(config):
 @pytest.fixture
 def down_client(config):
     """An app whose Redis is a closed port."""
-    config = replace(config, redis=replace(config.redis, url=f"redis://127.0.0.1:{free_port()}/0", timeout=1.0))
+    config = replace(
+        config, redis=replace(config.redis, url=f"redis://127.0.0.1:{free_port()}/0", cluster=(), timeout=1.0)
+    )
     return create_app(config, {"TESTING": True}).test_client()
 
 
