@@ -6,6 +6,7 @@ import pytest
 from redis.exceptions import RedisClusterException
 
 from bcx import alerts
+from bcx.config import RedisConfig
 from bcx.connection import connect
 from bcx.keys import alerts_key
 from bcx.pubsub import Subscription, use_sharded
@@ -54,6 +55,4 @@ def test_sharded_pubsub_only_on_a_redis_7_cluster():
 
 
 def connect_cluster(cluster):
-    from bcx.config import RedisConfig
-
     return connect(RedisConfig(url="", prefix="bcx", timeout=5.0, cluster=tuple(cluster.addresses)))
