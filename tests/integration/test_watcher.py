@@ -172,7 +172,7 @@ def test_retention_cutoff_never_passes_what_is_still_needed():
 
 
 def test_run_loop_stops_when_asked_and_survives_a_redis_that_is_down(tmp_path):
-    config = load_config(str(write_config(tmp_path, "redis://127.0.0.1:1/0", BTC_HIGH)))
+    config = load_config(str(write_config(tmp_path, "[redis]\nurl = redis://127.0.0.1:1/0\n", BTC_HIGH)))
     conn = connect(config.redis)
     stopper = Stopper()
     naps: list[float] = []
