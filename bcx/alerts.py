@@ -1,8 +1,8 @@
 """Alerts: what a rule says when it fires, and how it travels through Redis.
 
 Each alert is appended to the capped stream `<prefix>:alerts` (so a subscriber that was away can catch up) and
-then published as JSON on the pub/sub channel of the same name. The stream entry id is the alert's id
-everywhere: in the published JSON, in the API and as the SSE `Last-Event-ID`.
+then published as JSON on the pub/sub channel of the same name (sharded on a Redis 7 cluster: bcx.pubsub). The
+stream entry id is the alert's id everywhere: in the published JSON, in the API and as the SSE `Last-Event-ID`.
 
 The stream entry holds the alert's JSON in one field, without the id (the entry id is the id); readers fill it in.
 """
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import redis
 
+from bcx import pubsub
 from bcx.keys import alerts_key
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def publish(conn: redis.Redis, prefix: str, alert: Alert, maxlen: int) -> str:
     key = alerts_key(prefix)
     body = replace(alert, id=None).to_json()
     entry_id = _text(conn.xadd(key, {STREAM_FIELD: body}, maxlen=maxlen, approximate=True))
-    conn.publish(key, replace(alert, id=entry_id).to_json())
+    pubsub.publish(conn, key, replace(alert, id=entry_id).to_json())
     log.info("alert %s: %s", entry_id, alert.message)
     return entry_id
 

@@ -11,7 +11,7 @@ import redis
 
 from bcx import alerts
 from bcx.alerts import Alert
-from bcx.connection import connect
+from bcx.connection import connect, describe
 from bcx.daemon import Stopper, load_or_exit
 from bcx.tick import ms_to_iso
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             show(alerts.read_alerts(conn, config.redis.prefix, args.since, args.limit), args.json)
     except redis.RedisError as exc:
-        print(f"bcx alerts: redis at {config.redis.url}: {exc}", file=sys.stderr)
+        print(f"bcx alerts: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `bcx alerts | head`: the reader left, which is fine
         # point stdout at /dev/null so the flush at exit does not fail again (recipe from the `signal` docs)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
 
 from bcx.config import RedisConfig
 
@@ -31,3 +33,37 @@ def connect(config: RedisConfig) -> redis.Redis | RedisCluster:
         options.pop("health_check_interval")  # cluster nodes are checked by the cluster client itself
         return RedisCluster(startup_nodes=nodes, **options)
     return redis.Redis.from_url(config.url, **client_options(config))
+
+
+def describe(config: RedisConfig) -> str:
+    """Where the config points, for logs and messages: the URL without its password, or the cluster's nodes."""
+    if config.cluster:
+        return "cluster " + ", ".join(f"{host}:{port}" for host, port in config.cluster)
+    if "@" not in config.url:
+        return config.url
+    scheme, rest = config.url.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+class LazyClient:
+    """The client `connect` builds, built on first use: creating it never touches Redis (a RedisCluster asks its
+    nodes for the slot map as soon as it is made). While no cluster node answers, every use raises
+    redis.ConnectionError, as a single server's client does, and the next use tries again."""
+
+    def __init__(self, config: RedisConfig):
+        self.config = config
+        self._client: redis.Redis | RedisCluster | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> redis.Redis | RedisCluster:
+        with self._lock:
+            if self._client is None:
+                try:
+                    self._client = connect(self.config)
+                except RedisClusterException as exc:
+                    raise redis.ConnectionError(str(exc)) from exc
+            return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)

@@ -12,13 +12,14 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import redis
+from redis.cluster import RedisCluster
 
 from bcx.config import Config
-from bcx.connection import connect
+from bcx.connection import connect, describe
 from bcx.converters import duration
 from bcx.daemon import load_or_exit
 from bcx.heartbeat import EXPIRE_AFTER, Heartbeat, read_heartbeats
@@ -48,6 +49,7 @@ class Report:
     daemons: list[DaemonReport]
     tick_ages: dict[str, float | None]  # product -> seconds since its newest tick (None: no tick yet)
     problems: list[str]
+    beating: list[dict] = field(default_factory=list)  # every daemon with a live heartbeat: id, age, products
 
     @property
     def ok(self) -> bool:
@@ -106,7 +108,12 @@ def build_report(
             if age is None or age > max_tick_age:
                 seen = "no tick yet" if age is None else f"newest tick {format_seconds(age)} old"
                 problems.append(f"ticks: {product}: {seen}")
-    return Report(config.redis.url, redis_error, used_memory, daemons, tick_ages, problems)
+    beating = [
+        {"id": hb.daemon_id, "heartbeat_age": hb.age(now), "products": hb.fields.get("products", "")}
+        for hb in heartbeats
+        if hb.fields
+    ]
+    return Report(describe(config.redis), redis_error, used_memory, daemons, tick_ages, problems, beating)
 
 
 def collect(config: Config, roles: list[str], pid_dir: str, now: float, **limits) -> Report:
@@ -121,12 +128,20 @@ def collect(config: Config, roles: list[str], pid_dir: str, now: float, **limits
         store = TickStore(conn, config.redis.prefix, config.tracker.exchange, chunk_entries=DEFAULT_CHUNK_ENTRIES)
         latest = store.latest_many(list(config.tracker.products))
         latest_ms = {p: None if tick is None else tick.time_ms for p, tick in latest.items()}
-        used_memory = int(conn.info("memory")["used_memory"])
+        used_memory = memory_used(conn)
     except (redis.RedisError, OSError) as exc:
-        redis_error = f"{config.redis.url}: {exc}"
+        redis_error = f"{describe(config.redis)}: {exc}"
     finally:
         conn.close()
     return build_report(config, roles, pids, pid_dir, heartbeats, latest_ms, used_memory, redis_error, now, **limits)
+
+
+def memory_used(conn: redis.Redis | RedisCluster) -> int:
+    """used_memory of the server, or the sum over a cluster's primaries."""
+    if isinstance(conn, RedisCluster):
+        per_node = conn.info("memory", target_nodes=RedisCluster.PRIMARIES)
+        return sum(int(info["used_memory"]) for info in per_node.values())
+    return int(conn.info("memory")["used_memory"])
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -166,6 +181,9 @@ def render_text(report: Report) -> str:
     ticks = ", ".join(
         f"{p} {format_seconds(a)} ago" if a is not None else f"{p} none" for p, a in report.tick_ages.items()
     )
+    for hb in report.beating:  # every instance, e.g. tracker shards on several hosts
+        shard = f"; products {hb['products']}" if hb["products"] else ""
+        lines.append(f"  {hb['id']}  heartbeat {format_seconds(hb['heartbeat_age'])} ago{shard}")
     lines.append(f"ticks     {ticks or '-'}")
     lines.append("status    ok" if report.ok else "status    DOWN: " + "; ".join(report.problems))
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from bcx.connection import connect
+from bcx.connection import connect, describe
 from bcx.converters import product_id
 from bcx.daemon import Stopper, load_or_exit
 from bcx.store import TickStore
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                     print(format_tick(tick), flush=True)
             time.sleep(POLL)
     except redis.RedisError as exc:
-        print(f"bcx tail: redis at {config.redis.url}: {exc}", file=sys.stderr)
+        print(f"bcx tail: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `bcx tail | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,6 +1,7 @@
 """`bcx up`: the whole suite in one terminal for a first look.
 
-Uses the configured Redis, or starts an embedded redis-server when none answers; with `--replay FILE` the
+Uses the configured Redis, or starts an embedded redis-server when none answers (a configured `[redis] cluster` is
+always used as it is: never replaced by an embedded server); with `--replay FILE` the
 tracker is fed by `bcx-replay` instead of the live exchange. Every daemon runs in its own session so that
 Ctrl-C reaches only `bcx up`, which then stops them in order (tracker first, so it flushes; Redis last)
 with one TERM each, and kills whatever has not exited after a grace period.
@@ -21,7 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bcx.config import Config, find_config
+import redis
+
+from bcx.config import Config, RedisConfig, find_config
+from bcx.connection import LazyClient, describe
 from bcx.daemon import Stopper, load_or_exit
 from bcx.embedded import EmbeddedRedis, answers, free_port, port_is_free
 
@@ -147,7 +151,12 @@ def run(args: argparse.Namespace) -> int:
 
 def prepare(args: argparse.Namespace, config: Config, suite: Suite) -> dict[str, dict[str, str]] | None:
     overrides: dict[str, dict[str, str]] = {"redis": {}, "tracker": {}, "web": {}}
-    if answers(config.redis.url):
+    if config.redis.cluster:
+        if not cluster_answers(config.redis):
+            print(f"bcx up: no node of the Redis Cluster answered ({describe(config.redis)})", file=sys.stderr)
+            return None
+        log.info("using the Redis Cluster at %s", describe(config.redis))
+    elif answers(config.redis.url):
         log.info("using the Redis at %s", config.redis.url)
     else:
         suite.redis = EmbeddedRedis().start()
@@ -168,6 +177,17 @@ def prepare(args: argparse.Namespace, config: Config, suite: Suite) -> dict[str,
         print(f"port {config.web.port} is busy; serving the web on {port}", flush=True)
     overrides["web"].update(host=config.web.host, port=str(port))
     return overrides
+
+
+def cluster_answers(config: RedisConfig) -> bool:
+    client = LazyClient(config)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        if client._client is not None:
+            client.close()
 
 
 def start_replay(suite: Suite, path: str, speed: str) -> str:

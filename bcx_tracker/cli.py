@@ -6,13 +6,14 @@ import logging
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import redis
 
 from bcx.candles import CandleStore
 from bcx.config import Config
-from bcx.connection import connect
-from bcx.converters import byte_size, positive_int
+from bcx.connection import connect, describe
+from bcx.converters import byte_size, positive_int, product_list
 from bcx.daemon import EXIT_CONFIG, Stopper, arg_type, base_parser, load_or_exit
 from bcx.detach import run_as_service
 from bcx.heartbeat import daemon_id
@@ -51,19 +52,29 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_KEEP,
         help="rotated recordings to keep (default 5)",
     )
+    shard = parser.add_argument_group("sharding: several trackers, each with its own products, against one Redis")
+    shard.add_argument(
+        "--products",
+        type=arg_type(product_list),
+        metavar="LIST",
+        help="record these (BTC-USD, ETH-USD) instead of [tracker] products",
+    )
+    shard.add_argument("--name", metavar="NAME", help="this tracker's name in `bcx status` (default: host:pid)")
     args = parser.parse_args(argv)
     config = load_or_exit(args)
+    if args.products:
+        config = replace(config, tracker=replace(config.tracker, products=args.products))
     with run_as_service(args, config) as stopper:  # --daemon, --pidfile, --user
         try:
             recorder = Recorder(args.record, args.record_max_size, args.record_keep) if args.record else None
-            run(config, stopper, recorder=recorder)
+            run(config, stopper, recorder=recorder, name=args.name)
         except StartError as exc:
             print(f"bcx-tracker: {exc}", file=sys.stderr)
             return EXIT_CONFIG
     return 0
 
 
-def run(config: Config, stopper: Stopper, recorder: Recorder | None = None) -> None:
+def run(config: Config, stopper: Stopper, recorder: Recorder | None = None, name: str | None = None) -> None:
     """The tracker on `config` until `stopper` says stop; usable in-process (no signal handling here)."""
     tracker = config.tracker
     rest = rest_api.RestClient(tracker.rest_url) if tracker.rest_url else None
@@ -96,9 +107,14 @@ def run(config: Config, stopper: Stopper, recorder: Recorder | None = None) -> N
         on_gap=backfiller.add if backfiller is not None else None,
         known_trades=known_trades(latest, tracker.backfill) if exchange_feed else None,
     )
-    reporter = Reporter(conn, config.redis.prefix, daemon_id("tracker"), lambda: counters(feed, writer, backfiller))
+    reporter = Reporter(
+        conn,
+        config.redis.prefix,
+        daemon_id("tracker", name),
+        lambda: counters(feed, writer, backfiller, tracker.products),
+    )
     reporter.start()
-    log.info("bcx-tracker started: %s -> %s (%s)", tracker.feed_url, _safe_url(config.redis.url), config.path)
+    log.info("bcx-tracker started: %s -> %s (%s)", tracker.feed_url, describe(config.redis), config.path)
     try:
         feed.run()
     finally:
@@ -126,7 +142,9 @@ def run(config: Config, stopper: Stopper, recorder: Recorder | None = None) -> N
         )
 
 
-def counters(feed: Feed, writer: TickWriter, backfiller: TradeBackfiller | None) -> dict[str, int]:
+def counters(
+    feed: Feed, writer: TickWriter, backfiller: TradeBackfiller | None, products: tuple[str, ...] = ()
+) -> dict[str, int | str]:
     """What `bcx status` shows for a tracker."""
     stats = feed.stats
     return {
@@ -140,6 +158,7 @@ def counters(feed: Feed, writer: TickWriter, backfiller: TradeBackfiller | None)
         "backfilled": backfiller.backfilled if backfiller else 0,
         "buffered": writer.pending,
         "dropped": writer.dropped,
+        "products": ",".join(products),  # which shard this is
     }
 
 
@@ -214,14 +233,6 @@ def open_store(conn: redis.Redis, config: Config) -> TickStore:
             DEFAULT_CHUNK_ENTRIES,
         )
         return TickStore(conn, config.redis.prefix, config.tracker.exchange, chunk_entries=DEFAULT_CHUNK_ENTRIES)
-
-
-def _safe_url(url: str) -> str:
-    """The Redis URL without a password, for the log."""
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from flask_redis import FlaskRedis
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bcx.config import Config, load_config
-from bcx.connection import client_options
+from bcx.connection import LazyClient
 from bcx_web import api, metrics, openapi
 from bcx_web.params import ParamError
 
@@ -33,8 +33,10 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
         app.config.update(test_config)
     app.json.sort_keys = False  # keep the documented field order (time, trade_id, price, ...)
 
-    # One client per app (not a module global): its pool is thread-safe and opens connections on first use.
-    FlaskRedis(**client_options(config.redis)).init_app(app)
+    # One client per app (not a module global), built by bcx.connection on first use: a redis.Redis, or a
+    # RedisCluster for `[redis] cluster`. Its pool is thread-safe; the app holds no other state, so any number of
+    # gunicorn workers or hosts can serve the same Redis.
+    FlaskRedis.from_custom_provider(_ConfiguredClient(config)).init_app(app)
 
     # Compressed when the client asks (Accept-Encoding): zstd, br, gzip or deflate. Never a stream: a compressor
     # buffers, and an event must reach the browser when it is written.
@@ -52,6 +54,16 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     app.after_request(_cors)
     app.register_error_handler(Exception, json_error)
     return app
+
+
+class _ConfiguredClient:
+    """flask-redis's provider: `from_url` gets REDIS_URL, but the client comes from the whole [redis] config."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def from_url(self, url: str, **kwargs) -> LazyClient:
+        return LazyClient(self.config.redis)
 
 
 def index() -> Response:

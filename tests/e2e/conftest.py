@@ -35,7 +35,7 @@ def wait_for(predicate, timeout: float = TIMEOUT, interval: float = 0.1, what: s
 def get_json(url: str):
     try:
         response = requests.get(url, timeout=2)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow on a loaded machine: ask again
         return None
     return response.json() if response.status_code == 200 else None
 

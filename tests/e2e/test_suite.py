@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis
 
 from bcx.embedded import free_port
+from bcx.pubsub import Subscription
 from bcx.tick import iso_to_ms, ms_to_iso
 from tests.e2e.conftest import bcx_command, get_json, processes_mentioning, start_replay, wait_for
 from tests.webhook_stub import WebhookStub
@@ -67,10 +67,10 @@ def feed(tmp_path) -> tuple[Path, dict[str, list[dict]]]:
     return path, messages
 
 
-def write_config(tmp_path: Path, redis_url: str, feed_url: str, web_port: int, webhook: str = "") -> Path:
+def write_config(tmp_path: Path, redis_section: str, feed_url: str, web_port: int, webhook: str = "") -> Path:
     path = tmp_path / "bcx.conf"
     path.write_text(
-        f"[redis]\nurl = {redis_url}\n"
+        f"{redis_section}"
         f"[tracker]\nfeed_url = {feed_url}\nrest_url =\nproducts = BTC-USD, ETH-USD\n"
         f"[watcher]\ninterval = 200ms\nwebhook = {webhook}\n"
         f"[web]\nport = {web_port}\nworkers = 1\n"
@@ -98,20 +98,18 @@ def ticks_from(url: str) -> list[dict] | None:
     return body and body["ticks"]
 
 
-def test_ticks_flow_from_feed_to_api_and_alert_fires_once(tmp_path, redis_url, processes, feed):
+def test_ticks_flow_from_feed_to_api_and_alert_fires_once(tmp_path, redis_section, redis_conn, processes, feed):
     """Exactly one alert reaches a pub/sub subscriber, the stream, `bcx alerts` and the webhook."""
     with WebhookStub() as webhook:
-        run_the_suite(tmp_path, redis_url, processes, feed, webhook)
+        run_the_suite(tmp_path, redis_section, redis_conn, processes, feed, webhook)
 
 
-def run_the_suite(tmp_path, redis_url, processes, feed, webhook: WebhookStub) -> None:
+def run_the_suite(tmp_path, redis_section, conn, processes, feed, webhook: WebhookStub) -> None:
     path, messages = feed
     _, feed_url = start_replay(processes, path)
     web_port = free_port()
-    config = write_config(tmp_path, redis_url, feed_url, web_port, webhook.url)
-    conn = redis.Redis.from_url(redis_url, decode_responses=True)
-    subscriber = conn.pubsub(ignore_subscribe_messages=True)
-    subscriber.subscribe("bcx:alerts")
+    config = write_config(tmp_path, redis_section, feed_url, web_port, webhook.url)
+    subscriber = Subscription(conn, "bcx:alerts")
 
     daemons = {
         name: processes.start(name, [bcx_command(f"bcx-{name}"), "--config", str(config)])
@@ -125,12 +123,13 @@ def run_the_suite(tmp_path, redis_url, processes, feed, webhook: WebhookStub) ->
         assert ticks_from(url) == expected_ticks(sent)
 
     wait_for(lambda: conn.xlen("bcx:alerts") >= 1, what="the alert in the stream")
-    received = [wait_for(lambda: subscriber.get_message(timeout=0.2), what="the alert on pub/sub")]
+    received = [wait_for(lambda: subscriber.get(timeout=0.2), what="the alert on pub/sub")]
     # The watcher polls every 200 ms: several more passes must not repeat the alert.
-    received += [m for m in (subscriber.get_message(timeout=0.1) for _ in range(10)) if m is not None]
+    received += [m for m in (subscriber.get(timeout=0.1) for _ in range(10)) if m is not None]
     assert conn.xlen("bcx:alerts") == 1
     assert len(received) == 1
-    alert = json.loads(received[0]["data"])
+    subscriber.close()
+    alert = json.loads(received[0])
     ((stream_id, _),) = conn.xrange("bcx:alerts")
     assert alert["id"] == stream_id
     assert (alert["rule"], alert["product"], alert["value"]) == ("btc-100k", "BTC-USD", btc_price(120))

@@ -7,7 +7,6 @@ import signal
 import socket
 
 import pytest
-import redis
 
 from bcx import alerts
 from bcx.candles import CandleStore
@@ -34,14 +33,14 @@ def passes(conn, ident: str) -> int:
     return int(beats.get(ident, {}).get("passes", 0))
 
 
-def test_one_watcher_per_product_and_failover_after_sigkill(tmp_path, redis_url, processes):
+def test_one_watcher_per_product_and_failover_after_sigkill(tmp_path, redis_section, redis_conn, processes):
     config = tmp_path / "bcx.conf"
     config.write_text(
-        f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = BTC-USD\n"
+        f"{redis_section}[tracker]\nproducts = BTC-USD\n"
         "[watcher]\ninterval = 100ms\nlease = 2s\n"
         "[alert:btc-high]\nproduct = BTC-USD\nwhen = price > 100000\ncooldown = 0s\n"
     )
-    conn = redis.Redis.from_url(redis_url, decode_responses=True)
+    conn = redis_conn
     store = TickStore(conn, "bcx", "coinbase")
     lease_key = SeriesKeys("bcx", "coinbase", "BTC-USD").lease
     store.add(ticks(1, 0, "99000", "100500", "100600", "99500"))
@@ -66,4 +65,3 @@ def test_one_watcher_per_product_and_failover_after_sigkill(tmp_path, redis_url,
 
     assert processes.terminate(survivor) == 0
     assert conn.get(lease_key) is None  # released on a clean exit
-    conn.close()

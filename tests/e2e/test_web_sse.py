@@ -33,8 +33,8 @@ def read_stream(url: str, last_id: str | None) -> tuple[list[str], str]:
     return ids, "\n".join(text)
 
 
-def test_alert_stream_resumes_with_last_event_id_and_misses_nothing(tmp_path, redis_url, redis_conn, processes):
-    base = start_web(processes, tmp_path, redis_url, "sse_max_duration = 2s\nsse_heartbeat = 500ms\n")
+def test_alert_stream_resumes_with_last_event_id_and_misses_nothing(tmp_path, redis_section, redis_conn, processes):
+    base = start_web(processes, tmp_path, redis_section, "sse_max_duration = 2s\nsse_heartbeat = 500ms\n")
     url = f"{base}/api/v1.0/alerts/stream"
     before = publish(redis_conn, 0, 3)
     first, text = read_stream(url, "0-0")
@@ -46,8 +46,8 @@ def test_alert_stream_resumes_with_last_event_id_and_misses_nothing(tmp_path, re
     assert third == [] and ": heartbeat" in text  # a quiet stream still writes, so a dead client is noticed
 
 
-def test_streams_over_the_cap_get_503(tmp_path, redis_url, processes):
-    base = start_web(processes, tmp_path, redis_url, "sse_max_streams = 1\nsse_max_duration = 10s\n")
+def test_streams_over_the_cap_get_503(tmp_path, redis_section, processes):
+    base = start_web(processes, tmp_path, redis_section, "sse_max_streams = 1\nsse_max_duration = 10s\n")
     with requests.get(f"{base}/api/v1.0/ticks/stream", stream=True, timeout=(5, 20)) as held:
         assert held.status_code == 200
         next(held.iter_lines())  # the stream is open in the worker

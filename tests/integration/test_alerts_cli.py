@@ -39,10 +39,10 @@ def alert(n: int) -> Alert:
 
 
 @pytest.fixture
-def config_path(tmp_path, redis_url) -> Path:
+def config_path(tmp_path, redis_section) -> Path:
     path = tmp_path / "bcx.conf"
     path.write_text(
-        f"[redis]\nurl = {redis_url}\n\n[tracker]\nproducts = BTC-USD\n\n"
+        f"{redis_section}\n[tracker]\nproducts = BTC-USD\n\n"
         "[alert:btc-high]\nproduct = BTC-USD\nwhen = price > 100000\n"
     )
     return path

@@ -29,6 +29,10 @@ def gone_pid() -> int:
     return process.pid
 
 
+# Process management (detaching, pidfiles, users, init scripts): nothing cluster-specific, so these tests use the
+# single server only (`redis_url`); the cluster config reaches every daemon through tests/e2e and test_scaling.
+
+
 def write_config(path: Path, redis_url: str, web_port: int | None = None) -> Path:
     # the feed points at a closed local port: the tracker keeps retrying, never reaches the internet
     path.parent.mkdir(parents=True, exist_ok=True)

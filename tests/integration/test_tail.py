@@ -8,11 +8,23 @@ import sys
 import time
 from pathlib import Path
 
+import redis
+
 from bcx.store import TickStore
 from bcx.tail_cli import Cursor
 from bcx.tick import Tick
 
 BCX = str(Path(sys.executable).parent / "bcx")
+TAIL_READS = {"hgetall", "zrangebyscore", "zrevrangebyscore"}  # its cursor, then its polls
+
+
+def has_polled(node_urls: list[str]) -> bool:
+    """Some client's last command, on any node, was one of tail's reads (the test's own client only writes)."""
+    for url in node_urls:
+        with redis.Redis.from_url(url, decode_responses=True) as node:
+            if any(client.get("cmd") in TAIL_READS for client in node.client_list()):
+                return True
+    return False
 
 
 def test_cursor_prints_each_tick_once():
@@ -23,15 +35,15 @@ def test_cursor_prints_each_tick_once():
     assert cursor.fresh([a, b, c]) == [c] and cursor.fresh([c]) == []
 
 
-def test_tail_prints_ticks_as_they_are_stored(redis_conn, redis_url, tmp_path):
+def test_tail_prints_ticks_as_they_are_stored(redis_conn, redis_section, redis_topology, tmp_path):
     store = TickStore(redis_conn, "bcx", "coinbase")
     store.add([Tick("BTC-USD", 1_000, 1, "1.00", "0.99", "1.01", "0.1")])  # before tail: not printed
     config = tmp_path / "bcx.conf"
-    config.write_text(f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = BTC-USD\n")
+    config.write_text(f"{redis_section}[tracker]\nproducts = BTC-USD\n")
     tail = subprocess.Popen([BCX, "tail", "--config", str(config)], stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
-        while len(redis_conn.client_list()) < 2:  # tail has read its starting cursor once it holds a connection
+        while not has_polled(redis_topology.nodes):  # tail has read its starting cursor
             assert time.monotonic() < deadline and tail.poll() is None, "bcx tail did not connect"
             time.sleep(0.05)
         store.add([Tick("BTC-USD", 2_000, 2, "2.00", "1.99", "2.01", "0.2"), Tick("BTC-USD", 3_000, 3, "3.00")])

@@ -118,9 +118,9 @@ def test_writer_on_real_redis_stores_each_trade_once(redis_conn):
     assert [fields(t) for t in store.range("BTC-USD", 0, 10**6)] == [fields(t) for t in ticks]
 
 
-def write_config(path: Path, redis_url: str, feed_url: str, log: Path, **tracker: str) -> Path:
+def write_config(path: Path, redis_section: str, feed_url: str, log: Path, **tracker: str) -> Path:
     options = {"products": ", ".join(PRODUCTS), "feed_url": feed_url, "rest_url": "", **tracker}
-    lines = ["[redis]", f"url = {redis_url}", "timeout = 1s", "[tracker]"]
+    lines = [redis_section.rstrip("\n"), "timeout = 1s", "[tracker]"]
     lines += [f"{key} = {value}" for key, value in options.items()]
     lines += ["[log]", "level = INFO", f"file = {log}"]
     path.write_text("\n".join(lines) + "\n")
@@ -148,12 +148,14 @@ class TrackerProcess:
 
 
 def test_sigterm_flushes_every_buffered_tick_and_the_recording_replays_the_same(
-    redis_conn, redis_url, replay, sample, tmp_path
+    redis_conn, redis_section, replay, sample, tmp_path
 ):
     expected = ticks_in(sample)
     log = tmp_path / "tracker.log"
     # Nothing is flushed before shutdown: a batch larger than the file, an interval longer than the test.
-    config = write_config(tmp_path / "bcx.conf", redis_url, replay.url, log, batch_size="100000", flush_interval="1h")
+    config = write_config(
+        tmp_path / "bcx.conf", redis_section, replay.url, log, batch_size="100000", flush_interval="1h"
+    )
     tracker = TrackerProcess(config, tmp_path / "feed.jsonl")
     try:
         wait_for(lambda: tracker.recorded_tickers() == len(expected), "the whole file received")
@@ -182,7 +184,9 @@ def test_starts_with_redis_down_and_writes_when_it_comes_up(replay, sample, tmp_
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     log = tmp_path / "tracker.log"
-    config = write_config(tmp_path / "bcx.conf", url, replay.url, log, reconnect_max="1s", flush_interval="20ms")
+    config = write_config(
+        tmp_path / "bcx.conf", f"[redis]\nurl = {url}\n", replay.url, log, reconnect_max="1s", flush_interval="20ms"
+    )
     tracker = TrackerProcess(config, tmp_path / "feed.jsonl")
     try:
         wait_for(lambda: tracker.recorded_tickers() == len(expected), "the whole file received")

@@ -38,11 +38,11 @@ def ids(store: TickStore) -> list[int]:
 
 
 class Tracker:
-    def __init__(self, tmp: Path, redis_url: str, feed_url: str, rest_url: str = "", **tracker: str):
+    def __init__(self, tmp: Path, redis_section: str, feed_url: str, rest_url: str = "", **tracker: str):
         self.log = tmp / "tracker.log"
         options = {"products": "BTC-USD", "feed_url": feed_url, "rest_url": rest_url, "stale_after": "2s"}
         options |= {"reconnect_max": "1s", "flush_interval": "20ms", **tracker}
-        lines = ["[redis]", f"url = {redis_url}", "timeout = 1s", "[tracker]"]
+        lines = [redis_section.rstrip("\n"), "timeout = 1s", "[tracker]"]
         lines += [f"{key} = {value}" for key, value in options.items()] + ["[log]", f"file = {self.log}"]
         (tmp / "bcx.conf").write_text("\n".join(lines) + "\n")
         self.process = subprocess.Popen([TRACKER, "--config", str(tmp / "bcx.conf")])
@@ -73,13 +73,13 @@ def tracker(tmp_path):
         one.kill()
 
 
-def test_server_closing_mid_stream_twice_loses_and_duplicates_nothing(redis_conn, redis_url, tracker):
+def test_server_closing_mid_stream_twice_loses_and_duplicates_nothing(redis_conn, redis_section, tracker):
     frames = [ticker(i) for i in range(1, 31)]
     # The second and third connections start by repeating trades already sent, as the exchange does.
     scripts = [frames[:10] + [CLOSE], frames[7:20] + [CLOSE], frames[17:] + [SILENT]]
     store = TickStore(redis_conn, "bcx", "coinbase")
     with ScriptedFeed(scripts) as feed:
-        run = tracker(redis_url, feed.url)
+        run = tracker(redis_section, feed.url)
         wait_for(lambda: ids(store) == list(range(1, 31)), "every tick stored")
         assert feed.connections == 3
         assert run.terminate() == 0
@@ -88,11 +88,11 @@ def test_server_closing_mid_stream_twice_loses_and_duplicates_nothing(redis_conn
     assert "feed closed by the server" in run.text() and "30 ticks written" in run.text()
 
 
-def test_silent_feed_is_reconnected_by_the_watchdog(redis_conn, redis_url, tracker):
+def test_silent_feed_is_reconnected_by_the_watchdog(redis_conn, redis_section, tracker):
     scripts = [[ticker(1), ticker(2), SILENT], [ticker(3), SILENT]]
     store = TickStore(redis_conn, "bcx", "coinbase")
     with ScriptedFeed(scripts) as feed:
-        run = tracker(redis_url, feed.url, stale_after="1s", reconnect_max="1s")
+        run = tracker(redis_section, feed.url, stale_after="1s", reconnect_max="1s")
         wait_for(lambda: ids(store) == [1, 2, 3], "the tick of the second connection")
         silent_for = feed.connected_at[1] - feed.last_sent_on[0] if feed.connections == 2 else None
         assert run.terminate() == 0
@@ -101,7 +101,7 @@ def test_silent_feed_is_reconnected_by_the_watchdog(redis_conn, redis_url, track
     assert "no message from the feed for 1s; reconnecting" in run.text()
 
 
-def test_trades_skipped_by_the_feed_are_backfilled_from_rest(redis_conn, redis_url, tracker):
+def test_trades_skipped_by_the_feed_are_backfilled_from_rest(redis_conn, redis_section, tracker):
     # The feed skips trades 6..12, and its heartbeat says the last trade is 12.
     scripts = [[*(ticker(i) for i in range(1, 6)), heartbeat(12), *(ticker(i) for i in range(13, 16)), SILENT]]
     store = TickStore(redis_conn, "bcx", "coinbase")
@@ -109,7 +109,7 @@ def test_trades_skipped_by_the_feed_are_backfilled_from_rest(redis_conn, redis_u
         ScriptedFeed(scripts) as feed,
         RestStub(["BTC-USD"], {"BTC-USD": [rest_trade(i) for i in range(1, 16)]}) as api,
     ):
-        run = tracker(redis_url, feed.url, api.url)
+        run = tracker(redis_section, feed.url, api.url)
         wait_for(lambda: ids(store) == list(range(1, 16)), "the skipped trades backfilled")
         assert run.terminate() == 0
     by_id = {t.trade_id: t for t in store.range("BTC-USD", 0, 2**53)}
@@ -120,13 +120,13 @@ def test_trades_skipped_by_the_feed_are_backfilled_from_rest(redis_conn, redis_u
     assert "backfilled 7 trades of BTC-USD" in run.text()
 
 
-def test_an_unknown_product_stops_the_tracker_with_exit_2(redis_url, tracker):
+def test_an_unknown_product_stops_the_tracker_with_exit_2(redis_section, tracker):
     with RestStub(["BTC-USD"]) as api:
-        run = tracker(redis_url, "ws://127.0.0.1:9", api.url, products="BTC-USD, NOPE-USD")
+        run = tracker(redis_section, "ws://127.0.0.1:9", api.url, products="BTC-USD, NOPE-USD")
         assert run.process.wait(timeout=TIMEOUT) == 2
 
 
-def test_a_long_stop_is_filled_with_rest_candles(redis_conn, redis_url, tracker):
+def test_a_long_stop_is_filled_with_rest_candles(redis_conn, redis_section, tracker):
     now_ms = int(time.time() * 1000)
     old_ms = now_ms - 3 * 3_600_000
     TickStore(redis_conn, "bcx", "coinbase").add([Tick("BTC-USD", old_ms, 1, "100.00", "99.99", "100.01", "1")])
@@ -136,7 +136,7 @@ def test_a_long_stop_is_filled_with_rest_candles(redis_conn, redis_url, tracker)
 
     store = CandleStore(redis_conn, "bcx", "coinbase")
     with ScriptedFeed([[SILENT]]) as feed, RestStub(["BTC-USD"], candles=candles) as api:
-        run = tracker(redis_url, feed.url, api.url, backfill="1h")
+        run = tracker(redis_section, feed.url, api.url, backfill="1h")
         wait_for(lambda: store.count("BTC-USD", "1m") >= 178, "the candles of the hole")
         assert run.terminate() == 0
     count = store.count("BTC-USD", "1m")
@@ -155,6 +155,7 @@ def test_a_long_stop_is_filled_with_rest_candles(redis_conn, redis_url, tracker)
     assert sum("candles" in path for path in api.requests) == 1
 
 
+@pytest.mark.single_redis  # restarts one server on its port
 def test_redis_killed_and_restarted_5s_later_loses_nothing(tmp_path, tracker):
     go = threading.Event()
     frames = [ticker(i) for i in range(1, 41)]
@@ -165,7 +166,7 @@ def test_redis_killed_and_restarted_5s_later_loses_nothing(tmp_path, tracker):
         conn = redis.Redis.from_url(server.url, decode_responses=True)
         store = TickStore(conn, "bcx", "coinbase")
         with ScriptedFeed([[*frames[:20], go, *frames[20:], SILENT]]) as feed:
-            run = tracker(server.url, feed.url)
+            run = tracker(f"[redis]\nurl = {server.url}\n", feed.url)
             wait_for(lambda: ids(store) == list(range(1, 21)), "the first half stored")
             server.stop()
             go.set()
@@ -180,7 +181,7 @@ def test_redis_killed_and_restarted_5s_later_loses_nothing(tmp_path, tracker):
         server.stop()
 
 
-def test_garbage_is_counted_and_skipped(redis_conn, redis_url, tracker):
+def test_garbage_is_counted_and_skipped(redis_conn, redis_section, tracker):
     garbage = [
         "not json at all",
         ticker(50)[:40],  # truncated JSON
@@ -192,7 +193,7 @@ def test_garbage_is_counted_and_skipped(redis_conn, redis_url, tracker):
     scripts = [[ticker(1), *garbage, ticker(2), SILENT]]
     store = TickStore(redis_conn, "bcx", "coinbase")
     with ScriptedFeed(scripts) as feed:
-        run = tracker(redis_url, feed.url)
+        run = tracker(redis_section, feed.url)
         wait_for(lambda: ids(store) == [1, 2], "the good ticks stored")
 
         def counters():
@@ -211,7 +212,7 @@ def test_garbage_is_counted_and_skipped(redis_conn, redis_url, tracker):
 def test_sigterm_while_redis_is_down_logs_what_could_not_be_written_and_exits_0(tmp_path, tracker):
     down = f"redis://127.0.0.1:{free_port()}/0"
     with ScriptedFeed([[*(ticker(i) for i in range(1, 11)), SILENT]]) as feed:
-        run = tracker(down, feed.url)
+        run = tracker(f"[redis]\nurl = {down}\n", feed.url)
         wait_for(lambda: feed.last_sent_at and "Redis write failed" in run.text(), "ticks buffered")
         wait_for(lambda: "keeping 10 ticks" in run.text(), "all ten buffered")
         assert run.terminate() == 0

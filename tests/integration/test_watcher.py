@@ -28,9 +28,9 @@ T0 = 1_600_000_000_000  # an old, replayed day
 HOUR_MS = 3_600_000
 
 
-def write_config(tmp_path: Path, url: str, alerts_ini: str = "", watcher_ini: str = "") -> Path:
+def write_config(tmp_path: Path, redis_section: str, alerts_ini: str = "", watcher_ini: str = "") -> Path:
     path = tmp_path / "bcx.conf"
-    path.write_text(f"[redis]\nurl = {url}\n\n[tracker]\nproducts = BTC-USD\n\n[watcher]\n{watcher_ini}\n{alerts_ini}")
+    path.write_text(f"{redis_section}\n[tracker]\nproducts = BTC-USD\n\n[watcher]\n{watcher_ini}\n{alerts_ini}")
     return path
 
 
@@ -43,9 +43,9 @@ def store(redis_conn):
 
 
 @pytest.fixture
-def make_watcher(tmp_path, redis_url, redis_conn):
+def make_watcher(tmp_path, redis_section, redis_conn):
     def make(alerts_ini: str = BTC_HIGH, watcher_ini: str = "", **kwargs) -> Watcher:
-        config = load_config(str(write_config(tmp_path, redis_url, alerts_ini, watcher_ini)))
+        config = load_config(str(write_config(tmp_path, redis_section, alerts_ini, watcher_ini)))
         return Watcher(redis_conn, config, Stopper(), clock=lambda: NOW, **kwargs)
 
     return make
@@ -172,7 +172,7 @@ def test_retention_cutoff_never_passes_what_is_still_needed():
 
 
 def test_run_loop_stops_when_asked_and_survives_a_redis_that_is_down(tmp_path):
-    config = load_config(str(write_config(tmp_path, "redis://127.0.0.1:1/0", BTC_HIGH)))
+    config = load_config(str(write_config(tmp_path, "[redis]\nurl = redis://127.0.0.1:1/0\n", BTC_HIGH)))
     conn = connect(config.redis)
     stopper = Stopper()
     naps: list[float] = []
@@ -228,9 +228,9 @@ def run_watcher_process(config: Path) -> subprocess.Popen:
     )
 
 
-def test_process_fires_and_exits_0_on_sigterm(tmp_path, redis_url, store, redis_conn):
+def test_process_fires_and_exits_0_on_sigterm(tmp_path, redis_section, store, redis_conn):
     store.add(prices("99000", "100500"))
-    proc = run_watcher_process(write_config(tmp_path, redis_url, BTC_HIGH, "interval = 100ms\n"))
+    proc = run_watcher_process(write_config(tmp_path, redis_section, BTC_HIGH, "interval = 100ms\n"))
     try:
         deadline = time.monotonic() + 10
         while not alerts.read_alerts(redis_conn, "bcx") and time.monotonic() < deadline:

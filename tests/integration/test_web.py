@@ -24,9 +24,9 @@ HOUR = 3600 * 1000
 
 
 @pytest.fixture
-def config(redis_url):
+def config(redis_config):
     base = load_config(str(packaged_default()))
-    return replace(base, redis=replace(base.redis, url=redis_url), web=replace(base.web, default_limit=5, max_limit=20))
+    return replace(base, redis=redis_config, web=replace(base.web, default_limit=5, max_limit=20))
 
 
 @pytest.fixture
@@ -37,7 +37,9 @@ def client(config):
 @pytest.fixture
 def down_client(config):
     """An app whose Redis is a closed port."""
-    config = replace(config, redis=replace(config.redis, url=f"redis://127.0.0.1:{free_port()}/0", timeout=1.0))
+    config = replace(
+        config, redis=replace(config.redis, url=f"redis://127.0.0.1:{free_port()}/0", cluster=(), timeout=1.0)
+    )
     return create_app(config, {"TESTING": True}).test_client()
 
 
@@ -285,11 +287,11 @@ def test_config_error_exits_2_before_serving(tmp_path, capsys):
     assert "[web] port" in capsys.readouterr().err
 
 
-def test_bcx_web_process_serves_and_stops_on_sigterm(tmp_path, redis_url, store):
+def test_bcx_web_process_serves_and_stops_on_sigterm(tmp_path, redis_section, store):
     store.add([tick(T0, 42, "19100.10")])
     port = free_port()
     conf = tmp_path / "bcx.conf"
-    conf.write_text(f"[redis]\nurl = {redis_url}\n\n[web]\nport = {port}\nworkers = 1\nthreads = 2\n")
+    conf.write_text(f"{redis_section}\n[web]\nport = {port}\nworkers = 1\nthreads = 2\n")
     command = Path(sys.executable).with_name("bcx-web")
     log = (tmp_path / "bcx-web.log").open("w+")
     process = subprocess.Popen([str(command), "--config", str(conf), "--host", "127.0.0.1"], stderr=log)

