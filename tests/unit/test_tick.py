@@ -82,3 +82,9 @@ def test_iso_round_trip_and_rejects():
     assert ms_to_iso(1584663777833) == "2020-03-20T00:22:57.833Z"
     with pytest.raises(ValueError):
         iso_to_ms("yesterday")
+
+
+@given(ms=st.integers(0, 2**42), digits=st.integers(3, 9))
+def test_feed_time_fast_path_agrees_with_the_parser(ms, digits):
+    text = ms_to_iso(ms)[:-1] + "0" * (digits - 3) + "Z"  # the feed's shape with 3 to 9 fraction digits
+    assert iso_to_ms(text) == ms
