@@ -32,7 +32,8 @@ vendor:
 	bash bcx_web/vendor.sh
 
 bench: $(BIN)/bcx
-	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.watcher
 
 clean:

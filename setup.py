@@ -19,6 +19,7 @@ setup(
     install_requires=[
         "redis[hiredis]>=5",
         "websocket-client>=1.6",
+        "orjson>=3.9",
         "websockets>=12",
         "flask>=3",
         "flask-redis>=0.4",

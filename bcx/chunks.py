@@ -5,6 +5,10 @@ memory of one big skiplist set, and retention drops whole chunks. Writes and tri
 (`lua/chunk_add.lua`, `lua/chunk_trim.lua`) so that chunk choice, splitting and deduplication are atomic and two
 writers of one series cannot corrupt it. Reads find the overlapping chunks in the index and read them in one
 pipeline per round.
+
+A chunk's index member is `<id>:<base>` (its key is the chunk prefix followed by it) and the chunk stores every
+score as score - base: small integers take 2 to 5 bytes in a listpack, a unix-ms time 9. The base is fixed when
+the chunk is made; the index score is the chunk's first score and moves with trims and older entries.
 """
 
 from __future__ import annotations
@@ -35,12 +39,12 @@ class ChunkedSets:
         self._add = conn.register_script(_lua("chunk_add.lua"))
         self._trim = conn.register_script(_lua("chunk_trim.lua"))
 
-    def add(self, keys: ChunkKeys, entries: Iterable[tuple[int, object, str]], mode: str, latest=None) -> int:
-        """Write (score, id, member) entries; returns how many were new. `latest`: a hash key to keep the newest
+    def add(self, keys: ChunkKeys, entries: Iterable[tuple[int, str]], mode: str, latest=None) -> int:
+        """Write (score, member) entries; returns how many were new. `latest`: a hash key to keep the newest
         entry's time and member in. One round trip (scripts cannot be pipelined on a Redis Cluster)."""
         args: list = [keys.chunk_prefix, self.chunk_entries, mode]
-        for score, entry_id, member in entries:
-            args += (score, entry_id, member)
+        for entry in entries:
+            args += entry
         script_keys = [keys.index, keys.counter, keys.written] + ([latest] if latest else [])
         return int(self._add(keys=script_keys, args=args))
 
@@ -50,10 +54,12 @@ class ChunkedSets:
         found: list[tuple[str, float]] = []
         for first in range(0, len(chunk_ids), READ_CHUNKS_PER_ROUND):
             pipe = self.conn.pipeline(transaction=False)
-            for chunk_id in chunk_ids[first : first + READ_CHUNKS_PER_ROUND]:
-                pipe.zrangebyscore(keys.chunk(chunk_id), start, end, withscores=True)
-            for entries in pipe.execute():
-                found.extend(entries)
+            round_ids = chunk_ids[first : first + READ_CHUNKS_PER_ROUND]
+            bases = [chunk_base(chunk_id) for chunk_id in round_ids]
+            for chunk_id, base in zip(round_ids, bases, strict=True):
+                pipe.zrangebyscore(keys.chunk(chunk_id), start - base, end - base, withscores=True)
+            for base, entries in zip(bases, pipe.execute(), strict=True):
+                found.extend([(member, score + base) for member, score in entries] if base else entries)
             if limit is not None and len(found) >= limit:
                 return found[:limit]
         return found
@@ -75,7 +81,7 @@ class ChunkedSets:
         if not last_chunk:
             return None
         newest = self.conn.zrange(keys.chunk(last_chunk[0]), -1, -1, withscores=True)
-        return int(newest[0][1]) if newest else None
+        return int(newest[0][1]) + chunk_base(last_chunk[0]) if newest else None
 
     def chunk_memory(self, keys: ChunkKeys) -> list[tuple[int, int]]:
         """(first score, bytes by MEMORY USAGE) of each chunk, oldest first."""
@@ -92,6 +98,12 @@ class ChunkedSets:
         for chunk_id in chunk_ids:
             pipe.zcard(keys.chunk(chunk_id))
         return sum(pipe.execute()) if chunk_ids else 0
+
+
+def chunk_base(chunk_id: str) -> int:
+    """What a chunk's stored scores are relative to: the `<base>` of its index member `<id>:<base>`."""
+    head, _, base = chunk_id.rpartition(":")
+    return int(base) if head else 0
 
 
 def server_chunk_limit(conn: redis.Redis) -> int:

@@ -44,7 +44,7 @@ class TickStore:
         added = 0
         for product, batch in by_product.items():
             keys = self.keys(product)
-            entries = ((tick.time_ms, tick.trade_id, encode_member(tick)) for tick in batch)
+            entries = ((tick.time_ms, encode_member(tick)) for tick in batch)
             added += self.chunks.add(keys.ticks, entries, TRADE, latest=keys.latest)
         return added
 

@@ -1,14 +1,27 @@
 """A tick (one trade with the book's top at that moment) and its deterministic sorted-set member.
 
-Member: `trade_id|price|bid|ask|size`, prices as the exact strings the exchange sent. A trade learned without
-the book (a REST backfill) has empty bid and ask: `881613|14.7775|||0.04`. The score is the exchange time in
-unix milliseconds. The same tick always encodes to the same member, so writing it twice stores it once.
+Member: `trade_id|price|bid|ask|size`, short because memory per tick is what decides how much history fits:
+
+- trade_id in base 36 (`881613` -> `iw99`);
+- price as the exact string the exchange sent;
+- bid as `price - bid` and ask as `ask - price`, in units of the price's last digit when both have the same
+  number of decimals (`14.7775` with bid `14.7550` -> `225`), else the literal string after `=`; empty when
+  the trade was learned without the book (a REST backfill): `iw99|14.7775|||4e2`;
+- size below 1 with a zero after the point as digits and decimals (`0.00412345` -> `412345e8`), another size
+  below 1 without its leading zero (`0.5` -> `.5`), a larger one literal (after `=` if it could be mistaken
+  for a short form).
+
+Every field decodes to the exact string the exchange sent. The score is the exchange time in unix milliseconds
+(stored relative to its chunk: bcx.chunks). The same tick always encodes to the same member, so writing it twice
+stores it once.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 SEPARATOR = "|"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,7 +51,15 @@ class Tick:
 
 
 def encode_member(tick: Tick) -> str:
-    return SEPARATOR.join((str(tick.trade_id), tick.price, tick.bid or "", tick.ask or "", tick.size or ""))
+    return SEPARATOR.join(
+        (
+            base36(tick.trade_id),
+            tick.price,
+            offset(tick.bid, tick.price, -1),
+            offset(tick.ask, tick.price, 1),
+            _encode_size(tick.size),
+        )
+    )
 
 
 def decode_member(product: str, member: str | bytes, score: float) -> Tick:
@@ -48,12 +69,80 @@ def decode_member(product: str, member: str | bytes, score: float) -> Tick:
     return Tick(
         product=product,
         time_ms=int(score),
-        trade_id=int(trade_id),
+        trade_id=int(trade_id, 36),
         price=price,
-        bid=bid or None,
-        ask=ask or None,
-        size=size or None,
+        bid=from_offset(bid, price, -1),
+        ask=from_offset(ask, price, 1),
+        size=_decode_size(size),
     )
+
+
+_DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_PLAIN = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\Z", re.ASCII)  # what _unscaled() gives back exactly
+
+
+def base36(number: int) -> str:
+    if number < 0:
+        raise ValueError(f"trade id {number} is negative")
+    text = ""
+    while number >= 36:
+        number, digit = divmod(number, 36)
+        text = _DIGITS36[digit] + text
+    return _DIGITS36[number] + text
+
+
+def _scaled(text: str) -> tuple[int, int]:
+    """`97250.05` -> (9725005, 2): the decimal as an integer count of its last digit's unit."""
+    whole, _, fraction = text.partition(".")
+    return int(whole + fraction), len(fraction)
+
+
+def _unscaled(units: int, decimals: int) -> str:
+    digits = str(units).rjust(decimals + 1, "0")
+    return f"{digits[:-decimals]}.{digits[-decimals:]}" if decimals else digits
+
+
+def offset(value: str | None, reference: str, sign: int) -> str:
+    """`value` as `sign * (value - reference)` in units of the reference's last digit when both are written the
+    usual way (digits, no leading zeros) with the same number of decimals, else `=value`; "" for None."""
+    if value is None:
+        return ""
+    whole, _, fraction = value.partition(".")
+    base_whole, _, base_fraction = reference.partition(".")
+    if len(fraction) != len(base_fraction) or not _PLAIN.match(value) or not _PLAIN.match(reference):
+        return "=" + value
+    return str(sign * (int(whole + fraction) - int(base_whole + base_fraction)))
+
+
+def from_offset(text: str, reference: str, sign: int) -> str | None:
+    """The inverse of offset()."""
+    if not text:
+        return None
+    if text[0] == "=":
+        return text[1:]
+    base, decimals = _scaled(reference)
+    return _unscaled(base + sign * int(text), decimals)
+
+
+def _encode_size(size: str | None) -> str:
+    if not size:
+        return ""
+    if size.startswith("0.0") and size[2:].isdigit():
+        return f"{int(size[2:])}e{len(size) - 2}"
+    if size.startswith("0.") and size[2:].isdigit():
+        return size[1:]
+    return "=" + size if "e" in size or size[0] in ".=" else size  # never mistaken for the short forms
+
+
+def _decode_size(text: str) -> str | None:
+    if not text:
+        return None
+    if text[0] == "=":
+        return text[1:]
+    if "e" in text:
+        digits, _, decimals = text.partition("e")
+        return "0." + digits.rjust(int(decimals), "0")
+    return "0" + text if text[0] == "." else text
 
 
 def iso_to_ms(text: str) -> int:
@@ -61,6 +150,21 @@ def iso_to_ms(text: str) -> int:
 
     Raises ValueError for text that is not an ISO 8601 time; a time without a zone is taken as UTC.
     """
+    if _FEED_TIME.match(text):  # the feed's own shape, many per second: parse its whole seconds once
+        return _second_ms(text[:19]) + int(text[20:23])
+    return _parse_iso_ms(text)
+
+
+# `2022-10-19T23:28:22.061769Z`: whole seconds, at least millisecond digits, UTC
+_FEED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3,9}Z\Z", re.ASCII)
+
+
+@lru_cache(maxsize=4096)
+def _second_ms(text: str) -> int:
+    return _parse_iso_ms(text + "Z")
+
+
+def _parse_iso_ms(text: str) -> int:
     parsed = datetime.fromisoformat(text.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)

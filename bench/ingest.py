@@ -1,11 +1,19 @@
-"""Tracker ingest rate, replay -> Redis: `bcx-replay --speed max` over a generated recording, one `bcx-tracker`
-process pinned to one core, an embedded redis-server; prints ticks per second.
+"""Tracker ingest rate, replay -> Redis, beside its ceilings and the naive design, all in one run.
 
-    .venv/bin/python -m bench.ingest [--hours 20] [--keep FILE]
+    .venv/bin/python -m bench.ingest [--hours 72] [--naive 20000]
 
-About 10,000 ticks per generated hour (three products), so the default is ~200k ticks. The rate counts from the
-tracker's start to the moment every tick of the file is in Redis. Figures vary with the machine: compare within
-one run, and quote ratios.
+Over one generated recording of three products (about 7,100 ticks per hour, so the default is ~510k ticks):
+
+- end to end: `bcx-replay --speed max` -> one `bcx-tracker` process -> an embedded redis-server, from the
+  tracker's start to the moment every tick of the file is in Redis;
+- (a) redis-py + hiredis alone writing the same ticks (BCX members) with pipelines of 1,000 single-member ZADDs
+  to one sorted set per product, no websocket; and TickStore.add alone (our Lua script, batches of 500);
+- (b) a websocket-client loop (skip_utf8_validation=True, as the tracker) that only drains the same frames from
+  the same replay server;
+- (c) the naive design: one ZADD per field (price, bid, ask sets, member = the value) per tick, one round trip
+  each, over the first `--naive` ticks (its rate is steady; the whole file would take minutes).
+
+Prints ticks/s for each and the ratios. Figures vary with the machine: compare within one run.
 """
 
 from __future__ import annotations
@@ -19,10 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import websocket
+
 from bcx.config import RedisConfig
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
+from bcx.tick import Tick, encode_member
+from bcx_tracker.coinbase import TickEvent, parse_message, subscribe_message
 from bcx_tracker.sample import PRODUCTS, write_sample
 
 BIN = Path(sys.executable).parent
@@ -58,7 +70,7 @@ def write_config(path: Path, redis_url: str, feed_url: str, products: list[str])
     )
 
 
-def measure(path: Path, total: int, products: list[str], workdir: Path) -> float:
+def end_to_end(path: Path, total: int, products: list[str], workdir: Path) -> float:
     with EmbeddedRedis() as server, open(workdir / "bench.log", "w") as log:
         conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=5.0))
         store = TickStore(conn, "bcx", "coinbase")
@@ -83,18 +95,103 @@ def measure(path: Path, total: int, products: list[str], workdir: Path) -> float
     return total / elapsed
 
 
+def drain(path: Path, total: int, products: list[str], workdir: Path) -> float:
+    """(b): the frames of the same replay server, received and counted, nothing else."""
+    with open(workdir / "drain.log", "w") as log:
+        replay, url = start_replay(path, log)
+        try:
+            ws = websocket.create_connection(url, timeout=30, skip_utf8_validation=True)
+            ws.send(subscribe_message(products))
+            started, seen = time.monotonic(), 0
+            while seen < total:
+                _, data = ws.recv_data()
+                seen += b'"type":"ticker"' in data
+            elapsed = time.monotonic() - started
+            ws.close()
+        finally:
+            replay.terminate()
+            replay.wait(timeout=30)
+    return total / elapsed
+
+
+def recorded_ticks(path: Path) -> list[Tick]:
+    found = []
+    for line in path.open():
+        message = parse_message(line)
+        if isinstance(message, TickEvent):
+            found.append(message.tick)
+    return found
+
+
+def pipelined(ticks: list[Tick]) -> float:
+    """(a): redis-py + hiredis, pipelines of 1,000 single-member ZADDs, no websocket and no Lua."""
+    with EmbeddedRedis() as server:
+        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
+        started = time.monotonic()
+        for first in range(0, len(ticks), 1000):
+            pipe = conn.pipeline(transaction=False)
+            for tick in ticks[first : first + 1000]:
+                pipe.zadd(f"pipelined:{tick.product}", {encode_member(tick): tick.time_ms})
+            pipe.execute()
+        elapsed = time.monotonic() - started
+        conn.close()
+    return len(ticks) / elapsed
+
+
+def store_alone(ticks: list[Tick]) -> float:
+    """TickStore.add as the tracker's writer calls it (batches of 500), without the feed."""
+    with EmbeddedRedis() as server:
+        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
+        store = TickStore(conn, "bcx", "coinbase")
+        started = time.monotonic()
+        for first in range(0, len(ticks), 500):
+            store.add(ticks[first : first + 500])
+        elapsed = time.monotonic() - started
+        conn.close()
+    return len(ticks) / elapsed
+
+
+def naive(ticks: list[Tick]) -> float:
+    """(c): what users write first: one ZADD per field per tick, member = the value, one round trip each."""
+    with EmbeddedRedis() as server:
+        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
+        started = time.monotonic()
+        for tick in ticks:
+            for field in ("price", "bid", "ask"):
+                value = getattr(tick, field)
+                if value is not None:
+                    conn.zadd(f"naive:{tick.product}:{field}", {value: tick.time_ms})
+        elapsed = time.monotonic() - started
+        conn.close()
+    return len(ticks) / elapsed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n")[0])
-    parser.add_argument("--hours", type=float, default=20.0, help="hours of generated feed (~10k ticks each)")
+    parser.add_argument("--hours", type=float, default=72.0, help="hours of generated feed (~7,100 ticks each)")
+    parser.add_argument("--naive", type=int, default=20_000, help="ticks written the naive way (c)")
     args = parser.parse_args(argv)
     products = [model.product for model in PRODUCTS]
     with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
         workdir = Path(tmp)
         path = workdir / "feed.jsonl"
         write_sample(path, seed=11, hours=args.hours)
-        total = sum('"type":"ticker"' in line for line in path.open())
-        rate = measure(path, total, products, workdir)
-    print(f"{total} ticks, replay -> bcx-tracker (one core) -> redis: {rate:,.0f} ticks/s")
+        ticks = recorded_ticks(path)
+        total = len(ticks)
+        rates = {
+            "end to end: bcx-replay --speed max -> bcx-tracker -> redis": end_to_end(path, total, products, workdir),
+            "(a) redis-py + hiredis, pipelined ZADD, no websocket": pipelined(ticks),
+            "    TickStore.add alone (Lua, batches of 500)": store_alone(ticks),
+            "(b) websocket-client drain of the same replay server": drain(path, total, products, workdir),
+            f"(c) naive: ZADD per field per tick, round trip each ({min(args.naive, total):,} ticks)": naive(
+                ticks[: args.naive]
+            ),
+        }
+    e2e = next(iter(rates.values()))
+    print(f"{total:,} ticks of {len(products)} products")
+    print(f"{'path':<74}{'ticks/s':>10}{'end to end / it':>17}")
+    for name, rate in rates.items():
+        print(f"{name:<74}{rate:>10,.0f}{e2e / rate:>16.2f}x")
     return 0
 
 

@@ -21,7 +21,7 @@ from bcx.keys import ChunkKeys
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_watcher.history import History
-from bench.store import synthetic_ticks
+from bench.memory import synthetic_ticks
 
 DAY_START = 1_609_459_200_000  # 2021-01-01T00:00:00Z
 INTERVALS = ("1m", "1h", "1d")

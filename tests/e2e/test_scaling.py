@@ -21,24 +21,13 @@ from bcx_tracker.sample import write_sample
 from bcx_web.app import create_app
 from tests.e2e.conftest import bcx_command, get_json, start_replay, wait_for
 from tests.e2e.web_server import start_web
+from tests.integration.test_store import check_chunks
 from tests.integration.test_tracker import PRODUCTS, fields, ticks_in
 from tests.integration.test_web import T0, tick
 
 pytestmark = pytest.mark.e2e
 
 SHARDS = {"a": "BTC-USD, ETH-USD", "b": "ETH-USD, SOL-USD"}  # ETH-USD recorded by both
-
-
-def check_chunks(store: TickStore, product: str) -> None:
-    """Each chunk within the server's limit, non-empty, indexed at its first score; no trade twice."""
-    keys = store.keys(product).ticks
-    seen: list[int] = []
-    for chunk_id, start in store.conn.zrange(keys.index, 0, -1, withscores=True):
-        entries = store.conn.zrange(keys.chunk(chunk_id), 0, -1, withscores=True)
-        assert entries and entries[0][1] == start
-        assert len(entries) <= store.chunk_entries or len({s for _, s in entries}) == 1
-        seen += [int(member.split("|", 1)[0]) for member, _ in entries]
-    assert len(seen) == len(set(seen)), f"a trade of {product} stored twice"
 
 
 def status(config: Path, pid_dir: Path) -> dict:

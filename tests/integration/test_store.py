@@ -6,8 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bcx.chunks import chunk_base
 from bcx.store import TickStore
-from bcx.tick import Tick, encode_member
+from bcx.tick import Tick, decode_member, encode_member
 
 PRODUCT = "BTC-USD"
 
@@ -24,21 +25,33 @@ def stored(store: TickStore, start: int, end: int, limit=None) -> list[tuple[int
     return [(t.time_ms, encode_member(t)) for t in store.range(PRODUCT, start, end, limit)]
 
 
-def check_chunks(store: TickStore) -> None:
-    """Each chunk is within the limit (unless one timestamp fills it) and starts at the index's score."""
-    keys = store.keys(PRODUCT).ticks
+def check_chunks(store: TickStore, product: str = PRODUCT) -> None:
+    """Each chunk is within the limit (unless one timestamp fills it) and starts at the index's score; its scores
+    are stored relative to the base in its index member; no trade is stored twice."""
+    keys = store.keys(product).ticks
+    trades: list[int] = []
     for chunk_id, start in store.conn.zrange(keys.index, 0, -1, withscores=True):
         entries = store.conn.zrange(keys.chunk(chunk_id), 0, -1, withscores=True)
         assert entries, f"empty chunk {chunk_id} left in the index"
-        assert entries[0][1] == start
+        assert entries[0][1] + chunk_base(chunk_id) == start
         assert len(entries) <= store.chunk_entries or len({s for _, s in entries}) == 1
+        trades += [decode_member(product, member, score).trade_id for member, score in entries]
+    assert len(trades) == len(set(trades)), f"a trade of {product} stored twice"
 
 
 writes = st.lists(
-    st.lists(st.tuples(st.integers(0, 400), st.integers(1, 300)), min_size=1, max_size=60),
+    st.lists(st.tuples(st.integers(0, 400), st.integers(1, 300), st.booleans()), min_size=1, max_size=60),
     min_size=1,
     max_size=8,
 )
+# prices whose bid and ask encode as offsets (same decimals, either sign) or as literals (other decimals)
+BOOKS = [("100.5", "100.4", "100.6"), ("100.50", "100.51", "100.40"), ("7", "6.5", "7.25"), ("0.001", "0.001", "1")]
+
+
+def varied_tick(time_ms: int, trade_id: int, with_book: bool) -> Tick:
+    price, bid, ask = BOOKS[trade_id % len(BOOKS)]
+    size = ("0.00012", "0.5", "12.5")[trade_id % 3]
+    return Tick(PRODUCT, time_ms, trade_id, price, bid if with_book else None, ask if with_book else None, size)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -48,11 +61,15 @@ def test_chunked_store_matches_model(redis_conn, batches, window):
     store = TickStore(redis_conn, "bcx", "coinbase", chunk_entries=8)
     model: dict[int, tuple[int, str]] = {}
     for batch in batches:
-        ticks = [tick(1_700_000_000_000 + t, trade_id) for t, trade_id in batch]
-        # One trade, one entry: a trade id seen again at its first time is the same trade.
+        ticks = [varied_tick(1_700_000_000_000 + t, trade_id, book) for t, trade_id, book in batch]
+        # One trade, one entry: a trade id seen again at its first time is the same trade, and the copy that
+        # carries the book replaces one without (which counts as written).
         new = 0
         for item in ticks:
             if item.trade_id not in model:
+                model[item.trade_id] = (item.time_ms, encode_member(item))
+                new += 1
+            elif model[item.trade_id][0] == item.time_ms and item.bid and "||" in model[item.trade_id][1]:
                 model[item.trade_id] = (item.time_ms, encode_member(item))
                 new += 1
         fresh = [item for item in ticks if model[item.trade_id][0] == item.time_ms]

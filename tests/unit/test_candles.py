@@ -55,8 +55,30 @@ def test_combine_without_counts_has_no_count():
 
 def test_member_round_trip():
     for candle in (Candle(60_000, "1.10", "2", "1", "1.5", "0.30000001", 7), Candle(0, "1", "1", "1", "1", "0")):
-        assert decode_candle(encode_candle(candle)) == candle
-    assert encode_candle(Candle(0, "1", "1", "1", "1", "0")) == "0|1|1|1|1|0|"
+        assert decode_candle(encode_candle(candle), candle.time_ms) == candle
+    assert encode_candle(Candle(0, "1", "1", "1", "1", "0")) == "0|1|0|0|0|0|"
+    assert encode_candle(Candle(120_000, "1.10", "2", "1", "1.50", "0.3", 7)) == "2|1.10|=2|=1|40|0.3|7"
+    # equal candles of two buckets stay two members; a start off the minute is told apart from a minute
+    assert encode_candle(Candle(36 * 60_000, "1", "1", "1", "1", "0")) == "10|1|0|0|0|0|"
+    assert encode_candle(Candle(36, "1", "1", "1", "1", "0")) == ".10|1|0|0|0|0|"
+
+
+def test_member_at_100k_fits_the_listpack_value_limit():
+    # The bucket time is the score, highs and lows are offsets: a busy BTC minute stays far under 64 bytes.
+    candle = Candle(1_762_020_000_000, "100000.00", "100250.37", "99801.02", "100010.55", "1234.56789012", 4321)
+    member = encode_candle(candle)
+    assert member == "hhfq0|100000.00|25037|19898|1055|1234.56789012|4321"
+    assert len(member) <= 64
+    assert decode_candle(member, candle.time_ms) == candle
+
+
+prices = st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False).map(str)
+
+
+@given(open_=prices, high=prices, low=prices, close=prices, volume=prices, count=st.none() | st.integers(0, 10**6))
+def test_member_round_trip_is_exact(open_, high, low, close, volume, count):
+    candle = Candle(60_000, open_, high, low, close, volume, count)
+    assert decode_candle(encode_candle(candle), 60_000) == candle
 
 
 @pytest.mark.parametrize("name, ms", [("1m", MINUTE), ("15m", 15 * MINUTE), ("6h", 6 * 3_600_000), ("1d", 86_400_000)])

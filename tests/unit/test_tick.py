@@ -9,19 +9,44 @@ from hypothesis import strategies as st
 from bcx.tick import Tick, decode_member, encode_member, iso_to_ms, ms_to_iso
 
 
-def test_member_layout_from_the_design():
+def test_member_layout():
+    # trade id in base 36, the price as sent, bid and ask as offsets in units of the price's last digit
     tick = Tick("BAND-GBP", 1618677810244, 881613, "14.7775", "14.7550", "14.8060", "0.04")
-    assert encode_member(tick) == "881613|14.7775|14.7550|14.8060|0.04"
-    assert decode_member("BAND-GBP", "881613|14.7775|14.7550|14.8060|0.04", 1618677810244.0) == tick
+    assert encode_member(tick) == "iw99|14.7775|225|285|4e2"
+    assert decode_member("BAND-GBP", "iw99|14.7775|225|285|4e2", 1618677810244.0) == tick
 
 
 def test_trade_without_book_has_empty_bid_and_ask():
     tick = Tick("BTC-USD", 1, 9, "6225.32000000", size="0.06469797")
-    assert encode_member(tick) == "9|6225.32000000|||0.06469797"
-    assert decode_member("BTC-USD", b"9|6225.32000000|||0.06469797", 1.0) == tick
+    assert encode_member(tick) == "9|6225.32000000|||6469797e8"
+    assert decode_member("BTC-USD", b"9|6225.32000000|||6469797e8", 1.0) == tick
 
 
-decimal_strings = st.decimals(min_value=0, max_value=10**7, places=8, allow_nan=False).map(str)
+@pytest.mark.parametrize(
+    "price, bid, ask, size, member",
+    [
+        ("97250.00", "97249.99", "97250.01", "0.12345678", "2a|97250.00|1|1|.12345678"),  # the usual BTC tick
+        ("100.5", "100.45", "101", "1.5", "2a|100.5|=100.45|=101|1.5"),  # other decimals: literal
+        ("100.50", "100.51", "100.49", "12", "2a|100.50|-1|-1|12"),  # a crossed book: negative offsets
+        ("7.5", "07.4", "7.6", "0.0", "2a|7.5|=07.4|1|0e1"),  # a leading zero could not come back: literal
+        ("1", None, "2", "1e-5", "2a|1||1|=1e-5"),  # a size that looks like a short form: literal
+    ],
+)
+def test_every_field_comes_back_exactly(price, bid, ask, size, member):
+    tick = Tick("BTC-USD", 5, 82, price, bid, ask, size)
+    assert encode_member(tick) == member
+    assert decode_member("BTC-USD", member, 5.0) == tick
+
+
+def test_member_of_a_busy_btc_tick_is_short():
+    tick = Tick("BTC-USD", 1, 912_406_337, "97250.00", "97249.99", "97250.01", "0.00412345")
+    assert len(encode_member(tick)) == 28
+
+
+plain_decimals = st.decimals(min_value=0, max_value=10**7, places=8, allow_nan=False).map(str)
+# what else an exchange string could look like: leading zeros, no fraction, trailing zeros
+odd_decimals = st.from_regex(r"\A[0-9]{1,6}(\.[0-9]{1,9})?\Z")
+decimal_strings = plain_decimals | odd_decimals
 
 
 @given(
@@ -57,3 +82,9 @@ def test_iso_round_trip_and_rejects():
     assert ms_to_iso(1584663777833) == "2020-03-20T00:22:57.833Z"
     with pytest.raises(ValueError):
         iso_to_ms("yesterday")
+
+
+@given(ms=st.integers(0, 2**42), digits=st.integers(3, 9))
+def test_feed_time_fast_path_agrees_with_the_parser(ms, digits):
+    text = ms_to_iso(ms)[:-1] + "0" * (digits - 3) + "Z"  # the feed's shape with 3 to 9 fraction digits
+    assert iso_to_ms(text) == ms

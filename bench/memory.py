@@ -1,0 +1,138 @@
+"""Memory per tick and per candle in Redis: our chunked layout beside one big sorted set and the naive layout.
+
+    .venv/bin/python -m bench.memory [--ticks 1000000] [--batch 500]
+
+Starts its own embedded redis-server, writes the same synthetic ticks of one product three ways and prints
+bytes per tick (MEMORY USAGE summed over every key of the layout, divided by the ticks written):
+
+- BCX: TickStore (chunks of `zset-max-listpack-entries` entries, scores relative to the chunk, short members);
+- one big sorted set with the same members and unix-ms scores;
+- the naive three-set layout (price, bid, ask), member = the value, score = the time.
+
+Then the 1-minute candles of those ticks (CandleStore) and their bytes per candle, and the chunked store's write
+and read rates. Compare figures within one run: these machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from decimal import Decimal
+
+from bcx.candles import CandleStore, rollup
+from bcx.config import RedisConfig
+from bcx.connection import connect
+from bcx.embedded import EmbeddedRedis
+from bcx.store import TickStore
+from bcx.tick import Tick, encode_member
+
+PRODUCT = "BTC-USD"
+PIPELINE = 1000
+
+
+def synthetic_ticks(count: int, seed: int = 7) -> list[Tick]:
+    """A BTC-like random walk at 65,000.00, 1-400 ms apart, spread of a few cents, 8-decimal sizes below 1."""
+    rng = random.Random(seed)
+    price, ticks, now = Decimal("65000.00"), [], 1_762_000_000_000
+    for index in range(count):
+        price += Decimal(rng.randint(-300, 300)) / 100
+        now += rng.randint(1, 400)
+        bid, ask = price - Decimal(rng.randint(0, 5)) / 100, price + Decimal(rng.randint(1, 5)) / 100
+        ticks.append(
+            Tick(PRODUCT, now, 500_000_000 + index, str(price), str(bid), str(ask), f"0.{rng.randint(1, 99999999):08d}")
+        )
+    return ticks
+
+
+def memory_of(conn, pattern: str) -> tuple[int, int]:
+    """(bytes, keys) over the keys matching `pattern`."""
+    keys = list(conn.scan_iter(match=pattern, count=1000))
+    total = 0
+    for first in range(0, len(keys), PIPELINE):
+        pipe = conn.pipeline(transaction=False)
+        for key in keys[first : first + PIPELINE]:
+            pipe.memory_usage(key, samples=0)
+        total += sum(size or 0 for size in pipe.execute())
+    return total, len(keys)
+
+
+def write_chunked(conn, ticks: list[Tick], batch: int) -> float:
+    store = TickStore(conn, "bench", "coinbase")
+    began = time.perf_counter()
+    for first in range(0, len(ticks), batch):
+        store.add(ticks[first : first + batch])
+    return len(ticks) / (time.perf_counter() - began)
+
+
+def read_chunked(conn, ticks: list[Tick]) -> float:
+    store = TickStore(conn, "bench", "coinbase")
+    began = time.perf_counter()
+    got = store.range(PRODUCT, ticks[0].time_ms, ticks[-1].time_ms)
+    elapsed = time.perf_counter() - began
+    if got != ticks:
+        raise RuntimeError("the chunked store did not give back the ticks it was given")
+    return len(ticks) / elapsed
+
+
+def write_one_set(conn, ticks: list[Tick]) -> None:
+    for first in range(0, len(ticks), PIPELINE):
+        conn.zadd("one:set", {encode_member(t): t.time_ms for t in ticks[first : first + PIPELINE]})
+
+
+def write_naive(conn, ticks: list[Tick]) -> int:
+    """Three sets, member = the value: equal prices at two times collapse into one entry (ZADD moves it)."""
+    for first in range(0, len(ticks), PIPELINE):
+        pipe = conn.pipeline(transaction=False)
+        for t in ticks[first : first + PIPELINE]:
+            for field in ("price", "bid", "ask"):
+                pipe.zadd(f"naive:{field}", {getattr(t, field): t.time_ms})
+        pipe.execute()
+    return sum(conn.zcard(f"naive:{field}") for field in ("price", "bid", "ask"))
+
+
+def write_candles(conn, ticks: list[Tick]) -> int:
+    candles = rollup(ticks, 60_000)
+    store = CandleStore(conn, "bench", "coinbase")
+    for first in range(0, len(candles), 500):
+        store.put(PRODUCT, "1m", candles[first : first + 500])
+    return len(candles)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__.split("\n")[0])
+    parser.add_argument("--ticks", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=500, help="ticks per TickStore.add (the tracker's batch_size)")
+    args = parser.parse_args(argv)
+    ticks = synthetic_ticks(args.ticks)
+    member_length = sum(len(encode_member(t)) for t in ticks) / len(ticks)
+    with EmbeddedRedis() as server:
+        conn = connect(RedisConfig(url=server.url, prefix="bench", timeout=60))
+        version = conn.info("server")["redis_version"]
+        write_rate = write_chunked(conn, ticks, args.batch)
+        read_rate = read_chunked(conn, ticks)
+        chunked, chunk_keys = memory_of(conn, f"bench:{{coinbase:{PRODUCT}}}*")
+        write_one_set(conn, ticks)
+        one_set, _ = memory_of(conn, "one:*")
+        kept = write_naive(conn, ticks)
+        naive, _ = memory_of(conn, "naive:*")
+        candles = write_candles(conn, ticks)
+        with_candles, _ = memory_of(conn, f"bench:{{coinbase:{PRODUCT}}}*")
+        conn.close()
+    n = len(ticks)
+    print(f"redis-server {version}; {n:,} ticks of {PRODUCT}; mean member {member_length:.1f} characters")
+    print(f"{'layout':<58}{'bytes/tick':>11}{'vs BCX':>8}")
+    rows = [
+        (f"BCX chunks ({chunk_keys - 4:,} chunks, {n / max(chunk_keys - 4, 1):.1f} ticks each)", chunked),
+        ("one big sorted set, same members, unix-ms scores", one_set),
+        (f"naive: price/bid/ask sets, member = value ({kept:,} of {3 * n:,} kept)", naive),
+    ]
+    for name, total in rows:
+        print(f"{name:<58}{total / n:>11.1f}{total / chunked:>7.2f}x")
+    print(f"1-minute candles: {candles:,}, {(with_candles - chunked) / candles:.1f} bytes each")
+    print(f"chunked store: write {write_rate:,.0f} ticks/s (TickStore.add, batches of {args.batch}), ", end="")
+    print(f"range read of all {n:,} ticks {read_rate:,.0f} ticks/s")
+
+
+if __name__ == "__main__":
+    main()
