@@ -28,7 +28,10 @@ def min_max(points: Sequence[Point], limit: int) -> list[Point]:
         bucket = values[first:stop]
         low = first + bucket.index(min(bucket))
         high = first + bucket.index(max(bucket))
-        kept.extend(points[i] for i in sorted({low, high}))
+        if low == high:
+            kept.append(points[low])
+        else:
+            kept += (points[low], points[high]) if low < high else (points[high], points[low])
     return kept
 
 
@@ -46,9 +49,11 @@ def candle_points(candles: Sequence[Candle], width_ms: int) -> list[Point]:
     """Two points per candle, its extremes in the order the price most likely met them (low first when it
     closed up), the second half a bucket later so that times stay distinct."""
     points: list[Point] = []
+    half = width_ms // 2
     for candle in candles:
-        rising = float(candle.close) >= float(candle.open)
-        first, second = (candle.low, candle.high) if rising else (candle.high, candle.low)
-        points.append((candle.time_ms, first))
-        points.append((candle.time_ms + width_ms // 2, second))
+        time_ms = candle.time_ms
+        if float(candle.close) >= float(candle.open):  # rising
+            points += ((time_ms, candle.low), (time_ms + half, candle.high))
+        else:
+            points += ((time_ms, candle.high), (time_ms + half, candle.low))
     return points
