@@ -34,6 +34,9 @@ vendor:
 bench: $(BIN)/bcx
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.watcher
+	$(BIN)/python -m bench.query
+	$(BIN)/python -m bench.api_load
+	$(BIN)/python -m bench.latency
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
