@@ -35,6 +35,9 @@ bench: $(BIN)/bcx
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.watcher
+	$(BIN)/python -m bench.query
+	$(BIN)/python -m bench.api_load
+	$(BIN)/python -m bench.latency
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

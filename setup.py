@@ -29,6 +29,7 @@ setup(
         "gunicorn>=21",
         "prometheus-client>=0.20",
         "flask-compress>=1.14",
+        "orjson>=3.9",
     ],
     extras_require={
         "test": ["pytest>=8", "fakeredis>=2.20", "hypothesis>=6", "ruff>=0.6"],

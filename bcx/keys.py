@@ -1,7 +1,8 @@
 """Every Redis key BCX uses, in one place. Nothing outside `bcx/` spells a key.
 
 A series' keys share the hash tag `{exchange:PRODUCT}`, so they land in one Redis Cluster slot and multi-key
-scripts and pipelines on one product stay legal on a cluster. The alerts channel and stream are global.
+scripts and pipelines on one product stay legal on a cluster. The alerts and ticks channels and the alerts stream
+are global.
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ class SeriesKeys:
 def alerts_key(prefix: str) -> str:
     """Both the pub/sub channel and the capped stream of alerts."""
     return f"{prefix}:alerts"
+
+
+def ticks_channel(prefix: str) -> str:
+    """Pub/sub channel: after each write the tracker publishes the products it wrote (comma separated), so live
+    readers (bcx-web's tick streams) wake at once instead of polling."""
+    return f"{prefix}:ticks"
 
 
 def daemons_key(prefix: str) -> str:

@@ -7,12 +7,12 @@ latest-tick hash, atomically. Members are deterministic (bcx.tick), so writing a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import redis
 
 from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, ChunkedSets
-from bcx.keys import SeriesKeys
+from bcx.keys import SeriesKeys, ticks_channel
 from bcx.tick import Tick, decode_member, encode_member
 
 log = logging.getLogger(__name__)
@@ -23,11 +23,19 @@ __all__ = ["DEFAULT_CHUNK_ENTRIES", "TickStore"]
 class TickStore:
     """Ticks of any product on one Redis connection (redis.Redis or RedisCluster, decode_responses=True)."""
 
-    def __init__(self, conn: redis.Redis, prefix: str, exchange: str, chunk_entries: int | None = None):
+    def __init__(
+        self,
+        conn: redis.Redis,
+        prefix: str,
+        exchange: str,
+        chunk_entries: int | None = None,
+        decode: Callable[[str, str, float], Tick] = decode_member,
+    ):
         self.conn = conn
         self.prefix = prefix
         self.exchange = exchange
         self.chunks = ChunkedSets(conn, chunk_entries)
+        self.decode = decode  # decode_member, or a memoized one (bcx-web re-reads the open minute on every request)
 
     @property
     def chunk_entries(self) -> int:
@@ -48,6 +56,10 @@ class TickStore:
             added += self.chunks.add(keys.ticks, entries, TRADE, latest=keys.latest)
         return added
 
+    def announce(self, products: Iterable[str]) -> None:
+        """Tell live readers that these products have new ticks (PUBLISH on ticks_channel); nobody listening is fine."""
+        self.conn.publish(ticks_channel(self.prefix), ",".join(sorted(set(products))))
+
     def latest(self, product: str) -> Tick | None:
         return self.latest_many([product])[product]
 
@@ -63,7 +75,8 @@ class TickStore:
     def range(self, product: str, start_ms: int, end_ms: int, limit: int | None = None) -> list[Tick]:
         """Ticks with start_ms <= time <= end_ms in time order (ties by member), at most `limit` of them."""
         entries = self.chunks.range(self.keys(product).ticks, start_ms, end_ms, limit)
-        return [decode_member(product, member, score) for member, score in entries]
+        decode = self.decode
+        return [decode(product, member, score) for member, score in entries]
 
     def trim_before(self, product: str, cutoff_ms: int) -> int:
         """Remove every tick older than cutoff_ms; returns how many went."""

@@ -90,6 +90,7 @@ def run(config: Config, stopper: Stopper, recorder: Recorder | None = None, name
         queue_size=tracker.queue_size,
         retry_max=tracker.reconnect_max,
         buffer=tracker.buffer,
+        on_written=lambda batch: store.announce({tick.product for tick in batch}),
     ).start()
     exchange_feed = tracker.feed == "coinbase-exchange"
     backfiller = TradeBackfiller(rest, writer.put).start() if rest is not None and exchange_feed else None

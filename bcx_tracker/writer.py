@@ -49,8 +49,10 @@ class TickWriter:
         retry_max: float = 60.0,
         buffer: int = 1_000_000,
         clock: Callable[[], float] = time.monotonic,
+        on_written: Callable[[list[Tick]], None] | None = None,
     ):
         self.store = store
+        self.on_written = on_written  # after each written batch: the tracker announces it (TickStore.announce)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.retry_max = retry_max
@@ -192,6 +194,16 @@ class TickWriter:
             self._retry_at = 0.0
         self.written += len(batch)
         self._drop_front(len(batch))
+        self._announce(batch)
+
+    def _announce(self, batch: list[Tick]) -> None:
+        """The ticks are stored whatever happens here: a failed announcement only makes live readers poll."""
+        if self.on_written is None:
+            return
+        try:
+            self.on_written(batch)
+        except (redis.RedisError, OSError) as exc:
+            log.debug("announcing %d written ticks failed: %s", len(batch), exc)
 
     def _drop_front(self, count: int) -> None:
         for _ in range(count):

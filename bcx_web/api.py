@@ -17,8 +17,9 @@ from bcx.config import Config
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_web import metrics, params, sse
+from bcx_web.cache import DayCache, cached_decode_candle, cached_decode_member
 from bcx_web.candle_source import DEFAULT_STORED, read_candles
-from bcx_web.live import new_ticks
+from bcx_web.live import TickWaiter, new_ticks
 from bcx_web.series import FIELDS, Sources, percent_points, read_day, read_series
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1.0")
@@ -27,6 +28,7 @@ DEFAULT_SPAN_MS = 3600 * 1000  # a range without a start covers the hour before 
 STORE_KEY = "bcx_store"
 CANDLES_KEY = "bcx_candles"
 SLOTS_KEY = "bcx_stream_slots"
+DAY_CACHE_KEY = "bcx_day_cache"
 INTERVALS = ("1m", "5m", "15m", "1h", "6h", "1d")
 DEFAULT_POINTS = 1000
 DEFAULT_ALERTS = 100
@@ -45,7 +47,8 @@ def get_store() -> TickStore:
     store = current_app.extensions.get(STORE_KEY)
     if store is None:
         config = get_config()
-        store = TickStore(current_app.extensions["redis"], config.redis.prefix, config.tracker.exchange)
+        conn = current_app.extensions["redis"]
+        store = TickStore(conn, config.redis.prefix, config.tracker.exchange, decode=cached_decode_member)
         current_app.extensions[STORE_KEY] = store
     return store
 
@@ -55,7 +58,8 @@ def get_candles() -> CandleStore:
     store = current_app.extensions.get(CANDLES_KEY)
     if store is None:
         config = get_config()
-        store = CandleStore(current_app.extensions["redis"], config.redis.prefix, config.tracker.exchange)
+        conn = current_app.extensions["redis"]
+        store = CandleStore(conn, config.redis.prefix, config.tracker.exchange, decode=cached_decode_candle)
         current_app.extensions[CANDLES_KEY] = store
     return store
 
@@ -84,12 +88,14 @@ def products() -> dict:
     configured = get_config().tracker.products
     latest = get_store().latest_many(configured)
     sources = get_sources()
+    days = current_app.extensions.setdefault(DAY_CACHE_KEY, DayCache())
+    now = time.monotonic()
     return {
         "products": [
             {
                 "product": p,
                 "last": t.as_dict() if t else None,
-                "day": read_day(sources, p, t) if t else None,
+                "day": days.get(p, t, now, lambda p=p, t=t: read_day(sources, p, t)) if t else None,
             }
             for p, t in latest.items()
         ]
@@ -244,17 +250,25 @@ def tick_stream() -> Response:
     products = params.parse_products(request.args.get("products"), get_config().tracker.products)
     store = get_store()
     cursors: dict = dict.fromkeys(products)
+    waiter = None
 
     def poll() -> list[str]:
+        nonlocal waiter
+        if waiter is None:  # subscribed before the first read, so no announcement falls between the two
+            waiter = TickWaiter(current_app.extensions["redis"], get_config().redis.prefix)
         found = new_ticks(store, cursors)
         if not found:
-            time.sleep(TICK_POLL_S)
+            waiter.wait(TICK_POLL_S)
         return [sse.event({"product": t.product, **t.as_dict()}, name="tick") for t in found]
 
-    return _stream("ticks", poll)
+    def close() -> None:
+        if waiter is not None:
+            waiter.close()
+
+    return _stream("ticks", poll, close)
 
 
-def _stream(name: str, poll) -> Response:
+def _stream(name: str, poll, on_close=None) -> Response:
     """Open an SSE response if this worker has a free stream slot, else 503 (EventSource retries)."""
     web = get_config().web
     slots = current_app.extensions.setdefault(SLOTS_KEY, sse.StreamSlots(web.sse_max_streams))
@@ -267,6 +281,8 @@ def _stream(name: str, poll) -> Response:
     def release() -> None:
         metrics.STREAMS.labels(name).dec()
         slots.give_back()
+        if on_close is not None:
+            on_close()
 
     limits = sse.StreamLimits(web.sse_heartbeat, web.sse_max_duration)
     body = stream_with_context(sse.run_stream(poll, limits))

@@ -44,11 +44,13 @@ def read_candles(
     covered = bucket_start(start_ms, width_ms)
     parts: list[Candle] = []
     finest = width_ms
+    widths = set()
     for name, source_ms in sources_for(width_ms, stored):
         found = candles.range(product, name, covered, end_ms, max_read)
         if found:
             parts.extend(found)
             covered = found[-1].time_ms + source_ms
+            widths.add(source_ms)
         finest = source_ms
     truncated = False
     if covered <= end_ms:
@@ -56,7 +58,9 @@ def read_candles(
         raw = ticks.range(product, covered, _bucket_end(end_ms, width_ms), limit)
         truncated = max_read is not None and len(raw) > max_read
         parts.extend(rollup(raw[:max_read] if truncated else raw, finest))
-    return CandleRead(combine(parts, width_ms), truncated)
+        widths.add(finest)
+    # Parts that all have the asked width (1m candles for 1m) are already the answer: in order, one per bucket.
+    return CandleRead(parts if widths <= {width_ms} else combine(parts, width_ms), truncated)
 
 
 def _bucket_end(time_ms: int, width_ms: int) -> int:

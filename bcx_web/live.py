@@ -1,13 +1,24 @@
-"""How a live stream learns of new ticks: the one function to change if the tracker ever announces them.
+"""How a live stream learns of new ticks.
 
-Today it polls each product's latest-tick hash (one pipelined HGETALL for all products) and reads the range
-after its cursor only for a product whose latest tick moved, so an idle stream costs one round trip per poll.
+`new_ticks` reads each product's latest-tick hash (one pipelined HGETALL for all products) and the range after its
+cursor only for a product whose latest tick moved, so an idle check costs one round trip. A stream checks when the
+tracker announces a write (TickStore.announce: a PUBLISH after each flush, which `TickWaiter` waits for), and at
+least every poll interval anyway, so ticks written without an announcement (an older tracker, a lost pub/sub
+connection) still arrive, only later.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+
+import redis
+
+from bcx.keys import ticks_channel
 from bcx.store import TickStore
 from bcx.tick import Tick
+
+log = logging.getLogger(__name__)
 
 Cursor = tuple[int, int]  # (time ms, trade id) of the last tick sent
 MAX_PER_POLL = 1000  # per product; a stream that fell this far behind skips to the newest ticks
@@ -29,3 +40,41 @@ def new_ticks(store: TickStore, cursors: dict[str, Cursor | None]) -> list[Tick]
             cursors[product] = (fresh[-1].time_ms, fresh[-1].trade_id)
             found.extend(fresh)
     return found
+
+
+class TickWaiter:
+    """A subscription to the tracker's announcements; `wait` returns early when one comes. Falls back to sleeping
+    (plain polling) if the subscription fails. `close` when the stream ends."""
+
+    def __init__(self, conn: redis.Redis, prefix: str):
+        self._pubsub = None
+        try:
+            pubsub = conn.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(ticks_channel(prefix))
+            self._pubsub = pubsub
+        except redis.RedisError as exc:
+            log.warning("cannot subscribe to tick announcements (%s): polling", exc)
+
+    def wait(self, timeout: float) -> bool:
+        """Up to `timeout` seconds for an announcement; True when one came (all pending ones are taken)."""
+        if self._pubsub is None:
+            time.sleep(timeout)
+            return False
+        try:
+            if self._pubsub.get_message(timeout=timeout) is None:
+                return False
+            while self._pubsub.get_message(timeout=0) is not None:  # a burst of writes wakes the stream once
+                pass
+            return True
+        except redis.RedisError as exc:
+            log.warning("tick announcements lost (%s): polling", exc)
+            self.close()
+            return False
+
+    def close(self) -> None:
+        if self._pubsub is not None:
+            pubsub, self._pubsub = self._pubsub, None
+            try:
+                pubsub.close()
+            except redis.RedisError:
+                pass

@@ -14,6 +14,7 @@ import pytest
 
 from bcx.daemon import Stopper
 from bcx.embedded import EmbeddedRedis, free_port
+from bcx.keys import ticks_channel
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_tracker.coinbase import parse_message
@@ -156,6 +157,8 @@ def test_sigterm_flushes_every_buffered_tick_and_the_recording_replays_the_same(
     config = write_config(
         tmp_path / "bcx.conf", redis_section, replay.url, log, batch_size="100000", flush_interval="1h"
     )
+    announcements = redis_conn.pubsub(ignore_subscribe_messages=True)
+    announcements.subscribe(ticks_channel("bcx"))
     tracker = TrackerProcess(config, tmp_path / "feed.jsonl")
     try:
         wait_for(lambda: tracker.recorded_tickers() == len(expected), "the whole file received")
@@ -165,6 +168,17 @@ def test_sigterm_flushes_every_buffered_tick_and_the_recording_replays_the_same(
     finally:
         tracker.kill()
     assert stored(store) == expected
+    # Each written batch was announced, naming its products, for bcx-web's live streams.
+    heard: set[str] = set()
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        message = announcements.get_message(timeout=1)
+        if message is None and heard:
+            break
+        if message is not None:
+            heard.update(message["data"].split(","))
+    announcements.close()
+    assert heard == {tick[0] for tick in expected}
     text = log.read_text()
     assert "stopping on SIGTERM: flushing" in text
     assert f"{len(expected)} ticks written, 0 malformed, 0 stale, 0 reconnects" in text

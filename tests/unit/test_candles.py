@@ -90,3 +90,10 @@ def test_interval_ms(name, ms):
 def test_interval_ms_rejects(name):
     with pytest.raises(ValueError):
         interval_ms(name)
+
+
+def test_combine_to_the_same_width_keeps_each_candle_as_it_is():
+    minutes = [Candle(0, "1.0", "2", "0.5", "1.5", "3.10", 2), Candle(MINUTE, "1.5", "1.5", "1.5", "1.5", "0", 1)]
+    merged = combine(minutes, MINUTE)
+    assert merged == minutes and all(a is b for a, b in zip(merged, minutes, strict=True))
+    assert combine([Candle(30_000, "1", "1", "1", "1", "1.0", 1)], MINUTE) == [Candle(0, "1", "1", "1", "1", "1.0", 1)]

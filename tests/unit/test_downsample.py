@@ -45,6 +45,8 @@ def test_choose_the_coarsest_tier_that_still_gives_the_points():
     assert choose_tier(5000 * DAY, 1000, TIERS) == "1d"
     assert choose_tier(HOUR, 1000, TIERS) == RAW  # 60 minutes: only raw ticks give 1000 points
     assert choose_tier(DAY, 1000, []) == RAW
+    assert choose_tier(30 * DAY, 1000, TIERS) == "1h"  # 720 hourly candles give 1,440 points (a low and a high each)
+    assert choose_tier(7 * DAY, 1000, TIERS) == "1m"  # 168 hourly candles would give only 336
 
 
 def test_candle_points_follow_the_candle_direction():

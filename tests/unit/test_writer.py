@@ -189,3 +189,30 @@ def test_put_without_a_running_thread_counts_drops_and_close_reports_them():
     assert [writer.put(tick) for tick in ticks(3)] == [True, True, False]
     assert writer.dropped == 1
     assert writer.close() == 2
+
+
+def test_each_written_batch_is_announced_and_a_failed_announcement_loses_nothing(running):
+    store, announced = ListStore(), []
+
+    def announce(batch) -> None:
+        announced.append([tick.trade_id for tick in batch])
+        if len(announced) == 1:
+            raise redis.ConnectionError("gone")  # the ticks are stored: the writer goes on
+
+    writer = running(store, batch_size=5, flush_interval=60, on_written=announce)
+    for tick in ticks(10):
+        writer.put(tick)
+    store.wait_for(10)
+    writer.close()
+    assert announced == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    assert (writer.written, writer.dropped) == (10, 0)
+
+
+def test_a_failed_write_is_not_announced(running):
+    store, announced = ListStore([redis.ConnectionError("down")]), []
+    writer = running(store, batch_size=3, flush_interval=60, retry_max=0.01, on_written=announced.append)
+    for tick in ticks(3):
+        writer.put(tick)
+    store.wait_for(3)
+    writer.close()
+    assert store.calls == 2 and [len(batch) for batch in announced] == [3]
