@@ -29,6 +29,7 @@ from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
 ROLES = ("tracker", "watcher", "web")
 DEFAULT_PID_DIR = "/run/bcx"
 EXIT_DOWN = 1
+HEARTBEAT_FIELDS = ("pid", "host", "started", "heartbeat", "products")  # the rest of a heartbeat are counters
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,12 @@ def build_report(
                 seen = "no tick yet" if age is None else f"newest tick {format_seconds(age)} old"
                 problems.append(f"ticks: {product}: {seen}")
     beating = [
-        {"id": hb.daemon_id, "heartbeat_age": hb.age(now), "products": hb.fields.get("products", "")}
+        {
+            "id": hb.daemon_id,
+            "heartbeat_age": hb.age(now),
+            "products": hb.fields.get("products", ""),
+            "counters": {k: v for k, v in hb.fields.items() if k not in HEARTBEAT_FIELDS},
+        }
         for hb in heartbeats
         if hb.fields
     ]
@@ -184,6 +190,8 @@ def render_text(report: Report) -> str:
     for hb in report.beating:  # every instance, e.g. tracker shards on several hosts
         shard = f"; products {hb['products']}" if hb["products"] else ""
         lines.append(f"  {hb['id']}  heartbeat {format_seconds(hb['heartbeat_age'])} ago{shard}")
+        if hb["counters"]:  # the tracker's messages, ticks written, malformed, ...; the watcher's passes, alerts, ...
+            lines.append("    " + ", ".join(f"{name} {value}" for name, value in sorted(hb["counters"].items())))
     lines.append(f"ticks     {ticks or '-'}")
     lines.append("status    ok" if report.ok else "status    DOWN: " + "; ".join(report.problems))
     return "\n".join(lines)

@@ -84,3 +84,24 @@ def test_format_seconds():
         "3h02m",
         "2d01h",
     ]
+
+
+def test_each_daemon_shows_its_counters():
+    tracker = Heartbeat(
+        "tracker:shard-a",
+        NOW - 2,
+        {
+            "pid": "42",
+            "host": "h",
+            "started": "1",
+            "heartbeat": "2",
+            "products": "BTC-USD",
+            "malformed": "3",
+            "ticks_written": "1200",
+        },
+    )
+    shown = report(heartbeats=[tracker])
+    (entry,) = shown.beating
+    assert entry["counters"] == {"malformed": "3", "ticks_written": "1200"}
+    assert "    malformed 3, ticks_written 1200" in render_text(shown).splitlines()
+    assert json.loads(render_json(shown))["beating"][0]["counters"]["malformed"] == "3"
