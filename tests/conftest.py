@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
@@ -25,6 +26,11 @@ import bcx.connection
 from bcx.config import RedisConfig
 from bcx.connection import connect
 from bcx.embedded import EmbeddedCluster, EmbeddedRedis, find_binary
+
+# Tests assert behaviour, never wall-clock time: on a shared, loaded machine hypothesis's per-example deadline and
+# its "too slow to generate" check would fail tests for the machine's speed, not for the code.
+settings.register_profile("bcx", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("bcx")
 
 PREFIX = "bcx"
 TOPOLOGIES = ("single", "cluster")
