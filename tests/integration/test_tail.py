@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-import redis
-
 from bcx.store import TickStore
 from bcx.tail_cli import Cursor
-from bcx.tick import Tick
+from bcx.tick import Tick, ms_to_iso
 
 BCX = str(Path(sys.executable).parent / "bcx")
-TAIL_READS = {"hgetall", "zrangebyscore", "zrevrangebyscore"}  # its cursor, then its polls
-
-
-def has_polled(node_urls: list[str]) -> bool:
-    """Some client's last command, on any node, was one of tail's reads (the test's own client only writes)."""
-    for url in node_urls:
-        with redis.Redis.from_url(url, decode_responses=True) as node:
-            if any(client.get("cmd") in TAIL_READS for client in node.client_list()):
-                return True
-    return False
 
 
 def test_cursor_prints_each_tick_once():
@@ -35,25 +25,49 @@ def test_cursor_prints_each_tick_once():
     assert cursor.fresh([a, b, c]) == [c] and cursor.fresh([c]) == []
 
 
-def test_tail_prints_ticks_as_they_are_stored(redis_conn, redis_section, redis_topology, tmp_path):
+def test_tail_prints_ticks_as_they_are_stored(redis_conn, redis_section, tmp_path):
+    """Ticks keep coming (one every 0.1 s) until tail has printed four: whenever tail read its starting cursor,
+    what it prints must be consecutive ticks, each once, in order, none from before it started."""
     store = TickStore(redis_conn, "bcx", "coinbase")
-    store.add([Tick("BTC-USD", 1_000, 1, "1.00", "0.99", "1.01", "0.1")])  # before tail: not printed
+    store.add([stored_tick(1)])  # before tail: never printed
     config = tmp_path / "bcx.conf"
     config.write_text(f"{redis_section}[tracker]\nproducts = BTC-USD\n")
     tail = subprocess.Popen([BCX, "tail", "--config", str(config)], stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in tail.stdout], daemon=True)
+    reader.start()
+    printed: list[str] = []
     try:
-        deadline = time.monotonic() + 20
-        while not has_polled(redis_topology.nodes):  # tail has read its starting cursor
-            assert time.monotonic() < deadline and tail.poll() is None, "bcx tail did not connect"
-            time.sleep(0.05)
-        store.add([Tick("BTC-USD", 2_000, 2, "2.00", "1.99", "2.01", "0.2"), Tick("BTC-USD", 3_000, 3, "3.00")])
-        lines = [tail.stdout.readline() for _ in range(2)]
+        deadline = time.monotonic() + 30
+        number = 1
+        while len(printed) < 4:
+            assert time.monotonic() < deadline and tail.poll() is None, f"bcx tail printed only {printed}"
+            number += 1
+            store.add([stored_tick(number)])
+            try:
+                while True:
+                    printed.append(lines.get(timeout=0.1))
+            except queue.Empty:
+                pass
         tail.send_signal(signal.SIGTERM)
         assert tail.wait(timeout=10) == 0
     finally:
         if tail.poll() is None:
             tail.kill()
             tail.wait()
+        reader.join(timeout=10)  # the pipe is at its end once tail has exited
         tail.stdout.close()
-    assert lines[0].startswith("1970-01-01T00:00:02.000Z  BTC-USD  2.00  bid 1.99  ask 2.01  size 0.2  #2")
-    assert "3.00  (no book: backfilled)" in lines[1]
+    numbers = [int(line.rsplit("#", 1)[1]) for line in printed]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))) and numbers[0] > 1
+    first = numbers[0]
+    assert printed[0].startswith(f"{ms_to_iso(first * 1000)}  BTC-USD  {first}.00  ")
+    for line, number in zip(printed, numbers, strict=True):
+        book = f"bid {number - 1}.99  ask {number}.01  size 0.1" if number % 2 else "(no book: backfilled)"
+        assert book in line
+
+
+def stored_tick(number: int) -> Tick:
+    """Tick `number` at `number` seconds; even ones carry no book, as a backfilled trade."""
+    if number % 2:
+        return Tick("BTC-USD", number * 1000, number, f"{number}.00", f"{number - 1}.99", f"{number}.01", "0.1")
+    return Tick("BTC-USD", number * 1000, number, f"{number}.00", size="0.1")
