@@ -42,25 +42,27 @@ def get_config() -> Config:
 
 
 def get_store() -> TickStore:
-    """The app's TickStore, built on first use: its constructor asks Redis (CONFIG GET) for the chunk size, and
-    the app must start while Redis is down. Two threads racing here both build one; either is right."""
-    store = current_app.extensions.get(STORE_KEY)
-    if store is None:
-        config = get_config()
-        conn = current_app.extensions["redis"]
-        store = TickStore(conn, config.redis.prefix, config.tracker.exchange, decode=cached_decode_member)
-        current_app.extensions[STORE_KEY] = store
-    return store
+    """The app's TickStore (see `_built_once`)."""
+    return _built_once(
+        STORE_KEY, lambda conn, c: TickStore(conn, c.redis.prefix, c.tracker.exchange, decode=cached_decode_member)
+    )
 
 
 def get_candles() -> CandleStore:
-    """The app's CandleStore, built on first use like get_store's."""
-    store = current_app.extensions.get(CANDLES_KEY)
+    """The app's CandleStore (see `_built_once`)."""
+    return _built_once(
+        CANDLES_KEY, lambda conn, c: CandleStore(conn, c.redis.prefix, c.tracker.exchange, decode=cached_decode_candle)
+    )
+
+
+def _built_once(key: str, build):
+    """A store kept in the app's extensions, built on first use: a store's constructor may ask Redis (CONFIG GET
+    for the chunk size), and the app must start while Redis is down. Two threads racing here both build one;
+    either is right."""
+    store = current_app.extensions.get(key)
     if store is None:
-        config = get_config()
-        conn = current_app.extensions["redis"]
-        store = CandleStore(conn, config.redis.prefix, config.tracker.exchange, decode=cached_decode_candle)
-        current_app.extensions[CANDLES_KEY] = store
+        store = build(current_app.extensions["redis"], get_config())
+        current_app.extensions[key] = store
     return store
 
 

@@ -128,7 +128,23 @@ def write_config(path: Path, redis_section: str, feed_url: str, log: Path, **tra
     return path
 
 
-class TrackerProcess:
+class DaemonProcess:
+    """A daemon run as a real process: `terminate` as init would (TERM, then its exit code), `kill` to clean up."""
+
+    process: subprocess.Popen
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        """Generous: a tracker whose Redis is down waits 10 s for it before giving up its buffer."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class TrackerProcess(DaemonProcess):
     def __init__(self, config: Path, record: Path):
         self.record = record
         self.process = subprocess.Popen([TRACKER, "--config", str(config), "--record", str(record)])
@@ -137,15 +153,6 @@ class TrackerProcess:
         if not self.record.exists():
             return 0
         return sum('"type":"ticker"' in line for line in self.record.read_text().splitlines())
-
-    def terminate(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=TIMEOUT)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 def test_sigterm_flushes_every_buffered_tick_and_the_recording_replays_the_same(

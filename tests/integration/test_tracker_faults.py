@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from bcx.heartbeat import read_heartbeats
 from bcx.store import TickStore
 from bcx.tick import Tick
 from tests.feedstub import CLOSE, SILENT, RestStub, ScriptedFeed, heartbeat, rest_trade, ticker
+from tests.integration.test_tracker import DaemonProcess
 
 TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
 TIMEOUT = 30.0
@@ -37,7 +37,7 @@ def ids(store: TickStore) -> list[int]:
     return [t.trade_id for t in store.range("BTC-USD", 0, 2**53)]
 
 
-class Tracker:
+class Tracker(DaemonProcess):
     def __init__(self, tmp: Path, redis_section: str, feed_url: str, rest_url: str = "", **tracker: str):
         self.log = tmp / "tracker.log"
         options = {"products": "BTC-USD", "feed_url": feed_url, "rest_url": rest_url, "stale_after": "2s"}
@@ -49,15 +49,6 @@ class Tracker:
 
     def text(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
-
-    def terminate(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=TIMEOUT)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture
