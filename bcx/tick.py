@@ -19,16 +19,18 @@ stores it once.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 SEPARATOR = "|"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Tick:
+class Tick(NamedTuple):
+    """Immutable; a NamedTuple rather than a frozen dataclass because the tracker makes tens of thousands a second
+    and a frozen dataclass costs ~2.5 us to build here, a NamedTuple ~0.5."""
+
     product: str
     time_ms: int
     trade_id: int
@@ -51,15 +53,10 @@ class Tick:
 
 
 def encode_member(tick: Tick) -> str:
-    return SEPARATOR.join(
-        (
-            base36(tick.trade_id),
-            tick.price,
-            offset(tick.bid, tick.price, -1),
-            offset(tick.ask, tick.price, 1),
-            _encode_size(tick.size),
-        )
-    )
+    price = tick.price
+    base = _plain_scaled(price)
+    bid, ask = _offset(tick.bid, base, -1), _offset(tick.ask, base, 1)
+    return f"{base36(tick.trade_id)}|{price}|{bid}|{ask}|{_encode_size(tick.size)}"
 
 
 def decode_member(product: str, member: str | bytes, score: float) -> Tick:
@@ -78,6 +75,7 @@ def decode_member(product: str, member: str | bytes, score: float) -> Tick:
 
 
 _DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_PAIRS36 = [high + low for high in _DIGITS36 for low in _DIGITS36]  # two digits per divmod: half the loop turns
 _PLAIN = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\Z", re.ASCII)  # what _unscaled() gives back exactly
 
 
@@ -85,16 +83,21 @@ def base36(number: int) -> str:
     if number < 0:
         raise ValueError(f"trade id {number} is negative")
     text = ""
-    while number >= 36:
-        number, digit = divmod(number, 36)
-        text = _DIGITS36[digit] + text
-    return _DIGITS36[number] + text
+    while number >= 1296:
+        number, pair = divmod(number, 1296)
+        text = _PAIRS36[pair] + text
+    return (_PAIRS36[number].lstrip("0") or "0") + text if text or number else "0"
 
 
 def _scaled(text: str) -> tuple[int, int]:
     """`97250.05` -> (9725005, 2): the decimal as an integer count of its last digit's unit."""
     whole, _, fraction = text.partition(".")
     return int(whole + fraction), len(fraction)
+
+
+def _plain_scaled(text: str) -> tuple[int, int] | None:
+    """_scaled() of a decimal written the usual way (digits, no leading zeros), else None."""
+    return _scaled(text) if _PLAIN.match(text) else None
 
 
 def _unscaled(units: int, decimals: int) -> str:
@@ -105,13 +108,17 @@ def _unscaled(units: int, decimals: int) -> str:
 def offset(value: str | None, reference: str, sign: int) -> str:
     """`value` as `sign * (value - reference)` in units of the reference's last digit when both are written the
     usual way (digits, no leading zeros) with the same number of decimals, else `=value`; "" for None."""
+    return _offset(value, _plain_scaled(reference), sign)
+
+
+def _offset(value: str | None, base: tuple[int, int] | None, sign: int) -> str:
+    """offset() against the reference's _plain_scaled(): a member's price is scaled once for its bid and ask."""
     if value is None:
         return ""
     whole, _, fraction = value.partition(".")
-    base_whole, _, base_fraction = reference.partition(".")
-    if len(fraction) != len(base_fraction) or not _PLAIN.match(value) or not _PLAIN.match(reference):
+    if base is None or len(fraction) != base[1] or not _PLAIN.match(value):
         return "=" + value
-    return str(sign * (int(whole + fraction) - int(base_whole + base_fraction)))
+    return str(sign * (int(whole + fraction) - base[0]))
 
 
 def from_offset(text: str, reference: str, sign: int) -> str | None:

@@ -99,7 +99,7 @@ def run(config: Config, stopper: Stopper, recorder: Recorder | None = None, name
     feed = Feed(
         tracker.feed_url,
         tracker.products,
-        writer.put,
+        writer.put_many,
         stopper,
         reconnect_max=tracker.reconnect_max,
         recorder=recorder,

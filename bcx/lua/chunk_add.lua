@@ -16,9 +16,21 @@
 -- candle bucket), the new member replacing whatever was there.
 local index, counter, written, latest = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, limit, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
--- The chunk the last entry went to, cached so that entries arriving in order cost one ZADD each.
+-- The chunk the last entry went to, cached so that entries arriving in order cost no lookup.
 local cur_id, cur_key, cur_base, cur_start, cur_next, cur_card, cur_last
 local replaced = 0 -- entries the current one replaced (mode replace): it is not new then
+local added = 0
+-- Entries appended after everything in the current chunk wait here and go in one variadic ZADD: a redis.call
+-- costs more than the insert itself. Flushed before the chunk changes or is read, and at the end.
+local appends, appended = {}, 0
+
+local function flush()
+  if appended == 0 then return end
+  local new = redis.call('ZADD', cur_key, unpack(appends))
+  added = added + new
+  cur_card = cur_card - appended + new -- counted as new when buffered; a moved member was not
+  appends, appended = {}, 0
+end
 
 local function base_of(id)
   return tonumber(string.match(id, ':(%-?%d+)$')) or 0
@@ -31,6 +43,7 @@ local function new_chunk(score)
 end
 
 local function use_chunk(id, start, next_start)
+  flush()
   cur_id, cur_key, cur_base = id, prefix .. id, base_of(id)
   cur_start, cur_next = start, next_start
 end
@@ -62,9 +75,10 @@ local function has_book(member)
   return not string.find(member, '||', 1, true)
 end
 
--- true when the entry must be written (new, or a richer copy of a stored trade, which it then replaces)
+-- An entry at or before the chunk's newest time: true when it must be written (new, or a richer copy of a stored
+-- trade, which it then replaces)
 local function admit(score, member)
-  if score > cur_last then return true end -- nothing stored at this time yet
+  flush()
   local relative = score - cur_base
   if mode == 'replace' then
     replaced = redis.call('ZREMRANGEBYSCORE', cur_key, relative, relative)
@@ -90,6 +104,7 @@ local function start_chunk_at(score)
 end
 
 local function split()
+  flush()
   local n = cur_card
   local all = redis.call('ZRANGE', cur_key, 0, -1, 'WITHSCORES')
   local i = math.floor(n / 2) + 1
@@ -111,23 +126,35 @@ local function split()
   cur_id = nil
 end
 
-local added, newest, newest_member, oldest = 0, nil, nil, nil
+-- An entry after everything in its chunk is new: it waits for the chunk's variadic ZADD. Others are checked.
+local function write(score, member)
+  if score > cur_last then
+    if cur_card >= limit then start_chunk_at(score) end
+    appends[appended * 2 + 1], appends[appended * 2 + 2] = score - cur_base, member
+    appended = appended + 1
+    cur_card, cur_last = cur_card + 1, score
+    return true
+  end
+  replaced = 0
+  if not admit(score, member) then return false end
+  local new = redis.call('ZADD', cur_key, score - cur_base, member)
+  added = added + math.max(new - replaced, 0)
+  cur_card = cur_card + new
+  if cur_card > limit then split() end
+  return true
+end
+
+local newest, newest_member, oldest = nil, nil, nil
 for k = 4, #ARGV, 2 do
   local score, member = tonumber(ARGV[k]), ARGV[k + 1]
   locate(score)
-  replaced = 0
-  if admit(score, member) then
-    if cur_card >= limit and score > cur_last then start_chunk_at(score) end
-    local new = redis.call('ZADD', cur_key, score - cur_base, member)
-    added = added + math.max(new - replaced, 0)
-    cur_card = cur_card + new
-    if score > cur_last then cur_last = score end
-    if cur_card > limit then split() end
+  if write(score, member) then
     if newest == nil or score >= newest then newest, newest_member = score, member end
     if oldest == nil or score < oldest then oldest = score end
   end
 end
 
+flush()
 if oldest then
   local stored = redis.call('GET', written)
   if not stored or oldest < tonumber(stored) then redis.call('SET', written, string.format('%d', oldest)) end

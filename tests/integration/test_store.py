@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bcx.chunks import chunk_base
+from bcx.chunks import DEFAULT_CHUNK_ENTRIES, chunk_base
 from bcx.store import TickStore
 from bcx.tick import Tick, decode_member, encode_member
 
@@ -111,11 +111,23 @@ def test_trim_removes_only_older_ticks(redis_conn, cutoff):
 
 def test_limit_and_chunk_limit_from_server(redis_conn):
     store = TickStore(redis_conn, "bcx", "coinbase")
-    assert store.chunk_entries == 128
+    assert store.chunk_entries == DEFAULT_CHUNK_ENTRIES  # the server's limit (128) is higher
     store.add([tick(1000 + i, i + 1) for i in range(1000)])
     assert len(store.range(PRODUCT, 0, 10_000, limit=300)) == 300
     assert store.count(PRODUCT) == 1000
-    assert redis_conn.zcard(store.keys(PRODUCT).ticks.index) > 1000 // 128
+    assert redis_conn.zcard(store.keys(PRODUCT).ticks.index) > 1000 // DEFAULT_CHUNK_ENTRIES
+    keys = store.keys(PRODUCT).ticks
+    encodings = {redis_conn.object("encoding", keys.chunk(c)) for c in redis_conn.zrange(keys.index, 0, -1)}
+    assert encodings <= {"ziplist", "listpack"}
+
+
+@pytest.mark.single_redis  # CONFIG SET reaches one node of a cluster
+def test_chunks_stay_below_a_lower_server_limit(redis_conn):
+    redis_conn.config_set("zset-max-ziplist-entries", 16)
+    try:
+        assert TickStore(redis_conn, "bcx", "coinbase").chunk_entries == 16
+    finally:
+        redis_conn.config_set("zset-max-ziplist-entries", 128)
 
 
 def test_candle_store_replaces_a_bucket_and_reads_in_order(redis_conn):

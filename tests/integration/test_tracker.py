@@ -67,7 +67,7 @@ class InProcessTracker:
     def __init__(self, url: str, store: TickStore):
         self.writer = TickWriter(store, batch_size=50, flush_interval=0.02, retry_max=1).start()
         self.stopper = Stopper()
-        self.feed = Feed(url, PRODUCTS, self.writer.put, self.stopper, reconnect_max=1)
+        self.feed = Feed(url, PRODUCTS, self.writer.put_many, self.stopper, reconnect_max=1)
         self.thread = threading.Thread(target=self.feed.run, daemon=True)
         self.thread.start()
 
@@ -242,7 +242,7 @@ def test_advanced_trade_feed_through_the_replay_server(redis_conn, replay, sampl
     store = TickStore(redis_conn, "bcx", "coinbase")
     writer = TickWriter(store, batch_size=50, flush_interval=0.02).start()
     stopper = Stopper()
-    feed = Feed(replay.url, PRODUCTS, writer.put, stopper, reconnect_max=1, adapter=coinbase_advanced)
+    feed = Feed(replay.url, PRODUCTS, writer.put_many, stopper, reconnect_max=1, adapter=coinbase_advanced)
     thread = threading.Thread(target=feed.run, daemon=True)
     thread.start()
     try:

@@ -12,6 +12,7 @@ from websocket import ABNF, WebSocketConnectionClosedException, WebSocketTimeout
 
 from bcx.daemon import Stopper
 from bcx_tracker.feed import Feed
+from bcx_tracker.framed_ws import FramedWebSocket
 
 EXAMPLES = (Path(__file__).parent.parent / "fixtures" / "coinbase-examples.jsonl").read_text().splitlines()
 SUBSCRIPTIONS = json.dumps({"type": "subscriptions", "channels": [{"name": "ticker", "product_ids": ["ETH-USD"]}]})
@@ -31,7 +32,8 @@ def ticker(sequence: int, trade_id: int) -> tuple[int, bytes]:
 
 
 class FakeSocket:
-    """Hands out the given frames, then raises the given exceptions, then times out forever."""
+    """Hands out the given frames (a list of frames: those of one socket read), then raises the given exceptions,
+    then times out forever."""
 
     def __init__(self, *frames):
         self.frames = list(frames)
@@ -45,13 +47,13 @@ class FakeSocket:
     def settimeout(self, timeout: float) -> None:
         self.timeout = timeout
 
-    def recv_data(self):
+    def recv_messages(self):
         if not self.frames:
             raise WebSocketTimeoutException("timed out")
         frame = self.frames.pop(0)
         if isinstance(frame, Exception):
             raise frame
-        return frame
+        return frame if isinstance(frame, list) else [frame]
 
     def close(self, timeout=None) -> None:
         self.closed = True
@@ -77,7 +79,7 @@ class Connector:
 
 def make_feed(connector, sink=None, **options) -> Feed:
     received = [] if sink is None else sink
-    feed = Feed("ws://feed.test", ["ETH-USD"], received.append, Stopper(), connect=connector, **options)
+    feed = Feed("ws://feed.test", ["ETH-USD"], received.extend, Stopper(), connect=connector, **options)
     feed.received = received
     return feed
 
@@ -116,10 +118,20 @@ def test_subscribes_at_once_and_hands_fresh_ticks_to_the_sink(caplog):
     assert "malformed feed message #1" in caplog.text
 
 
-def test_connects_without_utf8_validation():
+def test_connects_without_utf8_validation_reading_in_large_pieces():
     connector = Connector(FakeSocket())
     drive(make_feed(connector), 1)
     assert connector.calls[0][1]["skip_utf8_validation"] is True
+    assert connector.calls[0][1]["class_"] is FramedWebSocket
+
+
+def test_the_ticks_of_one_socket_read_go_to_the_sink_together():
+    socket = FakeSocket([ticker(sequence, sequence) for sequence in range(1, 4)], [ticker(4, 4)])
+    batches = []
+    feed = make_feed(Connector(socket), sink=[])
+    feed.sink = batches.append
+    drive(feed, 3)  # connect, two reads
+    assert [[tick.trade_id for tick in batch] for batch in batches] == [[1, 2, 3], [4]]
 
 
 def test_reconnects_with_growing_delay_and_resets_after_a_subscribe(caplog):

@@ -65,7 +65,7 @@ def test_the_tracker_feed_loop_reopens_the_log_file_after_hup(restore_handlers, 
 
         path.rename(tmp_path / "tracker.log.1")
         os.kill(os.getpid(), signal.SIGHUP)
-        Feed("ws://feed.test", ["BTC-USD"], lambda tick: None, stopper, connect=refuse).run()
+        Feed("ws://feed.test", ["BTC-USD"], lambda ticks: None, stopper, connect=refuse).run()
         assert "connecting after rotation" in path.read_text() and not stopper.hangup
     finally:
         logging.getLogger().removeHandler(handler)

@@ -150,8 +150,8 @@ def test_drops_are_logged_at_most_once_a_minute(caplog):
     with caplog.at_level(logging.WARNING):
         for second in (0.0, 1.0, 59.0, 61.0):
             now[0] = second
-            writer._keep(ticks(1)[0])
-            writer._keep(ticks(1)[0])
+            writer._keep(ticks(1))
+            writer._keep(ticks(1))
             writer._report_drops(now[0])
     lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
     assert lines == [
