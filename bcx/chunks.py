@@ -14,6 +14,7 @@ the chunk is made; the index score is the chunk's first score and moves with tri
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import chain
 from importlib import resources
 
 import redis
@@ -45,9 +46,7 @@ class ChunkedSets:
     def add(self, keys: ChunkKeys, entries: Iterable[tuple[int, str]], mode: str, latest=None) -> int:
         """Write (score, member) entries; returns how many were new. `latest`: a hash key to keep the newest
         entry's time and member in. One round trip (scripts cannot be pipelined on a Redis Cluster)."""
-        args: list = [keys.chunk_prefix, self.chunk_entries, mode]
-        for entry in entries:
-            args += entry
+        args: list = [keys.chunk_prefix, self.chunk_entries, mode, *chain.from_iterable(entries)]
         script_keys = [keys.index, keys.counter, keys.written] + ([latest] if latest else [])
         return int(self._add(keys=script_keys, args=args))
 

@@ -172,6 +172,17 @@ class TickWriter:
             except queue.Empty:
                 if wait <= 0 or self.clock() >= deadline:
                     return
+        self._take_backlog()
+
+    def _take_backlog(self) -> None:
+        """Move what is queued now into the buffer, while it has room: when the feed outpaces Redis for a while
+        (a burst, a replay at full speed), the backlog waits in the buffer and the queue stays free for the
+        reader, instead of filling and dropping the newest ticks."""
+        while len(self._pending) < self.buffer:
+            try:
+                self._keep(self._queue.get_nowait())
+            except queue.Empty:
+                return
 
     def _keep(self, ticks: list[Tick]) -> None:
         self._pending.extend(ticks)

@@ -216,3 +216,14 @@ def test_a_failed_write_is_not_announced(running):
     store.wait_for(3)
     writer.close()
     assert store.calls == 2 and [len(batch) for batch in announced] == [3]
+
+
+def test_a_backlog_moves_into_the_buffer_so_the_queue_stays_free_for_the_reader():
+    writer = TickWriter(ListStore(), batch_size=5, queue_size=10, buffer=12)
+    batches = [ticks(4) for _ in range(4)]
+    for batch in batches[:3]:
+        assert writer.put_many(batch)
+    writer._collect()  # a batch is ready: what is queued comes along, up to the buffer's size
+    assert len(writer._pending) == 12 and writer._queue.qsize() == 0
+    assert writer.put_many(batches[3])  # the queue has room again
+    assert writer.dropped == 0
