@@ -42,7 +42,8 @@ def port_is_free(host: str, port: int) -> bool:
 
 def answers(url: str, timeout: float = 0.5) -> bool:
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping())
+        with redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout) as client:
+            return bool(client.ping())
     except (redis.RedisError, OSError, ValueError):
         return False
 

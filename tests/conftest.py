@@ -130,5 +130,6 @@ def redis_url(redis_server, request) -> str:
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and callspec.params.get("redis_topology") == "cluster":
         pytest.fail("redis_url is the single server: use redis_section/redis_config, or mark the test single_redis")
-    redis.Redis.from_url(redis_server.url).flushall()
+    with redis.Redis.from_url(redis_server.url) as conn:
+        conn.flushall()
     return redis_server.url

@@ -215,11 +215,11 @@ def test_starts_with_redis_down_and_writes_when_it_comes_up(replay, sample, tmp_
         with EmbeddedRedis(port=port) as server:
             import redis
 
-            store = TickStore(redis.Redis.from_url(server.url, decode_responses=True), "bcx", "coinbase")
-            wait_for(lambda: len(stored(store)) == len(expected), "the buffered ticks written")
-            assert tracker.terminate() == 0
-            assert stored(store) == expected
-            store.conn.close()
+            with redis.Redis.from_url(server.url, decode_responses=True) as conn:  # closed on failure too
+                store = TickStore(conn, "bcx", "coinbase")
+                wait_for(lambda: len(stored(store)) == len(expected), "the buffered ticks written")
+                assert tracker.terminate() == 0
+                assert stored(store) == expected
     finally:
         tracker.kill()
     text = log.read_text()

@@ -154,9 +154,13 @@ def test_redis_killed_and_restarted_5s_later_loses_nothing(tmp_path, tracker):
     persistent = ("--appendonly", "yes", "--dir", str(tmp_path))  # the restarted server finds the data again
     server = EmbeddedRedis(port=port, extra_args=persistent).start()
     try:
-        conn = redis.Redis.from_url(server.url, decode_responses=True)
-        store = TickStore(conn, "bcx", "coinbase")
-        with ScriptedFeed([[*frames[:20], go, *frames[20:], SILENT]]) as feed:
+        # The client is closed with the block: it reconnects to the restarted server, and that socket is not to be
+        # left to the garbage collector (a ResourceWarning at some later collection).
+        with (
+            redis.Redis.from_url(server.url, decode_responses=True) as conn,
+            ScriptedFeed([[*frames[:20], go, *frames[20:], SILENT]]) as feed,
+        ):
+            store = TickStore(conn, "bcx", "coinbase")
             run = tracker(f"[redis]\nurl = {server.url}\n", feed.url)
             wait_for(lambda: ids(store) == list(range(1, 21)), "the first half stored")
             server.stop()
