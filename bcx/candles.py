@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 import redis
 
@@ -40,6 +41,18 @@ class Candle:
     def as_row(self) -> list:
         """The API's row: [time, "open", "high", "low", "close", "volume"]."""
         return [self.time_ms, self.open, self.high, self.low, self.close, self.volume]
+
+    # Approximate numbers for drawing and comparing, never for storing. Each is computed once per object: bcx-web
+    # keeps decoded candles (bcx_web.cache) and draws the same day of them on every request.
+    @cached_property
+    def rising(self) -> bool:
+        """Whether it closed at or above its open."""
+        return float(self.close) >= float(self.open)
+
+    @cached_property
+    def low_high(self) -> tuple[float, float]:
+        """low and high as floats."""
+        return float(self.low), float(self.high)
 
 
 def interval_ms(name: str) -> int:
