@@ -78,12 +78,13 @@ def rollup(ticks: Iterable[Tick], width_ms: int) -> list[Candle]:
 def _candle_of(start: int, ticks: list[Tick]) -> Candle:
     ordered = sorted(ticks, key=lambda t: (t.time_ms, t.trade_id))
     prices = [t.price for t in ordered]
+    values = [Decimal(price) for price in prices]  # once per trade, not once per comparison
     volume = sum((Decimal(t.size) for t in ordered if t.size), Decimal(0))
     return Candle(
         time_ms=start,
         open=prices[0],
-        high=max(prices, key=Decimal),
-        low=min(prices, key=Decimal),
+        high=prices[values.index(max(values))],  # the first trade at the extreme, as max(prices, key=Decimal)
+        low=prices[values.index(min(values))],
         close=prices[-1],
         volume=str(volume),
         count=len(ordered),
