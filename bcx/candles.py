@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 import redis
 
@@ -41,6 +42,18 @@ class Candle:
         """The API's row: [time, "open", "high", "low", "close", "volume"]."""
         return [self.time_ms, self.open, self.high, self.low, self.close, self.volume]
 
+    # Approximate numbers for drawing and comparing, never for storing. Each is computed once per object: bcx-web
+    # keeps decoded candles (bcx_web.cache) and draws the same day of them on every request.
+    @cached_property
+    def rising(self) -> bool:
+        """Whether it closed at or above its open."""
+        return float(self.close) >= float(self.open)
+
+    @cached_property
+    def low_high(self) -> tuple[float, float]:
+        """low and high as floats."""
+        return float(self.low), float(self.high)
+
 
 def interval_ms(name: str) -> int:
     """`1m`, `5m`, `1h`, `6h`, `1d`, `1w` -> milliseconds; ValueError otherwise."""
@@ -65,12 +78,13 @@ def rollup(ticks: Iterable[Tick], width_ms: int) -> list[Candle]:
 def _candle_of(start: int, ticks: list[Tick]) -> Candle:
     ordered = sorted(ticks, key=lambda t: (t.time_ms, t.trade_id))
     prices = [t.price for t in ordered]
+    values = [Decimal(price) for price in prices]  # once per trade, not once per comparison
     volume = sum((Decimal(t.size) for t in ordered if t.size), Decimal(0))
     return Candle(
         time_ms=start,
         open=prices[0],
-        high=max(prices, key=Decimal),
-        low=min(prices, key=Decimal),
+        high=prices[values.index(max(values))],  # the first trade at the extreme, as max(prices, key=Decimal)
+        low=prices[values.index(min(values))],
         close=prices[-1],
         volume=str(volume),
         count=len(ordered),

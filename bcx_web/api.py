@@ -10,6 +10,7 @@ import time
 
 import redis
 from flask import Blueprint, Response, current_app, request, stream_with_context
+from werkzeug.http import generate_etag
 
 from bcx import alerts
 from bcx.candles import CandleStore, interval_ms
@@ -17,7 +18,7 @@ from bcx.config import Config
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_web import metrics, params, sse
-from bcx_web.cache import DayCache, cached_decode_candle, cached_decode_member
+from bcx_web.cache import FreshCache, cached_decode_candle, cached_decode_member
 from bcx_web.candle_source import DEFAULT_STORED, read_candles
 from bcx_web.live import TickWaiter, new_ticks
 from bcx_web.series import FIELDS, Sources, percent_points, read_day, read_series
@@ -29,6 +30,7 @@ STORE_KEY = "bcx_store"
 CANDLES_KEY = "bcx_candles"
 SLOTS_KEY = "bcx_stream_slots"
 DAY_CACHE_KEY = "bcx_day_cache"
+PRODUCTS_CACHE_KEY = "bcx_products_cache"
 INTERVALS = ("1m", "5m", "15m", "1h", "6h", "1d")
 DEFAULT_POINTS = 1000
 DEFAULT_ALERTS = 100
@@ -85,23 +87,44 @@ def tick_age(tick: Tick | None, now: int) -> float | None:
 
 
 @bp.get("/products")
-def products() -> dict:
-    """Each product's newest tick and its 24 hours up to that tick (open, high, low, close, change, volume)."""
-    configured = get_config().tracker.products
-    latest = get_store().latest_many(configured)
-    sources = get_sources()
-    days = current_app.extensions.setdefault(DAY_CACHE_KEY, DayCache())
+def products() -> Response:
+    """Each product's newest tick and its 24 hours up to that tick (open, high, low, close, change, volume).
+
+    Every page polls this, so the encoded answer is kept while the newest ticks are the same (at most the 24h
+    figures' ttl) and carries an ETag: a client that sends If-None-Match gets 304 until a product trades."""
+    latest = get_store().latest_many(get_config().tracker.products)
+    version = tuple(_version(t) for t in latest.values())
     now = time.monotonic()
-    return {
-        "products": [
-            {
-                "product": p,
-                "last": t.as_dict() if t else None,
-                "day": days.get(p, t, now, lambda p=p, t=t: read_day(sources, p, t)) if t else None,
-            }
-            for p, t in latest.items()
-        ]
+    body, etag = _app_cache(PRODUCTS_CACHE_KEY).get("products", version, now, lambda: _products_body(latest, now))
+    response = current_app.response_class(body, mimetype="application/json")
+    response.set_etag(etag)
+    response.cache_control.no_cache = True  # a browser keeps the body but asks again (If-None-Match) every time
+    return response.make_conditional(request)
+
+
+def _products_body(latest: dict[str, Tick | None], now: float) -> tuple[bytes, str]:
+    """/products' answer, encoded, and its ETag."""
+    sources, days = get_sources(), _app_cache(DAY_CACHE_KEY)
+
+    def day(product: str, tick: Tick | None) -> dict | None:
+        if tick is None:
+            return None
+        return days.get(product, _version(tick), now, lambda: read_day(sources, product, tick))
+
+    answer = {
+        "products": [{"product": p, "last": t.as_dict() if t else None, "day": day(p, t)} for p, t in latest.items()]
     }
+    body = f"{current_app.json.dumps(answer)}\n".encode()  # as Flask's own JSON answers
+    return body, generate_etag(body)
+
+
+def _version(tick: Tick | None) -> tuple[int, int] | None:
+    """What identifies a product's newest tick: its time and trade id."""
+    return None if tick is None else (tick.time_ms, tick.trade_id)
+
+
+def _app_cache(key: str) -> FreshCache:
+    return current_app.extensions.setdefault(key, FreshCache())
 
 
 @bp.get("/ticks/<product>")

@@ -25,6 +25,9 @@ from bcx_web.params import ParamError
 
 log = logging.getLogger(__name__)
 
+GZIP_LEVEL = 1
+COMPRESS_MIN_BYTES = 1400  # one TCP segment on an Ethernet path (MTU 1500 less the IP and TCP headers)
+
 
 def create_app(config: Config | None = None, test_config: dict | None = None) -> Flask:
     """The WSGI app for `config` (default: `load_config()`); `test_config` overrides Flask settings."""
@@ -44,6 +47,12 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     # buffers, and an event must reach the browser when it is written.
     app.config.setdefault("COMPRESS_STREAMS", False)
     app.config.setdefault("COMPRESS_MIMETYPES", ["application/json", "text/html", "text/css", "text/javascript"])
+    # gzip level 1, not 6: a day of 1m candles (88 kB of JSON) packs in 0.7 ms instead of 3.6 ms, into 21 kB
+    # instead of 17 kB; the CPU is scarcer than the bytes. zstd and brotli (what browsers prefer) keep their
+    # fast defaults.
+    app.config.setdefault("COMPRESS_LEVEL", GZIP_LEVEL)
+    # A body that fits one TCP segment is sent in one packet compressed or not: compressing it only costs CPU.
+    app.config.setdefault("COMPRESS_MIN_SIZE", COMPRESS_MIN_BYTES)
     Compress(app)
 
     app.register_blueprint(api.bp)

@@ -14,14 +14,16 @@ Point = tuple[int, str]  # (unix ms, exact value string)
 RAW = "ticks"
 
 
-def min_max(points: Sequence[Point], limit: int) -> list[Point]:
-    """At most `limit` of `points` (time-ordered): per bucket of consecutive points its minimum and maximum."""
+def min_max(points: Sequence[Point], limit: int, values: Sequence[float] | None = None) -> list[Point]:
+    """At most `limit` of `points` (time-ordered): per bucket of consecutive points its minimum and maximum.
+    `values`: the points' values as floats when the caller has them already (candle_points does)."""
     if len(points) <= limit:
         return list(points)
+    if values is None:
+        values = [float(value) for _, value in points]  # once per point, not once per comparison
     if limit < 2:
-        return [max(points, key=lambda p: float(p[1]))] if limit == 1 else []
+        return [points[values.index(max(values))]] if limit == 1 else []
     buckets, count = limit // 2, len(points)
-    values = [float(value) for _, value in points]  # once per point, not once per comparison
     kept: list[Point] = []
     for index in range(buckets):
         first, stop = index * count // buckets, (index + 1) * count // buckets
@@ -45,15 +47,20 @@ def choose_tier(span_ms: int, points: int, tiers: Sequence[tuple[str, int]]) -> 
     return RAW
 
 
-def candle_points(candles: Sequence[Candle], width_ms: int) -> list[Point]:
+def candle_points(candles: Sequence[Candle], width_ms: int) -> tuple[list[Point], list[float]]:
     """Two points per candle, its extremes in the order the price most likely met them (low first when it
-    closed up), the second half a bucket later so that times stay distinct."""
+    closed up), the second half a bucket later so that times stay distinct; and their values as floats, for
+    min_max (computed once per candle: see Candle.low_high)."""
     points: list[Point] = []
+    values: list[float] = []
     half = width_ms // 2
     for candle in candles:
         time_ms = candle.time_ms
-        if float(candle.close) >= float(candle.open):  # rising
+        low, high = candle.low_high
+        if candle.rising:
             points += ((time_ms, candle.low), (time_ms + half, candle.high))
+            values += (low, high)
         else:
             points += ((time_ms, candle.high), (time_ms + half, candle.low))
-    return points
+            values += (high, low)
+    return points, values

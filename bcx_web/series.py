@@ -65,7 +65,8 @@ def read_series(src: Sources, product: str, field: str, start: int, end: int, po
     width = interval_ms(tier)
     read = read_candles(src.candles, src.ticks, product, width, start, end, src.stored, src.max_read)
     base = read.candles[0].open if read.candles else None
-    return Series(tier, min_max(candle_points(read.candles, width), points), read.truncated, base)
+    drawn, values = candle_points(read.candles, width)
+    return Series(tier, min_max(drawn, points, values), read.truncated, base)
 
 
 def percent_points(series: Series) -> list[list]:

@@ -26,13 +26,13 @@ from bcx.config import RedisConfig
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
 from bench.history import DAY, END, PRODUCTS, write_history
-from bench.web import configured_workers, p50_p99, running_web
+from bench.web import configured_workers, cpu_seconds, p50_p99, running_web_process
 
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def with_wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
-    """requests/s and p99 (ms) as wrk measures them."""
+    """requests/s and p99 (ms) as wrk measures them (requests/s: answers over the run's length)."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: gzip", url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -75,14 +75,21 @@ def main() -> None:
             "/series 1 day, 1000 points": f"/api/v1.0/series/{products[0]}?start={END - DAY}&end={END}&points=1000",
             "/health (the floor: one Redis round trip)": "/api/v1.0/health",
         }
-        with running_web(server.url, products, Path(tmp)) as base:
-            rows = [(name, *load(base + path, args.seconds, args.connections)) for name, path in targets.items()]
+        with running_web_process(server.url, products, Path(tmp)) as (base, process):
+            rows = [(name, *measured(process.pid, load, base + path, args)) for name, path in targets.items()]
     workers, threads = configured_workers()
     tool = f"wrk -t1 -c{args.connections}" if load is with_wrk else f"{args.connections} Python threads"
     print(f"\nbcx-web, {workers} workers x {threads} threads; {tool}, {args.seconds} s each\n")
-    print("| endpoint | requests/s | p99 ms |\n| --- | ---: | ---: |")
-    for name, rate, p99 in rows:
-        print(f"| {name} | {rate:,.0f} | {p99:.1f} |")
+    print("| endpoint | requests/s | p99 ms | bcx-web CPU ms per request |\n| --- | ---: | ---: | ---: |")
+    for name, rate, p99, cpu_ms in rows:
+        print(f"| {name} | {rate:,.0f} | {p99:.1f} | {cpu_ms:.2f} |")
+
+
+def measured(pid: int, load, url: str, args) -> tuple[float, float, float]:
+    """requests/s, p99 ms, and the CPU milliseconds bcx-web's processes spent per request meanwhile."""
+    before = cpu_seconds(pid)
+    rate, p99 = load(url, args.seconds, args.connections)
+    return rate, p99, (cpu_seconds(pid) - before) * 1000 / (rate * args.seconds)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import statistics
 import subprocess
@@ -26,6 +27,15 @@ def configured_workers() -> tuple[int, int]:
 @contextmanager
 def running_web(redis_url: str, products: Sequence[str], tmp: Path, extra: str = "") -> Iterator[str]:
     """A `bcx-web` process with the default workers and threads; yields its base URL, stops it with TERM."""
+    with running_web_process(redis_url, products, tmp, extra) as (base, _):
+        yield base
+
+
+@contextmanager
+def running_web_process(
+    redis_url: str, products: Sequence[str], tmp: Path, extra: str = ""
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """running_web, yielding the arbiter's process too (for cpu_seconds)."""
     port = free_port()
     conf = tmp / "bench-web.conf"
     conf.write_text(
@@ -36,7 +46,7 @@ def running_web(redis_url: str, products: Sequence[str], tmp: Path, extra: str =
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, process)
-        yield base
+        yield base, process
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -60,3 +70,20 @@ def p50_p99(samples: Sequence[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and all its descendants alive now (Linux /proc): on a
+    shared machine, CPU per request moves much less than requests per second."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it exited meanwhile
+    return total

@@ -111,6 +111,19 @@ def test_products_show_the_newest_tick_exactly(client, store):
     ]
 
 
+def test_products_etag_answers_304_until_a_product_trades(client, store):
+    store.add([tick(T0, 1, "19100.10")])
+    first = client.get("/api/v1.0/products")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and "no-cache" in first.headers["Cache-Control"]
+    again = client.get("/api/v1.0/products", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b""
+    store.add([tick(T0 + 5, 2, "19100.20")])
+    moved = client.get("/api/v1.0/products", headers={"If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+    assert moved.get_json()["products"][0]["last"]["price"] == "19100.20"
+
+
 # ---- /ticks ----
 
 

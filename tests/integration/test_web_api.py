@@ -232,6 +232,13 @@ def test_compressed_when_asked(client, store):
     assert json.loads(gzip.decompress(packed.get_data())) == plain.get_json()
 
 
+def test_a_body_within_one_packet_is_not_compressed(client, store):
+    minute_ticks(store, 1)
+    small = client.get("/api/v1.0/health", headers={"Accept-Encoding": "gzip"})
+    assert small.status_code == 200 and len(small.get_data()) < 1400
+    assert "Content-Encoding" not in small.headers
+
+
 def test_openapi_describes_exactly_the_routes(client):
     document = get(client, "/api/v1.0/openapi.json")
     assert document["openapi"].startswith("3.0")

@@ -34,6 +34,11 @@ def test_rollup_compares_prices_as_numbers_not_text():
     assert (candle.high, candle.low) == ("100", "9.5")
 
 
+def test_equal_extremes_keep_the_first_trades_text():
+    (candle,) = rollup([tick(0, 1, "2.0"), tick(1, 2, "2.00"), tick(2, 3, "1.50"), tick(3, 4, "1.5")], MINUTE)
+    assert (candle.high, candle.low) == ("2.0", "1.50")
+
+
 def test_missing_size_counts_no_volume():
     (candle,) = rollup([tick(0, 1, "1", size=None), tick(1, 2, "2", size="0.5")], MINUTE)
     assert (candle.volume, candle.count) == ("0.5", 2)

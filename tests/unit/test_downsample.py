@@ -52,7 +52,16 @@ def test_choose_the_coarsest_tier_that_still_gives_the_points():
 def test_candle_points_follow_the_candle_direction():
     up = Candle(0, "10", "12", "9", "11", "1")
     down = Candle(MIN, "11", "13", "8", "9", "1")
-    assert candle_points([up, down], MIN) == [(0, "9"), (30_000, "12"), (MIN, "13"), (90_000, "8")]
+    points, values = candle_points([up, down], MIN)
+    assert points == [(0, "9"), (30_000, "12"), (MIN, "13"), (90_000, "8")]
+    assert values == [9.0, 12.0, 13.0, 8.0]
+
+
+def test_min_max_with_the_callers_floats_keeps_the_same_points():
+    candles = [Candle(i * MIN, "10", str(10 + i % 7), str(9 - i % 5), str(10 + (-1) ** i), "1") for i in range(300)]
+    points, values = candle_points(candles, MIN)
+    assert min_max(points, 100, values) == min_max(points, 100)
+    assert min_max(points, 1, values) == min_max(points, 1)
 
 
 def test_sources_are_the_stored_intervals_dividing_the_width_coarsest_first():

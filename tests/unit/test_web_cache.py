@@ -8,10 +8,11 @@ import time
 
 from bcx.candles import Candle, decode_candle, encode_candle
 from bcx.tick import Tick, decode_member, encode_member
-from bcx_web.cache import DayCache, cached_decode_candle, cached_decode_member
+from bcx_web.cache import FreshCache, cached_decode_candle, cached_decode_member
 
 NEWEST = Tick("BTC-USD", 1_700_000_000_000, 7, "100.00")
 LATER = Tick("BTC-USD", 1_700_000_000_100, 8, "101.00")
+VNEWEST, VLATER = (NEWEST.time_ms, NEWEST.trade_id), (LATER.time_ms, LATER.trade_id)
 
 
 class Counter:
@@ -38,30 +39,33 @@ def test_memoized_decoders_give_the_same_values():
 
 
 def test_same_newest_tick_within_the_ttl_is_computed_once():
-    cache, compute = DayCache(ttl=1.0), Counter()
-    assert [cache.get("BTC-USD", NEWEST, now, compute) for now in (10.0, 10.5, 10.99)] == ["day"] * 3
+    cache, compute = FreshCache(ttl=1.0), Counter()
+    assert [cache.get("BTC-USD", VNEWEST, now, compute) for now in (10.0, 10.5, 10.99)] == ["day"] * 3
     assert compute.calls == 1
 
 
 def test_a_new_tick_or_an_expired_entry_computes_again():
-    cache, compute = DayCache(ttl=1.0), Counter()
-    cache.get("BTC-USD", NEWEST, 10.0, compute)
-    cache.get("BTC-USD", LATER, 10.1, compute)  # the newest tick moved
-    cache.get("BTC-USD", LATER, 11.1, compute)  # a second old: a late write into the window shows now
-    cache.get("BTC-USD", LATER, 9.0, compute)  # a clock that went back never makes an entry fresh
+    cache, compute = FreshCache(ttl=1.0), Counter()
+    cache.get("BTC-USD", VNEWEST, 10.0, compute)
+    cache.get("BTC-USD", VLATER, 10.1, compute)  # the newest tick moved
+    cache.get("BTC-USD", VLATER, 11.1, compute)  # a second old: a late write into the window shows now
+    cache.get("BTC-USD", VLATER, 9.0, compute)  # a clock that went back never makes an entry fresh
     assert compute.calls == 4
 
 
 def test_products_are_kept_apart_and_none_is_cached():
-    cache, compute = DayCache(ttl=1.0), Counter(None)
+    cache, compute = FreshCache(ttl=1.0), Counter(None)
     eth = Tick("ETH-USD", NEWEST.time_ms, NEWEST.trade_id, "5.00")
-    assert cache.get("BTC-USD", NEWEST, 1.0, compute) is None and cache.get("ETH-USD", eth, 1.0, compute) is None
-    assert cache.get("BTC-USD", NEWEST, 1.5, compute) is None
+    assert (
+        cache.get("BTC-USD", VNEWEST, 1.0, compute) is None
+        and cache.get("ETH-USD", (eth.time_ms, eth.trade_id), 1.0, compute) is None
+    )
+    assert cache.get("BTC-USD", VNEWEST, 1.5, compute) is None
     assert compute.calls == 2
 
 
 def test_threads_asking_at_once_compute_once():
-    cache, calls, start = DayCache(ttl=60.0), [], threading.Barrier(6)
+    cache, calls, start = FreshCache(ttl=60.0), [], threading.Barrier(6)
 
     def slow() -> str:
         calls.append(1)
@@ -70,7 +74,7 @@ def test_threads_asking_at_once_compute_once():
 
     def ask() -> None:
         start.wait(timeout=10)
-        assert cache.get("BTC-USD", NEWEST, 1.0, slow) == "day"
+        assert cache.get("BTC-USD", VNEWEST, 1.0, slow) == "day"
 
     threads = [threading.Thread(target=ask) for _ in range(6)]
     for thread in threads:
