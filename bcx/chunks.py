@@ -14,8 +14,8 @@ the chunk is made; the index score is the chunk's first score and moves with tri
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import chain
 from importlib import resources
+from itertools import chain
 
 import redis
 
