@@ -9,7 +9,7 @@ Over one generated recording of three products (about 7,100 ticks per hour, so t
 - (a) redis-py + hiredis alone writing the same ticks (BCX members) with pipelines of 1,000 single-member ZADDs
   to one sorted set per product, no websocket; and TickStore.add alone (our Lua script, batches of 500);
 - (b) a websocket-client loop (skip_utf8_validation=True, as the tracker) that only drains the same frames from
-  the same replay server;
+  the same replay server, and the same with the tracker's receive path (bcx_tracker.framed_ws);
 - (c) the naive design: one ZADD per field (price, bid, ask sets, member = the value) per tick, one round trip
   each, over the first `--naive` ticks (its rate is steady; the whole file would take minutes).
 
@@ -35,6 +35,7 @@ from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
 from bcx.tick import Tick, encode_member
 from bcx_tracker.coinbase import TickEvent, parse_message, subscribe_message
+from bcx_tracker.framed_ws import FramedWebSocket
 from bcx_tracker.sample import PRODUCTS, write_sample
 
 BIN = Path(sys.executable).parent
@@ -107,17 +108,19 @@ def newest_stored(store: TickStore, last_trade: dict[str, int]) -> bool:
     return all(tick is not None and tick.trade_id == last_trade[product] for product, tick in latest.items())
 
 
-def drain(path: Path, total: int, products: list[str], workdir: Path) -> float:
-    """(b): the frames of the same replay server, received and counted, nothing else."""
+def drain(path: Path, total: int, products: list[str], workdir: Path, framed: bool = False) -> float:
+    """(b): the frames of the same replay server, received and counted, nothing else; `framed`: through the
+    tracker's own receive path (FramedWebSocket.recv_messages) instead of websocket-client's recv_data."""
     with open(workdir / "drain.log", "w") as log:
         replay, url = start_replay(path, log)
         try:
-            ws = websocket.create_connection(url, timeout=30, skip_utf8_validation=True)
+            kind = FramedWebSocket if framed else websocket.WebSocket
+            ws = websocket.create_connection(url, timeout=30, skip_utf8_validation=True, class_=kind)
             ws.send(subscribe_message(products))
+            receive = ws.recv_messages if framed else lambda: [ws.recv_data()]
             started, seen = time.monotonic(), 0
             while seen < total:
-                _, data = ws.recv_data()
-                seen += b'"type":"ticker"' in data
+                seen += sum(b'"type":"ticker"' in data for _, data in receive())
             elapsed = time.monotonic() - started
             ws.close()
         finally:
@@ -195,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             "(a) redis-py + hiredis, pipelined ZADD, no websocket": pipelined(ticks),
             "    TickStore.add alone (Lua, batches of 500)": store_alone(ticks),
             "(b) websocket-client drain of the same replay server": drain(path, total, products, workdir),
+            "    the same through the tracker's FramedWebSocket": drain(path, total, products, workdir, framed=True),
             f"(c) naive: ZADD per field per tick, round trip each ({min(args.naive, total):,} ticks)": naive(
                 ticks[: args.naive]
             ),

@@ -44,7 +44,7 @@ def candle_store(redis_conn):
 def minute_ticks(store, minutes: int, product: str = "BTC-USD", start: int = T0):
     """One tick every 10 s; price rises by 1 each minute, size 0.5."""
     ticks = [tick(start + i * 10_000, 1000 + i, f"{100 + i // 6}.00", product) for i in range(minutes * 6)]
-    store.add([replace(t, size="0.5") for t in ticks])
+    store.add([t._replace(size="0.5") for t in ticks])
     return ticks
 
 
