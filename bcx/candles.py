@@ -118,6 +118,11 @@ def combine(candles: Iterable[Candle], width_ms: int) -> list[Candle]:
     return merged
 
 
+def candle_time(tag: str) -> int:
+    """A member's time tag (encode_candle) -> the bucket's start in unix ms."""
+    return int(tag[1:], 36) if tag[0] == "." else int(tag, 36) * 60_000
+
+
 def encode_candle(candle: Candle) -> str:
     count = "" if candle.count is None else str(candle.count)
     open_ = candle.open
@@ -127,12 +132,13 @@ def encode_candle(candle: Candle) -> str:
     return "|".join((tag, open_, high, low, close, candle.volume, count))
 
 
-def decode_candle(member: str | bytes, time_ms: int) -> Candle:
+def decode_candle(member: str | bytes, time_ms: int | None = None) -> Candle:
+    """The candle of a stored member; its time is the member's own tag unless given."""
     if isinstance(member, bytes):
         member = member.decode()
-    _, open_, high, low, close, volume, count = member.split("|")
+    tag, open_, high, low, close, volume, count = member.split("|")
     return Candle(
-        time_ms,
+        candle_time(tag) if time_ms is None else time_ms,
         open_,
         from_offset(high, open_, 1),
         from_offset(low, open_, -1),
@@ -151,7 +157,7 @@ class CandleStore:
         prefix: str,
         exchange: str,
         chunk_entries: int | None = None,
-        decode: Callable[[str, int], Candle] = decode_candle,
+        decode: Callable[[str], Candle] = decode_candle,
     ):
         self.conn = conn
         self.prefix = prefix
@@ -171,9 +177,9 @@ class CandleStore:
 
     def range(self, product: str, interval: str, start_ms: int, end_ms: int, limit: int | None = None) -> list[Candle]:
         """Candles whose bucket starts within [start_ms, end_ms], in time order."""
-        entries = self.chunks.range(self.keys(product).candles(interval), start_ms, end_ms, limit)
+        members = self.chunks.range_members(self.keys(product).candles(interval), start_ms, end_ms, limit)
         decode = self.decode
-        return [decode(member, int(score)) for member, score in entries]
+        return [decode(member) for member in members]
 
     def trim_before(self, product: str, interval: str, cutoff_ms: int) -> int:
         return self.chunks.trim_before(self.keys(product).candles(interval), cutoff_ms)

@@ -52,6 +52,14 @@ class ChunkedSets:
 
     def range(self, keys: ChunkKeys, start: int, end: int, limit: int | None = None) -> list[tuple[str, float]]:
         """(member, score) with start <= score <= end, in order, at most `limit` of them."""
+        return self._range(keys, start, end, limit, True)
+
+    def range_members(self, keys: ChunkKeys, start: int, end: int, limit: int | None = None) -> list[str]:
+        """range() without the scores, for members that carry their own time: several times faster to read, as
+        redis-py turns every score into a float in Python."""
+        return self._range(keys, start, end, limit, False)
+
+    def _range(self, keys: ChunkKeys, start: int, end: int, limit: int | None, scores: bool) -> list:
         chunk_ids = self._chunks_overlapping(keys, start, end)
         found: list[tuple[str, float]] = []
         for first in range(0, len(chunk_ids), READ_CHUNKS_PER_ROUND):
@@ -59,9 +67,9 @@ class ChunkedSets:
             round_ids = chunk_ids[first : first + READ_CHUNKS_PER_ROUND]
             bases = [chunk_base(chunk_id) for chunk_id in round_ids]
             for chunk_id, base in zip(round_ids, bases, strict=True):
-                pipe.zrangebyscore(keys.chunk(chunk_id), start - base, end - base, withscores=True)
+                pipe.zrangebyscore(keys.chunk(chunk_id), start - base, end - base, withscores=scores)
             for base, entries in zip(bases, pipe.execute(), strict=True):
-                found.extend([(member, score + base) for member, score in entries] if base else entries)
+                found.extend([(member, score + base) for member, score in entries] if base and scores else entries)
             if limit is not None and len(found) >= limit:
                 return found[:limit]
         return found

@@ -68,6 +68,12 @@ def test_member_round_trip():
     assert encode_candle(Candle(36, "1", "1", "1", "1", "0")) == ".10|1|0|0|0|0|"
 
 
+def test_a_member_carries_its_own_time():
+    for time_ms in (0, 60_000, 36 * 60_000, 36, 1_793_491_260_000, 1_793_491_201_133):
+        candle = Candle(time_ms, "1.10", "2", "1", "1.5", "0.3", 7)
+        assert decode_candle(encode_candle(candle)) == candle
+
+
 def test_member_at_100k_fits_the_listpack_value_limit():
     # The bucket time is the score, highs and lows are offsets: a busy BTC minute stays far under 64 bytes.
     candle = Candle(1_762_020_000_000, "100000.00", "100250.37", "99801.02", "100010.55", "1234.56789012", 4321)
