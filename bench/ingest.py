@@ -26,8 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import redis
 import websocket
 
 from bcx.config import RedisConfig
@@ -139,47 +141,40 @@ def recorded_ticks(path: Path) -> list[Tick]:
     return found
 
 
-def pipelined(ticks: list[Tick]) -> float:
+def rate_on_fresh_redis(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> float:
+    """Ticks/s of `write(conn, ticks)` into a new embedded redis-server, timed from the first write to the last."""
+    with EmbeddedRedis() as server:
+        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
+        started = time.monotonic()
+        write(conn, ticks)
+        elapsed = time.monotonic() - started
+        conn.close()
+    return len(ticks) / elapsed
+
+
+def pipelined(conn: redis.Redis, ticks: list[Tick]) -> None:
     """(a): redis-py + hiredis, pipelines of 1,000 single-member ZADDs, no websocket and no Lua."""
-    with EmbeddedRedis() as server:
-        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
-        started = time.monotonic()
-        for first in range(0, len(ticks), 1000):
-            pipe = conn.pipeline(transaction=False)
-            for tick in ticks[first : first + 1000]:
-                pipe.zadd(f"pipelined:{tick.product}", {encode_member(tick): tick.time_ms})
-            pipe.execute()
-        elapsed = time.monotonic() - started
-        conn.close()
-    return len(ticks) / elapsed
+    for first in range(0, len(ticks), 1000):
+        pipe = conn.pipeline(transaction=False)
+        for tick in ticks[first : first + 1000]:
+            pipe.zadd(f"pipelined:{tick.product}", {encode_member(tick): tick.time_ms})
+        pipe.execute()
 
 
-def store_alone(ticks: list[Tick]) -> float:
+def store_alone(conn: redis.Redis, ticks: list[Tick]) -> None:
     """TickStore.add as the tracker's writer calls it (batches of 500), without the feed."""
-    with EmbeddedRedis() as server:
-        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
-        store = TickStore(conn, "bcx", "coinbase")
-        started = time.monotonic()
-        for first in range(0, len(ticks), 500):
-            store.add(ticks[first : first + 500])
-        elapsed = time.monotonic() - started
-        conn.close()
-    return len(ticks) / elapsed
+    store = TickStore(conn, "bcx", "coinbase")
+    for first in range(0, len(ticks), 500):
+        store.add(ticks[first : first + 500])
 
 
-def naive(ticks: list[Tick]) -> float:
+def naive(conn: redis.Redis, ticks: list[Tick]) -> None:
     """(c): what users write first: one ZADD per field per tick, member = the value, one round trip each."""
-    with EmbeddedRedis() as server:
-        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
-        started = time.monotonic()
-        for tick in ticks:
-            for field in ("price", "bid", "ask"):
-                value = getattr(tick, field)
-                if value is not None:
-                    conn.zadd(f"naive:{tick.product}:{field}", {value: tick.time_ms})
-        elapsed = time.monotonic() - started
-        conn.close()
-    return len(ticks) / elapsed
+    for tick in ticks:
+        for field in ("price", "bid", "ask"):
+            value = getattr(tick, field)
+            if value is not None:
+                conn.zadd(f"naive:{tick.product}:{field}", {value: tick.time_ms})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,15 +191,15 @@ def main(argv: list[str] | None = None) -> int:
         # Half a million ticks held here would make every full garbage collection of this process walk them,
         # slowing the loops measured in it ((a), (b), (c)) by up to 2x: keep them out of the collector's sight.
         gc.freeze()
-        total = len(ticks)
+        total, naive_ticks = len(ticks), ticks[: args.naive]
         rates = {
             "end to end: bcx-replay --speed max -> bcx-tracker -> redis": end_to_end(path, ticks, products, workdir),
-            "(a) redis-py + hiredis, pipelined ZADD, no websocket": pipelined(ticks),
-            "    TickStore.add alone (Lua, batches of 500)": store_alone(ticks),
+            "(a) redis-py + hiredis, pipelined ZADD, no websocket": rate_on_fresh_redis(ticks, pipelined),
+            "    TickStore.add alone (Lua, batches of 500)": rate_on_fresh_redis(ticks, store_alone),
             "(b) websocket-client drain of the same replay server": drain(path, total, products, workdir),
             "    the same through the tracker's FramedWebSocket": drain(path, total, products, workdir, framed=True),
-            f"(c) naive: ZADD per field per tick, round trip each ({min(args.naive, total):,} ticks)": naive(
-                ticks[: args.naive]
+            f"(c) naive: ZADD per field per tick, round trip each ({len(naive_ticks):,} ticks)": rate_on_fresh_redis(
+                naive_ticks, naive
             ),
         }
     e2e = next(iter(rates.values()))
