@@ -118,6 +118,7 @@ class RecordingInfo:
 
 _CHANNELS = ("", "ticker", "heartbeat")  # RecordingIndex.kinds: 0 for a line that is not played
 _NO_SEQUENCE = -1
+_NOT_PLAYED = Entry("", "", "", 0, 0, None)  # channel "": kind 0
 
 
 class RecordingIndex:
@@ -135,11 +136,9 @@ class RecordingIndex:
         self.sequences = array("q")
 
     def add(self, entry: Entry | None) -> None:
-        if entry is None:
-            self.kinds.append(0)
-            entry = Entry("", "", "", 0, 0, None)
-        else:
-            self.kinds.append(_CHANNELS.index(entry.channel))
+        """The next line's fields; None for a line that is not played."""
+        entry = entry or _NOT_PLAYED
+        self.kinds.append(_CHANNELS.index(entry.channel))
         if entry.product not in self._numbers:
             self._numbers[entry.product] = len(self.products)
             self.products.append(entry.product)
