@@ -19,11 +19,13 @@ CANDLE_ROWS = 300  # the REST candles endpoint's most rows per request
 
 @dataclass(frozen=True)
 class Gap:
-    """Trades of `product` with after < trade_id <= upto are missing."""
+    """Trades of `product` (a series id) with after < trade_id <= upto are missing; `after_ms` is the time of
+    trade `after` when known (exchanges whose REST pages trades by time start there)."""
 
     product: str
     after: int
     upto: int
+    after_ms: int | None = None
 
     @property
     def size(self) -> int:

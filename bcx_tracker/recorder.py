@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from bcx.series import DEFAULT_EXCHANGE
 from bcx_tracker.coinbase import Heartbeat, MalformedMessage, TickEvent, parse_message
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,20 @@ def open_lines(path: str | Path, mode: str) -> IO[str]:
     if str(path).endswith(".gz"):
         return gzip.open(path, mode + "t", encoding="utf-8")
     return open(path, mode, encoding="utf-8")
+
+
+def recording_line(exchange: str, raw: str) -> str:
+    """A frame as a recording line: `EXCHANGE FRAME`, except a Coinbase frame, which stays the bare JSON that
+    recordings made before there were several exchanges hold."""
+    return raw if exchange == DEFAULT_EXCHANGE else f"{exchange} {raw}"
+
+
+def split_line(line: str) -> tuple[str, str]:
+    """A recording line -> (exchange, raw frame)."""
+    if line.startswith("{"):
+        return DEFAULT_EXCHANGE, line
+    exchange, _, raw = line.partition(" ")
+    return exchange, raw
 
 
 DEFAULT_MAX_BYTES = 64 * 1024**2

@@ -1,0 +1,223 @@
+"""The exchange layer: what every exchange adapter provides, and what one feed frame parses into.
+
+One class per exchange (`bcx_tracker.coinbase.Coinbase`, `bcx_tracker.kraken.Kraken`, ...), listed in
+`bcx_tracker.exchanges.ADAPTERS`. An adapter is made once per connection with the canonical products recorded on
+it (`BTC-USD`, whatever the exchange calls it) and is pure: no socket, no Redis, no clock of its own (the feed
+loop passes `now`). It may keep state between frames of its connection (the best bid and ask last seen, to
+attach to the next trade). Ticks it returns carry the series id (`kraken:BTC-USD`) as their `product`.
+
+The feed loop (`bcx_tracker.feed`), the writer, the recorder and the replay server know no exchange by name:
+they speak to adapters through this interface. The server side of each protocol, for bcx-replay, is a
+`ReplayProtocol` of the same module as the adapter.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
+
+from bcx.series import series_id
+from bcx.tick import Tick
+
+if TYPE_CHECKING:
+    from bcx.candles import Candle
+    from bcx_tracker.gaps import Gap
+    from bcx_tracker.recorder import Entry
+
+
+class MalformedMessage(ValueError):
+    """A frame that is not a valid message of the exchange's feed; `reason` says why (for the log)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# What one frame parses into.
+
+
+class TickEvent(NamedTuple):  # a NamedTuple: one per trade, built fast
+    tick: Tick
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The feed is alive; `last_trade_id` (when the exchange says it) is the series' newest trade id, which lets
+    the gap tracker notice trades that never reached us."""
+
+    product: str  # series id
+    last_trade_id: int | None = None
+    sequence: int | None = None
+    time_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """The exchange confirmed a subscription: channel -> series ids (cumulative where the exchange says so)."""
+
+    channels: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class SubscribeFailed:
+    """The exchange refused one subscription (an unknown symbol): logged with its words, shown in `bcx status`,
+    never a reason to reconnect."""
+
+    product: str | None  # the series id refused, when the exchange names it
+    message: str
+
+
+@dataclass(frozen=True)
+class ExchangeError:
+    message: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """The exchange asks for a new connection now (maintenance, a server going away)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unconfigured:
+    """A trade or quote of a symbol this connection does not record: dropped and counted, never stored."""
+
+    symbol: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """Any other message: exchanges add message types at any time and clients must ignore them."""
+
+    type: str
+
+
+Message = TickEvent | Heartbeat | Subscribed | SubscribeFailed | ExchangeError | Reconnect | Unconfigured | Ignored
+
+
+class Exchange(ABC):
+    """The client side of one exchange's public feed."""
+
+    name: ClassVar[str]  # the EXCHANGE of its series ids
+    feed_url: ClassVar[str]  # the public endpoints: the defaults of [exchange:NAME] feed_url and rest_url
+    rest_url: ClassVar[str]
+    # True: trade ids are contiguous per series, so a jump in them is a gap (Kraken). False: ids skip by design,
+    # and only heartbeats' last_trade_id and the first trade after a reconnect reveal a gap (Coinbase).
+    contiguous_trade_ids: ClassVar[bool] = False
+    # False: the ids are made up by the adapter, not the exchange's: no gap tracking, no REST backfill.
+    real_trade_ids: ClassVar[bool] = True
+    max_products_per_connection: ClassVar[int | None] = None
+    # native asset code -> canonical (Kraken's XBT -> BTC); explicit, never guessed from the string's shape
+    aliases: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, products: Sequence[str]):
+        if not products:
+            raise ValueError("at least one product is needed to subscribe")
+        self.products = tuple(products)
+        self.series = {product: series_id(self.name, product) for product in self.products}
+
+    # Symbols.
+
+    @classmethod
+    def canonical_asset(cls, native: str) -> str:
+        return cls.aliases.get(native, native)
+
+    @classmethod
+    def native_asset(cls, canonical: str) -> str:
+        for native, name in cls.aliases.items():
+            if name == canonical:
+                return native
+        return canonical
+
+    # Client side.
+
+    @abstractmethod
+    def subscribe_messages(self) -> list[str]:
+        """What to send right after connecting, in order."""
+
+    @abstractmethod
+    def parse(self, raw: str | bytes) -> list[Message]:
+        """One frame -> its events; raises MalformedMessage naming what is wrong. A bad item inside a frame that
+        also carries good ones costs only itself where the format allows telling them apart."""
+
+    def keepalive(self, now: float) -> str | None:
+        """A message to send now to keep the connection open (an application-level ping), or None. Called after
+        every receive and every idle second; the adapter decides when one is due."""
+        return None
+
+
+class ExchangeRest(ABC):
+    """One exchange's public REST API, as far as the tracker uses it; every request paced under its limit."""
+
+    base_url: str
+
+    def check_products(self, products: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(canonical products the exchange does not list, listed ones not trading now). Raises RestError when
+        the exchange cannot be asked. The default knows nothing and finds nothing wrong."""
+        return [], []
+
+    @abstractmethod
+    def fetch_gap(self, gap: Gap, stopping: Callable[[], bool]) -> list[Tick]:
+        """The trades with gap.after < trade_id <= gap.upto, oldest first, as ticks without bid and ask."""
+
+    def candles(self, product: str, start_s: int, end_s: int) -> list[Candle] | None:
+        """1-minute candles of a series id with start_s <= time <= end_s, oldest first; None when the exchange
+        cannot give them for that span (the candle backfill then skips)."""
+        return None
+
+
+# The server side, for bcx-replay.
+
+
+@dataclass
+class Request:
+    """What a replay server makes of one client request: frames to answer, and subscription changes as
+    channel -> canonical products."""
+
+    replies: list[str]
+    subscribe: dict[str, set[str]]
+    unsubscribe: dict[str, set[str]]
+
+
+class ReplayProtocol(ABC):
+    """The server side of one exchange's feed, for one replay connection.
+
+    The recording's lines become Entries (`entry`); the server sends each entry's frames (`frames`) to a client
+    subscribed to the entry's channel and product, and when it is due `heartbeats`. `shifted` rewrites an entry
+    for a later pass of a looping replay (times and ids moved forward)."""
+
+    name: ClassVar[str]
+    heartbeat_every: ClassVar[float] = 1.0
+
+    def __init__(self, products: Iterable[str]):
+        self.products = frozenset(products)  # canonical products the recording holds for this exchange
+
+    def greeting(self) -> list[str]:
+        """Frames sent as soon as a client connects."""
+        return []
+
+    @abstractmethod
+    def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:
+        """One client frame (subscribe, unsubscribe, ping, garbage) -> the answer."""
+
+    @staticmethod
+    @abstractmethod
+    def entry(raw: str) -> Entry | None:
+        """A recording line of this exchange as an Entry, None when it is not played; raises MalformedMessage."""
+
+    def frames(self, entry: Entry) -> list[str]:
+        """The frames that play an entry (the recorded line itself, unless the protocol rewraps it)."""
+        return [entry.raw]
+
+    @abstractmethod
+    def heartbeats(self, subs: Mapping[str, frozenset[str]], last_trade: Mapping[str, int], time_ms: int) -> list[str]:
+        """The keepalive frames due now; `last_trade` is the last trade id played per product."""
+
+    @staticmethod
+    @abstractmethod
+    def shifted(entry: Entry, time_ms: int, trade_id: int, sequence: int) -> Entry:
+        """The entry as played on a later pass: its times, trade ids and sequences moved forward."""
