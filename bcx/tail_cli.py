@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     products = tuple(args.products) or config.tracker.products
     stopper = Stopper().install()
     conn = connect(config.redis)
-    store = TickStore(conn, config.redis.prefix, config.tracker.exchange)
+    store = TickStore(conn, config.redis.prefix)
     try:
         cursors = {p: Cursor(t.time_ms if t else 0, {t.trade_id} if t else set()) for p, t in latest(store, products)}
         while not stopper.stopping:

@@ -95,7 +95,7 @@ def run(config: Config, stopper: Stopper, recorder: Recorder | None = None, name
     exchange_feed = tracker.feed == "coinbase-exchange"
     backfiller = TradeBackfiller(rest, writer.put).start() if rest is not None and exchange_feed else None
     if rest is not None:
-        start_candle_backfill(rest, CandleStore(conn, config.redis.prefix, tracker.exchange), latest, tracker.backfill)
+        start_candle_backfill(rest, CandleStore(conn, config.redis.prefix), latest, tracker.backfill)
     feed = Feed(
         tracker.feed_url,
         tracker.products,
@@ -226,14 +226,14 @@ def start_candle_backfill(
 def open_store(conn: redis.Redis, config: Config) -> TickStore:
     """The tick store, even when Redis is down at start: the writer buffers and retries until it is back."""
     try:
-        return TickStore(conn, config.redis.prefix, config.tracker.exchange)
+        return TickStore(conn, config.redis.prefix)
     except redis.RedisError as exc:
         log.warning(
             "Redis not answering at start (%s): buffering ticks until it does; chunks of %d entries",
             exc,
             DEFAULT_CHUNK_ENTRIES,
         )
-        return TickStore(conn, config.redis.prefix, config.tracker.exchange, chunk_entries=DEFAULT_CHUNK_ENTRIES)
+        return TickStore(conn, config.redis.prefix, chunk_entries=DEFAULT_CHUNK_ENTRIES)
 
 
 if __name__ == "__main__":

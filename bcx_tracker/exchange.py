@@ -24,7 +24,6 @@ from bcx.tick import Tick
 if TYPE_CHECKING:
     from bcx.candles import Candle
     from bcx_tracker.gaps import Gap
-    from bcx_tracker.recorder import Entry
 
 
 class MalformedMessage(ValueError):
@@ -173,6 +172,17 @@ class ExchangeRest(ABC):
 # The server side, for bcx-replay.
 
 
+class Entry(NamedTuple):  # NamedTuple: bcx-replay --speed max makes tens of thousands a second
+    """One playable line of a recording, with what the replay server needs to know of it."""
+
+    raw: str  # the frame as recorded (without the recording line's exchange name)
+    channel: str  # the channel that carries it, in the protocol's own names ("ticker", "heartbeat", "trade")
+    product: str  # series id
+    time_ms: int
+    trade_id: int  # the trade's id, or the newest trade id a heartbeat names (0: none)
+    sequence: int | None
+
+
 @dataclass
 class Request:
     """What a replay server makes of one client request: frames to answer, and subscription changes as
@@ -214,8 +224,9 @@ class ReplayProtocol(ABC):
         return [entry.raw]
 
     @abstractmethod
-    def heartbeats(self, subs: Mapping[str, frozenset[str]], last_trade: Mapping[str, int], time_ms: int) -> list[str]:
-        """The keepalive frames due now; `last_trade` is the last trade id played per product."""
+    def heartbeats(self, subs: Mapping[str, frozenset[str]], played: Mapping[str, Entry], time_ms: int) -> list[str]:
+        """The keepalive frames due now (about once a second); `played` is the last entry played per series id,
+        `time_ms` the recording's time now."""
 
     @staticmethod
     @abstractmethod
