@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 import orjson
@@ -35,6 +35,7 @@ from bcx_tracker.exchange import (
     TickEvent,
     Unconfigured,
 )
+from bcx_tracker.rest import RestClient
 
 NAME = "coinbase"
 CHANNELS = ("ticker", "heartbeat")
@@ -68,9 +69,8 @@ class Coinbase(Exchange):
     def parse(self, raw: str | bytes) -> list[Message]:
         return [parse_message(raw, self.series)]
 
-    def rest(self, base_url: str) -> ExchangeRest:
-        from bcx_tracker.rest import RestClient
-
+    @classmethod
+    def rest(cls, base_url: str) -> ExchangeRest:
         return RestClient(base_url)
 
 
@@ -358,4 +358,3 @@ def shift_iso(text: str, ms: int) -> str:
     """An RFC 3339 time `ms` milliseconds later, with microseconds."""
     moved = datetime.fromisoformat(text) + timedelta(milliseconds=ms)
     return moved.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-

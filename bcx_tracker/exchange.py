@@ -101,9 +101,7 @@ Message = TickEvent | Heartbeat | Subscribed | SubscribeFailed | ExchangeError |
 class Exchange(ABC):
     """The client side of one exchange's public feed."""
 
-    name: ClassVar[str]  # the EXCHANGE of its series ids
-    feed_url: ClassVar[str]  # the public endpoints: the defaults of [exchange:NAME] feed_url and rest_url
-    rest_url: ClassVar[str]
+    name: ClassVar[str]  # the EXCHANGE of its series ids (the endpoints are config: bcx.config.EXCHANGE_SCHEMA)
     # True: trade ids are contiguous per series, so a jump in them is a gap (Kraken). False: ids skip by design,
     # and only heartbeats' last_trade_id and the first trade after a reconnect reveal a gap (Coinbase).
     contiguous_trade_ids: ClassVar[bool] = False
@@ -142,6 +140,11 @@ class Exchange(ABC):
     def parse(self, raw: str | bytes) -> list[Message]:
         """One frame -> its events; raises MalformedMessage naming what is wrong. A bad item inside a frame that
         also carries good ones costs only itself where the format allows telling them apart."""
+
+    @classmethod
+    def rest(cls, base_url: str) -> ExchangeRest | None:
+        """The exchange's REST client (gap backfill, product check), None when it has none we use."""
+        return None
 
     def keepalive(self, now: float) -> str | None:
         """A message to send now to keep the connection open (an application-level ping), or None. Called after
