@@ -41,7 +41,8 @@ def fields(tick: Tick) -> tuple:
 
 
 def ticks_in(path: Path) -> list[tuple]:
-    return sorted(fields(parse_message(e.raw).tick) for e in read_entries(path) if e.channel == "ticker")
+    coinbase = (e for e in read_entries(path) if e.channel == "ticker" and split(e.product).exchange == "coinbase")
+    return sorted(fields(parse_message(e.raw).tick) for e in coinbase)
 
 
 def stored(store: TickStore) -> list[tuple]:
