@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def alert(n: int) -> Alert:
     return Alert(
         rule="btc-high",
-        product="BTC-USD",
+        series="coinbase:BTC-USD",
         kind="threshold",
         field="price",
         op=">",
