@@ -14,7 +14,6 @@ import requests
 
 from bcx.config import load_config, packaged_default
 from bcx.embedded import free_port
-from bcx.store import TickStore
 from bcx.tick import Tick, iso_to_ms
 from bcx_web.app import create_app
 from bcx_web.cli import main
@@ -30,22 +29,12 @@ def config(redis_config):
 
 
 @pytest.fixture
-def client(config):
-    return create_app(config, {"TESTING": True}).test_client()
-
-
-@pytest.fixture
 def down_client(config):
     """An app whose Redis is a closed port."""
     config = replace(
         config, redis=replace(config.redis, url=f"redis://127.0.0.1:{free_port()}/0", cluster=(), timeout=1.0)
     )
     return create_app(config, {"TESTING": True}).test_client()
-
-
-@pytest.fixture
-def store(redis_conn):
-    return TickStore(redis_conn, "bcx", chunk_entries=4)  # small chunks: ranges span several
 
 
 def tick(time_ms: int, trade_id: int, price: str = "19100.01", product: str = "BTC-USD") -> Tick:

@@ -13,7 +13,6 @@ import pytest
 from bcx import alerts
 from bcx.candles import Candle, CandleStore
 from bcx.config import load_config, packaged_default
-from bcx.store import TickStore
 from bcx_web.app import create_app
 from tests.integration.test_web import T0, get, tick
 
@@ -24,16 +23,6 @@ MIN = 60_000
 def config(redis_config):
     base = load_config(str(packaged_default()))
     return replace(base, redis=redis_config)
-
-
-@pytest.fixture
-def client(config):
-    return create_app(config, {"TESTING": True}).test_client()
-
-
-@pytest.fixture
-def store(redis_conn):
-    return TickStore(redis_conn, "bcx", chunk_entries=4)
 
 
 @pytest.fixture

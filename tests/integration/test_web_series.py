@@ -29,16 +29,6 @@ def config(tmp_path, redis_section):
     return load_config(str(path))
 
 
-@pytest.fixture
-def client(config):
-    return create_app(config, {"TESTING": True}).test_client()
-
-
-@pytest.fixture
-def store(redis_conn):
-    return TickStore(redis_conn, "bcx", chunk_entries=4)
-
-
 def two_exchanges(store: TickStore, minutes: int = 3) -> None:
     """A tick a minute on each: Coinbase from 100.00 up by 1, Kraken from 200.0 up by 4 (2% of its start)."""
     store.add([tick(T0 + i * MIN, 1 + i, f"{100 + i}.00", "coinbase:BTC-USD") for i in range(minutes)])
