@@ -23,8 +23,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 
 from bcx.tick import iso_to_ms, iso_us
