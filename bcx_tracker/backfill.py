@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+import redis
+
 from bcx.candles import Candle, CandleStore
 from bcx.tick import Tick
 from bcx_tracker.exchange import ExchangeRest
@@ -74,16 +76,43 @@ class TradeBackfiller(Worker):
         log.info("backfilled %d trades of %s (ids %d..%d)", len(ticks), gap.product, gap.after + 1, gap.upto)
 
 
+class CandleBackfiller(Worker):
+    """At start, each series' hole (its newest stored tick older than the backfill threshold) filled with REST
+    1-minute candles, on a thread of its own so the feed starts at once; `holes` is series -> [start, end) ms."""
+
+    thread_name = "bcx-candle-backfill"
+
+    def __init__(self, rest: ExchangeRest, candles: CandleStore, holes: dict[str, tuple[int, int]]):
+        super().__init__()
+        self.rest, self.candles, self.holes = rest, candles, holes
+
+    def run(self) -> None:
+        for product, hole in self.holes.items():
+            try:
+                written = backfill_candles(self.rest, self.candles, product, hole, terminal(), lambda: self.stopping)
+            except (RestError, redis.RedisError) as exc:
+                log.warning("candle backfill of %s stopped: %s", product, exc)
+                continue
+            log.info("backfilled %d 1-minute candles of %s", written, product)
+
+
 def backfill_candles(
-    rest: ExchangeRest, candles: CandleStore, product: str, hole: tuple[int, int], progress: TextIO | None = None
+    rest: ExchangeRest,
+    candles: CandleStore,
+    product: str,
+    hole: tuple[int, int],
+    progress: TextIO | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
     """1-minute candles for [start, end) ms from REST into the candle tier ("1m"); returns how many were written.
 
-    Shows progress on `progress` (a terminal) when given."""
+    Shows progress on `progress` (a terminal) when given; ends early when `stopping()` says so."""
     start, end = hole
     windows = candle_windows(start, end)
     written = 0
     for done, (lo, hi) in enumerate(windows, 1):
+        if stopping():
+            break
         rows = [c for c in rest.candles(product, lo, hi) or () if start <= c.time_ms < end]
         rows = without_counted(rows, candles.range(product, "1m", lo, hi))
         written += candles.put(product, "1m", rows)

@@ -10,7 +10,6 @@ the backfillers, then the writer, which flushes every buffered tick of every con
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -22,7 +21,7 @@ from bcx.connection import connect, describe
 from bcx.heartbeat import daemon_id
 from bcx.series import split
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
-from bcx_tracker.backfill import TradeBackfiller, backfill_candles, terminal
+from bcx_tracker.backfill import CandleBackfiller, TradeBackfiller
 from bcx_tracker.exchange import ExchangeRest
 from bcx_tracker.exchanges import ADAPTERS
 from bcx_tracker.feed import Feed
@@ -30,6 +29,7 @@ from bcx_tracker.gaps import candle_hole
 from bcx_tracker.recorder import Recorder
 from bcx_tracker.reporter import Reporter
 from bcx_tracker.rest import RestError
+from bcx_tracker.worker import Worker
 from bcx_tracker.writer import TickWriter
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class Tracker:
         self.name = name
         self.feeds: list[Feed] = []
         self.backfillers: dict[str, TradeBackfiller] = {}
+        self.workers: list[Worker] = []  # the candle backfills
         self.rests: dict[str, ExchangeRest] = {}
         self.conn = None
         self.writer: TickWriter | None = None
@@ -111,7 +112,7 @@ class Tracker:
         writer = self.writer
         if writer is not None:
             log.info("stopping: flushing %d buffered ticks", writer.pending)
-        for group in (self.feeds, list(self.backfillers.values())):
+        for group in (self.feeds, [*self.backfillers.values(), *self.workers]):
             for worker in group:
                 worker.stop(deadline)
             for worker in group:
@@ -147,9 +148,10 @@ class Tracker:
             self.backfillers[exchange.name] = backfiller
         if rest is not None:
             mine = {s: v for s, v in latest.items() if split(s).exchange == exchange.name}
-            start_candle_backfill(
-                rest, CandleStore(self.conn, self.config.redis.prefix), mine, self.config.tracker.backfill
-            )
+            holes = candle_holes(mine, self.config.tracker.backfill, int(time.time() * 1000))
+            if holes:
+                candles = CandleStore(self.conn, self.config.redis.prefix)
+                self.workers.append(CandleBackfiller(rest, candles, holes).start())
         for group in connection_groups(products, adapter_class.max_products_per_connection):
             adapter = adapter_class(group)
             recent = known_trades(latest, self.config.tracker.backfill)
@@ -246,30 +248,14 @@ def known_trades(
     return {s: newest for s, newest in latest.items() if now_ms - newest[0] <= backfill * 1000}
 
 
-def start_candle_backfill(
-    rest: ExchangeRest, candles: CandleStore, latest: dict[str, tuple[int, int]], backfill: float
-) -> None:
-    """Fill each series' hole (newest stored tick older than `backfill`) with REST 1-minute candles, on a thread
-    of its own: the feed starts at once."""
-    now_ms = int(time.time() * 1000)
-    holes = {
+def candle_holes(latest: dict[str, tuple[int, int]], backfill: float, now_ms: int) -> dict[str, tuple[int, int]]:
+    """Series -> the [start, end) ms to fill with 1-minute candles: those whose newest stored tick is older than
+    `backfill` (at most the last 30 days of it)."""
+    return {
         p: hole
         for p, (time_ms, _) in latest.items()
         if (hole := candle_hole(time_ms, now_ms, int(backfill * 1000), LONGEST_CANDLE_HOLE_MS))
     }
-    if not holes:
-        return
-
-    def fill() -> None:
-        for product, hole in holes.items():
-            try:
-                written = backfill_candles(rest, candles, product, hole, terminal())
-            except (RestError, redis.RedisError) as exc:
-                log.warning("candle backfill of %s stopped: %s", product, exc)
-                continue
-            log.info("backfilled %d 1-minute candles of %s", written, product)
-
-    threading.Thread(target=fill, name="bcx-candle-backfill", daemon=True).start()
 
 
 def open_store(conn: redis.Redis, config: Config) -> TickStore:
