@@ -155,18 +155,16 @@ class CandleStore:
         self,
         conn: redis.Redis,
         prefix: str,
-        exchange: str,
         chunk_entries: int | None = None,
         decode: Callable[[str], Candle] = decode_candle,
     ):
         self.conn = conn
         self.prefix = prefix
-        self.exchange = exchange
         self.chunks = ChunkedSets(conn, chunk_entries)
         self.decode = decode  # decode_candle, or a memoized one: bcx-web reads the same candles again and again
 
     def keys(self, product: str) -> SeriesKeys:
-        return SeriesKeys(self.prefix, self.exchange, product)
+        return SeriesKeys(self.prefix, product)
 
     def put(self, product: str, interval: str, candles: Sequence[Candle]) -> int:
         """Write candles, replacing any stored for the same buckets; returns how many buckets were new."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import configparser
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
         "timeout": (c.duration, "5s"),
     },
     "tracker": {
-        "feed": (c.choice("coinbase-exchange", "coinbase-advanced"), "coinbase-exchange"),
-        "feed_url": (c.url("wss", "ws"), "wss://ws-feed.exchange.coinbase.com"),
-        "rest_url": (c.optional(c.url("https", "http")), "https://api.exchange.coinbase.com"),
-        "products": (c.product_list, "BTC-USD, ETH-USD"),
-        "exchange": (c.key_prefix, "coinbase"),
+        "products": (c.series_list, "coinbase:BTC-USD, coinbase:ETH-USD"),
         "batch_size": (c.positive_int, "500"),
         "flush_interval": (c.duration, "100ms"),
         "queue_size": (c.positive_int, "100000"),
@@ -71,8 +67,23 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
         "file": (c.optional_path, ""),
     },
 }
+_FEED_URL, _REST_URL = c.url("wss", "ws"), c.optional(c.url("https", "http"))
+# [exchange:NAME]: each exchange's endpoints (the real public ones by default) and its own options
+EXCHANGE_SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
+    "coinbase": {
+        "feed": (c.choice("coinbase-exchange", "coinbase-advanced"), "coinbase-exchange"),
+        "feed_url": (_FEED_URL, "wss://ws-feed.exchange.coinbase.com"),
+        "rest_url": (_REST_URL, "https://api.exchange.coinbase.com"),
+    },
+    "kraken": {
+        "feed_url": (_FEED_URL, "wss://ws.kraken.com/v2"),
+        "rest_url": (_REST_URL, "https://api.kraken.com"),
+    },
+}
+# [tracker] keys from before [exchange:NAME]: still read, as Coinbase's settings, with a warning
+LEGACY_TRACKER_KEYS = {"feed": "feed", "feed_url": "feed_url", "rest_url": "rest_url", "exchange": None}
 ALERT_SCHEMA: dict[str, tuple[Callable[[str], Any], str | None]] = {
-    "product": (c.product_id, None),
+    "product": (c.series_id, None),
     "when": (parse_rule, None),
     "hysteresis": (parse_hysteresis, "0"),
     "cooldown": (c.duration, "5m"),
@@ -99,12 +110,16 @@ class RedisConfig:
 
 
 @dataclass(frozen=True)
-class TrackerConfig:
-    feed: str
+class ExchangeConfig:
+    name: str
     feed_url: str
     rest_url: str | None
-    products: tuple[str, ...]
-    exchange: str
+    protocol: str  # the adapter: the exchange's name, or Coinbase's `feed` (coinbase-exchange, coinbase-advanced)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    products: tuple[str, ...]  # series ids, canonical (coinbase:BTC-USD)
     batch_size: int
     flush_interval: float
     queue_size: int
@@ -166,6 +181,8 @@ class Config:
     web: WebConfig
     log: LogConfig
     alerts: tuple[AlertConfig, ...]
+    exchanges: dict[str, ExchangeConfig] = field(default_factory=dict)  # every known exchange, configured or not
+    warnings: tuple[str, ...] = ()  # logged by the daemons once logging is set up (deprecated keys)
 
 
 def packaged_default() -> Path:
@@ -201,8 +218,10 @@ def load_config(path: str | None = None, environ: dict[str, str] | None = None) 
 
 def parse_config(parser: configparser.ConfigParser, path: str) -> Config:
     for section in parser.sections():
-        if section not in SCHEMA and not section.startswith("alert:"):
-            raise ConfigError(path, f"unknown section (known: {', '.join(SCHEMA)}, alert:NAME)", section)
+        if section not in SCHEMA and not section.startswith(("alert:", "exchange:")):
+            raise ConfigError(path, f"unknown section (known: {', '.join(SCHEMA)}, exchange:NAME, alert:NAME)", section)
+    warnings: list[str] = []
+    legacy = _legacy_tracker_keys(parser, path, warnings)
     values = {name: _section_values(parser, path, name, schema) for name, schema in SCHEMA.items()}
     return Config(
         path=path,
@@ -212,7 +231,52 @@ def parse_config(parser: configparser.ConfigParser, path: str) -> Config:
         web=WebConfig(**values["web"]),
         log=LogConfig(**values["log"]),
         alerts=tuple(_alerts(parser, path)),
+        exchanges=_exchanges(parser, path, legacy),
+        warnings=tuple(warnings),
     )
+
+
+def _legacy_tracker_keys(parser, path: str, warnings: list[str]) -> dict[str, str]:
+    """`[tracker] feed, feed_url, rest_url` as Coinbase's settings (removed from the section so the schema check
+    does not see them); `exchange` only as `coinbase`, the one name keys were ever written under by default."""
+    found: dict[str, str] = {}
+    if not parser.has_section("tracker"):
+        return found
+    for key, new_key in LEGACY_TRACKER_KEYS.items():
+        if not parser.has_option("tracker", key):
+            continue
+        value = parser.get("tracker", key).strip()
+        parser.remove_option("tracker", key)
+        if new_key is None:
+            if value != "coinbase":
+                raise ConfigError(
+                    path,
+                    f"{value!r}: the exchange is now part of each series id (kraken:BTC-USD; a bare BTC-USD is "
+                    "coinbase's); remove this key",
+                    "tracker",
+                    key,
+                )
+            warnings.append(f"{path}: [tracker] {key} is no longer needed (series ids name their exchange)")
+            continue
+        found[new_key] = value
+        warnings.append(f"{path}: [tracker] {key} is deprecated: write it as [exchange:coinbase] {new_key}")
+    return found
+
+
+def _exchanges(parser, path: str, legacy: dict[str, str]) -> dict[str, ExchangeConfig]:
+    for section in parser.sections():
+        if section.startswith("exchange:") and section.split(":", 1)[1].strip() not in EXCHANGE_SCHEMA:
+            known = ", ".join(EXCHANGE_SCHEMA)
+            raise ConfigError(path, f"unknown exchange (known: {known})", section)
+    exchanges = {}
+    for name, schema in EXCHANGE_SCHEMA.items():
+        section = f"exchange:{name}"
+        overrides = legacy if name == "coinbase" and not parser.has_section(section) else {}
+        values = _section_values(parser, path, section, schema, overrides)
+        exchanges[name] = ExchangeConfig(
+            name=name, feed_url=values["feed_url"], rest_url=values["rest_url"], protocol=values.get("feed", name)
+        )
+    return exchanges
 
 
 def _watcher(values: dict[str, Any], path: str) -> WatcherConfig:
@@ -227,8 +291,8 @@ def _watcher(values: dict[str, Any], path: str) -> WatcherConfig:
     return WatcherConfig(**{**values, "retention": retention})
 
 
-def _section_values(parser, path: str, section: str, schema: dict) -> dict[str, Any]:
-    raw = dict(parser.items(section)) if parser.has_section(section) else {}
+def _section_values(parser, path: str, section: str, schema: dict, overrides: dict | None = None) -> dict[str, Any]:
+    raw = (overrides or {}) | (dict(parser.items(section)) if parser.has_section(section) else {})
     for key in raw:
         if key not in schema:
             raise ConfigError(path, f"unknown key (known: {', '.join(schema)})", section, key)

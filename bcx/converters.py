@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
+from bcx.series import canonical
+
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
-_PRODUCT_RE = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -101,22 +102,19 @@ def boolean(text: str) -> bool:
     raise ValueError(f"{text!r} is not a boolean (yes/no, true/false, on/off)")
 
 
-def product_id(text: str) -> str:
-    """`BTC-USD`: base and quote currency in capitals, joined by a dash (the exchange's product id)."""
-    value = text.strip()
-    if not _PRODUCT_RE.match(value):
-        raise ValueError(f"{value!r} is not a product id (like BTC-USD: capitals and digits, one dash)")
-    return value
+def series_id(text: str) -> str:
+    """`kraken:BTC-USD`, or a bare `BTC-USD` (Coinbase's), in its canonical spelling (bcx.series)."""
+    return canonical(text)
 
 
-def product_list(text: str) -> tuple[str, ...]:
+def series_list(text: str) -> tuple[str, ...]:
     items = [item for item in (part.strip() for part in text.split(",")) if item]
     if not items:
-        raise ValueError("at least one product id is needed")
-    products = tuple(product_id(item) for item in items)
-    if len(set(products)) != len(products):
-        raise ValueError(f"{text.strip()!r} lists a product twice")
-    return products
+        raise ValueError("at least one series id is needed")
+    series = tuple(series_id(item) for item in items)
+    if len(set(series)) != len(series):
+        raise ValueError(f"{text.strip()!r} lists a series twice")
+    return series
 
 
 def origin_list(text: str) -> tuple[str, ...]:

@@ -63,6 +63,8 @@ def load_or_exit(args: argparse.Namespace) -> Config:
         print(f"{sys.argv[0].rsplit('/', 1)[-1]}: config error: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
     setup_logging(log_level(args, config), log_file(args, config))
+    for warning in config.warnings:
+        log.warning("%s", warning)
     return config
 
 

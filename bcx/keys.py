@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bcx.series import DEFAULT_EXCHANGE
+
 
 @dataclass(frozen=True)
 class ChunkKeys:
@@ -41,13 +43,16 @@ class ChunkKeys:
 
 @dataclass(frozen=True)
 class SeriesKeys:
+    """The keys of one series (`kraken:BTC-USD`; a bare product is Coinbase's, as in keys written before there were
+    several exchanges)."""
+
     prefix: str
-    exchange: str
-    product: str
+    series: str
 
     @property
     def tag(self) -> str:
-        return f"{self.prefix}:{{{self.exchange}:{self.product}}}"
+        series = self.series if ":" in self.series else f"{DEFAULT_EXCHANGE}:{self.series}"
+        return f"{self.prefix}:{{{series}}}"
 
     @property
     def ticks(self) -> ChunkKeys:

@@ -131,7 +131,7 @@ def collect(config: Config, roles: list[str], pid_dir: str, now: float, **limits
     conn = connect(config.redis)
     try:
         heartbeats = read_heartbeats(conn, config.redis.prefix)
-        store = TickStore(conn, config.redis.prefix, config.tracker.exchange, chunk_entries=DEFAULT_CHUNK_ENTRIES)
+        store = TickStore(conn, config.redis.prefix, chunk_entries=DEFAULT_CHUNK_ENTRIES)
         latest = store.latest_many(list(config.tracker.products))
         latest_ms = {p: None if tick is None else tick.time_ms for p, tick in latest.items()}
         used_memory = memory_used(conn)

@@ -27,13 +27,11 @@ class TickStore:
         self,
         conn: redis.Redis,
         prefix: str,
-        exchange: str,
         chunk_entries: int | None = None,
         decode: Callable[[str, str, float], Tick] = decode_member,
     ):
         self.conn = conn
         self.prefix = prefix
-        self.exchange = exchange
         self.chunks = ChunkedSets(conn, chunk_entries)
         self.decode = decode  # decode_member, or a memoized one (bcx-web re-reads the open minute on every request)
 
@@ -42,7 +40,7 @@ class TickStore:
         return self.chunks.chunk_entries
 
     def keys(self, product: str) -> SeriesKeys:
-        return SeriesKeys(self.prefix, self.exchange, product)
+        return SeriesKeys(self.prefix, product)
 
     def add(self, ticks: Iterable[Tick]) -> int:
         """Store ticks (any order, any products, duplicates allowed); returns how many were new."""

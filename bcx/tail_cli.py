@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import redis
 
 from bcx.connection import connect, describe
-from bcx.converters import product_id
+from bcx.converters import series_id
 from bcx.daemon import Stopper, load_or_exit
 from bcx.store import TickStore
 from bcx.tick import Tick, ms_to_iso
@@ -28,7 +28,7 @@ DESCRIPTION = "Print ticks as they are stored, one line each (Ctrl-C stops)."
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `tail` to the `bcx` command's subcommands."""
     parser = commands.add_parser("tail", help="print ticks as they are stored", description=DESCRIPTION)
-    parser.add_argument("products", nargs="*", type=product_id, metavar="PRODUCT", help="default: [tracker] products")
+    parser.add_argument("products", nargs="*", type=series_id, metavar="PRODUCT", help="default: [tracker] products")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $BCX_CONFIG, /etc/bcx/bcx.conf)")
     parser.set_defaults(run=run)
     return parser
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     products = tuple(args.products) or config.tracker.products
     stopper = Stopper().install()
     conn = connect(config.redis)
-    store = TickStore(conn, config.redis.prefix, config.tracker.exchange)
+    store = TickStore(conn, config.redis.prefix)
     try:
         cursors = {p: Cursor(t.time_ms if t else 0, {t.trade_id} if t else set()) for p, t in latest(store, products)}
         while not stopper.stopping:

@@ -19,7 +19,7 @@ stores it once.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -181,3 +181,8 @@ def _parse_iso_ms(text: str) -> int:
 
 def ms_to_iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_us(time_us: int) -> str:
+    """Unix microseconds -> RFC 3339 with microseconds, as the exchanges write times."""
+    return (_EPOCH + timedelta(microseconds=time_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -66,14 +66,29 @@ def command(name: str) -> list[str]:
 
 
 def products_in_file(path: str) -> list[str]:
-    """Product ids of the ticker messages in a recorded feed, in order of first appearance."""
-    from bcx_tracker.replay import read_messages
+    """Series ids of the trades in a recording, in order of first appearance."""
+    from bcx_tracker.recorder import read_entries
 
     seen: dict[str, None] = {}
-    for message in read_messages(path):
-        if message.get("type") == "ticker" and isinstance(message.get("product_id"), str):
-            seen.setdefault(message["product_id"], None)
+    for entry in read_entries(path):
+        if entry.channel in ("ticker", "trade"):
+            seen.setdefault(entry.product, None)
     return list(seen)
+
+
+def replay_overrides(url: str, products: list[str]) -> dict[str, dict[str, str]]:
+    """The config sections that point each exchange of a recording at the replay server, REST off (a recording
+    has no REST API to check products against or backfill from)."""
+    from bcx.series import split
+    from bcx_tracker.exchanges import replay_path
+
+    overrides = {"tracker": {"products": ", ".join(products)}}
+    for exchange in dict.fromkeys(split(p).exchange for p in products):
+        protocol = "coinbase-exchange" if exchange == "coinbase" else exchange
+        overrides[f"exchange:{exchange}"] = {"feed_url": url + replay_path(protocol), "rest_url": ""}
+        if exchange == "coinbase":
+            overrides[f"exchange:{exchange}"]["feed"] = protocol
+    return overrides
 
 
 def write_run_config(source: str, overrides: dict[str, dict[str, str]], directory: str) -> str:
@@ -167,10 +182,8 @@ def prepare(args: argparse.Namespace, config: Config, suite: Suite) -> dict[str,
         if not products:
             print(f"bcx up: {args.replay} holds no ticker messages", file=sys.stderr)
             return None
-        # rest_url off: a recording has no REST API to check products against or backfill from
-        overrides["tracker"].update(
-            feed_url=start_replay(suite, args.replay, args.speed), products=", ".join(products), rest_url=""
-        )
+        for section, values in replay_overrides(start_replay(suite, args.replay, args.speed), products).items():
+            overrides.setdefault(section, {}).update(values)
     port = config.web.port
     if not port_is_free(config.web.host, port):
         port = free_port(config.web.host)

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import queue
 import sys
-import threading
 from collections.abc import Callable
 from typing import TextIO
 
 from bcx.candles import Candle, CandleStore
 from bcx.tick import Tick
-from bcx_tracker.gaps import Gap, candle_windows, merge_gaps, trades_page_done
-from bcx_tracker.rest import RestClient, RestError
+from bcx_tracker.exchange import ExchangeRest
+from bcx_tracker.gaps import Gap, candle_windows, merge_gaps
+from bcx_tracker.rest import RestError
+from bcx_tracker.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -26,32 +27,26 @@ MAX_GAP_TRADES = 100_000  # a longer hole is a stop, not a blip: its oldest part
 _POLL = 0.2
 
 
-class TradeBackfiller:
-    """`add(gap)` from the reader thread (never blocks), `close()` at shutdown; counter `backfilled`."""
+class TradeBackfiller(Worker):
+    """One exchange's: `add(gap)` from the reader threads (never blocks), `stop`/`join` at shutdown; counter
+    `backfilled`."""
 
-    def __init__(self, rest: RestClient, sink: Callable[[Tick], object], max_gap: int = MAX_GAP_TRADES):
+    thread_name = "bcx-backfill"
+
+    def __init__(self, rest: ExchangeRest, sink: Callable[[Tick], object], max_gap: int = MAX_GAP_TRADES):
+        super().__init__()
         self.rest = rest
         self.sink = sink
         self.max_gap = max_gap
         self.backfilled = 0
         self.failed_gaps = 0
         self._gaps: queue.SimpleQueue[Gap] = queue.SimpleQueue()
-        self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bcx-backfill", daemon=True)
-
-    def start(self) -> TradeBackfiller:
-        self._thread.start()
-        return self
 
     def add(self, gap: Gap) -> None:
         self._gaps.put(gap)
 
-    def close(self, timeout: float = 5.0) -> None:
-        self._closing.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._closing.is_set():
+    def run(self) -> None:
+        while not self.stopping:
             try:
                 gaps = [self._gaps.get(timeout=_POLL)]
             except queue.Empty:
@@ -59,7 +54,7 @@ class TradeBackfiller:
             while not self._gaps.empty():
                 gaps.append(self._gaps.get_nowait())
             for gap in merge_gaps(gaps):
-                if self._closing.is_set():
+                if self.stopping:
                     return
                 self._fill(gap)
 
@@ -68,7 +63,7 @@ class TradeBackfiller:
             log.warning("%s: %d trades missing, backfilling the newest %d", gap.product, gap.size, self.max_gap)
             gap = Gap(gap.product, gap.upto - self.max_gap, gap.upto)
         try:
-            ticks = fetch_gap(self.rest, gap, self._closing.is_set)
+            ticks = self.rest.fetch_gap(gap, lambda: self.stopping)
         except RestError as exc:
             self.failed_gaps += 1
             log.warning("cannot backfill trades %d..%d of %s: %s", gap.after + 1, gap.upto, gap.product, exc)
@@ -79,21 +74,8 @@ class TradeBackfiller:
         log.info("backfilled %d trades of %s (ids %d..%d)", len(ticks), gap.product, gap.after + 1, gap.upto)
 
 
-def fetch_gap(rest: RestClient, gap: Gap, stopping: Callable[[], bool] = lambda: False) -> list[Tick]:
-    """The trades with after < id <= upto, oldest first: pages walked down from just above the gap's end."""
-    found: dict[int, Tick] = {}
-    cursor: int | None = gap.upto + 1
-    while cursor is not None and not stopping():
-        page, next_cursor = rest.trades(gap.product, after=cursor)
-        found.update((t.trade_id, t) for t in page if gap.after < t.trade_id <= gap.upto)
-        if trades_page_done((t.trade_id for t in page), gap) or next_cursor is None or next_cursor >= cursor:
-            break
-        cursor = next_cursor
-    return [found[trade_id] for trade_id in sorted(found)]
-
-
 def backfill_candles(
-    rest: RestClient, candles: CandleStore, product: str, hole: tuple[int, int], progress: TextIO | None = None
+    rest: ExchangeRest, candles: CandleStore, product: str, hole: tuple[int, int], progress: TextIO | None = None
 ) -> int:
     """1-minute candles for [start, end) ms from REST into the candle tier ("1m"); returns how many were written.
 
@@ -102,7 +84,7 @@ def backfill_candles(
     windows = candle_windows(start, end)
     written = 0
     for done, (lo, hi) in enumerate(windows, 1):
-        rows = [c for c in rest.candles(product, lo, hi) if start <= c.time_ms < end]
+        rows = [c for c in rest.candles(product, lo, hi) or () if start <= c.time_ms < end]
         rows = without_counted(rows, candles.range(product, "1m", lo, hi))
         written += candles.put(product, "1m", rows)
         if progress is not None:

@@ -1,10 +1,12 @@
-"""The Coinbase Exchange websocket feed's wire format, both ways, as pure functions (no sockets, no Redis).
+"""The Coinbase Exchange websocket feed's wire format, both ways, pure (no sockets, no Redis).
 
-Client side: `subscribe_message` and `parse_message`, which turns one raw frame into a small frozen event.
-Server side (used by the replay server): `parse_subscribe`, `subscriptions_message`, `error_message`.
+Client side: the `Coinbase` adapter (bcx_tracker.exchange), built on `subscribe_message` and `parse_message`,
+which turns one raw frame into a small frozen event. Server side, for bcx-replay: `CoinbaseReplay`, on
+`parse_subscribe`, `subscriptions_message`, `error_message`.
 
 Prices and sizes stay the exact strings the exchange sent: they are checked to be decimal strings, never
-converted through float. See shared/reference/coinbase-feed.md for the protocol and its traps.
+converted through float. Product ids are Coinbase's own (`BTC-USD`), which are canonical: a series id is
+`coinbase:` and the product id. See shared/reference/coinbase-feed.md for the protocol and its traps.
 """
 
 from __future__ import annotations
@@ -12,60 +14,64 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import NamedTuple
+from datetime import datetime, timedelta
 
 import orjson
 
-from bcx.converters import product_id as checked_product_id
-from bcx.tick import Tick, iso_to_ms
+from bcx.series import PRODUCT_PATTERN, series_id
+from bcx.tick import Tick, iso_to_ms, iso_us
+from bcx_tracker.exchange import (
+    Entry,
+    Exchange,
+    ExchangeError,
+    ExchangeRest,
+    Heartbeat,
+    Ignored,
+    MalformedMessage,
+    Message,
+    ReplayProtocol,
+    Request,
+    Subscribed,
+    TickEvent,
+    Unconfigured,
+)
+from bcx_tracker.rest import RestClient
 
+NAME = "coinbase"
 CHANNELS = ("ticker", "heartbeat")
-_VALID_PRODUCTS: set[str] = set()
 _DECIMAL_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?\Z", re.ASCII)  # (match() anchors the start)
+_PRODUCT_RE = re.compile(rf"{PRODUCT_PATTERN}\Z")
 
 
-class MalformedMessage(ValueError):
-    """A frame that is not a valid Exchange feed message; `reason` says why (for the log)."""
+class AnyProduct(dict):
+    """Product id -> series id for every well-formed product id (the replay server and tools read recordings of
+    any product); a configured connection uses a plain dict of its own products instead."""
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class TickEvent(NamedTuple):  # a NamedTuple: one per feed message, built fast
-    tick: Tick
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    product: str
-    last_trade_id: int
-    sequence: int
-    time_ms: int
+    def __missing__(self, product: str) -> str:
+        if not isinstance(product, str) or not _PRODUCT_RE.match(product):
+            raise KeyError(product)
+        if len(self) < 10_000:
+            self[product] = series_id(NAME, product)
+        return series_id(NAME, product)
 
 
-@dataclass(frozen=True)
-class Subscriptions:
-    """The exchange's (cumulative, unordered) list of what this connection is subscribed to."""
-
-    channels: dict[str, tuple[str, ...]]
+ANY_PRODUCT = AnyProduct()
 
 
-@dataclass(frozen=True)
-class ExchangeError:
-    message: str
-    reason: str
+class Coinbase(Exchange):
+    """The Exchange feed: `ticker` (one message per trade, with the book's top) and `heartbeat` (last_trade_id)."""
 
+    name = NAME
 
-@dataclass(frozen=True)
-class Ignored:
-    """Any other message type: the exchange may add types at any time and clients must ignore them."""
+    def subscribe_messages(self) -> list[str]:
+        return [subscribe_message(self.products)]
 
-    type: str
+    def parse(self, raw: str | bytes) -> list[Message]:
+        return [parse_message(raw, self.series)]
 
-
-Message = TickEvent | Heartbeat | Subscriptions | ExchangeError | Ignored
+    @classmethod
+    def rest(cls, base_url: str) -> ExchangeRest:
+        return RestClient(base_url)
 
 
 def subscribe_message(products: Iterable[str]) -> str:
@@ -80,18 +86,9 @@ def subscribe_message(products: Iterable[str]) -> str:
     return json.dumps({"type": "subscribe", "channels": channels})
 
 
-def subscribe_messages(products: Iterable[str]) -> list[str]:
-    """What a client sends after connecting (the adapter interface shared with coinbase_advanced)."""
-    return [subscribe_message(products)]
-
-
-def parse_messages(raw: str | bytes) -> list[Message]:
-    """One frame -> its events (the adapter interface shared with coinbase_advanced)."""
-    return [parse_message(raw)]
-
-
-def parse_message(raw: str | bytes) -> Message:
-    """One raw frame -> an event; raises MalformedMessage naming what is wrong."""
+def parse_message(raw: str | bytes, series: Mapping[str, str] = ANY_PRODUCT) -> Message:
+    """One raw frame -> an event; raises MalformedMessage naming what is wrong. `series` maps the product ids
+    recorded to their series ids: a ticker of any other product is Unconfigured."""
     try:
         data = orjson.loads(raw)  # about 3x faster than json.loads on a ticker frame
     except ValueError as exc:  # orjson.JSONDecodeError, also for bytes that are not UTF-8
@@ -102,11 +99,15 @@ def parse_message(raw: str | bytes) -> Message:
     if not isinstance(kind, str):
         # Advanced Trade frames have `channel` instead: a sign of the wrong feed URL, worth counting.
         raise MalformedMessage("no 'type' field (this parser speaks the Exchange feed, not Advanced Trade)")
+    if kind == "ticker":
+        return _ticker(data, series)
+    if kind == "heartbeat":
+        return _heartbeat(data, series)
     parser = _PARSERS.get(kind)
     return parser(data) if parser else Ignored(kind)
 
 
-def _ticker(data: dict) -> TickEvent:
+def _ticker(data: dict, series: Mapping[str, str]) -> TickEvent | Unconfigured:
     """The fields are checked in one expression first (tens of thousands of frames a second go through here); only
     a frame that fails it goes through the field-by-field checks, which name what is wrong."""
     get = data.get
@@ -121,13 +122,16 @@ def _ticker(data: dict) -> TickEvent:
         and trade_id >= 0
         and (sequence is None or (type(sequence) is int and sequence >= 0))
         and type(product) is str
-        and product in _VALID_PRODUCTS
+        and product in series
         and type(time) is str
     ):
-        return TickEvent(Tick(product, _time(data, "time"), trade_id, price, bid, ask, size, sequence))
+        return TickEvent(Tick(series[product], _time(data, "time"), trade_id, price, bid, ask, size, sequence))
+    named = _series(data, "product_id", series)
+    if isinstance(named, Unconfigured):
+        return named
     return TickEvent(
         Tick(
-            product=_product(data, "product_id"),
+            product=named,
             time_ms=_time(data, "time"),
             trade_id=_integer(data, "trade_id"),
             price=_decimal(data, "price"),
@@ -143,16 +147,19 @@ def _is_decimal(value: object) -> bool:
     return type(value) is str and _DECIMAL_RE.match(value) is not None
 
 
-def _heartbeat(data: dict) -> Heartbeat:
+def _heartbeat(data: dict, series: Mapping[str, str]) -> Heartbeat | Ignored:
+    named = _series(data, "product_id", series)
+    if isinstance(named, Unconfigured):
+        return Ignored("heartbeat")
     return Heartbeat(
-        product=_product(data, "product_id"),
+        product=named,
         last_trade_id=_integer(data, "last_trade_id"),
         sequence=_integer(data, "sequence"),
         time_ms=_time(data, "time"),
     )
 
 
-def _subscriptions(data: dict) -> Subscriptions:
+def _subscriptions(data: dict) -> Subscribed:
     channels = data.get("channels")
     if not isinstance(channels, list):
         raise MalformedMessage("subscriptions: 'channels' is not a list")
@@ -162,17 +169,18 @@ def _subscriptions(data: dict) -> Subscriptions:
             found[channel] = ()
         elif isinstance(channel, dict) and isinstance(channel.get("name"), str):
             ids = channel.get("product_ids") or []
-            found[channel["name"]] = tuple(str(i) for i in ids) if isinstance(ids, list) else ()
+            ids = ids if isinstance(ids, list) else []
+            found[channel["name"]] = tuple(series_id(NAME, str(i)) for i in ids)
         else:
             raise MalformedMessage("subscriptions: a channel is neither a name nor an object with a name")
-    return Subscriptions(found)
+    return Subscribed(found)
 
 
 def _error(data: dict) -> ExchangeError:
     return ExchangeError(message=str(data.get("message", "")), reason=str(data.get("reason", "")))
 
 
-_PARSERS = {"ticker": _ticker, "heartbeat": _heartbeat, "subscriptions": _subscriptions, "error": _error}
+_PARSERS = {"subscriptions": _subscriptions, "error": _error}
 
 
 def _field(data: dict, name: str, required: bool):
@@ -210,39 +218,17 @@ def _time(data: dict, name: str) -> int:
         raise MalformedMessage(f"{data['type']}: '{name}' is not an ISO 8601 time: {value!r:.40}") from None
 
 
-def _product(data: dict, name: str) -> str:
+def _series(data: dict, name: str, series: Mapping[str, str]) -> str | Unconfigured:
+    """The series id of the message's product; Unconfigured for a well-formed product not recorded here. The id
+    becomes part of Redis keys: only the exchange's exact shape (BTC-USD) gets through."""
     value = _field(data, name, True)
-    if isinstance(value, str) and value in _VALID_PRODUCTS:  # a feed names a handful of products: check each one once
-        return value
     try:
-        # The id becomes part of Redis keys: only the exchange's exact shape (BTC-USD) gets through.
-        if isinstance(value, str) and checked_product_id(value) == value:
-            if len(_VALID_PRODUCTS) < 10_000:
-                _VALID_PRODUCTS.add(value)
-            return value
-    except ValueError:
+        return series[value]
+    except (KeyError, TypeError):
         pass
+    if isinstance(value, str) and _PRODUCT_RE.match(value):
+        return Unconfigured(value)
     raise MalformedMessage(f"{data['type']}: '{name}' is not a product id: {value!r:.40}")
-
-
-class SequenceFilter:
-    """Drops stale ticks: a sequence at or below the last one seen for the product (a repeat or late arrival).
-
-    Gaps are normal on the ticker channel (it shares the counter with the full feed), so they are never an
-    alarm. A tick without a sequence cannot be judged and passes."""
-
-    def __init__(self) -> None:
-        self.last: dict[str, int] = {}
-
-    def is_stale(self, tick: Tick) -> bool:
-        """True when the tick is older than one already seen; otherwise remembers its sequence."""
-        if tick.sequence is None:
-            return False
-        last = self.last.get(tick.product)
-        if last is not None and tick.sequence <= last:
-            return True
-        self.last[tick.product] = tick.sequence
-        return False
 
 
 # Server side, for the replay server.
@@ -292,3 +278,83 @@ def subscriptions_message(channels: Mapping[str, Iterable[str]]) -> str:
 
 def error_message(message: str, reason: str) -> str:
     return json.dumps({"type": "error", "message": message, "reason": reason})
+
+
+class CoinbaseReplay(ReplayProtocol):
+    """bcx-replay speaking the Exchange feed: recorded tickers as they are, one heartbeat per subscribed product
+    a second carrying the last trade id played."""
+
+    name = NAME
+
+    def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:
+        try:
+            data = json.loads(raw)
+            kind = data.get("type") if isinstance(data, dict) else None
+        except ValueError:
+            data, kind = None, None
+        if kind not in ("subscribe", "unsubscribe"):
+            return _refused("Failed to subscribe", "Type has to be either subscribe or unsubscribe")
+        try:
+            wanted = parse_subscribe(data, self.products)
+        except SubscribeRejected as exc:
+            return _refused(f"Failed to {kind}", exc.reason)
+        after = _changed(subs, wanted, kind)
+        changes = {"subscribe": wanted, "unsubscribe": {}} if kind == "subscribe" else {"unsubscribe": wanted}
+        return Request([subscriptions_message(after)], **{"subscribe": {}, **changes})
+
+    @staticmethod
+    def entry(raw: str) -> Entry | None:
+        message = parse_message(raw)
+        if isinstance(message, TickEvent):
+            t = message.tick
+            return Entry(raw, "ticker", t.product, t.time_ms, t.trade_id, t.sequence)
+        if isinstance(message, Heartbeat):
+            return Entry(raw, "heartbeat", message.product, message.time_ms, message.last_trade_id, message.sequence)
+        return None
+
+    def heartbeats(self, subs: Mapping[str, frozenset[str]], played: Mapping[str, Entry], time_ms: int) -> list[str]:
+        stamp = iso_us(time_ms * 1000)
+        beats = []
+        for product in sorted(subs.get("heartbeat", ())):
+            last = played.get(series_id(NAME, product))
+            beat = {
+                "type": "heartbeat",
+                "sequence": (last and last.sequence) or 0,
+                "last_trade_id": last.trade_id if last else 0,
+                "product_id": product,
+                "time": stamp,
+            }
+            beats.append(json.dumps(beat, separators=(",", ":")))
+        return beats
+
+    @staticmethod
+    def shifted(entry: Entry, time_ms: int, trade_id: int, sequence: int) -> Entry:
+        data = json.loads(entry.raw)
+        data["time"] = shift_iso(data["time"], time_ms)
+        data["trade_id" if entry.channel == "ticker" else "last_trade_id"] = entry.trade_id + trade_id
+        moved = None if entry.sequence is None else entry.sequence + sequence
+        if moved is not None:
+            data["sequence"] = moved
+        raw = json.dumps(data, separators=(",", ":"))
+        return Entry(raw, entry.channel, entry.product, entry.time_ms + time_ms, entry.trade_id + trade_id, moved)
+
+
+def _refused(message: str, reason: str) -> Request:
+    return Request([error_message(message, reason)], {}, {})
+
+
+def _changed(subs: Mapping[str, frozenset[str]], wanted: Mapping[str, set[str]], kind: str) -> dict[str, set[str]]:
+    """The subscriptions after a request (the exchange's answer lists them all)."""
+    after = {name: set(ids) for name, ids in subs.items()}
+    for name, ids in wanted.items():
+        if kind == "subscribe":
+            after.setdefault(name, set()).update(ids)
+        else:
+            after.get(name, set()).difference_update(ids)
+    return {name: ids for name, ids in after.items() if ids}
+
+
+def shift_iso(text: str, ms: int) -> str:
+    """An RFC 3339 time `ms` milliseconds later, with microseconds."""
+    moved = datetime.fromisoformat(text) + timedelta(milliseconds=ms)
+    return moved.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -17,22 +17,47 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
-from bcx.tick import Tick, iso_to_ms
+from bcx.series import series_id, split
+from bcx.tick import Tick, iso_to_ms, iso_us
 from bcx_tracker.coinbase import (
+    ANY_PRODUCT,
+    NAME,
+    Coinbase,
+    CoinbaseReplay,
+    SubscribeRejected,
+    _changed,
+    _decimal,
+    _refused,
+    _series,
+    parse_message,
+)
+from bcx_tracker.exchange import (
+    Entry,
     ExchangeError,
     Ignored,
     MalformedMessage,
     Message,
-    SubscribeRejected,
-    Subscriptions,
+    Request,
+    Subscribed,
     TickEvent,
-    _decimal,
-    _product,
+    Unconfigured,
 )
 
 CHANNELS = ("ticker", "heartbeats")
 # Our internal channel names (those of the Exchange feed) for the replay server's bookkeeping.
 INTERNAL = {"ticker": "ticker", "heartbeats": "heartbeat"}
+
+
+class CoinbaseAdvanced(Coinbase):
+    """Coinbase's series through the Advanced Trade feed; its trade ids are made up (see the module's text)."""
+
+    real_trade_ids = False
+
+    def subscribe_messages(self) -> list[str]:
+        return subscribe_messages(self.products)
+
+    def parse(self, raw: str | bytes) -> list[Message]:
+        return parse_messages(raw, self.series)
 
 
 def subscribe_messages(products: Iterable[str]) -> list[str]:
@@ -42,7 +67,7 @@ def subscribe_messages(products: Iterable[str]) -> list[str]:
     return [json.dumps({"type": "subscribe", "product_ids": ids, "channel": name}) for name in CHANNELS]
 
 
-def parse_messages(raw: str | bytes) -> list[Message]:
+def parse_messages(raw: str | bytes, series: Mapping[str, str] = ANY_PRODUCT) -> list[Message]:
     """One frame -> its events; raises MalformedMessage naming what is wrong."""
     try:
         data = json.loads(raw)
@@ -59,13 +84,13 @@ def parse_messages(raw: str | bytes) -> list[Message]:
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise MalformedMessage(f"{channel}: 'events' is not a list of objects")
     if channel in ("ticker", "ticker_batch"):
-        return _tickers(data, events)
+        return _tickers(data, events, series)
     if channel == "subscriptions":
         return [_subscriptions(events)]
     return [Ignored(channel)]
 
 
-def _tickers(data: dict, events: list[dict]) -> list[Message]:
+def _tickers(data: dict, events: list[dict], series: Mapping[str, str]) -> list[Message]:
     stamp, sequence = data.get("timestamp"), data.get("sequence_num")
     if not isinstance(stamp, str):
         raise MalformedMessage("ticker: 'timestamp' is missing")
@@ -82,8 +107,12 @@ def _tickers(data: dict, events: list[dict]) -> list[Message]:
             raise MalformedMessage("ticker: 'tickers' is not a list of objects")
         for item in tickers:
             item = {"type": "ticker", **item}
+            named = _series(item, "product_id", series)
+            if isinstance(named, Unconfigured):
+                ticks.append(named)
+                continue
             tick = Tick(
-                product=_product(item, "product_id"),
+                product=named,
                 time_ms=time_ms,
                 trade_id=derived_id(time_ms, sequence, len(ticks)),
                 price=_decimal(item, "price"),
@@ -98,22 +127,18 @@ def derived_id(time_ms: int, sequence_num: int, position: int) -> int:
     return time_ms * 1000 + (sequence_num * 10 + position) % 1000
 
 
-def _subscriptions(events: list[dict]) -> Subscriptions:
+def _subscriptions(events: list[dict]) -> Subscribed:
     found: dict[str, tuple[str, ...]] = {}
     for event in events:
         subs = event.get("subscriptions")
         if isinstance(subs, dict):
             for name, ids in subs.items():
-                found[INTERNAL.get(name, name)] = tuple(str(i) for i in ids) if isinstance(ids, list) else ()
-    return Subscriptions(found)
+                ids = ids if isinstance(ids, list) else []
+                found[INTERNAL.get(name, name)] = tuple(series_id(NAME, str(i)) for i in ids)
+    return Subscribed(found)
 
 
 # Server side, for the replay server.
-
-
-def is_subscribe(data: object) -> bool:
-    """An Advanced Trade (un)subscribe: a singular `channel` where the Exchange has a `channels` list."""
-    return isinstance(data, Mapping) and isinstance(data.get("channel"), str) and "channels" not in data
 
 
 def parse_subscribe(data: Mapping, valid_products: Iterable[str]) -> dict[str, set[str]]:
@@ -142,7 +167,7 @@ def subscriptions_message(channels: Mapping[str, Iterable[str]], sequence_num: i
 
 
 def ticker_message(tick: Tick, sequence_num: int, timestamp: str, event_type: str = "update") -> str:
-    item = {"type": "ticker", "product_id": tick.product, "price": tick.price}
+    item = {"type": "ticker", "product_id": split(tick.product).product, "price": tick.price}
     item |= {"best_bid": tick.bid} if tick.bid is not None else {}
     item |= {"best_ask": tick.ask} if tick.ask is not None else {}
     return _envelope("ticker", sequence_num, timestamp, [{"type": event_type, "tickers": [item]}])
@@ -150,3 +175,49 @@ def ticker_message(tick: Tick, sequence_num: int, timestamp: str, event_type: st
 
 def heartbeats_message(counter: int, sequence_num: int, timestamp: str) -> str:
     return _envelope("heartbeats", sequence_num, timestamp, [{"current_time": timestamp, "heartbeat_counter": counter}])
+
+
+class CoinbaseAdvancedReplay(CoinbaseReplay):
+    """bcx-replay speaking Advanced Trade: the recording's tickers in its envelope (time = the ticker's time), and
+    one `heartbeats` message a second for the connection."""
+
+    def __init__(self, products: Iterable[str]):
+        super().__init__(products)
+        self.sequence_num = 0  # the per-connection message counter
+        self.beats = 0
+        self.clock_ms = 0
+
+    def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:
+        try:
+            data = json.loads(raw)
+            kind = data.get("type") if isinstance(data, dict) else None
+        except ValueError:
+            data, kind = None, None
+        if kind not in ("subscribe", "unsubscribe"):
+            return _refused("Failed to subscribe", "Type has to be either subscribe or unsubscribe")
+        try:
+            wanted = parse_subscribe(data, self.products)
+        except SubscribeRejected as exc:
+            return _refused(f"Failed to {kind}", exc.reason)
+        after = _changed(subs, wanted, kind)
+        reply = subscriptions_message(after, self._next(), iso_us(self.clock_ms * 1000))
+        if kind == "subscribe":
+            return Request([reply], wanted, {})
+        return Request([reply], {}, wanted)
+
+    def frames(self, entry: Entry) -> list[str]:
+        self.clock_ms = entry.time_ms
+        if entry.channel != "ticker":  # heartbeats are per connection here: see heartbeats()
+            return []
+        tick = parse_message(entry.raw).tick
+        return [ticker_message(tick, self._next(), iso_us(tick.time_ms * 1000))]
+
+    def heartbeats(self, subs: Mapping[str, frozenset[str]], played: Mapping[str, Entry], time_ms: int) -> list[str]:
+        if not subs.get("heartbeat"):
+            return []
+        self.beats += 1
+        return [heartbeats_message(self.beats, self._next(), iso_us(time_ms * 1000))]
+
+    def _next(self) -> int:
+        self.sequence_num += 1
+        return self.sequence_num - 1

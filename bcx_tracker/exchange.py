@@ -24,7 +24,6 @@ from bcx.tick import Tick
 if TYPE_CHECKING:
     from bcx.candles import Candle
     from bcx_tracker.gaps import Gap
-    from bcx_tracker.recorder import Entry
 
 
 class MalformedMessage(ValueError):
@@ -106,9 +105,7 @@ Message = TickEvent | Heartbeat | Subscribed | SubscribeFailed | ExchangeError |
 class Exchange(ABC):
     """The client side of one exchange's public feed."""
 
-    name: ClassVar[str]  # the EXCHANGE of its series ids
-    feed_url: ClassVar[str]  # the public endpoints: the defaults of [exchange:NAME] feed_url and rest_url
-    rest_url: ClassVar[str]
+    name: ClassVar[str]  # the EXCHANGE of its series ids (the endpoints are config: bcx.config.EXCHANGE_SCHEMA)
     # True: trade ids are contiguous per series, so a jump in them is a gap (Kraken). False: ids skip by design,
     # and only heartbeats' last_trade_id and the first trade after a reconnect reveal a gap (Coinbase).
     contiguous_trade_ids: ClassVar[bool] = False
@@ -148,6 +145,11 @@ class Exchange(ABC):
         """One frame -> its events; raises MalformedMessage naming what is wrong. A bad item inside a frame that
         also carries good ones costs only itself where the format allows telling them apart."""
 
+    @classmethod
+    def rest(cls, base_url: str) -> ExchangeRest | None:
+        """The exchange's REST client (gap backfill, product check), None when it has none we use."""
+        return None
+
     def keepalive(self, now: float) -> str | None:
         """A message to send now to keep the connection open (an application-level ping), or None. Called after
         every receive and every idle second; the adapter decides when one is due."""
@@ -175,6 +177,17 @@ class ExchangeRest(ABC):
 
 
 # The server side, for bcx-replay.
+
+
+class Entry(NamedTuple):  # NamedTuple: bcx-replay --speed max makes tens of thousands a second
+    """One playable line of a recording, with what the replay server needs to know of it."""
+
+    raw: str  # the frame as recorded (without the recording line's exchange name)
+    channel: str  # the channel that carries it, in the protocol's own names ("ticker", "heartbeat", "trade")
+    product: str  # series id
+    time_ms: int
+    trade_id: int  # the trade's id, or the newest trade id a heartbeat names (0: none)
+    sequence: int | None
 
 
 @dataclass
@@ -218,8 +231,9 @@ class ReplayProtocol(ABC):
         return [entry.raw]
 
     @abstractmethod
-    def heartbeats(self, subs: Mapping[str, frozenset[str]], last_trade: Mapping[str, int], time_ms: int) -> list[str]:
-        """The keepalive frames due now; `last_trade` is the last trade id played per product."""
+    def heartbeats(self, subs: Mapping[str, frozenset[str]], played: Mapping[str, Entry], time_ms: int) -> list[str]:
+        """The keepalive frames due now (about once a second); `played` is the last entry played per series id,
+        `time_ms` the recording's time now."""
 
     @staticmethod
     @abstractmethod

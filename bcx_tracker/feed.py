@@ -1,52 +1,51 @@
-"""The websocket client loop: connect, subscribe, receive, hand ticks to the writer; reconnect when it drops.
+"""One websocket connection to one exchange: connect, subscribe, receive, hand ticks to the writer; reconnect
+when it drops. It knows no exchange by name: the protocol is an adapter (bcx_tracker.exchange.Exchange).
 
 One shape: `while not stopping: loop_once(now)`, then `finally: close()`. `loop_once` either waits out a
-reconnect delay, connects and subscribes, or receives one frame. Frames are received with a short socket
+reconnect delay, connects and subscribes, or receives one socket read. Frames are received with a short socket
 timeout so a stop request is noticed within about a second. Nothing here waits on Redis or REST: ticks go to a
-sink in batches (the writer's non-blocking `put_many`) and trade-id gaps to another (the backfiller's
-non-blocking `add`): all the ticks of one socket read at once (at real-time rates, every tick as it comes).
-
-The protocol is an adapter module with `subscribe_messages(products)` and `parse_messages(raw)`:
-bcx_tracker.coinbase (the Exchange feed) or bcx_tracker.coinbase_advanced (Advanced Trade).
+sink in batches (the writer's non-blocking `put_many`), trade-id gaps to another (the backfiller's non-blocking
+`add`). Each connection has its own reconnect backoff, silence watchdog, gap tracker and counters.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from types import ModuleType
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import websocket
 from websocket import ABNF, WebSocketBadStatusException, WebSocketException, WebSocketTimeoutException
 
 from bcx.backoff import backoff_delay
-from bcx.daemon import Stopper
-from bcx.logsetup import reopen_log_files
+from bcx.ratelog import RateLimitedLog
 from bcx.tick import Tick
-from bcx_tracker import coinbase, coinbase_advanced
-from bcx_tracker.coinbase import (
+from bcx_tracker.exchange import (
+    Exchange,
     ExchangeError,
     Heartbeat,
     MalformedMessage,
-    SequenceFilter,
-    Subscriptions,
+    Reconnect,
+    Subscribed,
+    SubscribeFailed,
     TickEvent,
+    Unconfigured,
 )
 from bcx_tracker.framed_ws import FramedWebSocket
-from bcx_tracker.gaps import Gap, TradeGaps
+from bcx_tracker.gaps import Gap, SequenceFilter, TradeGaps
 from bcx_tracker.recorder import Recorder
+from bcx_tracker.worker import Worker
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 RECV_TIMEOUT = 1.0
-# The exchange sends a heartbeat per product every second; this long without any frame means a dead link.
+# Coinbase sends a heartbeat per product every second, Kraken one a second when idle: this long without any
+# frame means a dead link.
 SILENCE_TIMEOUT = 30.0
 _RETRY_POLL = 0.2
 THROTTLED_EXTRA_FAILURES = 3  # an HTTP 429 on the upgrade waits as if 3 more attempts had failed (8x longer)
-ADAPTERS: dict[str, ModuleType] = {"coinbase-exchange": coinbase, "coinbase-advanced": coinbase_advanced}
 
 
 def reconnect_delay(failures: int, cap: float, throttled: bool = False, rand: float | None = None) -> float:
@@ -63,38 +62,43 @@ class FeedStats:
     reconnects: int = 0
     exchange_errors: int = 0
     gaps: int = 0
+    unconfigured: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # series id (or "?") -> the exchange's words
 
 
-class Feed:
+class Feed(Worker):
+    """One connection of one exchange (`adapter`), on a thread of its own (`start`) or driven by `run()`."""
+
+    thread_name = "bcx-feed"
+
     def __init__(
         self,
+        adapter: Exchange,
         url: str,
-        products: Sequence[str],
         sink: Callable[[list[Tick]], object],
-        stopper: Stopper,
         reconnect_max: float = 60.0,
         recorder: Recorder | None = None,
         silence_timeout: float = SILENCE_TIMEOUT,
         recv_timeout: float = RECV_TIMEOUT,
         connect: Callable[..., websocket.WebSocket] = websocket.create_connection,
         clock: Callable[[], float] = time.monotonic,
-        adapter: ModuleType = coinbase,
         on_gap: Callable[[Gap], object] | None = None,
         known_trades: dict[str, int] | None = None,
+        known_ms: dict[str, int] | None = None,
     ):
+        super().__init__()
+        self.adapter = adapter
+        self.exchange = adapter.name
         self.url = url
-        self.products = tuple(products)
         self.sink = sink
-        self.stopper = stopper
         self.reconnect_max = reconnect_max
         self.recorder = recorder
         self.silence_timeout = silence_timeout
         self.recv_timeout = recv_timeout
         self.connect = connect
         self.clock = clock
-        self.adapter = adapter
-        self.on_gap = on_gap
-        self.gaps = TradeGaps(known_trades)
+        self.on_gap = on_gap if adapter.real_trade_ids else None
+        self.gaps = TradeGaps(known_trades, adapter.contiguous_trade_ids, known_ms)
         self.stats = FeedStats()
         self.sequences = SequenceFilter()
         self.failures = 0
@@ -102,12 +106,16 @@ class Feed:
         self._retry_at = 0.0
         self._last_frame_at = 0.0
         self._ticks: list[Tick] = []  # of the socket read being handled
+        self._malformed_log = RateLimitedLog(log, f"{self.exchange}: malformed feed message")
+        self._error_log = RateLimitedLog(log, f"{self.exchange}: exchange error", level=logging.ERROR)
+
+    @property
+    def products(self) -> tuple[str, ...]:
+        return tuple(self.adapter.series.values())
 
     def run(self) -> None:
         try:
-            while not self.stopper.stopping:
-                if self.stopper.take_hangup():  # logrotate moved the log: reopen it (and redirected stdio)
-                    reopen_log_files()
+            while not self.stopping:
                 self.loop_once(self.clock())
         finally:
             self.close()
@@ -118,7 +126,7 @@ class Feed:
         elif now >= self._retry_at:
             self._connect(now)
         else:
-            time.sleep(min(_RETRY_POLL, self._retry_at - now))
+            self.wait(min(_RETRY_POLL, self._retry_at - now))
 
     def close(self) -> None:
         self._hand_over()
@@ -145,15 +153,15 @@ class Feed:
         self.ws = ws
         self.gaps.reconnected()
         try:
-            # At once: the exchange disconnects a client that has not subscribed within 5 s.
-            for message in self.adapter.subscribe_messages(self.products):
+            # At once: Coinbase disconnects a client that has not subscribed within 5 s.
+            for message in self.adapter.subscribe_messages():
                 ws.send(message)
             ws.settimeout(self.recv_timeout)
         except (WebSocketException, OSError) as exc:
             self._lost(f"cannot subscribe on {self.url}: {exc}", now)
             return
         self._last_frame_at = now
-        log.info("connected to %s, subscribing to %s", self.url, ", ".join(self.products))
+        log.info("%s: connected to %s, subscribing to %s", self.exchange, self.url, ", ".join(self.products))
 
     def _receive(self, now: float) -> None:
         try:
@@ -171,7 +179,10 @@ class Feed:
                 self._lost(f"feed closed by the server {_close_reason(data)}", now)
                 return
             self.handle(data, now)
+            if self.ws is None:  # the exchange asked for a new connection
+                return
         self._hand_over()
+        self._keepalive(now)
 
     def _hand_over(self) -> None:
         if self._ticks:
@@ -182,18 +193,17 @@ class Feed:
         """One frame: record it, parse it, act on it. Never raises for a bad frame."""
         self.stats.messages += 1
         if self.recorder is not None:
-            self.recorder.write(raw, now)
+            self.recorder.write(raw, now, self.exchange)
         try:
-            messages = self.adapter.parse_messages(raw)
+            messages = self.adapter.parse(raw)
         except MalformedMessage as exc:
             self.stats.malformed += 1
-            if self.stats.malformed <= 10 or self.stats.malformed % 1000 == 0:
-                log.warning("malformed feed message #%d (%s): %.200r", self.stats.malformed, exc.reason, raw)
+            self._malformed_log.event(now, "(%s): %.200r", exc.reason, raw)
             return
         for message in messages:
-            self._act(message)
+            self._act(message, now)
 
-    def _act(self, message) -> None:
+    def _act(self, message, now: float) -> None:
         match message:
             case TickEvent(tick=tick):
                 if self.sequences.is_stale(tick):
@@ -201,46 +211,70 @@ class Feed:
                     return
                 self.stats.ticks += 1
                 self._ticks.append(tick)
-                if self.adapter is coinbase:  # only the Exchange feed carries real trade ids
-                    self._gap(self.gaps.on_trade(tick.product, tick.trade_id))
-            case Subscriptions():
+                if self.on_gap is not None:
+                    self._gap(self.gaps.on_trade(tick.product, tick.trade_id, tick.time_ms))
+            case Unconfigured():
+                self.stats.unconfigured += 1
+            case Heartbeat(product=product, last_trade_id=last_trade_id) if last_trade_id is not None:
+                if self.on_gap is not None:
+                    self._gap(self.gaps.on_heartbeat(product, last_trade_id))
+            case Subscribed():
                 self._subscribed(message)
+            case SubscribeFailed(product=product, message=text):
+                self.stats.refused[product or "?"] = text
+                log.error("%s: subscription to %s refused: %s", self.exchange, product or "a series", text)
             case ExchangeError(message=text, reason=reason):
                 self.stats.exchange_errors += 1
-                log.error("exchange error: %s (reason: %s)", text, reason or "none given")
-            case Heartbeat(product=product, last_trade_id=last_trade_id):
-                self._gap(self.gaps.on_heartbeat(product, last_trade_id))
+                self._error_log.event(now, "%s (reason: %s)", text, reason or "none given")
+            case Reconnect(reason=reason):
+                self._lost(f"the exchange asks to reconnect ({reason})", now, immediately=True)
 
     def _gap(self, gap: Gap | None) -> None:
         if gap is None:
             return
         self.stats.gaps += 1
         log.info("%s: trades %d..%d missed by the feed", gap.product, gap.after + 1, gap.upto)
-        if self.on_gap is not None:
-            self.on_gap(gap)
+        self.on_gap(gap)
 
-    def _subscribed(self, message: Subscriptions) -> None:
+    def _subscribed(self, message: Subscribed) -> None:
         if self.failures:
-            log.info("feed back after %d failed attempts", self.failures)
+            log.info("%s: feed back after %d failed attempts", self.exchange, self.failures)
         self.failures = 0
-        log.info("subscribed: %s", "; ".join(f"{k} {','.join(sorted(v))}" for k, v in message.channels.items()))
-        missing = set(self.products) - set(message.channels.get("ticker", ()))
-        if missing:
-            log.warning("not subscribed to the ticker of %s", ", ".join(sorted(missing)))
+        for series in (s for ids in message.channels.values() for s in ids):
+            self.stats.refused.pop(series, None)
+        log.info(
+            "%s: subscribed: %s",
+            self.exchange,
+            "; ".join(f"{k} {','.join(sorted(v))}" for k, v in message.channels.items()),
+        )
 
     def _idle(self, now: float) -> None:
         if self.recorder is not None:
             self.recorder.maybe_flush(now)
         if now - self._last_frame_at > self.silence_timeout:
             self._lost(f"no message from the feed for {self.silence_timeout:.0f}s", now)
+        else:
+            self._keepalive(now)
 
-    def _lost(self, reason: str, now: float, throttled: bool = False) -> None:
+    def _keepalive(self, now: float) -> None:
+        message = self.adapter.keepalive(now)
+        if message is not None and self.ws is not None:
+            try:
+                self.ws.send(message)
+            except (WebSocketException, OSError) as exc:
+                self._lost(f"cannot send a keepalive: {exc}", now)
+
+    def _lost(self, reason: str, now: float, throttled: bool = False, immediately: bool = False) -> None:
         self.close()
-        self.failures += 1
         self.stats.reconnects += 1
+        if immediately:
+            self._retry_at = now
+            log.warning("%s: %s; reconnecting now", self.exchange, reason)
+            return
+        self.failures += 1
         delay = reconnect_delay(self.failures, self.reconnect_max, throttled)
         self._retry_at = now + delay
-        log.warning("%s; reconnecting in %.1fs (attempt %d)", reason, delay, self.failures)
+        log.warning("%s: %s; reconnecting in %.1fs (attempt %d)", self.exchange, reason, delay, self.failures)
 
 
 def _close_reason(frame) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bcx.tick import Tick
+
 MINUTE_MS = 60_000
 CANDLE_ROWS = 300  # the REST candles endpoint's most rows per request
 
@@ -33,24 +35,31 @@ class Gap:
 
 
 class TradeGaps:
-    """The last trade id known per product; reports a Gap when a heartbeat or a post-reconnect trade skips ahead."""
+    """The last trade id known per series; reports a Gap when a heartbeat or a post-reconnect trade skips ahead,
+    and, where the exchange's trade ids are `contiguous` (Kraken), when any trade skips ahead."""
 
-    def __init__(self, known: dict[str, int] | None = None):
+    def __init__(
+        self, known: dict[str, int] | None = None, contiguous: bool = False, known_ms: dict[str, int] | None = None
+    ):
         self.last: dict[str, int] = dict(known or {})
+        self.contiguous = contiguous
+        self.last_ms: dict[str, int] = dict(known_ms or {})  # the time of each series' last known trade
         self._resumed: set[str] = set(self.last)  # a start is a reconnect too: compare with what Redis holds
 
     def reconnected(self) -> None:
         self._resumed = set(self.last)
 
-    def on_trade(self, product: str, trade_id: int) -> Gap | None:
+    def on_trade(self, product: str, trade_id: int, time_ms: int | None = None) -> Gap | None:
         last = self.last.get(product)
         gap = None
-        if product in self._resumed:
+        if product in self._resumed or self.contiguous:
             self._resumed.discard(product)
             if last is not None and trade_id > last + 1:
-                gap = Gap(product, last, trade_id - 1)
+                gap = Gap(product, last, trade_id - 1, self.last_ms.get(product))
         if last is None or trade_id > last:
             self.last[product] = trade_id
+            if time_ms is not None:
+                self.last_ms[product] = time_ms
         return gap
 
     def on_heartbeat(self, product: str, last_trade_id: int) -> Gap | None:
@@ -61,7 +70,27 @@ class TradeGaps:
                 self.last[product] = last_trade_id
             return None
         self.last[product] = last_trade_id  # reported once; the trades themselves come from REST
-        return Gap(product, last, last_trade_id)
+        return Gap(product, last, last_trade_id, self.last_ms.get(product))
+
+
+class SequenceFilter:
+    """Drops stale ticks: a sequence at or below the last one seen for the series (a repeat or late arrival).
+
+    Gaps are normal on Coinbase's ticker channel (it shares the counter with the full feed), so they are never an
+    alarm. A tick without a sequence cannot be judged and passes."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, int] = {}
+
+    def is_stale(self, tick: Tick) -> bool:
+        """True when the tick is older than one already seen; otherwise remembers its sequence."""
+        if tick.sequence is None:
+            return False
+        last = self.last.get(tick.product)
+        if last is not None and tick.sequence <= last:
+            return True
+        self.last[tick.product] = tick.sequence
+        return False
 
 
 def merge_gaps(gaps: Iterable[Gap]) -> list[Gap]:

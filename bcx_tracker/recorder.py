@@ -15,10 +15,10 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO
 
 from bcx.series import DEFAULT_EXCHANGE
-from bcx_tracker.coinbase import Heartbeat, MalformedMessage, TickEvent, parse_message
+from bcx_tracker.exchange import Entry, MalformedMessage
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,12 @@ class Recorder:
         self._flushed_at: float | None = None
         log.info("recording the raw feed to %s (rotated every %d bytes, %d kept)", self.path, max_bytes, keep)
 
-    def write(self, raw: str | bytes, now: float) -> None:
+    def write(self, raw: str | bytes, now: float, exchange: str = DEFAULT_EXCHANGE) -> None:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", errors="replace")
         # Outside JSON strings a newline is just whitespace and inside them it must be escaped, so replacing
         # it keeps one message per line without changing what the message says.
-        line = raw.replace("\r", " ").replace("\n", " ") + "\n"
+        line = recording_line(exchange, raw.replace("\r", " ").replace("\n", " ")) + "\n"
         if self._bytes and self._bytes + len(line) > self.max_bytes:
             self._rotate()
         self._file.write(line)
@@ -109,17 +109,6 @@ class Recorder:
         log.info("recorded %d messages to %s", self.lines, self.path)
 
 
-class Entry(NamedTuple):  # NamedTuple: bcx-replay --speed max makes tens of thousands a second
-    """One playable line of a recording: a ticker or a heartbeat, with what the replay server needs to know."""
-
-    raw: str
-    channel: str  # "ticker" or "heartbeat", the channel that carries it
-    product: str
-    time_ms: int
-    trade_id: int  # the ticker's trade_id, the heartbeat's last_trade_id
-    sequence: int | None
-
-
 @dataclass(frozen=True)
 class RecordingInfo:
     products: frozenset[str]
@@ -131,7 +120,7 @@ class RecordingInfo:
     index: RecordingIndex = field(default_factory=lambda: RecordingIndex(), compare=False, repr=False)
 
 
-_CHANNELS = ("", "ticker", "heartbeat")  # RecordingIndex.kinds: 0 for a line that is not played
+_CHANNELS = ("", "ticker", "heartbeat", "trade")  # RecordingIndex.kinds: 0 for a line that is not played
 _NO_SEQUENCE = -1
 _NOT_PLAYED = Entry("", "", "", 0, 0, None)  # channel "": kind 0
 
@@ -166,9 +155,10 @@ class RecordingIndex:
         """read_entries(path) without parsing: each line's fields come from the index."""
         kinds, products, product_of = self.kinds, self.products, self.product_of
         times, trade_ids, sequences = self.times, self.trade_ids, self.sequences
-        for number, raw in zip(range(len(kinds)), _lines(path), strict=False):
+        for number, line in zip(range(len(kinds)), _lines(path), strict=False):
             kind = kinds[number]
             if kind:
+                raw = line if line[0] == "{" else split_line(line)[1]
                 sequence = sequences[number]
                 yield Entry(
                     raw,
@@ -189,15 +179,16 @@ def _lines(path: str | Path) -> Iterator[str]:
                 yield raw
 
 
-def _entry(raw: str) -> Entry | None:
-    """A line as an Entry; None for a message that is not played; MalformedMessage for a malformed line."""
-    message = parse_message(raw)
-    if isinstance(message, TickEvent):
-        t = message.tick
-        return Entry(raw, "ticker", t.product, t.time_ms, t.trade_id, t.sequence)
-    if isinstance(message, Heartbeat):
-        return Entry(raw, "heartbeat", message.product, message.time_ms, message.last_trade_id, message.sequence)
-    return None
+def _entry(line: str) -> Entry | None:
+    """A line as an Entry (its frame without the exchange's name); None for a message that is not played;
+    MalformedMessage for a malformed line or an exchange this version does not know."""
+    from bcx_tracker.exchanges import entry_readers  # the adapters import this module's Entry users
+
+    exchange, raw = split_line(line)
+    reader = entry_readers().get(exchange)
+    if reader is None:
+        raise MalformedMessage(f"a recording line of an unknown exchange {exchange!r}")
+    return reader(raw)
 
 
 def read_entries(path: str | Path) -> Iterator[Entry]:

@@ -1,18 +1,17 @@
-"""`bcx-replay FILE`: a local websocket server that speaks the Coinbase Exchange feed protocol and plays a
-recording (as written by `bcx-tracker --record`, or `bcx_tracker.sample`) to each client that subscribes.
+"""`bcx-replay FILE`: a local websocket server that speaks each exchange's feed protocol and plays a recording
+(as written by `bcx-tracker --record`, or `bcx_tracker.sample`) to each client that subscribes.
 
-Per connection: wait for a `subscribe` (flat or per-channel form; an unknown product gets the exchange's
-error), answer `subscriptions`, then play the file from its start, keeping the gaps between the messages'
-times divided by the speed, and sending only the ticker and heartbeat messages of subscribed products. While
-subscribed to heartbeat the client also gets one heartbeat per product per second, carrying the last trade id
-played, after the end of the file as well. The connection stays open at the end; with `--loop` the file
-starts again, its times, trade ids and sequences shifted so that they keep increasing.
+The path a client connects to picks the protocol (bcx_tracker.exchanges): `/coinbase` (and `/`) the Coinbase
+Exchange feed, `/coinbase-advanced` Advanced Trade, `/kraken` Kraken v2. A connection plays that exchange's lines
+of the recording. Per connection: the protocol's greeting, then wait for a subscribe (an unknown product gets the
+exchange's own refusal), answer it, then play the file from its start, keeping the gaps between the messages'
+times divided by the speed, and sending only what the client subscribed to; about once a second the protocol's
+keepalive (Coinbase's per-product heartbeats carrying the last trade id played), after the end of the file as
+well. The connection stays open at the end; with `--loop` the file starts again, its times, trade ids and
+sequences shifted so that they keep increasing.
 
-It also speaks the Advanced Trade protocol to a client that subscribes the Advanced Trade way (a singular
-`channel`): the recording's tickers are sent in its envelope (time = the ticker's time), and one `heartbeats`
-message a second replaces the per-product heartbeats.
-
-In-process use (tests, `bcx up`): `ReplayServer(path, speed=None).start()`, `.url`, `.stop()`.
+In-process use (tests, `bcx up`): `ReplayServer(path, speed=None).start()`, `.url`, `.url_for(protocol)`,
+`.stop()`.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed
@@ -34,21 +32,14 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from bcx.daemon import Stopper
 from bcx.logsetup import setup_logging
-from bcx_tracker import coinbase_advanced
-from bcx_tracker.coinbase import (
-    SubscribeRejected,
-    error_message,
-    parse_message,
-    parse_subscribe,
-    subscriptions_message,
-)
-from bcx_tracker.recorder import Entry, RecordingInfo, open_lines, scan_recording
-from bcx_tracker.sample import iso_us
+from bcx.series import split
+from bcx_tracker.exchange import Entry, ReplayProtocol
+from bcx_tracker.exchanges import replay_path, replay_protocol
+from bcx_tracker.recorder import RecordingInfo, open_lines, scan_recording
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBE_TIMEOUT = 5.0  # the exchange closes a connection that has not subscribed by then
-HEARTBEAT_EVERY = 1.0
+SUBSCRIBE_TIMEOUT = 5.0  # Coinbase closes a connection that has not subscribed by then
 LOOP_PAUSE_MS = 1000  # between the end of the file and its next pass
 # At --speed max, messages go out in batches of frames built here and written at once: sending each through
 # websockets costs a lock, a frame object and a system call per message, which capped the replay at ~12k/s.
@@ -74,24 +65,11 @@ class Shift:
 NO_SHIFT = Shift()
 
 
-def shifted(entry: Entry, shift: Shift) -> Entry:
+def shifted(protocol: ReplayProtocol, entry: Entry, shift: Shift) -> Entry:
     """The entry as it is sent on a later pass of the file (the first pass sends the line verbatim)."""
     if shift == NO_SHIFT:
         return entry
-    data = json.loads(entry.raw)
-    data["time"] = _shift_iso(data["time"], shift.time_ms)
-    data["trade_id" if entry.channel == "ticker" else "last_trade_id"] = entry.trade_id + shift.trade_id
-    sequence = None if entry.sequence is None else entry.sequence + shift.sequence
-    if sequence is not None:
-        data["sequence"] = sequence
-    raw = json.dumps(data, separators=(",", ":"))
-    time_ms, trade_id = entry.time_ms + shift.time_ms, entry.trade_id + shift.trade_id
-    return Entry(raw, entry.channel, entry.product, time_ms, trade_id, sequence)
-
-
-def _shift_iso(text: str, ms: int) -> str:
-    moved = datetime.fromisoformat(text) + timedelta(milliseconds=ms)
-    return moved.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return protocol.shifted(entry, shift.time_ms, shift.trade_id, shift.sequence)
 
 
 class ReplayServer:
@@ -146,8 +124,18 @@ class ReplayServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def url_for(self, protocol: str) -> str:
+        """The address that speaks an adapter's protocol (`coinbase-exchange`, `kraken`, ...)."""
+        return self.url + replay_path(protocol)
+
     def _handle(self, conn: ServerConnection) -> None:
-        _Session(self, conn).run()
+        protocol = replay_protocol(conn.request.path if conn.request else "/")
+        if protocol is None:
+            conn.close(1008, f"no such feed: {conn.request.path if conn.request else '?'}")
+            return
+        exchange = protocol.name
+        products = {split(s).product for s in self.info.products if split(s).exchange == exchange}
+        _Session(self, conn, protocol(products)).run()
 
     def _pass_done(self) -> None:
         with self._lock:
@@ -157,24 +145,25 @@ class ReplayServer:
 class _Session:
     """One client: a handler thread reads its requests, a player thread sends it the file."""
 
-    def __init__(self, server: ReplayServer, conn: ServerConnection):
+    def __init__(self, server: ReplayServer, conn: ServerConnection, protocol: ReplayProtocol):
         self.server = server
         self.conn = conn
-        # channel -> products, replaced as a whole on every change so the player reads it without a lock
+        self.protocol = protocol
+        # channel -> canonical products, replaced as a whole on every change so the player reads it without a lock
         self.subs: dict[str, frozenset[str]] = {}
+        self.playing: frozenset[tuple[str, str]] = frozenset()  # (channel, series id) pairs sent to this client
         self.stop = threading.Event()
         self.player: threading.Thread | None = None
-        self.last_trade: dict[str, int] = {}
-        self.last_sequence: dict[str, int] = {}
+        self.played: dict[str, Entry] = {}  # series id -> the last entry played
         self.started = self.next_beat = self.clock_at = time.monotonic()
-        self.clock_ms = server.info.first_ms  # the recording's time now, for synthesized heartbeats
-        self.advanced = False  # the client speaks Advanced Trade (decided by its first subscribe)
-        self.sequence_num = 0  # Advanced Trade's per-connection message counter
+        self.clock_ms = server.info.first_ms  # the recording's time now, for synthesized keepalives
         self.batch: list[bytes] = []  # frames waiting for one socket write (--speed max)
 
     def run(self) -> None:
         deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
         try:
+            for frame in self.protocol.greeting():
+                self.conn.send(frame)
             while self.player is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -194,37 +183,18 @@ class _Session:
                 self.player.join()
 
     def _request(self, raw: str | bytes) -> None:
-        try:
-            data = json.loads(raw)
-            kind = data.get("type") if isinstance(data, dict) else None
-        except ValueError:
-            data, kind = None, None
-        if kind not in ("subscribe", "unsubscribe"):
-            self.conn.send(error_message("Failed to subscribe", "Type has to be either subscribe or unsubscribe"))
-            return
-        if self.player is None and coinbase_advanced.is_subscribe(data):
-            self.advanced = True
-        try:
-            if self.advanced:
-                wanted = coinbase_advanced.parse_subscribe(data, self.server.info.products)
-            else:
-                wanted = parse_subscribe(data, self.server.info.products)
-        except SubscribeRejected as exc:
-            self.conn.send(error_message(f"Failed to {kind}", exc.reason))
-            return
+        request = self.protocol.request(raw, self.subs)
         subs = {name: set(ids) for name, ids in self.subs.items()}
-        for name, ids in wanted.items():
-            if kind == "subscribe":
-                subs.setdefault(name, set()).update(ids)
-            else:
-                subs.get(name, set()).difference_update(ids)
+        for name, ids in request.subscribe.items():
+            subs.setdefault(name, set()).update(ids)
+        for name, ids in request.unsubscribe.items():
+            subs.get(name, set()).difference_update(ids)
         self.subs = {name: frozenset(ids) for name, ids in subs.items() if ids}
-        if self.advanced:
-            stamp = iso_us(self.clock_ms * 1000)
-            self.conn.send(coinbase_advanced.subscriptions_message(self.subs, self._next_sequence(), stamp))
-        else:
-            self.conn.send(subscriptions_message(self.subs))
-        if self.player is None and kind == "subscribe":
+        exchange = self.protocol.name
+        self.playing = frozenset((name, f"{exchange}:{p}") for name, ids in self.subs.items() for p in ids)
+        for frame in request.replies:
+            self.conn.send(frame)
+        if self.player is None and request.subscribe:
             self.player = threading.Thread(target=self._play, name="bcx-replay-player", daemon=True)
             self.player.start()
 
@@ -232,7 +202,7 @@ class _Session:
         try:
             self._play_file()
             while not self.stop.is_set():
-                self._wait_until(time.monotonic() + HEARTBEAT_EVERY)
+                self._wait_until(time.monotonic() + self.protocol.heartbeat_every)
         except (ConnectionClosed, OSError):  # OSError: the client went away in the middle of a batch
             pass
         except Exception:  # a broken file must not leave the client hanging without a word
@@ -241,12 +211,15 @@ class _Session:
 
     def _play_file(self) -> None:
         info, speed = self.server.info, self.server.speed
+        exchange = self.protocol.name
         self.started = self.clock_at = time.monotonic()
-        self.next_beat = self.started + HEARTBEAT_EVERY
+        self.next_beat = self.started + self.protocol.heartbeat_every
         shift = NO_SHIFT
         while True:
             for entry in info.index.entries(self.server.path):
-                entry = shifted(entry, shift)
+                if split(entry.product).exchange != exchange:
+                    continue
+                entry = shifted(self.protocol, entry, shift)
                 if speed is not None:
                     self._wait_until(self.started + (entry.time_ms - info.first_ms) / 1000 / speed)
                 elif time.monotonic() >= self.next_beat:
@@ -261,26 +234,23 @@ class _Session:
             shift = shift.next(info)
 
     def _send(self, entry: Entry) -> None:
-        self.last_trade[entry.product] = entry.trade_id
-        if entry.sequence is not None:
-            self.last_sequence[entry.product] = entry.sequence
+        self.played[entry.product] = entry
         self.clock_ms, self.clock_at = entry.time_ms, time.monotonic()
-        if entry.product not in self.subs.get(entry.channel, ()):
+        if (entry.channel, entry.product) not in self.playing:
             return
-        if self.server.speed is None and not self.advanced:
-            self.batch.append(text_frame(entry.raw.encode()))
-            if len(self.batch) >= MAX_SPEED_BATCH:
-                self._flush()
-        elif not self.advanced:
-            self.conn.send(entry.raw)
-        elif entry.channel == "ticker":  # Advanced Trade heartbeats are per connection: see _heartbeats
-            tick = parse_message(entry.raw).tick
-            stamp = iso_us(tick.time_ms * 1000)
-            self.conn.send(coinbase_advanced.ticker_message(tick, self._next_sequence(), stamp))
+        for frame in self.protocol.frames(entry):
+            if self.server.speed is None:
+                self.batch.append(text_frame(frame.encode()))
+                if len(self.batch) >= MAX_SPEED_BATCH:
+                    self._flush()
+            else:
+                self.conn.send(frame)
 
     def _flush(self) -> None:
         """Write the batched frames in one call, under the connection's lock so that no frame websockets sends
-        itself (a pong, a close) lands inside the batch; raises ConnectionClosed once the connection is closing."""
+        itself (a pong, a close) lands inside the batch; raises ConnectionClosed once the connection is closing.
+        websockets' `protocol_mutex`, `protocol.state` and `socket`: pinned in setup.py, guarded by
+        tests/integration/test_replay.py."""
         if not self.batch:
             return
         frames, self.batch = b"".join(self.batch), []
@@ -289,12 +259,8 @@ class _Session:
                 raise ConnectionClosed(None, None)
             self.conn.socket.sendall(frames)
 
-    def _next_sequence(self) -> int:
-        self.sequence_num += 1
-        return self.sequence_num - 1
-
     def _wait_until(self, due: float) -> None:
-        """Sleep until `due`, sending the per-second heartbeats that fall due meanwhile; returns early on stop."""
+        """Sleep until `due`, sending the keepalives that fall due meanwhile; returns early on stop."""
         while not self.stop.is_set():
             now = time.monotonic()
             if now >= self.next_beat:
@@ -304,25 +270,12 @@ class _Session:
             self.stop.wait(min(due, self.next_beat) - now)
 
     def _heartbeats(self) -> None:
-        self._flush()  # the heartbeat must not overtake the tickers played before it
+        self._flush()  # the heartbeat must not overtake the messages played before it
         now = time.monotonic()
-        self.next_beat = max(self.next_beat + HEARTBEAT_EVERY, now)
+        self.next_beat = max(self.next_beat + self.protocol.heartbeat_every, now)
         time_ms = self.clock_ms + int((now - self.clock_at) * 1000 * (self.server.speed or 1))
-        if self.advanced:
-            if self.subs.get("heartbeat"):
-                counter = int(now - self.started)
-                stamp = iso_us(time_ms * 1000)
-                self.conn.send(coinbase_advanced.heartbeats_message(counter, self._next_sequence(), stamp))
-            return
-        for product in sorted(self.subs.get("heartbeat", ())):
-            beat = {
-                "type": "heartbeat",
-                "sequence": self.last_sequence.get(product, 0),
-                "last_trade_id": self.last_trade.get(product, 0),
-                "product_id": product,
-                "time": iso_us(time_ms * 1000),
-            }
-            self.conn.send(json.dumps(beat, separators=(",", ":")))
+        for frame in self.protocol.heartbeats(self.subs, self.played, time_ms):
+            self.conn.send(frame)
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -360,7 +313,10 @@ def parse_speed(text: str) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bcx-replay", description="Play a feed recording as a Coinbase feed.")
+    parser = argparse.ArgumentParser(
+        prog="bcx-replay",
+        description="Play a feed recording over a local websocket, speaking each exchange's protocol.",
+    )
     parser.add_argument("file", help="recording to play (.jsonl or .jsonl.gz)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: pick a free one)")

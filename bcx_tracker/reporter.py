@@ -7,20 +7,22 @@ reader or the writer; a failed beat is logged at debug level and simply tried ag
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 
 import redis
 
 from bcx.heartbeat import beat, forget
+from bcx_tracker.worker import Worker
 
 log = logging.getLogger(__name__)
 
 BEAT_EVERY = 5.0
 
 
-class Reporter:
+class Reporter(Worker):
+    thread_name = "bcx-reporter"
+
     def __init__(
         self,
         conn: redis.Redis,
@@ -29,16 +31,11 @@ class Reporter:
         counters: Callable[[], Mapping[str, object]],
         every: float = BEAT_EVERY,
     ):
+        super().__init__()
         self.conn, self.prefix, self.ident = conn, prefix, ident
         self.counters = counters
         self.every = every
         self.started = time.time()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bcx-reporter", daemon=True)
-
-    def start(self) -> Reporter:
-        self._thread.start()
-        return self
 
     def beat_once(self) -> bool:
         try:
@@ -48,16 +45,16 @@ class Reporter:
             log.debug("heartbeat not recorded: %s", exc)
             return False
 
-    def close(self) -> None:
-        """Stop beating and remove this tracker's heartbeat (a clean exit)."""
-        self._stop.set()
-        self._thread.join(timeout=10)
+    def join(self) -> bool:
+        """After stop(): the last beat done, remove this tracker's heartbeat (a clean exit)."""
+        ended = super().join()
         try:
             forget(self.conn, self.prefix, self.ident)
         except (redis.RedisError, OSError) as exc:
             log.debug("heartbeat not removed: %s", exc)
+        return ended
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def run(self) -> None:
+        while not self.stopping:
             self.beat_once()
-            self._stop.wait(self.every)
+            self.wait(self.every)

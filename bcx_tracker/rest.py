@@ -1,4 +1,6 @@
-"""The Exchange's public REST API, thinly: products, trades (paginated), 1-minute candles.
+"""Coinbase Exchange's public REST API, thinly: products, trades (paginated), 1-minute candles; the tracker's
+`ExchangeRest` for Coinbase. `RestClient.get` (a Session, timeouts, the token bucket, 429 retries) is also the
+HTTP layer the other exchanges' REST clients use.
 
 One `requests.Session` with timeouts, every request through a token bucket kept under the public rate limit.
 Responses are turned into our types by the pure functions at the bottom: a REST trade becomes a tick without
@@ -17,7 +19,10 @@ from decimal import Decimal
 import requests
 
 from bcx.candles import Candle
+from bcx.series import split
 from bcx.tick import Tick, iso_to_ms
+from bcx_tracker.exchange import ExchangeRest
+from bcx_tracker.gaps import Gap, trades_page_done
 from bcx_tracker.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -32,7 +37,7 @@ class RestError(Exception):
     """The REST API could not be reached or answered with an error; the message says which."""
 
 
-class RestClient:
+class RestClient(ExchangeRest):
     def __init__(
         self,
         base_url: str,
@@ -74,18 +79,36 @@ class RestClient:
             raise RestError("GET /products: not a list")
         return [p for p in body if isinstance(p, dict)]
 
-    def trades(self, product: str, after: int | None = None) -> tuple[list[Tick], int | None]:
+    def check_products(self, products) -> tuple[list[str], list[str]]:
+        listed = self.products()
+        return unknown_products(tuple(products), listed), unavailable_products(tuple(products), listed)
+
+    def trades(self, series: str, after: int | None = None) -> tuple[list[Tick], int | None]:
         """One page of trades older than trade id `after` (the newest page without it), newest first, and the
         cursor of the next older page (the CB-AFTER header)."""
+        product = split(series).product
         params = {"limit": TRADES_PER_PAGE} | ({"after": after} if after is not None else {})
         body, headers = self.get(f"/products/{product}/trades", params)
         if not isinstance(body, list):
             raise RestError(f"GET /products/{product}/trades: not a list")
         cursor = headers.get("CB-AFTER")
-        return [trade_tick(product, row) for row in body], int(cursor) if cursor and cursor.isdigit() else None
+        return [trade_tick(series, row) for row in body], int(cursor) if cursor and cursor.isdigit() else None
 
-    def candles(self, product: str, start_s: int, end_s: int) -> list[Candle]:
+    def fetch_gap(self, gap: Gap, stopping: Callable[[], bool] = lambda: False) -> list[Tick]:
+        """The trades with after < id <= upto, oldest first: pages walked down from just above the gap's end."""
+        found: dict[int, Tick] = {}
+        cursor: int | None = gap.upto + 1
+        while cursor is not None and not stopping():
+            page, next_cursor = self.trades(gap.product, after=cursor)
+            found.update((t.trade_id, t) for t in page if gap.after < t.trade_id <= gap.upto)
+            if trades_page_done((t.trade_id for t in page), gap) or next_cursor is None or next_cursor >= cursor:
+                break
+            cursor = next_cursor
+        return [found[trade_id] for trade_id in sorted(found)]
+
+    def candles(self, series: str, start_s: int, end_s: int) -> list[Candle]:
         """1-minute candles with start_s <= time <= end_s, oldest first."""
+        product = split(series).product
         params = {"granularity": 60, "start": start_s, "end": end_s}
         body, _ = self.get(f"/products/{product}/candles", params)
         if not isinstance(body, list):

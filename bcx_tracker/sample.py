@@ -20,11 +20,11 @@ import random
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from bcx.tick import iso_to_ms
+from bcx.tick import iso_to_ms, iso_us
 
 DEFAULT_START = "2026-11-01T00:00:00Z"
 HEARTBEAT_EVERY_US = 10_000_000
@@ -66,10 +66,6 @@ def trimmed(units: int, decimals: int) -> str:
     """Like fixed() without trailing zeros, as the exchange writes most numbers ('1313.8', '0.04', '95000')."""
     text = fixed(units, decimals)
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def iso_us(time_us: int) -> str:
-    return (_EPOCH + timedelta(microseconds=time_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class _Walk:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -23,6 +22,7 @@ import redis
 
 from bcx.backoff import backoff_delay
 from bcx.tick import Tick
+from bcx_tracker.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,12 @@ class TickQueue(queue.Queue):
         return batch
 
 
-class TickWriter:
-    """`put_many()` (or `put()`) from other threads, `close()` at shutdown; counters `written`, `dropped`,
-    `unwritten`, and `pending` (ticks buffered now)."""
+class TickWriter(Worker):
+    """`put_many()` (or `put()`) from other threads, `stop(deadline)` and `join()` (or `close()`) at shutdown;
+    counters `written`, `dropped`, `unwritten`, and `pending` (ticks buffered now). The deadline is in the
+    writer's clock (time.monotonic unless a test gives another)."""
+
+    thread_name = "bcx-writer"
 
     def __init__(
         self,
@@ -73,6 +76,7 @@ class TickWriter:
         clock: Callable[[], float] = time.monotonic,
         on_written: Callable[[list[Tick]], None] | None = None,
     ):
+        super().__init__()
         self.store = store
         self.on_written = on_written  # after each written batch: the tracker announces it (TickStore.announce)
         self.batch_size = batch_size
@@ -92,9 +96,6 @@ class TickWriter:
         self._retry_at = 0.0
         self._queue = TickQueue(maxsize=queue_size)
         self._pending: deque[Tick] = deque()
-        self._closing = threading.Event()
-        self._give_up_at: float | None = None
-        self._thread = threading.Thread(target=self._run, name="bcx-writer", daemon=True)
 
     @property
     def dropped(self) -> int:
@@ -108,10 +109,6 @@ class TickWriter:
     def failing(self) -> bool:
         """True while Redis is refusing writes (the buffer is growing)."""
         return self._failures > 0
-
-    def start(self) -> TickWriter:
-        self._thread.start()
-        return self
 
     def put(self, tick: Tick) -> bool:
         return self.put_many([tick])
@@ -133,28 +130,33 @@ class TickWriter:
         """Flush every buffered tick and stop the thread; gives up on Redis after `timeout` seconds.
 
         Returns how many ticks could not be written."""
-        self._give_up_at = self.clock() + timeout
-        self._closing.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self.stop(self.clock() + timeout)
+        self.join()
+        return self.unwritten
+
+    def join(self) -> bool:
+        """After stop(): wait for the last flush (bounded by the deadline), then say what was not written; True
+        when every tick was written."""
+        if self.alive:
+            self._thread.join()  # the thread itself gives up at the deadline
         else:  # never started: nothing was flushed
             self.unwritten = self.pending
         self._report_drops(self.clock(), force=True)
         if self.unwritten:
             log.error("Redis unavailable at shutdown: %d ticks could not be written", self.unwritten)
-        return self.unwritten
+        return not self.unwritten
 
-    def _run(self) -> None:
+    def run(self) -> None:
         while True:
             self._collect()
             now = self.clock()
             if self._pending and now >= self._retry_at:
                 self._flush()
             self._report_drops(now)
-            if self._closing.is_set():
+            if self.stopping:
                 if not self.pending:
                     return
-                if self._give_up_at is not None and self.clock() >= self._give_up_at:
+                if self.deadline is not None and self.clock() >= self.deadline:
                     self.unwritten = self.pending
                     return
 
@@ -163,10 +165,10 @@ class TickWriter:
         Redis is failing) the next retry is due."""
         now = self.clock()
         deadline = max(self._retry_at, now) if self._failures else now + self.flush_interval
-        if self._closing.is_set() and self._give_up_at is not None:
-            deadline = min(deadline, self._give_up_at)
+        if self.stopping and self.deadline is not None:
+            deadline = min(deadline, self.deadline)
         while self._failures or len(self._pending) < self.batch_size:
-            wait = 0.0 if self._closing.is_set() and not self._failures else min(_POLL, deadline - self.clock())
+            wait = 0.0 if self.stopping and not self._failures else min(_POLL, deadline - self.clock())
             try:
                 self._keep(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
             except queue.Empty:

@@ -129,11 +129,11 @@ class Watcher:
         self.sleep = sleep
         self.batch_size = batch_size
         self.max_batches = max_batches
-        prefix, exchange = config.redis.prefix, config.tracker.exchange
+        prefix = config.redis.prefix
         # no CONFIG GET for the chunk size here (Redis may be down at start): candles use the default, 128
-        self.store = TickStore(conn, prefix, exchange, DEFAULT_CHUNK_ENTRIES)
+        self.store = TickStore(conn, prefix, DEFAULT_CHUNK_ENTRIES)
         self.history = History(
-            conn, self.store, CandleStore(conn, prefix, exchange, DEFAULT_CHUNK_ENTRIES), config.watcher.candles
+            conn, self.store, CandleStore(conn, prefix, DEFAULT_CHUNK_ENTRIES), config.watcher.candles
         )
         self.ident = ident or heartbeat.daemon_id("watcher")
         self.leases = Leases(conn, self.ident, config.watcher.lease)

@@ -45,16 +45,12 @@ def get_config() -> Config:
 
 def get_store() -> TickStore:
     """The app's TickStore (see `_built_once`)."""
-    return _built_once(
-        STORE_KEY, lambda conn, c: TickStore(conn, c.redis.prefix, c.tracker.exchange, decode=cached_decode_member)
-    )
+    return _built_once(STORE_KEY, lambda conn, c: TickStore(conn, c.redis.prefix, decode=cached_decode_member))
 
 
 def get_candles() -> CandleStore:
     """The app's CandleStore (see `_built_once`)."""
-    return _built_once(
-        CANDLES_KEY, lambda conn, c: CandleStore(conn, c.redis.prefix, c.tracker.exchange, decode=cached_decode_candle)
-    )
+    return _built_once(CANDLES_KEY, lambda conn, c: CandleStore(conn, c.redis.prefix, decode=cached_decode_candle))
 
 
 def _built_once(key: str, build):

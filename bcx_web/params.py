@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 
-from bcx.converters import product_id
+from bcx.converters import series_id
 from bcx.tick import iso_to_ms
 
 # Unix milliseconds a client may name: 1970 up to the end of year 9999. Bounding it keeps every time exact in
@@ -25,7 +25,7 @@ class ParamError(ValueError):
 def parse_product(text: str, known: Collection[str]) -> str:
     """A well-formed product id that is one of the configured products."""
     try:
-        product = product_id(text)
+        product = series_id(text)
     except ValueError as exc:
         raise ParamError(f"product: {exc}") from None
     if product not in known:

@@ -42,7 +42,7 @@ def measure(cluster: EmbeddedCluster, path: Path, total: int, shards: list[list[
         with redis.Redis(host=host, port=port) as node:
             node.flushall()
     conn = connect(RedisConfig(url="", prefix=PREFIX, timeout=5.0, cluster=tuple(cluster.addresses)))
-    store = TickStore(conn, PREFIX, "coinbase")
+    store = TickStore(conn, PREFIX)
     products = [p for shard in shards for p in shard]
     with open(workdir / "bench.log", "a") as log:
         replay, url = start_replay(path, log)

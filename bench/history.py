@@ -54,7 +54,7 @@ def hour_of_ticks(product: str, first_ms: int, rate: int, first_id: int, rng: ra
 def write_history(conn, product: str, rate: int, days: int, tick_hours: int, seed: int) -> int:
     """Write `days` of 1m/1h/1d candles ending at END, the last `tick_hours` of them as raw ticks; returns the
     number of ticks written. Memory stays bounded: ticks are made and written an hour at a time."""
-    ticks, candles = TickStore(conn, "bcx", "coinbase"), CandleStore(conn, "bcx", "coinbase")
+    ticks, candles = TickStore(conn, "bcx"), CandleStore(conn, "bcx")
     rng, price = random.Random(seed), Decimal("1000.00")
     first_tick_ms = END - END % HOUR - (tick_hours - 1) * HOUR
     start = END - END % DAY - (days - 1) * DAY

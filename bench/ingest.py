@@ -79,7 +79,7 @@ def end_to_end(path: Path, ticks: list[Tick], products: list[str], workdir: Path
     last_trade = {tick.product: tick.trade_id for tick in ticks}
     with EmbeddedRedis() as server, open(workdir / "bench.log", "w") as log:
         conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=5.0))
-        store = TickStore(conn, "bcx", "coinbase")
+        store = TickStore(conn, "bcx")
         replay, url = start_replay(path, log)
         config = workdir / "bcx.conf"
         write_config(config, server.url, url, products)
@@ -163,7 +163,7 @@ def pipelined(conn: redis.Redis, ticks: list[Tick]) -> None:
 
 def store_alone(conn: redis.Redis, ticks: list[Tick]) -> None:
     """TickStore.add as the tracker's writer calls it (batches of 500), without the feed."""
-    store = TickStore(conn, "bcx", "coinbase")
+    store = TickStore(conn, "bcx")
     for first in range(0, len(ticks), 500):
         store.add(ticks[first : first + 500])
 

@@ -58,7 +58,7 @@ def memory_of(conn, pattern: str) -> tuple[int, int]:
 
 
 def write_chunked(conn, ticks: list[Tick], batch: int) -> float:
-    store = TickStore(conn, "bench", "coinbase")
+    store = TickStore(conn, "bench")
     began = time.perf_counter()
     for first in range(0, len(ticks), batch):
         store.add(ticks[first : first + batch])
@@ -66,7 +66,7 @@ def write_chunked(conn, ticks: list[Tick], batch: int) -> float:
 
 
 def read_chunked(conn, ticks: list[Tick]) -> float:
-    store = TickStore(conn, "bench", "coinbase")
+    store = TickStore(conn, "bench")
     began = time.perf_counter()
     got = store.range(PRODUCT, ticks[0].time_ms, ticks[-1].time_ms)
     elapsed = time.perf_counter() - began
@@ -93,7 +93,7 @@ def write_naive(conn, ticks: list[Tick]) -> int:
 
 def write_candles(conn, ticks: list[Tick]) -> int:
     candles = rollup(ticks, 60_000)
-    store = CandleStore(conn, "bench", "coinbase")
+    store = CandleStore(conn, "bench")
     for first in range(0, len(candles), 500):
         store.put(PRODUCT, "1m", candles[first : first + 500])
     return len(candles)

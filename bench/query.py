@@ -101,7 +101,7 @@ def main() -> None:
             tracker=replace(base_config.tracker, products=products),
         )
         client = create_app(config).test_client()
-        store = TickStore(conn, "bcx", "coinbase")
+        store = TickStore(conn, "bcx")
         rows = []
         with running_web(server.url, products, Path(tmp)) as base, requests.Session() as session:
             for name, paths, raw_span in queries(products, args.tick_hours):

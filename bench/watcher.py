@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     products = [f"P{i}-USD" for i in range(args.products)]
     with EmbeddedRedis() as server:
         conn = connect(RedisConfig(url=server.url, prefix="bench", timeout=60.0))
-        ticks = TickStore(conn, "bench", "coinbase")
-        history = History(conn, ticks, CandleStore(conn, "bench", "coinbase"), INTERVALS)
+        ticks = TickStore(conn, "bench")
+        history = History(conn, ticks, CandleStore(conn, "bench"), INTERVALS)
         for n, product in enumerate(products):
             batch = day_of_ticks(product, args.seconds, seed=n)
             for first in range(0, len(batch), 500):

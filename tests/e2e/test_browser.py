@@ -115,7 +115,7 @@ def recent_ticks(product: str, minutes: int, base_price: int) -> list[Tick]:
 
 @pytest.mark.single_redis  # the web on a cluster is covered by test_web and test_scaling; Chromium is slow
 def test_chart_page_draws_candles_and_switches_product(tmp_path, redis_url, redis_conn, processes, chromium):
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     store.add(recent_ticks("BTC-USD", 120, 100) + recent_ticks("ETH-USD", 45, 20))
     base = start_web(processes, tmp_path, f"[redis]\nurl = {redis_url}\n")
     newest = store.latest("BTC-USD").time_ms

@@ -56,7 +56,7 @@ def test_two_tracker_shards_overlapping_on_a_product_store_each_tick_once(
         )
         for name, products in SHARDS.items()
     }
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
 
     def stored() -> list[tuple]:
         return sorted(fields(t) for product in PRODUCTS for t in store.range(product, 0, 2**53))
@@ -78,7 +78,7 @@ def test_two_tracker_shards_overlapping_on_a_product_store_each_tick_once(
 
 
 def test_two_web_processes_on_one_redis_answer_the_same(tmp_path, redis_section, redis_conn, processes):
-    TickStore(redis_conn, "bcx", "coinbase").add([tick(T0 + i * 1000, i, f"19100.{i:02d}") for i in range(1, 40)])
+    TickStore(redis_conn, "bcx").add([tick(T0 + i * 1000, i, f"19100.{i:02d}") for i in range(1, 40)])
     bases = [start_web(processes, tmp_path, redis_section, name=f"web{i}") for i in (1, 2)]
     for path in ("/api/v1.0/products", f"/api/v1.0/ticks/BTC-USD?start={T0}&end={T0 + 60_000}&limit=100"):
         answers = [get_json(base + path) for base in bases]

@@ -41,8 +41,8 @@ def test_one_watcher_per_product_and_failover_after_sigkill(tmp_path, redis_sect
         "[alert:btc-high]\nproduct = BTC-USD\nwhen = price > 100000\ncooldown = 0s\n"
     )
     conn = redis_conn
-    store = TickStore(conn, "bcx", "coinbase")
-    lease_key = SeriesKeys("bcx", "coinbase", "BTC-USD").lease
+    store = TickStore(conn, "bcx")
+    lease_key = SeriesKeys("bcx", "coinbase:BTC-USD").lease
     store.add(ticks(1, 0, "99000", "100500", "100600", "99500"))
 
     watchers = [processes.start(f"watcher{i}", [bcx_command("bcx-watcher"), "--config", str(config)]) for i in (1, 2)]
@@ -61,7 +61,7 @@ def test_one_watcher_per_product_and_failover_after_sigkill(tmp_path, redis_sect
     assert conn.get(lease_key) == idents[survivor.pid]
     assert [a.value for a in alerts.read_alerts(conn, "bcx")] == ["100500", "100001"]
     # the survivor compacts too: minutes 0 and 1 (the victim's), and minute 3, closed only after the kill
-    wait_for(lambda: CandleStore(conn, "bcx", "coinbase").count("BTC-USD", "1m") == 3, what="minute 3's candle")
+    wait_for(lambda: CandleStore(conn, "bcx").count("BTC-USD", "1m") == 3, what="minute 3's candle")
 
     assert processes.terminate(survivor) == 0
     assert conn.get(lease_key) is None  # released on a clean exit

@@ -15,7 +15,7 @@ MIN, HOUR = 60_000, 3_600_000
 @pytest.fixture
 def stores(redis_conn):
     conn = redis_conn
-    return CandleStore(conn, "bcx", "coinbase", 4), TickStore(conn, "bcx", "coinbase", 4)
+    return CandleStore(conn, "bcx", 4), TickStore(conn, "bcx", 4)
 
 
 def ticks_every_10s(start: int, count: int) -> list[Tick]:

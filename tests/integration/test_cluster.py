@@ -17,7 +17,7 @@ from tests.conftest import SlotCheckingCluster
 
 def test_slot_check_refuses_a_script_given_another_products_key_prefix(redis_cluster):
     conn = SlotCheckingCluster(host="127.0.0.1", port=redis_cluster.addresses[0][1], decode_responses=True)
-    store = TickStore(conn, "bcx", "coinbase")
+    store = TickStore(conn, "bcx")
     btc, eth = store.keys("BTC-USD").ticks, store.keys("ETH-USD").ticks
     store.add([Tick("BTC-USD", 1_000, 1, "1.00")])  # the real call passes the check
     with pytest.raises(RedisClusterException, match="spans slots"):
@@ -30,7 +30,7 @@ def test_slot_check_refuses_a_script_given_another_products_key_prefix(redis_clu
 
 def test_every_key_of_a_product_shares_its_slot_and_alerts_have_their_own(redis_cluster):
     conn = connect_cluster(redis_cluster)
-    keys = TickStore(conn, "bcx", "coinbase").keys("BTC-USD")
+    keys = TickStore(conn, "bcx").keys("BTC-USD")
     product_keys = [keys.ticks.index, keys.ticks.chunk(7), keys.ticks.counter, keys.ticks.written, keys.latest]
     product_keys += [keys.watch_state, keys.lease, keys.candles("1m").index, keys.candles("1d").chunk(3)]
     assert len({conn.keyslot(key) for key in product_keys}) == 1

@@ -19,7 +19,7 @@ ALL = (0, 2**53)
 
 @pytest.fixture
 def stores(redis_conn):
-    return TickStore(redis_conn, "bcx", "coinbase", 16), CandleStore(redis_conn, "bcx", "coinbase", 16)
+    return TickStore(redis_conn, "bcx", 16), CandleStore(redis_conn, "bcx", 16)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from tests.integration.test_web import T0, tick
 
 
 def test_waiter_wakes_once_per_burst_of_announcements(redis_conn):
-    store = TickStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    store = TickStore(redis_conn, "bcx", chunk_entries=4)
     waiter = TickWaiter(redis_conn, "bcx")
     try:
         assert waiter.wait(0.5) is False  # nothing announced (and the subscription is confirmed)
@@ -47,7 +47,7 @@ def test_waiter_without_redis_falls_back_to_sleeping():
 
 def test_tick_stream_sends_an_announced_tick_without_waiting_for_the_poll(redis_config, redis_conn, monkeypatch):
     monkeypatch.setattr(api, "TICK_POLL_S", 30.0)  # a poll would come after the stream's end: only a wake-up helps
-    store = TickStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    store = TickStore(redis_conn, "bcx", chunk_entries=4)
     store.add([tick(T0, 1, "1.00")])
     base = load_config(str(packaged_default()))
     config = replace(base, redis=redis_config, web=replace(base.web, sse_max_duration=10.0))

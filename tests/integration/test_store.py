@@ -58,7 +58,7 @@ def varied_tick(time_ms: int, trade_id: int, with_book: bool) -> Tick:
 @given(batches=writes, window=st.tuples(st.integers(-10, 410), st.integers(-10, 410)))
 def test_chunked_store_matches_model(redis_conn, batches, window):
     redis_conn.flushall()
-    store = TickStore(redis_conn, "bcx", "coinbase", chunk_entries=8)
+    store = TickStore(redis_conn, "bcx", chunk_entries=8)
     model: dict[int, tuple[int, str]] = {}
     for batch in batches:
         ticks = [varied_tick(1_700_000_000_000 + t, trade_id, book) for t, trade_id, book in batch]
@@ -81,7 +81,7 @@ def test_chunked_store_matches_model(redis_conn, batches, window):
 
 
 def test_duplicate_writes_store_once_and_book_wins(redis_conn):
-    store = TickStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    store = TickStore(redis_conn, "bcx", chunk_entries=4)
     bare = tick(1000, 7, bid=None, ask=None)
     full = tick(1000, 7)
     assert store.add([bare]) == 1
@@ -91,7 +91,7 @@ def test_duplicate_writes_store_once_and_book_wins(redis_conn):
 
 
 def test_latest_tracks_newest_time(redis_conn):
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     store.add([tick(2000, 2, price="2"), tick(1000, 1, price="1")])
     store.add([tick(1500, 3, price="3")])
     assert store.latest(PRODUCT).price == "2"
@@ -100,7 +100,7 @@ def test_latest_tracks_newest_time(redis_conn):
 
 @pytest.mark.parametrize("cutoff", [0, 1005, 1050, 1100, 5000])
 def test_trim_removes_only_older_ticks(redis_conn, cutoff):
-    store = TickStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    store = TickStore(redis_conn, "bcx", chunk_entries=4)
     store.add([tick(1000 + i, i) for i in range(100)])
     removed = store.trim_before(PRODUCT, cutoff)
     remaining = stored(store, 0, 10_000)
@@ -110,7 +110,7 @@ def test_trim_removes_only_older_ticks(redis_conn, cutoff):
 
 
 def test_limit_and_chunk_limit_from_server(redis_conn):
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     assert store.chunk_entries == DEFAULT_CHUNK_ENTRIES  # the server's limit (128) is higher
     store.add([tick(1000 + i, i + 1) for i in range(1000)])
     assert len(store.range(PRODUCT, 0, 10_000, limit=300)) == 300
@@ -125,7 +125,7 @@ def test_limit_and_chunk_limit_from_server(redis_conn):
 def test_chunks_stay_below_a_lower_server_limit(redis_conn):
     redis_conn.config_set("zset-max-ziplist-entries", 16)
     try:
-        assert TickStore(redis_conn, "bcx", "coinbase").chunk_entries == 16
+        assert TickStore(redis_conn, "bcx").chunk_entries == 16
     finally:
         redis_conn.config_set("zset-max-ziplist-entries", 128)
 
@@ -133,7 +133,7 @@ def test_chunks_stay_below_a_lower_server_limit(redis_conn):
 def test_candle_store_replaces_a_bucket_and_reads_in_order(redis_conn):
     from bcx.candles import Candle, CandleStore
 
-    store = CandleStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    store = CandleStore(redis_conn, "bcx", chunk_entries=4)
     first = [Candle(i * 60_000, "1", "2", "0.5", "1.5", "3", 2) for i in range(20)]
     assert store.put(PRODUCT, "1m", first) == 20
     late = Candle(5 * 60_000, "1", "9", "0.5", "1.5", "4", 3)  # a late tick rewrote minute 5

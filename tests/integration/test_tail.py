@@ -28,7 +28,7 @@ def test_cursor_prints_each_tick_once():
 def test_tail_prints_ticks_as_they_are_stored(redis_conn, redis_section, tmp_path):
     """Ticks keep coming (one every 0.1 s) until tail has printed four: whenever tail read its starting cursor,
     what it prints must be consecutive ticks, each once, in order, none from before it started."""
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     store.add([stored_tick(1)])  # before tail: never printed
     config = tmp_path / "bcx.conf"
     config.write_text(f"{redis_section}[tracker]\nproducts = BTC-USD\n")

@@ -80,7 +80,7 @@ class InProcessTracker:
 
 def test_stores_exactly_the_ticks_of_the_file(redis_conn, replay, sample):
     expected = ticks_in(sample)
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     tracker = InProcessTracker(replay.url, store)
     try:
         wait_for(lambda: tracker.writer.written == len(expected), "every tick written")
@@ -93,7 +93,7 @@ def test_stores_exactly_the_ticks_of_the_file(redis_conn, replay, sample):
 
 def test_reconnects_to_a_restarted_server_and_drops_the_replayed_ticks(redis_conn, sample):
     expected = ticks_in(sample)
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     first = ReplayServer(sample, speed=None).start()
     tracker = InProcessTracker(first.url, store)
     try:
@@ -109,7 +109,7 @@ def test_reconnects_to_a_restarted_server_and_drops_the_replayed_ticks(redis_con
 
 
 def test_writer_on_real_redis_stores_each_trade_once(redis_conn):
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     writer = TickWriter(store, batch_size=3, flush_interval=0.01).start()
     ticks = [Tick("BTC-USD", 1_000 + i, i, f"{i}.10", "1.00", "2.00", "0.5") for i in range(10)]
     for tick in ticks + ticks[:4]:
@@ -169,7 +169,7 @@ def test_sigterm_flushes_every_buffered_tick_and_the_recording_replays_the_same(
     tracker = TrackerProcess(config, tmp_path / "feed.jsonl")
     try:
         wait_for(lambda: tracker.recorded_tickers() == len(expected), "the whole file received")
-        store = TickStore(redis_conn, "bcx", "coinbase")
+        store = TickStore(redis_conn, "bcx")
         assert stored(store) == []
         assert tracker.terminate() == 0
     finally:
@@ -216,7 +216,7 @@ def test_starts_with_redis_down_and_writes_when_it_comes_up(replay, sample, tmp_
             import redis
 
             with redis.Redis.from_url(server.url, decode_responses=True) as conn:  # closed on failure too
-                store = TickStore(conn, "bcx", "coinbase")
+                store = TickStore(conn, "bcx")
                 wait_for(lambda: len(stored(store)) == len(expected), "the buffered ticks written")
                 assert tracker.terminate() == 0
                 assert stored(store) == expected
@@ -239,7 +239,7 @@ def test_advanced_trade_feed_through_the_replay_server(redis_conn, replay, sampl
     from bcx_tracker import coinbase_advanced
 
     expected = sorted((p, t, price, bid, ask) for p, t, _, price, bid, ask, _ in ticks_in(sample))
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     writer = TickWriter(store, batch_size=50, flush_interval=0.02).start()
     stopper = Stopper()
     feed = Feed(replay.url, PRODUCTS, writer.put_many, stopper, reconnect_max=1, adapter=coinbase_advanced)

@@ -68,7 +68,7 @@ def test_server_closing_mid_stream_twice_loses_and_duplicates_nothing(redis_conn
     frames = [ticker(i) for i in range(1, 31)]
     # The second and third connections start by repeating trades already sent, as the exchange does.
     scripts = [frames[:10] + [CLOSE], frames[7:20] + [CLOSE], frames[17:] + [SILENT]]
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     with ScriptedFeed(scripts) as feed:
         run = tracker(redis_section, feed.url)
         wait_for(lambda: ids(store) == list(range(1, 31)), "every tick stored")
@@ -81,7 +81,7 @@ def test_server_closing_mid_stream_twice_loses_and_duplicates_nothing(redis_conn
 
 def test_silent_feed_is_reconnected_by_the_watchdog(redis_conn, redis_section, tracker):
     scripts = [[ticker(1), ticker(2), SILENT], [ticker(3), SILENT]]
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     with ScriptedFeed(scripts) as feed:
         run = tracker(redis_section, feed.url, stale_after="1s", reconnect_max="1s")
         wait_for(lambda: ids(store) == [1, 2, 3], "the tick of the second connection")
@@ -95,7 +95,7 @@ def test_silent_feed_is_reconnected_by_the_watchdog(redis_conn, redis_section, t
 def test_trades_skipped_by_the_feed_are_backfilled_from_rest(redis_conn, redis_section, tracker):
     # The feed skips trades 6..12, and its heartbeat says the last trade is 12.
     scripts = [[*(ticker(i) for i in range(1, 6)), heartbeat(12), *(ticker(i) for i in range(13, 16)), SILENT]]
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     with (
         ScriptedFeed(scripts) as feed,
         RestStub(["BTC-USD"], {"BTC-USD": [rest_trade(i) for i in range(1, 16)]}) as api,
@@ -120,12 +120,12 @@ def test_an_unknown_product_stops_the_tracker_with_exit_2(redis_section, tracker
 def test_a_long_stop_is_filled_with_rest_candles(redis_conn, redis_section, tracker):
     now_ms = int(time.time() * 1000)
     old_ms = now_ms - 3 * 3_600_000
-    TickStore(redis_conn, "bcx", "coinbase").add([Tick("BTC-USD", old_ms, 1, "100.00", "99.99", "100.01", "1")])
+    TickStore(redis_conn, "bcx").add([Tick("BTC-USD", old_ms, 1, "100.00", "99.99", "100.01", "1")])
 
     def candles(product, start, end):  # newest first, JSON numbers, [time, low, high, open, close, volume]
         return [[t, 99.5, 101.25, 100.0, 100.5, 0.00012] for t in range(end, start - 1, -60)]
 
-    store = CandleStore(redis_conn, "bcx", "coinbase")
+    store = CandleStore(redis_conn, "bcx")
     with ScriptedFeed([[SILENT]]) as feed, RestStub(["BTC-USD"], candles=candles) as api:
         run = tracker(redis_section, feed.url, api.url, backfill="1h")
         wait_for(lambda: store.count("BTC-USD", "1m") >= 178, "the candles of the hole")
@@ -160,7 +160,7 @@ def test_redis_killed_and_restarted_5s_later_loses_nothing(tmp_path, tracker):
             redis.Redis.from_url(server.url, decode_responses=True) as conn,
             ScriptedFeed([[*frames[:20], go, *frames[20:], SILENT]]) as feed,
         ):
-            store = TickStore(conn, "bcx", "coinbase")
+            store = TickStore(conn, "bcx")
             run = tracker(f"[redis]\nurl = {server.url}\n", feed.url)
             wait_for(lambda: ids(store) == list(range(1, 21)), "the first half stored")
             server.stop()
@@ -186,7 +186,7 @@ def test_garbage_is_counted_and_skipped(redis_conn, redis_section, tracker):
         b"\xff\xfe\x00garbage",
     ]
     scripts = [[ticker(1), *garbage, ticker(2), SILENT]]
-    store = TickStore(redis_conn, "bcx", "coinbase")
+    store = TickStore(redis_conn, "bcx")
     with ScriptedFeed(scripts) as feed:
         run = tracker(redis_section, feed.url)
         wait_for(lambda: ids(store) == [1, 2], "the good ticks stored")

@@ -39,7 +39,7 @@ BTC_HIGH = "[alert:btc-high]\nproduct = BTC-USD\nwhen = price > 100000\ncooldown
 
 @pytest.fixture
 def store(redis_conn):
-    return TickStore(redis_conn, "bcx", "coinbase")
+    return TickStore(redis_conn, "bcx")
 
 
 @pytest.fixture

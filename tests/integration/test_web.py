@@ -45,7 +45,7 @@ def down_client(config):
 
 @pytest.fixture
 def store(redis_conn):
-    return TickStore(redis_conn, "bcx", "coinbase", chunk_entries=4)  # small chunks: ranges span several
+    return TickStore(redis_conn, "bcx", chunk_entries=4)  # small chunks: ranges span several
 
 
 def tick(time_ms: int, trade_id: int, price: str = "19100.01", product: str = "BTC-USD") -> Tick:

@@ -33,12 +33,12 @@ def client(config):
 
 @pytest.fixture
 def store(redis_conn):
-    return TickStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    return TickStore(redis_conn, "bcx", chunk_entries=4)
 
 
 @pytest.fixture
 def candle_store(redis_conn):
-    return CandleStore(redis_conn, "bcx", "coinbase", chunk_entries=4)
+    return CandleStore(redis_conn, "bcx", chunk_entries=4)
 
 
 def minute_ticks(store, minutes: int, product: str = "BTC-USD", start: int = T0):

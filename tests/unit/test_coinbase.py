@@ -10,15 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bcx.tick import Tick
+from bcx_tracker.exchange import ExchangeError, Heartbeat, Ignored, MalformedMessage, Subscribed, TickEvent
+from bcx_tracker.gaps import SequenceFilter
 from bcx_tracker.coinbase import (
-    ExchangeError,
-    Heartbeat,
-    Ignored,
-    MalformedMessage,
-    SequenceFilter,
     SubscribeRejected,
-    Subscriptions,
-    TickEvent,
     parse_message,
     parse_subscribe,
     subscribe_message,
@@ -44,7 +39,7 @@ def ticker(**changes) -> str:
 def test_ticker_2022_keeps_exact_strings():
     assert parse_message(TICKER_2022) == TickEvent(
         Tick(
-            product="ETH-USD",
+            product="coinbase:ETH-USD",
             time_ms=1666222102061,  # 2022-10-19T23:28:22.061769Z, truncated to the millisecond
             trade_id=370843401,
             price="1285.22",
@@ -58,7 +53,7 @@ def test_ticker_2022_keeps_exact_strings():
 
 def test_ticker_2021_capture_without_book_sizes():
     event = parse_message(TICKER_2021)
-    assert event.tick == Tick("BAND-GBP", 1618677810244, 881613, "14.7775", "14.7550", "14.8060", "0.04", 333938798)
+    assert event.tick == Tick("coinbase:BAND-GBP", 1618677810244, 881613, "14.7775", "14.7550", "14.8060", "0.04", 333938798)
 
 
 def test_trailing_zeros_are_kept():
@@ -71,16 +66,16 @@ def test_bytes_are_parsed_like_text():
 
 
 def test_heartbeat():
-    assert parse_message(HEARTBEAT) == Heartbeat("BTC-USD", 20, 90, 1415348368464)
+    assert parse_message(HEARTBEAT) == Heartbeat("coinbase:BTC-USD", 20, 90, 1415348368464)
 
 
 def test_subscriptions():
     message = parse_message(SUBSCRIPTIONS)
-    assert message == Subscriptions(
+    assert message == Subscribed(
         {
-            "level2": ("ETH-USD", "ETH-EUR"),
-            "heartbeat": ("ETH-USD", "ETH-EUR"),
-            "ticker": ("ETH-USD", "ETH-EUR", "ETH-BTC"),
+            "level2": ("coinbase:ETH-USD", "coinbase:ETH-EUR"),
+            "heartbeat": ("coinbase:ETH-USD", "coinbase:ETH-EUR"),
+            "ticker": ("coinbase:ETH-USD", "coinbase:ETH-EUR", "coinbase:ETH-BTC"),
         }
     )
 
@@ -247,4 +242,4 @@ def test_parse_subscribe_rejects_like_the_exchange(request_, reason):
 
 def test_subscriptions_message_parses_back():
     text = subscriptions_message({"ticker": {"ETH-USD", "BTC-USD"}, "heartbeat": set()})
-    assert parse_message(text) == Subscriptions({"ticker": ("BTC-USD", "ETH-USD")})
+    assert parse_message(text) == Subscribed({"ticker": ("coinbase:BTC-USD", "coinbase:ETH-USD")})

@@ -21,9 +21,12 @@ def test_packaged_default_loads_with_documented_defaults():
     config = load_config(str(packaged_default()))
     assert config.redis.url == "redis://127.0.0.1:6379/0"
     assert config.redis.prefix == "bcx"
-    assert config.tracker.feed_url == "wss://ws-feed.exchange.coinbase.com"
-    assert config.tracker.rest_url == "https://api.exchange.coinbase.com"
-    assert config.tracker.products == ("BTC-USD", "ETH-USD")
+    coinbase, kraken = config.exchanges["coinbase"], config.exchanges["kraken"]
+    assert (coinbase.feed_url, coinbase.protocol) == ("wss://ws-feed.exchange.coinbase.com", "coinbase-exchange")
+    assert coinbase.rest_url == "https://api.exchange.coinbase.com"
+    assert (kraken.feed_url, kraken.rest_url) == ("wss://ws.kraken.com/v2", "https://api.kraken.com")
+    assert config.tracker.products == ("coinbase:BTC-USD", "coinbase:ETH-USD")
+    assert config.warnings == ()
     assert config.tracker.flush_interval == pytest.approx(0.1)
     assert config.watcher.retention == {"raw": 7 * 86400, "1m": 90 * 86400, "1h": 5 * 365 * 86400, "1d": None}
     assert config.watcher.candles == ("1m", "1h", "1d")
@@ -47,21 +50,25 @@ def test_values_and_alerts(tmp_path):
     )
     config = load_config(path)
     assert config.redis.url == "redis://10.0.0.5:6380/2"
-    assert config.tracker.products == ("BTC-USD", "SOL-USD")
+    assert config.tracker.products == ("coinbase:BTC-USD", "coinbase:SOL-USD")  # bare: Coinbase's
     assert config.tracker.flush_interval == pytest.approx(0.25)
     assert config.watcher.retention["raw"] is None  # a bare duration (the older form) is the raw ticks' retention
     (alert,) = config.alerts
-    assert (alert.name, alert.product, alert.when.field, alert.when.op) == ("btc-high", "BTC-USD", "price", ">")
+    assert (alert.name, alert.product, alert.when.field, alert.when.op) == ("btc-high", "coinbase:BTC-USD", "price", ">")
     assert alert.when.threshold == Decimal("100000.5")
 
 
 @pytest.mark.parametrize(
     "text, section, key, words",
     [
-        ("[tracker]\nproducts = BTC-USD, btc-usd\n", "tracker", "products", "not a product id"),
+        ("[tracker]\nproducts = BTC-USD, btc-usd\n", "tracker", "products", "not a series id"),
+        ("[tracker]\nproducts = kraken:BTC-USD, mtgox:BTC-USD\n", "tracker", "products", "known: coinbase, kraken"),
+        ("[alert:x]\nproduct = bitstamp:BTC-USD\nwhen = price > 1\n", "alert:x", "product", "unknown exchange"),
+        ("[exchange:mtgox]\nfeed_url = wss://x\n", "exchange:mtgox", None, "known: coinbase, kraken"),
+        ("[exchange:kraken]\nfeed_url = http://example\n", "exchange:kraken", "feed_url", "wss://"),
+        ("[tracker]\nexchange = gdax\n", "tracker", "exchange", "part of each series id"),
         ("[tracker]\nproducts = BTC-USD, BTC-USD\n", "tracker", "products", "twice"),
         ("[tracker]\nproducts =\n", "tracker", "products", "at least one"),
-        ("[tracker]\nfeed_url = http://example\n", "tracker", "feed_url", "wss://"),
         ("[tracker]\nbatch_size = -3\n", "tracker", "batch_size", "greater than 0"),
         ("[tracker]\nflush_interval = soon\n", "tracker", "flush_interval", "not a duration"),
         ("[tracker]\ncolour = blue\n", "tracker", "colour", "unknown key"),
@@ -155,3 +162,25 @@ def test_every_commented_alert_example_in_the_packaged_config_parses(tmp_path):
     path.write_text("\n".join(lines))
     kinds = {alert.when.kind for alert in load_config(str(path)).alerts}
     assert kinds == {"threshold", "change", "spike", "spread", "stale"}
+
+
+def test_the_old_tracker_keys_still_work_as_coinbase_settings_with_a_warning(tmp_path):
+    path = write(
+        tmp_path,
+        "[tracker]\nfeed = coinbase-advanced\nfeed_url = ws://127.0.0.1:9/\nrest_url =\nexchange = coinbase\n"
+        "products = BTC-USD, kraken:ETH-USD\n",
+    )
+    config = load_config(path)
+    coinbase = config.exchanges["coinbase"]
+    assert (coinbase.protocol, coinbase.feed_url, coinbase.rest_url) == ("coinbase-advanced", "ws://127.0.0.1:9/", None)
+    assert config.tracker.products == ("coinbase:BTC-USD", "kraken:ETH-USD")
+    assert any("[exchange:coinbase] feed_url" in warning for warning in config.warnings)
+    assert any("[tracker] exchange is no longer needed" in warning for warning in config.warnings)
+
+
+def test_every_known_exchange_has_an_adapter_and_a_config_section():
+    from bcx.config import EXCHANGE_SCHEMA
+    from bcx.series import EXCHANGES
+    from bcx_tracker.exchanges import ADAPTERS
+
+    assert set(EXCHANGE_SCHEMA) == set(EXCHANGES) == {cls.name for cls in ADAPTERS.values()}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from websocket import ABNF, WebSocketConnectionClosedException, WebSocketTimeoutException
 
-from bcx.daemon import Stopper
+from bcx_tracker.coinbase import Coinbase
 from bcx_tracker.feed import Feed
 from bcx_tracker.framed_ws import FramedWebSocket
 
@@ -79,7 +79,7 @@ class Connector:
 
 def make_feed(connector, sink=None, **options) -> Feed:
     received = [] if sink is None else sink
-    feed = Feed("ws://feed.test", ["ETH-USD"], received.extend, Stopper(), connect=connector, **options)
+    feed = Feed(Coinbase(["ETH-USD"]), "ws://feed.test", received.extend, connect=connector, **options)
     feed.received = received
     return feed
 
@@ -114,8 +114,8 @@ def test_subscribes_at_once_and_hands_fresh_ticks_to_the_sink(caplog):
     assert feed.received[0].price == "1285.22"
     stats = feed.stats
     assert (stats.messages, stats.ticks, stats.stale, stats.malformed, stats.exchange_errors) == (10, 2, 2, 2, 1)
-    assert "exchange error: Failed to subscribe (reason:  is not a valid product)" in caplog.text
-    assert "malformed feed message #1" in caplog.text
+    assert "coinbase: exchange error #1: Failed to subscribe (reason:  is not a valid product)" in caplog.text
+    assert "coinbase: malformed feed message #1" in caplog.text
 
 
 def test_connects_without_utf8_validation_reading_in_large_pieces():
@@ -187,10 +187,19 @@ def test_run_stops_when_asked_and_closes_the_socket():
     feed = make_feed(Connector(socket))
     thread = threading.Thread(target=feed.run, daemon=True)
     thread.start()
-    feed.stopper.stop()
+    feed.stop(0)
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert socket.closed and feed.ws is None
+
+
+def test_an_unconfigured_product_is_dropped_and_counted():
+    other = json.loads(TICKER) | {"product_id": "XRP-USD", "sequence": 11, "trade_id": 2}
+    socket = FakeSocket(text(SUBSCRIPTIONS), ticker(10, 1), text(json.dumps(other)))
+    feed = make_feed(Connector(socket), silence_timeout=10**9)
+    drive(feed, 4, step=0.01)
+    assert [tick.product for tick in feed.received] == ["coinbase:ETH-USD"]
+    assert (feed.stats.ticks, feed.stats.unconfigured, feed.stats.malformed) == (1, 1, 0)
 
 
 def test_records_every_raw_message(tmp_path):

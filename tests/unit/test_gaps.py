@@ -90,7 +90,7 @@ def test_advanced_trade_ticker_gets_a_deterministic_id_and_time():
     events = coinbase_advanced.parse_messages(EXAMPLES[6])
     assert len(events) == 1 and isinstance(events[0], TickEvent)
     tick = events[0].tick
-    assert (tick.product, tick.price, tick.bid, tick.ask) == ("BTC-USD", "21932.98", "21931.98", "21933.98")
+    assert (tick.product, tick.price, tick.bid, tick.ask) == ("coinbase:BTC-USD", "21932.98", "21931.98", "21933.98")
     assert tick.time_ms == 1675974637167 and tick.trade_id == 1675974637167 * 1000
     assert coinbase_advanced.parse_messages(EXAMPLES[6]) == events  # the same frame, the same tick
     assert tick.trade_id < 2**53

@@ -63,7 +63,7 @@ def test_counters_increase_per_product_and_heartbeats_come_every_ten_seconds():
         sequence, trade_id, time_ms = last[tick.product]
         assert tick.sequence > sequence and tick.trade_id > trade_id and tick.time_ms >= time_ms
         last[tick.product] = (tick.sequence, tick.trade_id, tick.time_ms)
-    assert set(beats) == {"BTC-USD", "ETH-USD", "SOL-USD"}
+    assert set(beats) == {"coinbase:BTC-USD", "coinbase:ETH-USD", "coinbase:SOL-USD"}
     for times in beats.values():
         gaps = [b - a for a, b in itertools.pairwise(times)]
         assert all(9_900 <= gap <= 10_100 for gap in gaps)

@@ -47,26 +47,3 @@ def test_hup_reopens_the_log_file_in_the_loop(restore_handlers, tmp_path):
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
-
-
-def test_the_tracker_feed_loop_reopens_the_log_file_after_hup(restore_handlers, tmp_path):
-    from bcx_tracker.feed import Feed
-
-    path = tmp_path / "tracker.log"
-    handler = logging.FileHandler(path)
-    logging.getLogger().addHandler(handler)
-    try:
-        stopper = Stopper().install(reopen_on_hup=True)
-
-        def refuse(url, **options):
-            logging.getLogger("test").warning("connecting after rotation")
-            stopper.stop()
-            raise OSError("refused")
-
-        path.rename(tmp_path / "tracker.log.1")
-        os.kill(os.getpid(), signal.SIGHUP)
-        Feed("ws://feed.test", ["BTC-USD"], lambda ticks: None, stopper, connect=refuse).run()
-        assert "connecting after rotation" in path.read_text() and not stopper.hangup
-    finally:
-        logging.getLogger().removeHandler(handler)
-        handler.close()

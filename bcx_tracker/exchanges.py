@@ -1,0 +1,41 @@
+"""Every exchange bcx-tracker speaks: the adapters by protocol name, and bcx-replay's server side by the path a
+client connects to (`ws://host:port/kraken`; `/` is Coinbase's Exchange feed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from bcx_tracker.coinbase import Coinbase, CoinbaseReplay
+from bcx_tracker.coinbase_advanced import CoinbaseAdvanced, CoinbaseAdvancedReplay
+from bcx_tracker.exchange import Entry, Exchange, ReplayProtocol
+
+# [exchange:NAME] -> its protocol (ExchangeConfig.protocol) -> the adapter class
+ADAPTERS: dict[str, type[Exchange]] = {
+    "coinbase-exchange": Coinbase,
+    "coinbase-advanced": CoinbaseAdvanced,
+}
+# bcx-replay's path -> the server side
+REPLAY_PROTOCOLS: dict[str, type[ReplayProtocol]] = {
+    "coinbase": CoinbaseReplay,
+    "coinbase-advanced": CoinbaseAdvancedReplay,
+}
+# The exchange whose recorded lines each path plays (Advanced Trade plays Coinbase's recording).
+DEFAULT_PATH = "coinbase"
+
+
+def replay_protocol(path: str) -> type[ReplayProtocol] | None:
+    """The server side for a request path (`/kraken`, `/`), None for an unknown one."""
+    name = path.split("?", 1)[0].strip("/") or DEFAULT_PATH
+    return REPLAY_PROTOCOLS.get(name)
+
+
+def replay_path(protocol: str) -> str:
+    """The replay server's path for an adapter protocol (coinbase-exchange -> /coinbase)."""
+    return "/" + ("coinbase" if protocol == "coinbase-exchange" else protocol)
+
+
+@cache
+def entry_readers() -> dict[str, Callable[[str], Entry | None]]:
+    """Exchange name -> the function reading its recorded lines (ReplayProtocol.entry)."""
+    return {cls.name: cls.entry for cls in REPLAY_PROTOCOLS.values()}
