@@ -28,8 +28,10 @@ from datetime import datetime, timedelta
 from bcx.series import series_id
 from bcx.tick import Tick, iso_to_ms
 from bcx_tracker.exchange import (
+    Entry,
     Exchange,
     ExchangeError,
+    ExchangeRest,
     Ignored,
     MalformedMessage,
     Message,
@@ -41,7 +43,6 @@ from bcx_tracker.exchange import (
     Unconfigured,
 )
 from bcx_tracker.literal_json import dumps, loads, loads_literal, plain_decimal
-from bcx_tracker.recorder import Entry
 
 # Kraken sends a heartbeat a second while subscribed; a ping now and then also keeps idle NATs and proxies from
 # dropping the connection, and costs one small frame.
@@ -76,8 +77,6 @@ class Kraken(Exchange):
     """The client side of Kraken's public v2 feed for one connection: bid and ask kept per series between frames."""
 
     name = "kraken"
-    feed_url = "wss://ws.kraken.com/v2"
-    rest_url = "https://api.kraken.com"
     contiguous_trade_ids = True  # "Trade identifier is a sequence number, unique per book"
     aliases = {"XBT": "BTC", "XDG": "DOGE"}
 
@@ -108,6 +107,12 @@ class Kraken(Exchange):
         ticker = {"channel": "ticker", "symbol": symbols, "event_trigger": "bbo", "snapshot": True}
         trade = {"channel": "trade", "symbol": symbols, "snapshot": True}
         return [self._request("subscribe", ticker), self._request("subscribe", trade)]
+
+    @classmethod
+    def rest(cls, base_url: str) -> ExchangeRest:
+        from bcx_tracker.kraken_rest import KrakenRest  # it reads the alias table from here
+
+        return KrakenRest(base_url)
 
     def keepalive(self, now: float) -> str | None:
         """A `ping` every PING_EVERY seconds, counted from the first call (the connection's start)."""
@@ -346,7 +351,7 @@ class KrakenReplay(ReplayProtocol):
         time_ms = _time(stamp) if isinstance(stamp, str) else _EPOCH_MS
         return Entry(raw, channel, series, time_ms, 0, None) if time_ms > _EPOCH_MS else None
 
-    def heartbeats(self, subs: Mapping[str, frozenset[str]], last_trade: Mapping[str, int], time_ms: int) -> list[str]:
+    def heartbeats(self, subs: Mapping[str, frozenset[str]], played: Mapping[str, Entry], time_ms: int) -> list[str]:
         return ['{"channel":"heartbeat"}'] if any(subs.values()) else []
 
     @staticmethod

@@ -46,7 +46,7 @@ def rest_pair(product: str) -> str:
 class KrakenRest(ExchangeRest):
     def __init__(
         self,
-        base_url: str = Kraken.rest_url,
+        base_url: str,
         session: requests.Session | None = None,
         bucket: TokenBucket | None = None,
         clock: Callable[[], float] = time.monotonic,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from bcx.tick import Tick
 from bcx_tracker.exchange import (
+    Entry,
     ExchangeError,
     Ignored,
     MalformedMessage,
@@ -20,8 +21,9 @@ from bcx_tracker.exchange import (
     SubscribeFailed,
     Unconfigured,
 )
+from bcx_tracker.exchanges import ADAPTERS, REPLAY_PROTOCOLS
 from bcx_tracker.kraken import Kraken, KrakenReplay, product_of_symbol, symbol_of_product
-from bcx_tracker.recorder import Entry
+from bcx_tracker.kraken_rest import KrakenRest
 
 # Verbatim copies of the reference's Kraken examples, in the order they appear there.
 EXAMPLES = (Path(__file__).parent.parent / "fixtures" / "kraken-examples.jsonl").read_text().splitlines()
@@ -326,13 +328,11 @@ def test_keepalive_pings_every_30_seconds_with_a_new_req_id(kraken):
     assert json.loads(kraken.keepalive(1060.0)) == {"method": "ping", "req_id": 4}
 
 
-def test_class_attributes():
-    assert (Kraken.name, Kraken.feed_url, Kraken.rest_url) == (
-        "kraken",
-        "wss://ws.kraken.com/v2",
-        "https://api.kraken.com",
-    )
+def test_kraken_is_registered_with_its_rest_client():
+    assert ADAPTERS["kraken"] is Kraken and REPLAY_PROTOCOLS["kraken"] is KrakenReplay
     assert Kraken.contiguous_trade_ids and Kraken.real_trade_ids
+    rest = Kraken.rest("http://127.0.0.1:1")
+    assert isinstance(rest, KrakenRest) and rest.base_url == "http://127.0.0.1:1"
 
 
 # The replay server's side.
