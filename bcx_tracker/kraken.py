@@ -102,7 +102,10 @@ class Kraken(Exchange):
 
     def subscribe_messages(self) -> list[str]:
         """The ticker first, so that its snapshot (the book now) is known before the first live trade. Trade
-        `snapshot` is set explicitly: the docs disagree on its default."""
+        `snapshot` is set explicitly: the docs disagree on its default. Called on every (re)connect: the book seen
+        on an earlier connection is stale by now, and the ping timer starts again."""
+        self._book.clear()
+        self._pinged_at = None
         symbols = [symbol_of_product(product) for product in self.products]
         ticker = {"channel": "ticker", "symbol": symbols, "event_trigger": "bbo", "snapshot": True}
         trade = {"channel": "trade", "symbol": symbols, "snapshot": True}

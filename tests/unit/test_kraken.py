@@ -266,6 +266,13 @@ def test_bbo_is_attached_to_the_next_trades_of_its_symbol_only(kraken):
     assert ticks(kraken.parse(trade()))[0][4:6] == ("105900.00", "105901.00")
 
 
+def test_a_reconnect_forgets_the_book_of_the_previous_connection(kraken):
+    kraken.subscribe_messages()
+    kraken.parse(ticker())
+    kraken.subscribe_messages()
+    assert ticks(kraken.parse(trade()))[0][4:6] == (None, None)
+
+
 def test_each_connection_has_its_own_book():
     first, second = Kraken(["BTC-USD"]), Kraken(["BTC-USD"])
     first.parse(ticker())

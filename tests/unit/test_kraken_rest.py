@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bcx.tick import Tick
+from bcx_tracker.backfill import TradeBackfiller
 from bcx_tracker.gaps import Gap
 from bcx_tracker.kraken_rest import KrakenRest, rest_pair, trade_tick
 from bcx_tracker.rest import RestError
@@ -168,3 +169,11 @@ def test_check_products_matches_wsnames_through_the_aliases():
 def test_no_candles():
     rest, session, _ = client()
     assert rest.candles("kraken:BTC-USD", 0, 60) is None and session.asked == []
+
+
+def test_a_gap_too_long_to_fill_whole_is_cut_to_its_newest_trades_still_paged_from_its_time():
+    rest, session, _ = client(page(range(95, 106), last=2000))
+    filled = []
+    TradeBackfiller(rest, filled.append, max_gap=3)._fill(Gap("kraken:BTC-USD", 90, 105, BASE_S * 1000))
+    assert [tick.trade_id for tick in filled] == [103, 104, 105]
+    assert session.asked[0][1]["since"] == SINCE
