@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from bcx.series import series_id
-from bcx.tick import Tick, iso_to_ms
+from bcx.tick import Tick, iso_to_ms, iso_us
 from bcx_tracker.exchange import (
     Entry,
     Exchange,
@@ -324,7 +324,7 @@ class KrakenReplay(ReplayProtocol):
         return Request(replies, change if method == "subscribe" else {}, change if method == "unsubscribe" else {})
 
     def _reply(self, message: dict, req_id: object) -> str:
-        stamp = _iso_us(int(self.clock() * 1_000_000))
+        stamp = iso_us(int(self.clock() * 1_000_000))
         return dumps(message | {"time_in": stamp, "time_out": stamp} | ({"req_id": req_id} if req_id else {}))
 
     def _error(self, method: object, req_id: object, error: str, symbol: object = None) -> str:
@@ -391,12 +391,6 @@ def _frame_series(items: list[dict]) -> str:
     if product is None or any(item.get("symbol") != symbol for item in items):
         raise MalformedMessage(f"not one BASE/QUOTE symbol per frame: {symbol!r:.60}")
     return series_id(Kraken.name, product)
-
-
-def _iso_us(us: int) -> str:
-    """Unix microseconds -> `2023-09-25T09:04:31.742648Z`, Kraken's RFC 3339 shape."""
-    seconds, micros = divmod(us, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
 def _shift_iso(stamp: str, ms: int) -> str:

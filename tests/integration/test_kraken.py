@@ -1,0 +1,211 @@
+"""Kraken end to end over real sockets: bcx-replay speaking Kraken v2 from a recording, the feed loop with the Kraken
+adapter, and a local HTTP server standing in for Kraken's REST API (all on 127.0.0.1). Acks (and a refusal),
+heartbeats and pings that keep the connection open, a dropped connection, and a trade-id gap filled from REST."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from bcx.tick import Tick, iso_us
+from bcx_tracker import kraken
+from bcx_tracker.backfill import TradeBackfiller
+from bcx_tracker.feed import Feed
+from bcx_tracker.kraken import Kraken
+from bcx_tracker.kraken_rest import KrakenRest
+from bcx_tracker.recorder import Recorder, recording_line
+from bcx_tracker.replay import ReplayServer
+
+TIMEOUT = 10.0
+T0_MS = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
+MISSING = range(11, 16)  # trades the recording lacks: the feed sees 10, then 16
+PRICE = "100.20"  # the trailing zero must survive
+SIZE = "0.1234567890123456789012345678"
+
+
+def trade_ms(trade_id: int) -> int:
+    """Trades 1-3 (the snapshot) at T0+2 s, 4-5 at T0+3 s, then one every 100 ms from T0+4 s."""
+    return T0_MS + (2000 if trade_id <= 3 else 3000 if trade_id <= 5 else 4000 + (trade_id - 6) * 100)
+
+
+def trade_frame(trade_ids, kind: str = "update") -> str:
+    items = [
+        f'{{"symbol":"BTC/USD","side":"buy","price":{PRICE},"qty":{SIZE},"ord_type":"limit",'
+        f'"trade_id":{i},"timestamp":"{iso_us(trade_ms(i) * 1000)}"}}'
+        for i in trade_ids
+    ]
+    return f'{{"channel":"trade","type":"{kind}","data":[{",".join(items)}]}}'
+
+
+def ticker_frame(bid: str, ask: str, at_ms: int, kind: str = "update") -> str:
+    return (
+        f'{{"channel":"ticker","type":"{kind}","data":[{{"symbol":"BTC/USD","bid":{bid},"bid_qty":1.5,"ask":{ask},'
+        f'"ask_qty":2.0,"last":100.2,"volume":10.0,"timestamp":"{iso_us(at_ms * 1000)}"}}]}}'
+    )
+
+
+FRAMES = [
+    '{"channel":"status","data":[{"api_version":"v2","connection_id":1,"system":"online","version":"2.0.0"}],'
+    '"type":"update"}',
+    ticker_frame("100.10", "100.30", T0_MS, "snapshot"),
+    trade_frame([1, 2, 3], "snapshot"),
+    trade_frame([4, 5]),
+    ticker_frame("100.15", "100.25", T0_MS + 3500),
+    trade_frame(range(6, 11)),
+    trade_frame(range(16, 21)),
+]
+FEED_IDS = [i for i in range(1, 21) if i not in MISSING]
+
+
+@pytest.fixture
+def recording(tmp_path) -> Path:
+    path = tmp_path / "kraken.jsonl"
+    path.write_text("".join(recording_line("kraken", frame) + "\n" for frame in FRAMES))
+    return path
+
+
+class KrakenRestStub:
+    """Kraken's public REST on 127.0.0.1: `/0/public/Trades` paged by `since` (ns) as Kraken does, the time written
+    as a JSON float with 7 decimals; every request's path and query kept in `requests`."""
+
+    def __init__(self, trade_ids):
+        self.rows = [(trade_ms(i) * 1_000_000, i) for i in trade_ids]
+        self.requests: list[tuple[str, dict]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                url = urlparse(self.path)
+                query = {key: values[0] for key, values in parse_qs(url.query).items()}
+                stub.requests.append((url.path, query))
+                body = stub.trades(query).encode() if url.path == "/0/public/Trades" else b'{"error":["EGeneral"]}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def trades(self, query: dict) -> str:
+        since, count = int(query["since"]), int(query["count"])
+        page = [(ns, i) for ns, i in self.rows if ns > since][:count]
+        rows = [f'["{PRICE}","{SIZE}",{ns // 10**9}.{ns % 10**9 // 100:07d},"b","l","",{i}]' for ns, i in page]
+        last = page[-1][0] if page else since
+        return f'{{"error":[],"result":{{"XXBTZUSD":[{",".join(rows)}],"last":"{last}"}}}}'
+
+    def __enter__(self) -> KrakenRestStub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(TIMEOUT)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def stop(*workers) -> None:
+    deadline = time.monotonic() + 2
+    for worker in workers:
+        worker.stop(deadline)
+    for worker in workers:
+        assert worker.join()
+
+
+def book(ticks: list[Tick], trade_id: int) -> tuple[str | None, str | None]:
+    [tick] = [t for t in ticks if t.trade_id == trade_id]
+    return tick.bid, tick.ask
+
+
+def test_acks_heartbeats_pings_and_a_gap_filled_from_rest(recording, tmp_path, monkeypatch):
+    monkeypatch.setattr(kraken, "PING_EVERY", 0.5)
+    received: list[Tick] = []
+    backfilled: list[Tick] = []
+    recorder = Recorder(tmp_path / "recorded.jsonl")
+    with ReplayServer(recording, speed=10) as replay, KrakenRestStub(range(6, 21)) as rest:
+        backfiller = TradeBackfiller(KrakenRest(rest.url), backfilled.append).start()
+        feed = Feed(
+            Kraken(["BTC-USD", "ETH-USD"]),  # the recording holds no ETH-USD: refused, BTC-USD goes on
+            replay.url_for("kraken"),
+            received.extend,
+            reconnect_max=1,
+            recorder=recorder,
+            silence_timeout=2.0,
+            on_gap=backfiller.add,
+        ).start()
+        try:
+            wait_for(lambda: len(received) == len(FEED_IDS) and len(backfilled) == len(MISSING), "feed and backfill")
+            time.sleep(3.0)  # longer than the silence timeout: heartbeats must keep the connection
+            messages = feed.stats.messages
+            time.sleep(1.5)
+            assert feed.stats.messages > messages  # heartbeats (and pongs) after the recording's end
+        finally:
+            stop(feed, backfiller)
+        recorder.close()
+
+    assert [t.trade_id for t in received] == FEED_IDS
+    assert {(t.product, t.price, t.size) for t in received + backfilled} == {("kraken:BTC-USD", PRICE, SIZE)}
+    assert book(received, 2) == (None, None)  # the snapshot's trades happened before any book we saw
+    assert book(received, 4) == ("100.10", "100.30")
+    assert book(received, 16) == ("100.15", "100.25")
+    assert [t.time_ms for t in received] == [trade_ms(i) for i in FEED_IDS]
+
+    assert [(t.trade_id, t.time_ms, t.bid, t.ask) for t in backfilled] == [
+        (i, trade_ms(i), None, None) for i in MISSING
+    ]
+    assert rest.requests == [
+        ("/0/public/Trades", {"pair": "XBTUSD", "since": str((trade_ms(10) - 1) * 1_000_000), "count": "1000"})
+    ]
+
+    assert feed.stats.refused == {"kraken:ETH-USD": "Currency pair not supported ETH/USD"}
+    assert (feed.stats.reconnects, feed.stats.malformed, feed.stats.exchange_errors, feed.stats.gaps) == (0, 0, 0, 1)
+    recorded = (tmp_path / "recorded.jsonl").read_text().splitlines()
+    assert all(line.startswith("kraken {") for line in recorded)
+    frames = [json.loads(line.partition(" ")[2]) for line in recorded]
+    assert frames[0]["channel"] == "status"
+    acks = [(f["result"]["channel"], f["result"]["symbol"]) for f in frames if f.get("success") is True]
+    assert sorted(acks) == [("ticker", "BTC/USD"), ("trade", "BTC/USD")]
+    assert {"channel": "heartbeat"} in frames
+    assert any(f.get("method") == "pong" for f in frames)
+
+
+def test_a_dropped_connection_reconnects_and_the_feed_goes_on(recording):
+    received: list[Tick] = []
+    gaps = []
+    first = ReplayServer(recording, speed=10).start()
+    feed = Feed(Kraken(["BTC-USD"]), first.url_for("kraken"), received.extend, reconnect_max=0.5, on_gap=gaps.append)
+    feed.start()
+    second = None
+    try:
+        wait_for(lambda: len(received) == len(FEED_IDS), "the first pass")
+        first.stop()  # closes the connection, and nothing listens for a moment
+        second = ReplayServer(recording, port=first.port, speed=10).start()
+        wait_for(lambda: len(received) == 2 * len(FEED_IDS), "the pass after reconnecting")
+    finally:
+        stop(feed)
+        if second is not None:
+            second.stop()
+    assert feed.stats.reconnects >= 1
+    assert [t.trade_id for t in received] == FEED_IDS + FEED_IDS  # the store keeps each trade once
+    assert [(gap.after, gap.upto) for gap in gaps] == [(10, 15)]  # the second pass is not newer: no new gap
+    assert book(received[len(FEED_IDS) :], 16) == ("100.15", "100.25")
