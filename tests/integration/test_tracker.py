@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from bcx.daemon import Stopper
+from bcx.series import split
 from bcx.embedded import EmbeddedRedis, free_port
 from bcx.keys import ticks_channel
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_tracker.coinbase import parse_message
+from bcx_tracker.coinbase import Coinbase, parse_message
 from bcx_tracker.feed import Feed
 from bcx_tracker.recorder import read_entries
 from bcx_tracker.replay import ReplayServer
 from bcx_tracker.sample import write_sample
 from bcx_tracker.writer import TickWriter
 
-PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD")
+PRODUCTS = ("coinbase:BTC-USD", "coinbase:ETH-USD", "coinbase:SOL-USD")
 TIMEOUT = 10.0
 TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
 
@@ -66,15 +66,11 @@ class InProcessTracker:
 
     def __init__(self, url: str, store: TickStore):
         self.writer = TickWriter(store, batch_size=50, flush_interval=0.02, retry_max=1).start()
-        self.stopper = Stopper()
-        self.feed = Feed(url, PRODUCTS, self.writer.put_many, self.stopper, reconnect_max=1)
-        self.thread = threading.Thread(target=self.feed.run, daemon=True)
-        self.thread.start()
+        self.feed = Feed(Coinbase([split(p).product for p in PRODUCTS]), url, self.writer.put_many, reconnect_max=1).start()
 
     def stop(self) -> None:
-        self.stopper.stop()
-        self.thread.join(timeout=TIMEOUT)
-        assert not self.thread.is_alive()
+        self.feed.stop(time.monotonic() + TIMEOUT)
+        assert self.feed.join()
         assert self.writer.close(timeout=TIMEOUT) == 0
 
 
@@ -187,8 +183,9 @@ def test_sigterm_flushes_every_buffered_tick_and_the_recording_replays_the_same(
     announcements.close()
     assert heard == {tick[0] for tick in expected}
     text = log.read_text()
-    assert "stopping on SIGTERM: flushing" in text
-    assert f"{len(expected)} ticks written, 0 malformed, 0 stale, 0 reconnects" in text
+    assert "stopping on SIGTERM" in text and "stopping: flushing" in text
+    assert f" messages, {len(expected)} ticks, 0 malformed, 0 stale, 0 unconfigured, 0 reconnects" in text
+    assert f"bcx-tracker stopped: {len(expected)} ticks written" in text
 
     redis_conn.flushall()
     with ReplayServer(tmp_path / "feed.jsonl", speed=None) as again:
@@ -236,20 +233,18 @@ def test_config_error_exits_2_before_touching_redis(tmp_path):
 
 
 def test_advanced_trade_feed_through_the_replay_server(redis_conn, replay, sample):
-    from bcx_tracker import coinbase_advanced
+    from bcx_tracker.coinbase_advanced import CoinbaseAdvanced
 
     expected = sorted((p, t, price, bid, ask) for p, t, _, price, bid, ask, _ in ticks_in(sample))
     store = TickStore(redis_conn, "bcx")
     writer = TickWriter(store, batch_size=50, flush_interval=0.02).start()
-    stopper = Stopper()
-    feed = Feed(replay.url, PRODUCTS, writer.put_many, stopper, reconnect_max=1, adapter=coinbase_advanced)
-    thread = threading.Thread(target=feed.run, daemon=True)
-    thread.start()
+    adapter = CoinbaseAdvanced([split(p).product for p in PRODUCTS])
+    feed = Feed(adapter, replay.url_for("coinbase-advanced"), writer.put_many, reconnect_max=1).start()
     try:
         wait_for(lambda: writer.written == len(expected), "every tick written")
     finally:
-        stopper.stop()
-        thread.join(timeout=TIMEOUT)
+        feed.stop(time.monotonic() + TIMEOUT)
+        assert feed.join()
         assert writer.close(timeout=TIMEOUT) == 0
     got = sorted((t.product, t.time_ms, t.price, t.bid, t.ask) for p in PRODUCTS for t in store.range(p, 0, 2**53))
     assert got == expected  # same prices, books and times; ids derived (Advanced Trade has no trade ids)

@@ -108,7 +108,7 @@ def test_trades_skipped_by_the_feed_are_backfilled_from_rest(redis_conn, redis_s
     assert all(by_id[i].bid for i in [*range(1, 6), *range(13, 16)])  # from the ticker
     assert by_id[6] == Tick("BTC-USD", by_id[6].time_ms, 6, "106.25", None, None, "0.5")
     assert any("after=13" in path for path in api.requests)
-    assert "backfilled 7 trades of BTC-USD" in run.text()
+    assert "backfilled 7 trades of coinbase:BTC-USD" in run.text()
 
 
 def test_an_unknown_product_stops_the_tracker_with_exit_2(redis_section, tracker):
