@@ -5,6 +5,9 @@ heartbeats and pings that keep the connection open, a dropped connection, and a 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from bcx.store import TickStore
 from bcx.tick import Tick, iso_us
 from bcx_tracker import kraken
 from bcx_tracker.backfill import TradeBackfiller
@@ -25,6 +29,7 @@ from bcx_tracker.recorder import Recorder, recording_line
 from bcx_tracker.replay import ReplayServer
 
 TIMEOUT = 10.0
+TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
 T0_MS = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
 MISSING = range(11, 16)  # trades the recording lacks: the feed sees 10, then 16
 PRICE = "100.20"  # the trailing zero must survive
@@ -86,7 +91,7 @@ class KrakenRestStub:
                 url = urlparse(self.path)
                 query = {key: values[0] for key, values in parse_qs(url.query).items()}
                 stub.requests.append((url.path, query))
-                body = stub.trades(query).encode() if url.path == "/0/public/Trades" else b'{"error":["EGeneral"]}'
+                body = stub.answer(url.path, query).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -99,6 +104,14 @@ class KrakenRestStub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def answer(self, path: str, query: dict) -> str:
+        if path == "/0/public/AssetPairs":
+            pair = {"altname": "XBTUSD", "wsname": "XBT/USD", "status": "online"}
+            return json.dumps({"error": [], "result": {"XXBTZUSD": pair}})
+        if path == "/0/public/Trades":
+            return self.trades(query)
+        return '{"error":["EGeneral:Unknown method"]}'
 
     def trades(self, query: dict) -> str:
         since, count = int(query["since"]), int(query["count"])
@@ -231,3 +244,35 @@ def test_a_looped_replay_keeps_krakens_trade_ids_contiguous_across_passes(record
     # Each pass is 20 ids further on: the only gaps are the recording's own hole, pass after pass.
     assert {(gap.after % 20, gap.upto - gap.after) for gap in gaps} == {(10, 5)}
     assert len({tick.trade_id for tick in received}) == len(received)
+
+
+def test_the_tracker_process_records_kraken_into_redis_with_the_gap_filled(
+    recording, tmp_path, redis_section, redis_conn
+):
+    with ReplayServer(recording, speed=10) as replay, KrakenRestStub(range(6, 21)) as rest:
+        log = tmp_path / "tracker.log"
+        config = [
+            redis_section.rstrip("\n"),
+            "[tracker]",
+            "products = kraken:BTC-USD",
+            "flush_interval = 20ms",
+            "[exchange:kraken]",
+            f"feed_url = {replay.url_for('kraken')}",
+            f"rest_url = {rest.url}",
+            "[log]",
+            f"file = {log}",
+        ]
+        (tmp_path / "bcx.conf").write_text("\n".join(config) + "\n")
+        process = subprocess.Popen([TRACKER, "--config", str(tmp_path / "bcx.conf")])
+        store = TickStore(redis_conn, "bcx")
+        try:
+            wait_for(lambda: len(store.range("kraken:BTC-USD", 0, 2**53)) == 20, "20 trades in Redis", timeout=30)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+    ticks = store.range("kraken:BTC-USD", 0, 2**53)
+    assert [t.trade_id for t in ticks] == list(range(1, 21))
+    assert {(t.price, t.size) for t in ticks} == {(PRICE, SIZE)}
+    assert [t.trade_id for t in ticks if t.bid is None] == [1, 2, 3, *MISSING]  # the snapshot, and REST's
+    assert [path for path, _ in rest.requests] == ["/0/public/AssetPairs", "/0/public/Trades"]
+    assert "backfilled 5 trades of kraken:BTC-USD" in log.read_text()
