@@ -6,9 +6,11 @@ of the next page (up to 1000 trades a page, oldest first). A gap is fetched from
 (`Gap.after_ms`) until a page passes its last id. A trade row is `[price, volume, time, side, type, misc, trade_id]`:
 price and volume are strings, the time a JSON float with ~100 ns digits, read exactly from its literal text
 (RestClient parses JSON numbers as Decimal). Public REST is throttled per IP at about a request a second.
+The trade id (element 7) is taken to be the websocket's `trade_id`, as client libraries assume; not verified against
+the live API. Were they numbered apart, a gap would find none of its ids (the backfiller logs what it got).
 
 No candles: OHLC gives only the newest 720 candles of an interval (12 hours of 1-minute candles), so a longer hole is
-better left to the trade backfill (`candles` returns None: the candle backfill skips Kraken).
+better left alone (`candles` is ExchangeRest's None: the candle backfill skips Kraken).
 """
 
 from __future__ import annotations
@@ -111,9 +113,6 @@ class KrakenRest(ExchangeRest):
                 break
             since = cursor
         return [found[trade_id] for trade_id in sorted(found)]
-
-    def candles(self, product: str, start_s: int, end_s: int) -> None:
-        return None
 
 
 def trade_tick(series: str, row: object) -> Tick:
