@@ -18,9 +18,12 @@ setup(
     },
     install_requires=[
         "redis[hiredis]>=5",
-        "websocket-client>=1.6",
+        # FramedWebSocket reads through websocket-client's `_recv` (tests/integration/test_contracts.py guards it)
+        "websocket-client>=1.9,<1.10",
         "orjson>=3.9",
-        "websockets>=12",
+        # bcx-replay's batched writes use a connection's `protocol_mutex`, `protocol.state` and `socket`
+        # (tests/integration/test_contracts.py guards them)
+        "websockets>=17,<18",
         "flask>=3",
         "flask-redis>=0.4",
         "python-daemon>=3",

@@ -5,6 +5,8 @@ then published as JSON on the pub/sub channel of the same name (sharded on a Red
 stream entry id is the alert's id everywhere: in the published JSON, in the API and as the SSE `Last-Event-ID`.
 
 The stream entry holds the alert's JSON in one field, without the id (the entry id is the id); readers fill it in.
+The JSON names the series three ways, as the API does: `series` (`kraken:BTC-USD`), `exchange` and `product`. An
+alert written before series ids had only `product` (bare, so Coinbase's) and reads back as `coinbase:...`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import redis
 
 from bcx import pubsub
 from bcx.keys import alerts_key
+from bcx.series import DEFAULT_EXCHANGE, series_id, split
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ DEFAULT_COUNT = 100
 @dataclass(frozen=True)
 class Alert:
     rule: str
-    product: str
+    series: str  # canonical series id, coinbase:BTC-USD
     kind: str
     field: str
     op: str
@@ -41,7 +44,9 @@ class Alert:
     id: str | None = None  # the stream entry id; None until published
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # rule, then the series' three names, then the rest in field order ("series" keeps its first position)
+        data = {"rule": self.rule, **split(self.series).as_dict(), **asdict(self)}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes, id: str | None = None) -> Alert:
@@ -49,9 +54,17 @@ class Alert:
 
         `id`, when given, overrides the id in the JSON (a stream entry's id is the authority)."""
         data = json.loads(text)
+        if "series" not in data and "product" in data:
+            data["series"] = _older_series(data["product"])
         known = {f.name for f in fields(cls)}
         alert = cls(**{key: value for key, value in data.items() if key in known})
         return replace(alert, id=id) if id is not None else alert
+
+
+def _older_series(product: str) -> str:
+    """The series of an alert stored before series ids: its bare product is Coinbase's. No validation: a reader
+    must not fail on a stored alert."""
+    return product if ":" in product else series_id(DEFAULT_EXCHANGE, product)
 
 
 class StopFlag(Protocol):

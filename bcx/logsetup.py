@@ -41,13 +41,10 @@ def reopen_log_files() -> None:
     this also covers a file that was truncated or replaced in place."""
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
-            handler.acquire()
-            try:
-                if handler.stream:
-                    handler.stream.close()
-                handler.stream = handler._open()
-            finally:
-                handler.release()
+            fresh = open(handler.baseFilename, handler.mode, encoding=handler.encoding, errors=handler.errors)
+            old = handler.setStream(fresh)
+            if old is not None:
+                old.close()
     if _stdio_path:
         redirect_stdio(_stdio_path)
 

@@ -27,6 +27,10 @@ class Series(NamedTuple):
     def __str__(self) -> str:
         return f"{self.exchange}:{self.product}"
 
+    def as_dict(self) -> dict[str, str]:
+        """The three names the API, alerts and metrics give a series: `series`, `exchange`, `product`."""
+        return {"series": str(self), "exchange": self.exchange, "product": self.product}
+
 
 def series_id(exchange: str, product: str) -> str:
     return f"{exchange}:{product}"

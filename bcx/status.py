@@ -1,5 +1,6 @@
 """`bcx status`: is BCX up? Each daemon's pid and uptime (its pidfile), its last heartbeat in Redis, the age of
-the newest tick per product, Redis's memory. Exits 1 when something is down, so it works as a health check.
+the newest tick per series (by series id, `kraken:BTC-USD`), Redis's memory. Exits 1 when something is down, so
+it works as a health check.
 
 A daemon is down when its pidfile names a process that is gone, when it has beaten before but has been silent
 longer than --max-silence (alive but stuck), or when it has neither a live pidfile nor a fresh heartbeat (it
@@ -48,7 +49,7 @@ class Report:
     redis_error: str | None
     used_memory: int | None
     daemons: list[DaemonReport]
-    tick_ages: dict[str, float | None]  # product -> seconds since its newest tick (None: no tick yet)
+    tick_ages: dict[str, float | None]  # series id -> seconds since its newest tick (None: no tick yet)
     problems: list[str]
     beating: list[dict] = field(default_factory=list)  # every daemon with a live heartbeat: id, age, products
 
@@ -223,7 +224,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--max-tick-age",
         type=duration,
         metavar="DURATION",
-        help="also down when a configured product's newest tick is older than this (e.g. 2m); default: not checked",
+        help="also down when a configured series' newest tick is older than this (e.g. 2m); default: not checked",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object")
     parser.set_defaults(run=run)

@@ -1,7 +1,8 @@
-"""`bcx tail [PRODUCT ...]`: print ticks as they are stored, one line each, until Ctrl-C or TERM.
+"""`bcx tail [SERIES ...]`: print ticks as they are stored, one line each, until Ctrl-C or TERM.
 
-It polls each product's ticks newer than the last one printed (a cursor of time and the members already seen at
-that time), so every tick the tracker writes in order is printed once. Ticks backfilled into the past (REST
+Series are named by their ids (`kraken:BTC-USD`; a bare `BTC-USD` is `coinbase:BTC-USD`), and each line shows the
+series' id. It polls each series' ticks newer than the last one printed (a cursor of time and the members already
+seen at that time), so every tick the tracker writes in order is printed once. Ticks backfilled into the past (REST
 trades older than the cursor) are not printed.
 """
 
@@ -17,7 +18,7 @@ import redis
 
 from bcx.connection import connect, describe
 from bcx.converters import series_id
-from bcx.daemon import Stopper, load_or_exit
+from bcx.daemon import Stopper, arg_type, load_or_exit
 from bcx.store import TickStore
 from bcx.tick import Tick, ms_to_iso
 
@@ -28,7 +29,13 @@ DESCRIPTION = "Print ticks as they are stored, one line each (Ctrl-C stops)."
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `tail` to the `bcx` command's subcommands."""
     parser = commands.add_parser("tail", help="print ticks as they are stored", description=DESCRIPTION)
-    parser.add_argument("products", nargs="*", type=series_id, metavar="PRODUCT", help="default: [tracker] products")
+    parser.add_argument(
+        "products",
+        nargs="*",
+        type=arg_type(series_id),
+        metavar="SERIES",
+        help="series ids like kraken:BTC-USD (a bare BTC-USD is Coinbase's); default: [tracker] products",
+    )
     parser.add_argument("--config", metavar="PATH", help="config file (default: $BCX_CONFIG, /etc/bcx/bcx.conf)")
     parser.set_defaults(run=run)
     return parser

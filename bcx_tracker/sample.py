@@ -1,8 +1,10 @@
 """A synthetic feed recording for demos and tests: `python -m bcx_tracker.sample --out FILE [--seed 42]`.
 
-Seeded random walks for BTC-USD, ETH-USD and SOL-USD written as the exchange's own messages (the 2022 ticker
-schema of shared/reference/coinbase-feed.md §3.1, numbers as strings, sequence and trade_id as integers), plus
-a heartbeat per product about every 10 s. Trades arrive as a Poisson process whose rate switches between
+Seeded random walks for Coinbase's BTC-USD, ETH-USD and SOL-USD written as the exchange's own messages (the 2022
+ticker schema of shared/reference/coinbase-feed.md §3.1, numbers as strings, sequence and trade_id as integers),
+plus a heartbeat per product about every 10 s; and for Kraken's BTC-USD and ETH-USD as Kraken v2 frames (a `ticker`
+best-bid-offer update before each `trade`, numbers as JSON numbers with their trailing zeros, contiguous trade
+ids), recorded as `kraken <frame>` lines. Trades arrive as a Poisson process whose rate switches between
 quiet, normal and busy stretches; sizes are log-normal, rounded to the product's base increment; prices sit on
 the 0.01 quote increment with a spread of a few increments that widens when the market is quiet. Sequences
 increase with gaps (the ticker shares its counter with the full feed) and trade ids with occasional gaps
@@ -21,6 +23,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
@@ -35,7 +38,7 @@ _REGIMES = (("quiet", 0.25, 600, (3, 25)), ("normal", 1.0, 900, (2, 6)), ("busy"
 
 @dataclass(frozen=True)
 class ProductModel:
-    product: str
+    product: str  # a series id; a bare product is Coinbase's
     price: int  # start price in quote increments (cents)
     base_decimals: int  # base increment 10**-base_decimals
     size_median: float
@@ -44,6 +47,7 @@ class ProductModel:
     trade_id: int
     volume_24h: float
     volume_30d: float
+    quote_decimals: int = 2
 
 
 # Base increments as Coinbase lists them (BTC and ETH 0.00000001; SOL 0.001); quote increment 0.01 for all.
@@ -52,7 +56,12 @@ PRODUCTS = (
     ProductModel("ETH-USD", 348_000, 8, 0.08, 0.6, 71_588_204_117, 703_110_285, 112_094.2, 3_902_551.7),
     ProductModel("SOL-USD", 18_500, 3, 4.0, 0.4, 29_003_561_902, 188_770_414, 1_250_337.1, 38_664_100.3),
 )
-QUOTE_DECIMALS = 2
+# Kraken's books: BTC/USD on 0.1, ETH/USD on 0.01; the prices a little off Coinbase's, as two venues are.
+KRAKEN_PRODUCTS = (
+    ProductModel("kraken:BTC-USD", 972_590, 8, 0.003, 0.7, 0, 84_660_001, 2_112.4, 70_388.1, quote_decimals=1),
+    ProductModel("kraken:ETH-USD", 348_120, 8, 0.05, 0.4, 0, 31_200_517, 40_211.9, 1_311_050.2),
+)
+KRAKEN_SYMBOLS = {"kraken:BTC-USD": "BTC/USD", "kraken:ETH-USD": "ETH/USD"}
 _VOLATILITY = 0.5 / math.sqrt(365 * 86400)  # 50% a year, per sqrt(second)
 
 
@@ -119,15 +128,15 @@ class _Walk:
             "type": "ticker",
             "sequence": self.sequence,
             "product_id": m.product,
-            "price": trimmed(price, QUOTE_DECIMALS),
-            "open_24h": trimmed(self.open_24h, QUOTE_DECIMALS),
+            "price": trimmed(price, m.quote_decimals),
+            "open_24h": trimmed(self.open_24h, m.quote_decimals),
             "volume_24h": fixed(self.volume_24h, 8),
-            "low_24h": trimmed(self.low, QUOTE_DECIMALS),
-            "high_24h": trimmed(self.high, QUOTE_DECIMALS),
+            "low_24h": trimmed(self.low, m.quote_decimals),
+            "high_24h": trimmed(self.high, m.quote_decimals),
             "volume_30d": fixed(self.volume_30d, 8),
-            "best_bid": trimmed(bid, QUOTE_DECIMALS),
+            "best_bid": trimmed(bid, m.quote_decimals),
             "best_bid_size": fixed(self._book_size() * book_size, 8),
-            "best_ask": trimmed(ask, QUOTE_DECIMALS),
+            "best_ask": trimmed(ask, m.quote_decimals),
             "best_ask_size": fixed(self._book_size() * book_size, 8),
             "side": side,
             "time": iso_us(time_us),
@@ -149,6 +158,29 @@ class _Walk:
         }
 
 
+def kraken_frames(symbol: str, ticker: dict, trade_id: int, decimals: int) -> list[str]:
+    """A Coinbase-shaped ticker of the walk as Kraken v2 frames: the book's update, then the trade. Numbers are
+    written as JSON numbers with the digits Kraken would send (trailing zeros kept: `97259.0`)."""
+    stamp, side = ticker["time"], ticker["side"]
+    price = fixed(int(Decimal(ticker["price"]).scaleb(decimals)), decimals)
+    bid = fixed(int(Decimal(ticker["best_bid"]).scaleb(decimals)), decimals)
+    ask = fixed(int(Decimal(ticker["best_ask"]).scaleb(decimals)), decimals)
+    qty = fixed(int(Decimal(ticker["last_size"]).scaleb(8)), 8)
+    book = (
+        f'{{"symbol":"{symbol}","bid":{bid},"bid_qty":{ticker["best_bid_size"]},"ask":{ask},'
+        f'"ask_qty":{ticker["best_ask_size"]},"last":{price},"volume":{ticker["volume_24h"]},'
+        f'"low":{ticker["low_24h"]},"high":{ticker["high_24h"]},"timestamp":"{stamp}"}}'
+    )
+    trade = (
+        f'{{"symbol":"{symbol}","side":"{side}","price":{price},"qty":{qty},"ord_type":"market",'
+        f'"trade_id":{trade_id},"timestamp":"{stamp}"}}'
+    )
+    return [
+        f'{{"channel":"ticker","type":"update","data":[{book}]}}',
+        f'{{"channel":"trade","type":"update","data":[{trade}]}}',
+    ]
+
+
 def _product_messages(model: ProductModel, index: int, seed: int, start_us: int, end_us: int) -> Iterator:
     walk = _Walk(model, seed, start_us)
     beat = start_us + (index * 3_333_333) % HEARTBEAT_EVERY_US + walk.rng.randint(0, 999_999)
@@ -164,8 +196,18 @@ def _product_messages(model: ProductModel, index: int, seed: int, start_us: int,
             trade += walk.next_gap_us(trade)
 
 
+def _kraken_lines(model: ProductModel, index: int, seed: int, start_us: int, end_us: int) -> Iterator:
+    symbol, trade_id = KRAKEN_SYMBOLS[model.product], model.trade_id
+    for time_us, _, message in _product_messages(model, index, seed, start_us, end_us):
+        if message["type"] != "ticker":
+            continue  # Kraken's heartbeats come from the connection (bcx-replay makes them), not the recording
+        trade_id += 1  # contiguous per book, as Kraken's are
+        for frame in kraken_frames(symbol, message, trade_id, model.quote_decimals):
+            yield time_us, index, f"kraken {frame}"
+
+
 def generate(seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START) -> Iterator[dict]:
-    """The messages of every product in time order."""
+    """The Coinbase messages of every product in time order."""
     start_us = iso_to_ms(start) * 1000
     end_us = start_us + int(hours * 3600 * 1e6)
     streams = [_product_messages(m, i, seed, start_us, end_us) for i, m in enumerate(PRODUCTS)]
@@ -173,9 +215,26 @@ def generate(seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START) -> 
         yield message
 
 
-def write_sample(path: str | Path, seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START) -> int:
-    """Write the messages as JSON lines (gzip when the name ends in .gz, with a fixed header so the bytes
-    depend on the seed only); returns how many lines."""
+def recording_lines(
+    seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START, kraken: bool = True
+) -> Iterator[str]:
+    """The lines of the recording: Coinbase's messages and (unless `kraken` is False) Kraken's frames, in time
+    order."""
+    start_us = iso_to_ms(start) * 1000
+    end_us = start_us + int(hours * 3600 * 1e6)
+    streams = [_product_messages(m, i, seed, start_us, end_us) for i, m in enumerate(PRODUCTS)]
+    if kraken:
+        offset = len(PRODUCTS)
+        streams += [_kraken_lines(m, offset + i, seed, start_us, end_us) for i, m in enumerate(KRAKEN_PRODUCTS)]
+    for _, _, message in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+        yield message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+
+
+def write_sample(
+    path: str | Path, seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START, kraken: bool = True
+) -> int:
+    """Write the recording's lines (gzip when the name ends in .gz, with a fixed header so the bytes depend on the
+    seed only); returns how many lines."""
     lines = 0
     with open(path, "wb") as raw:
         if str(path).endswith(".gz"):
@@ -183,8 +242,8 @@ def write_sample(path: str | Path, seed: int = 42, hours: float = 3.0, start: st
         else:
             out = raw
         try:
-            for message in generate(seed, hours, start):
-                out.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+            for line in recording_lines(seed, hours, start, kraken):
+                out.write(line.encode() + b"\n")
                 lines += 1
         finally:
             if out is not raw:

@@ -221,7 +221,7 @@ def _level_alert(alert: AlertConfig, tick: Tick, value: Decimal, detail: str) ->
         message = f"{tick.product} price {detail} within {window} (rule: {rule.direction} {rule.op} {threshold}%)"
     return Alert(
         rule=alert.name,
-        product=tick.product,
+        series=tick.product,
         kind=rule.kind,
         field=rule.field,
         op=rule.op,
@@ -276,7 +276,7 @@ def _judge_minute(alert: AlertConfig, minute: int, volumes: Mapping[int, Decimal
     window = _duration_text(rule.window_ms)
     return Alert(
         rule=alert.name,
-        product=alert.product,
+        series=alert.product,
         kind=rule.kind,
         field=rule.field,
         op=rule.op,
@@ -320,7 +320,7 @@ def _evaluate_stale(
 def _stale_alert(alert: AlertConfig, kind: str, now_ms: int, value: str, words: str) -> Alert:
     return Alert(
         rule=alert.name,
-        product=alert.product,
+        series=alert.product,
         kind=kind,
         field="age",
         op=">=",

@@ -15,6 +15,7 @@ from werkzeug.http import generate_etag
 from bcx import alerts
 from bcx.candles import CandleStore, interval_ms
 from bcx.config import Config
+from bcx.series import split
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_web import metrics, params, sse
@@ -108,7 +109,9 @@ def _products_body(latest: dict[str, Tick | None], now: float) -> tuple[bytes, s
         return days.get(product, _version(tick), now, lambda: read_day(sources, product, tick))
 
     answer = {
-        "products": [{"product": p, "last": t.as_dict() if t else None, "day": day(p, t)} for p, t in latest.items()]
+        "products": [
+            {**split(p).as_dict(), "last": t.as_dict() if t else None, "day": day(p, t)} for p, t in latest.items()
+        ]
     }
     body = f"{current_app.json.dumps(answer)}\n".encode()  # as Flask's own JSON answers
     return body, generate_etag(body)
@@ -136,7 +139,7 @@ def ticks(product: str) -> dict:
     start, end = params.resolve_range(start, end, default_end, DEFAULT_SPAN_MS)
     found = store.range(product, start, end, limit + 1)  # one more than asked tells whether the limit cut the range
     return {
-        "product": product,
+        **split(product).as_dict(),
         "start": start,
         "end": end,
         "limit": limit,
@@ -175,7 +178,7 @@ def series(product: str) -> dict:
     start, end = _range((product,))
     found = read_series(get_sources(), product, field, start, end, points)
     return {
-        "product": product,
+        **split(product).as_dict(),
         "field": field,
         "start": start,
         "end": end,
@@ -199,7 +202,7 @@ def candles(product: str) -> dict:
     params.capped_span(start, end, width * config.web.max_points)
     read = read_candles(get_candles(), get_store(), product, width, start, end, stored_intervals(), config.web.max_read)
     return {
-        "product": product,
+        **split(product).as_dict(),
         "interval": interval,
         "start": start,
         "end": end,
@@ -210,7 +213,8 @@ def candles(product: str) -> dict:
 
 @bp.get("/compare")
 def compare() -> dict:
-    """Several products on one time axis, each as percent change from its first trade in the range."""
+    """Several series on one time axis (one asset on several exchanges, or several assets), each as percent change
+    from its first trade in the range; keyed by canonical series id, so `BTC-USD` answers as `coinbase:BTC-USD`."""
     products = params.parse_products(request.args.get("products"), get_config().tracker.products)
     points = _points()
     start, end = _range(products)
@@ -238,7 +242,7 @@ def alert_dict(alert: alerts.Alert) -> dict:
         "id": alert.id,
         "time": alert.time_ms,
         "rule": alert.rule,
-        "product": alert.product,
+        **split(alert.series).as_dict(),
         "kind": alert.kind,
         "field": alert.field,
         "op": alert.op,
@@ -280,7 +284,7 @@ def tick_stream() -> Response:
         found = new_ticks(store, cursors)
         if not found:
             waiter.wait(TICK_POLL_S)
-        return [sse.event({"product": t.product, **t.as_dict()}, name="tick") for t in found]
+        return [sse.event({**split(t.product).as_dict(), **t.as_dict()}, name="tick") for t in found]
 
     def close() -> None:
         if waiter is not None:

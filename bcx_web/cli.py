@@ -19,7 +19,6 @@ from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
-from gunicorn.sock import create_sockets
 
 from bcx.config import Config
 from bcx.converters import host, port
@@ -53,9 +52,9 @@ class WebServer(BaseApplication):
         super().__init__()
 
     def run(self) -> None:
+        if self.listener is not None:  # gunicorn's documented way to serve a socket bound by someone else
+            self.cfg.set("bind", f"fd://{self.listener.fileno()}")
         arbiter = Arbiter(self)
-        if self.listener is not None:  # the arbiter then skips binding `bind` itself
-            arbiter.LISTENERS = create_sockets(self.cfg, arbiter.log, [self.listener.fileno()])
         try:
             arbiter.run()
         except RuntimeError as exc:  # what BaseApplication.run does

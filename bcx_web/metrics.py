@@ -1,5 +1,5 @@
 """Prometheus metrics through the standard client library: requests, latency, Redis errors, open streams, and
-the age of each product's newest tick (read from Redis when scraped).
+the age of each series' newest tick (read from Redis when scraped).
 
 Under gunicorn each worker is a process, so `bcx-web` sets PROMETHEUS_MULTIPROC_DIR (a fresh directory) before
 this module is first imported: the client then keeps every value in per-process files there, /metrics sums them
@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from bcx.series import split
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -27,20 +29,23 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 REDIS_ERRORS = Counter("bcx_web_redis_errors_total", "Requests that failed because Redis did not answer")
+LABELS = ["series", "exchange", "product"]  # bcx_tick_age_seconds' labels: bcx.series.Series.as_dict()'s names
 STREAMS = Gauge("bcx_web_open_streams", "Server-Sent-Event streams open", ["stream"], multiprocess_mode="livesum")
 
 
 class TickAgeCollector(Collector):
-    """bcx_tick_age_seconds{product}: seconds since each product's newest tick, read when scraped."""
+    """bcx_tick_age_seconds{series, exchange, product}: seconds since each series' newest tick, read when scraped.
+    `series` names it; `exchange` and `product` are there so a query can group by either."""
 
     def __init__(self, ages: Callable[[], dict[str, float | None]]):
         self.ages = ages
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily("bcx_tick_age_seconds", "Seconds since the newest tick", labels=["product"])
-        for product, age in self.ages().items():
+        family = GaugeMetricFamily("bcx_tick_age_seconds", "Seconds since the newest tick", labels=LABELS)
+        for series, age in self.ages().items():
             if age is not None:
-                family.add_metric([product], age)
+                names = split(series).as_dict()
+                family.add_metric([names[label] for label in LABELS], age)
         yield family
 
 

@@ -3,6 +3,8 @@ map is described here and that nothing here is missing from the app."""
 
 from __future__ import annotations
 
+from bcx.series import EXCHANGES, SERIES_PATTERN
+
 API = "/api/v1.0"
 
 
@@ -16,11 +18,24 @@ def _param(name: str, where: str, description: str, schema: dict | None = None, 
     }
 
 
-PRODUCT = _param("product", "path", "A configured product id, like BTC-USD")
+SERIES = (
+    f"a series id EXCHANGE:BASE-QUOTE, like coinbase:BTC-USD or kraken:BTC-USD (exchanges: {', '.join(EXCHANGES)}); "
+    "a bare BTC-USD is coinbase:BTC-USD"
+)
+PRODUCT = _param("product", "path", f"A configured series: {SERIES}", {"type": "string", "pattern": SERIES_PATTERN})
 START = _param("start", "query", "Range start: unix ms or ISO 8601 (default: the span before end)")
 END = _param("end", "query", "Range end: unix ms or ISO 8601 (default: the newest tick)")
 POINTS = _param("points", "query", "At most this many points (default 1000, max [web] max_points)", {"type": "integer"})
-PRODUCTS = _param("products", "query", "Comma-separated product ids (default: all configured)")
+PRODUCTS = {
+    **_param(
+        "products",
+        "query",
+        f"Comma-separated configured series (default: all), each {SERIES}",
+        {"type": "array", "items": {"type": "string", "pattern": SERIES_PATTERN}},
+    ),
+    "style": "form",  # form without explode is OpenAPI's name for `a,b,c` in one query parameter
+    "explode": False,
+}
 ERRORS = {
     "400": {"$ref": "#/components/responses/Error"},
     "404": {"$ref": "#/components/responses/Error"},
@@ -41,7 +56,10 @@ def _get(summary: str, parameters: list[dict], media: str = "application/json", 
 
 ROW = {"type": "array", "items": {}, "description": "[time, value]"}
 PATHS = {
-    f"{API}/products": _get("Products: newest tick and 24h open, high, low, close, change, volume", []),
+    f"{API}/products": _get(
+        "Each configured series (series, exchange, product): newest tick; 24h open, high, low, close, change, volume",
+        [],
+    ),
     f"{API}/ticks/{{product}}": _get(
         "Raw ticks in a range, exact strings",
         [PRODUCT, START, END, _param("limit", "query", "At most this many ticks", {"type": "integer"})],
@@ -65,7 +83,10 @@ PATHS = {
             END,
         ],
     ),
-    f"{API}/compare": _get("Products as percent change from the range's start", [PRODUCTS, START, END, POINTS]),
+    f"{API}/compare": _get(
+        "Series as percent change from the range's start, keyed by series id (one asset across exchanges, or several)",
+        [PRODUCTS, START, END, POINTS],
+    ),
     f"{API}/alerts": _get(
         "Alerts from the stream, oldest first",
         [
@@ -80,7 +101,7 @@ PATHS = {
         {"type": "string"},
     ),
     f"{API}/ticks/stream": _get("Live ticks as Server-Sent Events", [PRODUCTS], "text/event-stream"),
-    f"{API}/health": _get("Redis reachable, age of each product's newest tick (503 when Redis is down)", []),
+    f"{API}/health": _get("Redis reachable, age of each series' newest tick (503 when Redis is down)", []),
     f"{API}/metrics": _get("Prometheus metrics", [], "text/plain", {"type": "string"}),
     f"{API}/openapi.json": _get("This document", []),
     "/": _get("The chart page", [], "text/html", {"type": "string"}),

@@ -22,15 +22,16 @@ class ParamError(ValueError):
     """A request parameter that cannot be used; the message is for the client."""
 
 
-def parse_product(text: str, known: Collection[str]) -> str:
-    """A well-formed product id that is one of the configured products."""
+def parse_product(text: str, known: Collection[str], name: str = "product") -> str:
+    """A series id (`kraken:BTC-USD`; a bare `BTC-USD` is Coinbase's) that is configured, canonical: old URLs
+    naming a bare product keep working. `name` is the parameter the client gave, for the 400's message."""
     try:
-        product = series_id(text)
-    except ValueError as exc:
-        raise ParamError(f"product: {exc}") from None
-    if product not in known:
-        raise ParamError(f"product: {product!r} is not recorded here (known: {', '.join(known)})")
-    return product
+        series = series_id(text)
+    except ValueError as exc:  # malformed, or an exchange we have no adapter for: the message lists the known ones
+        raise ParamError(f"{name}: {exc}") from None
+    if series not in known:
+        raise ParamError(f"{name}: {series!r} is not recorded here (known: {', '.join(known)})")
+    return series
 
 
 def parse_time(text: str | None, name: str) -> int | None:
@@ -85,14 +86,15 @@ def parse_choice(text: str | None, name: str, choices: Sequence[str], default: s
 
 
 def parse_products(text: str | None, known: Collection[str]) -> tuple[str, ...]:
-    """A comma-separated list of configured products, each once; all of `known` when absent."""
+    """A comma-separated list of configured series ids, each once (`BTC-USD` and `coinbase:BTC-USD` are the same
+    one); all of `known` when absent."""
     if text is None or text.strip() == "":
         return tuple(known)
-    products = tuple(parse_product(part, known) for part in text.split(",") if part.strip())
+    products = tuple(parse_product(part, known, "products") for part in text.split(",") if part.strip())
     if not products:
-        raise ParamError("products: no product named")
+        raise ParamError("products: no series named")
     if len(set(products)) != len(products):
-        raise ParamError(f"products: {text!r} names a product twice")
+        raise ParamError(f"products: {text!r} names a series twice")
     return products
 
 

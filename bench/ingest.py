@@ -13,6 +13,10 @@ Over one generated recording of three products (about 7,100 ticks per hour, so t
 - (c) the naive design: one ZADD per field (price, bid, ask sets, member = the value) per tick, one round trip
   each, over the first `--naive` ticks (its rate is steady; the whole file would take minutes).
 
+Then per exchange (issue 12), over recordings of the same hours: Coinbase alone (three products), Kraken alone
+(two products, a book update before each trade: twice the frames per tick) and both in one tracker process,
+each end to end with the tracker's CPU per tick (user + system time from /proc, over the whole run).
+
 Prints ticks/s for each and the ratios. Figures vary with the machine: compare within one run.
 """
 
@@ -32,14 +36,19 @@ from pathlib import Path
 import redis
 import websocket
 
-from bcx.config import RedisConfig
+from bcx.config import RedisConfig, load_config, packaged_default
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
+from bcx.series import split
 from bcx.store import TickStore
 from bcx.tick import Tick, encode_member
-from bcx_tracker.coinbase import TickEvent, parse_message, subscribe_message
+from bcx_tracker.coinbase import subscribe_message
+from bcx_tracker.exchange import TickEvent
+from bcx_tracker.exchanges import ADAPTERS, replay_path
 from bcx_tracker.framed_ws import FramedWebSocket
-from bcx_tracker.sample import PRODUCTS, write_sample
+from bcx_tracker.recorder import split_line
+from bcx_tracker.sample import KRAKEN_PRODUCTS, PRODUCTS, recording_lines, write_sample
+from bcx_tracker.tracker import by_exchange
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 600.0
@@ -67,15 +76,29 @@ def start_replay(path: Path, log) -> tuple[subprocess.Popen, str]:
 
 
 def write_config(path: Path, redis_url: str, feed_url: str, products: list[str]) -> None:
-    path.write_text(
-        f"[redis]\nurl = {redis_url}\n[tracker]\nfeed_url = {feed_url}\nproducts = {', '.join(products)}\n"
+    exchanges = "".join(
         # no REST: nothing may leave the machine (an unreachable local port; the tracker only warns)
-        "rest_url = http://127.0.0.1:9\n[log]\nlevel = WARNING\n"
+        f"[exchange:{name}]\nfeed_url = {feed_url}{replay_path(protocol)}\nrest_url = http://127.0.0.1:9\n"
+        for name, protocol in (("coinbase", "coinbase-exchange"), ("kraken", "kraken"))
+    )
+    path.write_text(
+        f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = {', '.join(products)}\n{exchanges}[log]\nlevel = WARNING\n"
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def end_to_end(path: Path, ticks: list[Tick], products: list[str], workdir: Path) -> float:
-    """Until the newest tick of every product is stored; then every tick is checked to be there."""
+    return end_to_end_cpu(path, ticks, products, workdir)[0]
+
+
+def end_to_end_cpu(path: Path, ticks: list[Tick], products: list[str], workdir: Path) -> tuple[float, float]:
+    """Until the newest tick of every product is stored; then every tick is checked to be there. Returns ticks/s
+    and the tracker's CPU microseconds per tick."""
     last_trade = {tick.product: tick.trade_id for tick in ticks}
     with EmbeddedRedis() as server, open(workdir / "bench.log", "w") as log:
         conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=5.0))
@@ -95,6 +118,7 @@ def end_to_end(path: Path, ticks: list[Tick], products: list[str], workdir: Path
                     raise RuntimeError(f"tracker stopped or timed out; see {workdir / 'bench.log'}")
                 time.sleep(0.02)
             elapsed = time.monotonic() - started
+            cpu = cpu_seconds(tracker.pid)
             stored = sum(store.count(p) for p in products)
             if stored != len(ticks):
                 raise RuntimeError(f"{stored} ticks stored of {len(ticks)}; see {workdir / 'bench.log'}")
@@ -103,7 +127,7 @@ def end_to_end(path: Path, ticks: list[Tick], products: list[str], workdir: Path
                 process.terminate()
                 process.wait(timeout=30)
             conn.close()
-    return len(ticks) / elapsed
+    return len(ticks) / elapsed, cpu / len(ticks) * 1e6
 
 
 def newest_stored(store: TickStore, last_trade: dict[str, int]) -> bool:
@@ -119,7 +143,7 @@ def drain(path: Path, total: int, products: list[str], workdir: Path, framed: bo
         try:
             kind = FramedWebSocket if framed else websocket.WebSocket
             ws = websocket.create_connection(url, timeout=30, skip_utf8_validation=True, class_=kind)
-            ws.send(subscribe_message(products))
+            ws.send(subscribe_message([split(p).product for p in products]))
             receive = ws.recv_messages if framed else lambda: [ws.recv_data()]
             started, seen = time.monotonic(), 0
             while seen < total:
@@ -132,13 +156,41 @@ def drain(path: Path, total: int, products: list[str], workdir: Path, framed: bo
     return total / elapsed
 
 
-def recorded_ticks(path: Path) -> list[Tick]:
+def recorded_ticks(path: Path, products: list[str]) -> list[Tick]:
+    """The ticks of a recording, as each exchange's adapter parses its lines."""
+    config = load_config(str(packaged_default()))
+    parsers = {
+        exchange: ADAPTERS[config.exchanges[exchange].protocol](mine)
+        for exchange, mine in by_exchange(products).items()
+    }
     found = []
     for line in path.open():
-        message = parse_message(line)
-        if isinstance(message, TickEvent):
-            found.append(message.tick)
+        exchange, raw = split_line(line.strip())
+        for message in parsers[exchange].parse(raw):
+            if isinstance(message, TickEvent):
+                found.append(message.tick)
     return found
+
+
+def per_exchange(hours: float, workdir: Path) -> dict[str, tuple[int, float, float]]:
+    """Coinbase alone, Kraken alone, both at once: (ticks, ticks/s, tracker CPU us per tick) each."""
+    runs = {
+        "coinbase": [str(model.product) if ":" in model.product else f"coinbase:{model.product}" for model in PRODUCTS],
+        "kraken": [model.product for model in KRAKEN_PRODUCTS],
+    }
+    runs["coinbase + kraken, one tracker"] = runs["coinbase"] + runs["kraken"]
+    results = {}
+    for name, products in runs.items():
+        path = workdir / f"{name.split()[0]}-{len(products)}.jsonl"
+        with path.open("w") as out:
+            for line in recording_lines(seed=11, hours=hours):
+                exchange, _ = split_line(line)
+                if any(p.startswith(exchange + ":") for p in products):
+                    out.write(line + "\n")
+        ticks = recorded_ticks(path, products)
+        rate, cpu = end_to_end_cpu(path, ticks, products, workdir)
+        results[name] = (len(ticks), rate, cpu)
+    return results
 
 
 def rate_on_fresh_redis(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> float:
@@ -181,13 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=float, default=72.0, help="hours of generated feed (~7,100 ticks each)")
     parser.add_argument("--naive", type=int, default=20_000, help="ticks written the naive way (c)")
+    parser.add_argument("--exchanges-hours", type=float, default=24.0, help="hours of each per-exchange run")
+    parser.add_argument("--only-exchanges", action="store_true", help="run the per-exchange comparison alone")
     args = parser.parse_args(argv)
-    products = [model.product for model in PRODUCTS]
+    if args.only_exchanges:
+        with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
+            print_exchanges(per_exchange(args.exchanges_hours, Path(tmp)))
+        return 0
+    products = [f"coinbase:{model.product}" for model in PRODUCTS]
     with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
         workdir = Path(tmp)
         path = workdir / "feed.jsonl"
-        write_sample(path, seed=11, hours=args.hours)
-        ticks = recorded_ticks(path)
+        write_sample(path, seed=11, hours=args.hours, kraken=False)
+        ticks = recorded_ticks(path, products)
         # Half a million ticks held here would make every full garbage collection of this process walk them,
         # slowing the loops measured in it ((a), (b), (c)) by up to 2x: keep them out of the collector's sight.
         gc.freeze()
@@ -207,7 +265,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'path':<74}{'ticks/s':>10}{'end to end / it':>17}")
     for name, rate in rates.items():
         print(f"{name:<74}{rate:>10,.0f}{e2e / rate:>16.2f}x")
+    with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
+        print_exchanges(per_exchange(args.exchanges_hours, Path(tmp)))
     return 0
+
+
+def print_exchanges(results: dict[str, tuple[int, float, float]]) -> None:
+    print(f"\n{'per exchange, end to end':<40}{'ticks':>10}{'ticks/s':>10}{'CPU us/tick':>13}{'vs coinbase':>13}")
+    base = results["coinbase"][2]
+    for name, (count, rate, cpu) in results.items():
+        print(f"{name:<40}{count:>10,}{rate:>10,.0f}{cpu:>13.1f}{cpu / base:>12.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 // BCX chart page, plain JS on TradingView lightweight-charts (vendored in static/vendor/, nothing from a CDN).
 //
-// Views: candles with volume (/candles), a line of price, bid and ask (/series, already downsampled by the server),
-// and several products in percent (/compare). Ranges end at the product's newest tick, not the wall clock, so
-// replayed or old data still shows. Scrolling back past the oldest candle loads older ones. The product list and
+// A series is named by its id, EXCHANGE:BASE-QUOTE (coinbase:BTC-USD, kraken:BTC-USD); the list groups the series
+// under a heading per exchange. Views: candles with volume (/candles), a line of price, bid and ask (/series, already
+// downsampled by the server), one asset across the exchanges that record it in price (/series of each) or in
+// percent (/compare), and every series in percent (/compare). Ranges end at the newest tick, not the wall clock, so
+// replayed or old data still shows. Scrolling back past the oldest candle loads older ones. The series list and
 // the alerts panel update live from Server-Sent Events; a banner says when the newest tick is old.
 // window.bcx exposes the page's state for people debugging it and for the browser test.
 "use strict";
@@ -21,9 +23,10 @@
   const LC = window.LightweightCharts;
   const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   const state = (window.bcx = {
-    products: {}, // product -> {product, last, day}
-    product: null,
-    view: "candles",
+    products: {}, // series id -> {series, exchange, product, last, day}, as /products gives them
+    series: null, // the series chosen (a series id)
+    view: "candles", // candles, line, exchanges (one asset across exchanges) or compare (every series)
+    unit: "price", // the exchanges view: price or percent
     range: "1d",
     interval: null, // the interval drawn
     candles: [], // rows drawn, oldest first
@@ -88,9 +91,16 @@
     return RANGES[state.range] === null ? 0 : end - RANGES[state.range];
   }
 
-  function newestTime() {
-    const info = state.products[state.product];
-    return info && info.last ? info.last.time : Date.now();
+  // The newest tick of these series (default: the chosen one), else now.
+  function newestTime(ids = [state.series]) {
+    const times = ids.map((id) => state.products[id]).filter((p) => p && p.last).map((p) => p.last.time);
+    return times.length ? Math.max(...times) : Date.now();
+  }
+
+  // The series of the chosen one's asset (BTC-USD) on every exchange that records it, in /products' order.
+  function sameAsset() {
+    const chosen = state.products[state.series];
+    return Object.values(state.products).filter((p) => chosen && p.product === chosen.product).map((p) => p.series);
   }
 
   async function loadCandles(generation) {
@@ -98,7 +108,7 @@
     const end = newestTime();
     let start = rangeStart(end);
     if (state.range === "all") start = Math.max(0, end - WIDTH[interval] * 9000);
-    const answer = await getJSON(candlesPath(state.product, interval, start, end));
+    const answer = await getJSON(candlesPath(state.series, interval, start, end));
     if (generation !== state.generation) return;
     state.interval = interval;
     state.exhausted = state.range === "all";
@@ -131,7 +141,7 @@
     const width = WIDTH[state.interval];
     const end = state.candles[0][0] - 1;
     try {
-      const answer = await getJSON(candlesPath(state.product, state.interval, end - width * PAGE, end));
+      const answer = await getJSON(candlesPath(state.series, state.interval, end - width * PAGE, end));
       if (generation !== state.generation) return;
       if (!answer.candles.length || end - width * PAGE <= 0) state.exhausted = true;
       if (answer.candles.length) setCandles(answer.candles.concat(state.candles));
@@ -169,7 +179,7 @@
     const query = `start=${Math.max(0, rangeStart(end))}&end=${end}&points=1000`;
     const fields = ["price", "bid", "ask"];
     const answers = await Promise.all(
-      fields.map((f) => getJSON(`series/${encodeURIComponent(state.product)}?field=${f}&${query}`))
+      fields.map((f) => getJSON(`series/${encodeURIComponent(state.series)}?field=${f}&${query}`))
     );
     if (generation !== state.generation) return;
     clearSeries();
@@ -180,52 +190,106 @@
     status(answers[0].points.length ? "" : "No trades in this range.");
   }
 
-  async function loadCompare(generation) {
-    const end = Math.max(...Object.values(state.products).map((p) => (p.last ? p.last.time : 0)), 0) || Date.now();
-    const answer = await getJSON(`compare?start=${Math.max(0, rangeStart(end))}&end=${end}&points=1000`);
+  // Lines of several series on one axis, keyed by series id: in percent from /compare, or in price from /series.
+  async function loadMany(generation, ids, percent, what) {
+    const end = newestTime(ids);
+    const query = `start=${Math.max(0, rangeStart(end))}&end=${end}&points=1000`;
+    let lines; // [[series id, points], ...]
+    let tier;
+    if (percent) {
+      const answer = await getJSON(`compare?products=${ids.map(encodeURIComponent).join(",")}&${query}`);
+      lines = Object.entries(answer.series);
+      tier = answer.tier;
+    } else {
+      const answers = await Promise.all(ids.map((id) => getJSON(`series/${encodeURIComponent(id)}?field=price&${query}`)));
+      lines = answers.map((answer, i) => [ids[i], answer.points]);
+      tier = [...new Set(answers.map((answer) => answer.tier))].join(",");
+    }
     if (generation !== state.generation) return;
     clearSeries();
-    Object.entries(answer.series).forEach(([product, points], i) => addLine(product, COLORS[i % COLORS.length], points, true));
-    $("legend").textContent = `percent change from the start of the range · tier: ${answer.tier}`;
+    lines.forEach(([id, points], i) => addLine(id, COLORS[i % COLORS.length], points, percent));
+    const unit = percent ? "percent change from the start of the range" : "price";
+    $("legend").textContent = `${what} · ${unit} · tier: ${tier}`;
     chart.timeScale().fitContent();
     state.drawn += 1;
+    status(lines.some(([, points]) => points.length) ? "" : "No trades in this range.");
+  }
+
+  function loadExchanges(generation) {
+    const ids = sameAsset();
+    const across = ids.length > 1 ? `across ${ids.map((id) => state.products[id].exchange).join(", ")}` : "on one exchange only";
+    return loadMany(generation, ids, state.unit === "percent", `${state.products[state.series].product} ${across}`);
   }
 
   async function draw() {
     const generation = ++state.generation;
     document.querySelectorAll("[data-view]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.view === state.view)));
     document.querySelectorAll("[data-range]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.range === state.range)));
-    document.querySelectorAll("#products li").forEach((li) => li.setAttribute("aria-current", String(li.dataset.product === state.product)));
+    document.querySelectorAll("[data-unit]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.unit === state.unit)));
+    document.querySelectorAll("#products li").forEach((li) => li.setAttribute("aria-current", String(li.dataset.series === state.series)));
     $("interval").disabled = state.view !== "candles";
+    $("units").hidden = state.view !== "exchanges";
+    showTitle();
     $("legend").textContent = "";
     status("Loading…");
     try {
       if (state.view === "candles") await loadCandles(generation);
       else if (state.view === "line") await loadLines(generation);
-      else await loadCompare(generation);
+      else if (state.view === "exchanges") await loadExchanges(generation);
+      else await loadMany(generation, Object.keys(state.products), true, "every series");
     } catch (err) {
       if (generation === state.generation) status(err.message, true);
     }
   }
 
-  // ---- products, live ticks, staleness ----
+  // What is drawn, in the header: the series' product and exchange (or the asset's exchanges, or every series).
+  function showTitle() {
+    const info = state.products[state.series];
+    const title = $("title");
+    if (!info) {
+      title.textContent = "";
+      return;
+    }
+    const exchanges = state.view === "exchanges" ? sameAsset().map((id) => state.products[id].exchange) : [info.exchange];
+    const text = state.view === "compare" ? "every series" : `${info.product} · ${exchanges.join(" / ")}`;
+    title.textContent = text;
+    document.title = `${text} · BCX`;
+    $("exchanges-view").disabled = sameAsset().length < 2; // nothing to set beside it with one exchange
+  }
+
+  // ---- series list (grouped by exchange), live ticks, staleness ----
+
+  // The group of one exchange: a heading and a list, created the first time one of its series shows.
+  function exchangeList(exchange) {
+    const nav = $("products");
+    let group = nav.querySelector(`section[data-exchange="${exchange}"]`);
+    if (!group) {
+      group = document.createElement("section");
+      group.dataset.exchange = exchange;
+      group.innerHTML = "<h2></h2><ul></ul>";
+      group.querySelector("h2").textContent = exchange;
+      nav.append(group);
+    }
+    return group.querySelector("ul");
+  }
 
   function renderProducts() {
-    const list = $("products");
+    const nav = $("products");
     for (const info of Object.values(state.products)) {
-      let item = list.querySelector(`[data-product="${info.product}"]`);
+      let item = nav.querySelector(`li[data-series="${info.series}"]`);
       if (!item) {
         item = document.createElement("li");
-        item.dataset.product = info.product;
+        item.dataset.series = info.series;
         item.tabIndex = 0;
+        item.title = info.series;
         item.innerHTML = '<span class="name"></span> <span class="last"></span> <span class="change"></span>';
-        item.querySelector(".name").textContent = info.product;
-        const choose = () => { state.product = info.product; draw(); };
+        item.querySelector(".name").textContent = info.product; // the exchange is the group's heading
+        const choose = () => { state.series = info.series; draw(); };
         item.addEventListener("click", choose);
         item.addEventListener("keydown", (e) => { if (e.key === "Enter") choose(); });
-        list.append(item);
+        exchangeList(info.exchange).append(item);
       }
-      item.setAttribute("aria-current", String(info.product === state.product));
+      item.setAttribute("aria-current", String(info.series === state.series));
       item.querySelector(".last").textContent = info.last ? info.last.price : "–";
       const change = info.day ? liveChange(info) : null;
       const changeEl = item.querySelector(".change");
@@ -240,12 +304,12 @@
   }
 
   function onTick(tick) {
-    const info = state.products[tick.product];
+    const info = state.products[tick.series];
     if (!info) return;
     info.last = tick;
     renderProducts();
     checkStale();
-    if (tick.product === state.product && state.view === "candles" && state.candles.length) extendCandle(tick);
+    if (tick.series === state.series && state.view === "candles" && state.candles.length) extendCandle(tick);
   }
 
   // A live tick moves the newest candle (or opens the next one); the server's answer is the exact truth on reload.
@@ -270,16 +334,16 @@
   }
 
   function checkStale() {
-    const info = state.products[state.product];
+    const info = state.products[state.series];
     const banner = $("stale");
     if (!info || !info.last) {
       banner.hidden = false;
-      banner.textContent = `No ticks recorded for ${state.product || "any product"} yet: is bcx-tracker running?`;
+      banner.textContent = `No ticks recorded for ${state.series || "any series"} yet: is bcx-tracker running?`;
       return;
     }
     const age = (Date.now() - info.last.time) / 1000;
     banner.hidden = age < STALE_S;
-    if (!banner.hidden) banner.textContent = `Data is stale: the newest ${info.product} tick is ${humanAge(age)} old.`;
+    if (!banner.hidden) banner.textContent = `Data is stale: the newest ${info.series} tick is ${humanAge(age)} old.`;
   }
 
   function humanAge(s) {
@@ -315,15 +379,22 @@
 
   // ---- start ----
 
+  // ?product= takes a series id (kraken:BTC-USD) or, as links from before series ids do, a bare BTC-USD: Coinbase's.
+  function seriesId(text) {
+    if (!text) return null;
+    return text.includes(":") ? text : `coinbase:${text}`;
+  }
+
   async function start() {
     document.querySelectorAll("[data-view]").forEach((b) => b.addEventListener("click", () => { state.view = b.dataset.view; draw(); }));
     document.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => { state.range = b.dataset.range; draw(); }));
+    document.querySelectorAll("[data-unit]").forEach((b) => b.addEventListener("click", () => { state.unit = b.dataset.unit; draw(); }));
     $("interval").addEventListener("change", draw);
     try {
       const answer = await getJSON("products");
-      answer.products.forEach((p) => (state.products[p.product] = p));
-      const wanted = new URLSearchParams(location.search).get("product");
-      state.product = wanted && state.products[wanted] ? wanted : answer.products[0].product;
+      answer.products.forEach((p) => (state.products[p.series] = p));
+      const wanted = seriesId(new URLSearchParams(location.search).get("product"));
+      state.series = wanted && state.products[wanted] ? wanted : answer.products[0].series;
       renderProducts();
       checkStale();
       setInterval(checkStale, 5000);

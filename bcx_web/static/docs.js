@@ -11,7 +11,7 @@
   };
 
   function example(path, op) {
-    const filled = path.replace(/\{(\w+)\}/g, (_, name) => (name === "product" ? "BTC-USD" : name));
+    const filled = path.replace(/\{(\w+)\}/g, (_, name) => (name === "product" ? "coinbase:BTC-USD" : name));
     const stream = Object.keys((op.responses["200"] || {}).content || {}).includes("text/event-stream");
     return `curl ${stream ? "-N " : ""}'${location.origin}${filled}'`;
   }

@@ -1,8 +1,9 @@
 """The chart page in headless Chromium against a real bcx-web process and test data in Redis.
 
 Driven over the DevTools protocol (websocket-client): the page must draw the candles the API serves (the count on
-window.bcx and coloured pixels on the chart canvas), switch product on a click, and a screenshot is saved to
-tests/artifacts/ (git-ignored) for a person to look at.
+window.bcx and coloured pixels on the chart canvas), list the series grouped by exchange, switch series on a click,
+draw one asset across exchanges in price and in percent (as /compare gives it), and work with Coinbase series only.
+A screenshot is saved to tests/artifacts/ (git-ignored) for a person to look at.
 """
 
 from __future__ import annotations
@@ -113,43 +114,126 @@ def recent_ticks(product: str, minutes: int, base_price: int) -> list[Tick]:
     ]
 
 
+BOTH = "coinbase:BTC-USD,kraken:BTC-USD"
+THREE = "[tracker]\nproducts = coinbase:BTC-USD, coinbase:ETH-USD, kraken:BTC-USD\n"
+# The series list as the page shows it: [heading, [series of its items]] per exchange group.
+GROUPS = """JSON.stringify([...document.querySelectorAll('#products section')].map((g) =>
+  [g.querySelector('h2').textContent, [...g.querySelectorAll('li')].map((li) => li.dataset.series)]))"""
+
+
+def per_second(points: list) -> list[list]:
+    """An API answer's [ms, value] points as the chart draws them: [s, number], one point a second (the last)."""
+    drawn: dict[int, float] = {}
+    for time_ms, value in points:
+        drawn[time_ms // 1000] = float(value)
+    return [[t, v] for t, v in drawn.items()]
+
+
+def drawn(tools: DevTools, what: str, after: int = 0, **expected) -> dict:
+    """The page's state once a draw after the `after`th is done and `expected` fields hold."""
+
+    def ready():
+        state = _state(tools)
+        return state and state["drawn"] > after and all(state[k] == v for k, v in expected.items()) and state
+
+    return wait_for(ready, what=what)
+
+
+def click_and_draw(tools: DevTools, selector: str, what: str, **expected) -> dict:
+    """Click an element, then wait for the draw that the click starts."""
+    before = _state(tools)["drawn"]
+    tools.eval(f"document.querySelector({json.dumps(selector)}).click()")
+    return drawn(tools, what, before, **expected)
+
+
 @pytest.mark.single_redis  # the web on a cluster is covered by test_web and test_scaling; Chromium is slow
-def test_chart_page_draws_candles_and_switches_product(tmp_path, redis_url, redis_conn, processes, chromium):
+def test_chart_page_draws_candles_groups_by_exchange_and_switches_series(
+    tmp_path, redis_url, redis_conn, processes, chromium
+):
     store = TickStore(redis_conn, "bcx")
-    store.add(recent_ticks("BTC-USD", 120, 100) + recent_ticks("ETH-USD", 45, 20))
-    base = start_web(processes, tmp_path, f"[redis]\nurl = {redis_url}\n")
+    store.add(recent_ticks("BTC-USD", 120, 100) + recent_ticks("ETH-USD", 45, 20))  # bare: Coinbase's
+    store.add(recent_ticks("kraken:BTC-USD", 120, 103))
+    base = start_web(processes, tmp_path, f"[redis]\nurl = {redis_url}\n", THREE)
     newest = store.latest("BTC-USD").time_ms
-    candles_url = f"{base}/api/v1.0/candles/BTC-USD?interval=5m&start={newest - 86_400_000}"
+    candles_url = f"{base}/api/v1.0/candles/coinbase:BTC-USD?interval=5m&start={newest - 86_400_000}"
     api = requests.get(candles_url, timeout=10).json()["candles"]
     assert 24 <= len(api) <= 26
 
     chromium.call("Page.enable")
     chromium.call("Page.navigate", url=f"{base}/")
-    state = wait_for(
-        lambda: (s := _state(chromium)) and s["drawn"] >= 1 and s["candles"] and s, what="the first chart draw"
-    )
-    assert state["product"] == "BTC-USD" and state["error"] is None
+    state = drawn(chromium, "the first chart draw")
+    assert state["series"] == "coinbase:BTC-USD" and state["error"] is None
     assert state["candles"] == len(api)  # the default range (1d at 5m) drew every candle the API has
     assert state["staleHidden"]  # ticks up to now: no stale-data banner
+    assert state["title"] == "BTC-USD · coinbase"
     assert chromium.eval(PIXELS) > 100  # candles really painted on the canvas
+    assert json.loads(chromium.eval(GROUPS)) == [
+        ["coinbase", ["coinbase:BTC-USD", "coinbase:ETH-USD"]],
+        ["kraken", ["kraken:BTC-USD"]],
+    ]
 
-    chromium.eval("document.querySelector('[data-product=\"ETH-USD\"]').click()")
-    state = wait_for(
-        lambda: (s := _state(chromium)) and s["product"] == "ETH-USD" and s["drawn"] >= 2 and s["candles"] and s,
-        what="ETH-USD to be drawn",
-    )
+    state = click_and_draw(chromium, 'li[data-series="coinbase:ETH-USD"]', "ETH-USD", series="coinbase:ETH-USD")
     assert state["candles"] in (9, 10)  # 45 minutes at 5m
-    last_price = chromium.eval("document.querySelector('[data-product=\"ETH-USD\"] .last').textContent")
+    assert state["exchangesDisabled"]  # ETH-USD is on one exchange only
+    last_price = chromium.eval("document.querySelector('li[data-series=\"coinbase:ETH-USD\"] .last').textContent")
     assert last_price == recent_ticks("ETH-USD", 45, 20)[-1].price  # prices depend on the index only
 
+    state = click_and_draw(chromium, 'li[data-series="kraken:BTC-USD"]', "kraken:BTC-USD", series="kraken:BTC-USD")
+    assert state["title"] == "BTC-USD · kraken" and state["candles"] == len(api) and not state["exchangesDisabled"]
+
+    screenshot(chromium, "chart.png")
+
+
+@pytest.mark.single_redis
+def test_chart_page_compares_one_asset_across_exchanges(tmp_path, redis_url, redis_conn, processes, chromium):
+    store = TickStore(redis_conn, "bcx")
+    store.add(recent_ticks("coinbase:BTC-USD", 60, 100) + recent_ticks("kraken:BTC-USD", 60, 103))
+    store.add(recent_ticks("coinbase:ETH-USD", 60, 20))
+    base = start_web(processes, tmp_path, f"[redis]\nurl = {redis_url}\n", THREE)
+    chromium.call("Page.enable")
+    chromium.call("Page.navigate", url=f"{base}/?product=kraken:BTC-USD")  # ?product= takes a series id
+    drawn(chromium, "the first chart draw", series="kraken:BTC-USD")
+
+    state = click_and_draw(chromium, '[data-view="exchanges"]', "the price across exchanges", view="exchanges")
+    assert state["title"] == "BTC-USD · coinbase / kraken" and state["error"] is None
+    assert list(state["lines"]) == ["coinbase:BTC-USD", "kraken:BTC-USD"]  # ETH-USD is another asset: not beside them
+    end = max(store.latest(s).time_ms for s in ("coinbase:BTC-USD", "kraken:BTC-USD"))
+    window = f"start={end - 86_400_000}&end={end}&points=1000"
+    for series, drawn_points in state["lines"].items():
+        api = requests.get(f"{base}/api/v1.0/series/{series}?field=price&{window}", timeout=10).json()["points"]
+        assert drawn_points == per_second(api) and len(drawn_points) > 10  # what /series says, for each exchange
+
+    state = click_and_draw(chromium, '[data-unit="percent"]', "the percent change across exchanges", unit="percent")
+    api = requests.get(f"{base}/api/v1.0/compare?products={BOTH}&{window}", timeout=10).json()["series"]
+    assert state["lines"] == {s: per_second(points) for s, points in api.items()}  # what /compare says
+    assert "percent" in state["legend"] and "across coinbase, kraken" in state["legend"]
+    screenshot(chromium, "chart-exchanges.png")
+
+
+@pytest.mark.single_redis
+def test_chart_page_with_coinbase_series_only(tmp_path, redis_url, redis_conn, processes, chromium):
+    TickStore(redis_conn, "bcx").add(recent_ticks("BTC-USD", 30, 100))
+    base = start_web(processes, tmp_path, f"[redis]\nurl = {redis_url}\n")  # the default products: Coinbase's
+    chromium.call("Page.enable")
+    chromium.call("Page.navigate", url=f"{base}/?product=BTC-USD")  # a link from before series ids
+    state = drawn(chromium, "the first chart draw", series="coinbase:BTC-USD")
+    assert state["error"] is None and state["candles"] and state["exchangesDisabled"]
+    assert json.loads(chromium.eval(GROUPS)) == [["coinbase", ["coinbase:BTC-USD", "coinbase:ETH-USD"]]]
+
+
+def screenshot(tools: DevTools, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = chromium.call("Page.captureScreenshot", format="png")
-    (ARTIFACTS / "chart.png").write_bytes(base64.b64decode(shot["data"]))
+    shot = tools.call("Page.captureScreenshot", format="png")
+    (ARTIFACTS / name).write_bytes(base64.b64decode(shot["data"]))
 
 
 def _state(tools: DevTools) -> dict | None:
     text = tools.eval(
-        "window.bcx ? JSON.stringify({drawn: bcx.drawn, product: bcx.product, candles: bcx.candles.length, "
-        "error: bcx.error, staleHidden: document.getElementById('stale').hidden}) : null"
+        "window.bcx ? JSON.stringify({drawn: bcx.drawn, series: bcx.series, view: bcx.view, unit: bcx.unit, "
+        "candles: bcx.candles.length, error: bcx.error, "
+        "lines: Object.fromEntries(Object.entries(bcx.lines).map(([k, v]) => [k, v.map((p) => [p.time, p.value])])), "
+        "staleHidden: document.getElementById('stale').hidden, title: document.getElementById('title').textContent, "
+        "legend: document.getElementById('legend').textContent, "
+        "exchangesDisabled: document.getElementById('exchanges-view').disabled}) : null"
     )
     return json.loads(text) if text else None

@@ -66,12 +66,16 @@ def test_two_tracker_shards_overlapping_on_a_product_store_each_tick_once(
         lambda: {b["id"]: b["products"] for b in status(config, tmp_path)["beating"]} or None,
         what="both shards in bcx status",
     )
-    assert beating == {"tracker:a": "BTC-USD,ETH-USD", "tracker:b": "ETH-USD,SOL-USD"}
+    assert beating == {
+        "tracker:a": "coinbase:BTC-USD,coinbase:ETH-USD",
+        "tracker:b": "coinbase:ETH-USD,coinbase:SOL-USD",
+    }
     for name, process in trackers.items():
         assert processes.terminate(process) == 0, processes.log(f"tracker-{name}")
-    eth = sum(1 for t in expected if t[0] == "ETH-USD")
-    assert f"{eth + sum(1 for t in expected if t[0] == 'BTC-USD')} ticks written" in processes.log("tracker-a")
-    assert f"{eth + sum(1 for t in expected if t[0] == 'SOL-USD')} ticks written" in processes.log("tracker-b")
+    eth = sum(1 for t in expected if t[0] == "coinbase:ETH-USD")
+    btc, sol = (sum(1 for t in expected if t[0] == f"coinbase:{p}") for p in ("BTC-USD", "SOL-USD"))
+    assert f"{eth + btc} ticks written" in processes.log("tracker-a")
+    assert f"{eth + sol} ticks written" in processes.log("tracker-b")
     assert stored() == expected  # both wrote ETH-USD: stored once, nothing lost, nothing extra
     for product in PRODUCTS:
         check_chunks(store, product)
@@ -94,7 +98,7 @@ def test_tracker_rejects_bad_products_option(tmp_path):
         timeout=30,
     )
     assert done.returncode == 2
-    assert "--products" in done.stderr and "'nope' is not a product id" in done.stderr
+    assert "--products" in done.stderr and "'nope' is not a series id" in done.stderr
 
 
 def test_web_answers_503_while_no_cluster_node_answers(tmp_path):

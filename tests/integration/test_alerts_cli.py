@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def alert(n: int) -> Alert:
     return Alert(
         rule="btc-high",
-        product="BTC-USD",
+        series="coinbase:BTC-USD",
         kind="threshold",
         field="price",
         op=">",
@@ -71,9 +71,12 @@ def test_lists_recent_alerts_one_line_each(config_path, redis_conn, quiet_loggin
 def test_since_and_json(config_path, redis_conn, quiet_logging, capsys):
     ids = publish(redis_conn, 1, 2, 3)
     assert alerts_cli.main(["--config", str(config_path), "--since", ids[0], "--json"]) == 0
-    got = [Alert.from_json(line) for line in capsys.readouterr().out.splitlines()]
+    lines = capsys.readouterr().out.splitlines()
+    got = [Alert.from_json(line) for line in lines]
     assert got == [replace(alert(2), id=ids[1]), replace(alert(3), id=ids[2])]
     assert all(json.loads(line)["id"] for line in [a.to_json() for a in got])
+    named = [(d["series"], d["exchange"], d["product"]) for d in map(json.loads, lines)]
+    assert named == [("coinbase:BTC-USD", "coinbase", "BTC-USD")] * 2
 
 
 def test_no_alerts_prints_nothing(config_path, quiet_logging, capsys):

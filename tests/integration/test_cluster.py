@@ -39,7 +39,9 @@ def test_every_key_of_a_product_shares_its_slot_and_alerts_have_their_own(redis_
 
 
 def test_alerts_reach_a_subscriber_on_either_topology(redis_conn):
-    alert = alerts.Alert("r", "BTC-USD", "level", "price", ">", "2", "1", 1_000, "BTC-USD price 2 crossed above 1")
+    alert = alerts.Alert(
+        "r", "coinbase:BTC-USD", "level", "price", ">", "2", "1", 1_000, "BTC-USD price 2 crossed above 1"
+    )
     with Subscription(redis_conn, alerts_key("bcx")) as subscription:
         subscription.get(timeout=0.2)  # the subscribe round trip
         alert_id = alerts.publish(redis_conn, "bcx", alert, maxlen=10)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bcx.series import split
 from bcx.embedded import EmbeddedRedis, free_port
 from bcx.keys import ticks_channel
+from bcx.series import split
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_tracker.coinbase import Coinbase, parse_message
@@ -41,7 +40,8 @@ def fields(tick: Tick) -> tuple:
 
 
 def ticks_in(path: Path) -> list[tuple]:
-    return sorted(fields(parse_message(e.raw).tick) for e in read_entries(path) if e.channel == "ticker")
+    coinbase = (e for e in read_entries(path) if e.channel == "ticker" and split(e.product).exchange == "coinbase")
+    return sorted(fields(parse_message(e.raw).tick) for e in coinbase)
 
 
 def stored(store: TickStore) -> list[tuple]:
@@ -66,7 +66,9 @@ class InProcessTracker:
 
     def __init__(self, url: str, store: TickStore):
         self.writer = TickWriter(store, batch_size=50, flush_interval=0.02, retry_max=1).start()
-        self.feed = Feed(Coinbase([split(p).product for p in PRODUCTS]), url, self.writer.put_many, reconnect_max=1).start()
+        self.feed = Feed(
+            Coinbase([split(p).product for p in PRODUCTS]), url, self.writer.put_many, reconnect_max=1
+        ).start()
 
     def stop(self) -> None:
         self.feed.stop(time.monotonic() + TIMEOUT)

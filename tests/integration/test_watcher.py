@@ -3,6 +3,7 @@ relative to the newest tick. Constructed in-process with a fixed clock; one proc
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -74,7 +75,13 @@ def test_crossing_fires_one_alert_on_pubsub_and_stream_with_the_same_id(store, m
     assert stored == [live]
     assert live.id is not None
     assert (live.rule, live.value, live.time_ms, live.trade_id) == ("btc-high", "100012.50", T0 + 2000, 3)
-    assert live.message == "BTC-USD price 100012.50 crossed above 100000 (rule btc-high)"
+    assert live.message == "coinbase:BTC-USD price 100012.50 crossed above 100000 (rule btc-high)"
+    published = json.loads(message["data"])  # a bare BTC-USD in the config is Coinbase's series
+    assert (published["series"], published["exchange"], published["product"]) == (
+        "coinbase:BTC-USD",
+        "coinbase",
+        "BTC-USD",
+    )
     assert subscriber.get_message(timeout=0.2) is None
     subscriber.close()
 
@@ -137,7 +144,7 @@ def test_rule_already_true_at_first_start_fires_once(store, make_watcher, redis_
 def test_product_named_only_by_an_alert_is_watched(store, make_watcher, redis_conn):
     store.add([tick(0, 1, "10", "ETH-USD"), tick(1, 2, "3000", "ETH-USD")])
     make_watcher("[alert:eth]\nproduct = ETH-USD\nwhen = price >= 3000\n").run_pass(NOW)
-    assert [a.product for a in alerts.read_alerts(redis_conn, "bcx")] == ["ETH-USD"]
+    assert [a.series for a in alerts.read_alerts(redis_conn, "bcx")] == ["coinbase:ETH-USD"]
 
 
 def test_trims_by_retention_from_the_newest_tick_not_the_wall_clock(store, make_watcher):

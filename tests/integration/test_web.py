@@ -14,7 +14,6 @@ import requests
 
 from bcx.config import load_config, packaged_default
 from bcx.embedded import free_port
-from bcx.store import TickStore
 from bcx.tick import Tick, iso_to_ms
 from bcx_web.app import create_app
 from bcx_web.cli import main
@@ -30,22 +29,12 @@ def config(redis_config):
 
 
 @pytest.fixture
-def client(config):
-    return create_app(config, {"TESTING": True}).test_client()
-
-
-@pytest.fixture
 def down_client(config):
     """An app whose Redis is a closed port."""
     config = replace(
         config, redis=replace(config.redis, url=f"redis://127.0.0.1:{free_port()}/0", cluster=(), timeout=1.0)
     )
     return create_app(config, {"TESTING": True}).test_client()
-
-
-@pytest.fixture
-def store(redis_conn):
-    return TickStore(redis_conn, "bcx", chunk_entries=4)  # small chunks: ranges span several
 
 
 def tick(time_ms: int, trade_id: int, price: str = "19100.01", product: str = "BTC-USD") -> Tick:
@@ -65,8 +54,8 @@ def get(client, url: str, status: int = 200) -> dict:
 def test_products_without_ticks(client):
     assert get(client, "/api/v1.0/products") == {
         "products": [
-            {"product": "BTC-USD", "last": None, "day": None},
-            {"product": "ETH-USD", "last": None, "day": None},
+            {"series": "coinbase:BTC-USD", "exchange": "coinbase", "product": "BTC-USD", "last": None, "day": None},
+            {"series": "coinbase:ETH-USD", "exchange": "coinbase", "product": "ETH-USD", "last": None, "day": None},
         ]
     }
 
@@ -76,6 +65,8 @@ def test_products_show_the_newest_tick_exactly(client, store):
     products = get(client, "/api/v1.0/products")["products"]
     assert products == [
         {
+            "series": "coinbase:BTC-USD",
+            "exchange": "coinbase",
             "product": "BTC-USD",
             "last": {
                 "time": T0 + 5,
@@ -96,6 +87,8 @@ def test_products_show_the_newest_tick_exactly(client, store):
             },
         },
         {
+            "series": "coinbase:ETH-USD",
+            "exchange": "coinbase",
             "product": "ETH-USD",
             "last": tick(T0 + 1, 9, "0.00000100", "ETH-USD").as_dict(),
             "day": {
@@ -130,8 +123,8 @@ def test_products_etag_answers_304_until_a_product_trades(client, store):
 def test_ticks_default_range_is_the_hour_before_the_newest_tick(client, store):
     newest = T0 + 2 * HOUR
     store.add([tick(newest - HOUR - 1, 1), tick(newest - HOUR, 2), tick(newest, 3), tick(T0, 4)])
-    body = get(client, "/api/v1.0/ticks/BTC-USD")
-    assert (body["product"], body["start"], body["end"]) == ("BTC-USD", newest - HOUR, newest)
+    body = get(client, "/api/v1.0/ticks/coinbase:BTC-USD")
+    assert (body["series"], body["start"], body["end"]) == ("coinbase:BTC-USD", newest - HOUR, newest)
     assert [t["trade_id"] for t in body["ticks"]] == [2, 3]
     assert body["truncated"] is False
 
@@ -186,9 +179,11 @@ def test_ticks_start_after_newest_tick_is_empty(client, store):
 @pytest.mark.parametrize(
     "url, message",
     [
-        ("/api/v1.0/ticks/SOL-USD", "'SOL-USD' is not recorded here"),
-        ("/api/v1.0/ticks/btc-usd", "is not a product id"),
-        ("/api/v1.0/ticks/BTC_USD", "is not a product id"),
+        ("/api/v1.0/ticks/SOL-USD", "'coinbase:SOL-USD' is not recorded here"),
+        ("/api/v1.0/ticks/kraken:BTC-USD", "'kraken:BTC-USD' is not recorded here"),
+        ("/api/v1.0/ticks/btc-usd", "is not a series id"),
+        ("/api/v1.0/ticks/BTC_USD", "is not a series id"),
+        ("/api/v1.0/ticks/binance:BTC-USDT", "product: 'binance:BTC-USDT': unknown exchange 'binance' (known: "),
         ("/api/v1.0/ticks/BTC-USD?start=2000&end=1000", "start (2000) is after end (1000)"),
         ("/api/v1.0/ticks/BTC-USD?start=soon", "start: 'soon' is neither unix milliseconds nor an ISO 8601 time"),
         ("/api/v1.0/ticks/BTC-USD?end=1.5", "end: '1.5' is neither"),
@@ -215,14 +210,14 @@ def test_health_ok_with_tick_ages(client, store):
     store.add([tick(now_ms - 2500, 1)])
     body = get(client, "/api/v1.0/health")
     assert (body["status"], body["redis"]) == ("ok", True)
-    assert 2.4 <= body["tick_age_seconds"]["BTC-USD"] < 60
-    assert body["tick_age_seconds"]["ETH-USD"] is None
+    assert 2.4 <= body["tick_age_seconds"]["coinbase:BTC-USD"] < 60
+    assert body["tick_age_seconds"]["coinbase:ETH-USD"] is None
 
 
 def test_health_503_when_redis_is_down(down_client):
     body = get(down_client, "/api/v1.0/health", 503)
     assert (body["status"], body["redis"]) == ("unavailable", False)
-    assert body["tick_age_seconds"] == {"BTC-USD": None, "ETH-USD": None}
+    assert body["tick_age_seconds"] == {"coinbase:BTC-USD": None, "coinbase:ETH-USD": None}
     assert "Connection refused" in body["error"]
 
 

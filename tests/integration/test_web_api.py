@@ -13,7 +13,6 @@ import pytest
 from bcx import alerts
 from bcx.candles import Candle, CandleStore
 from bcx.config import load_config, packaged_default
-from bcx.store import TickStore
 from bcx_web.app import create_app
 from tests.integration.test_web import T0, get, tick
 
@@ -24,16 +23,6 @@ MIN = 60_000
 def config(redis_config):
     base = load_config(str(packaged_default()))
     return replace(base, redis=redis_config)
-
-
-@pytest.fixture
-def client(config):
-    return create_app(config, {"TESTING": True}).test_client()
-
-
-@pytest.fixture
-def store(redis_conn):
-    return TickStore(redis_conn, "bcx", chunk_entries=4)
 
 
 @pytest.fixture
@@ -118,16 +107,16 @@ def test_candles_range_is_capped(client):
 def test_compare_percent_from_the_start(client, store):
     minute_ticks(store, 2)
     store.add([tick(T0, 1, "50", "ETH-USD"), tick(T0 + MIN, 2, "55", "ETH-USD")])
-    answer = get(client, f"/api/v1.0/compare?products=BTC-USD,ETH-USD&start={T0}&end={T0 + 2 * MIN}")
-    assert answer["series"]["ETH-USD"] == [[T0, 0.0], [T0 + MIN, 10.0]]
-    assert answer["series"]["BTC-USD"][-1] == [T0 + MIN + 50_000, 1.0]
+    answer = get(client, f"/api/v1.0/compare?products=coinbase:BTC-USD,ETH-USD&start={T0}&end={T0 + 2 * MIN}")
+    assert answer["series"]["coinbase:ETH-USD"] == [[T0, 0.0], [T0 + MIN, 10.0]]  # keyed by canonical series id
+    assert answer["series"]["coinbase:BTC-USD"][-1] == [T0 + MIN + 50_000, 1.0]
 
 
 # ---- /alerts ----
 
 
 def publish(redis_conn, n: int) -> list[str]:
-    alert = alerts.Alert("r", "BTC-USD", "price", "price", ">", "101", "100", T0, "BTC-USD price 101 > 100", 7)
+    alert = alerts.Alert("r", "coinbase:BTC-USD", "price", "price", ">", "101", "100", T0, "BTC-USD price 101 > 100", 7)
     return [alerts.publish(redis_conn, "bcx", replace(alert, time_ms=T0 + i), 100) for i in range(n)]
 
 
@@ -186,7 +175,9 @@ def test_tick_stream_sends_latest_then_new_ticks(config, store):
         ("/api/v1.0/series/NOPE-USD", "not recorded"),
         ("/api/v1.0/candles/BTC-USD?interval=2m", "interval"),
         ("/api/v1.0/compare?products=BTC-USD,BTC-USD", "twice"),
-        ("/api/v1.0/compare?products=BTC-USD,x", "not a product"),
+        ("/api/v1.0/compare?products=BTC-USD,x", "products: 'x' is not a series id"),
+        ("/api/v1.0/compare?products=BTC-USD,coinbase:BTC-USD", "twice"),
+        ("/api/v1.0/compare?products=BTC-USD,bitstamp:BTC-USD", "unknown exchange 'bitstamp' (known: coinbase"),
         ("/api/v1.0/alerts?since=abc", "alert id"),
         ("/api/v1.0/alerts?limit=1001", "maximum"),
         ("/api/v1.0/alerts/stream?since=1-2-3", "alert id"),
@@ -208,7 +199,8 @@ def test_metrics_count_requests_and_show_tick_ages(client, store):
     assert response.status_code == 200 and response.mimetype == "text/plain"
     assert re.search(r'bcx_web_requests_total\{endpoint="api.products",method="GET",status="200"\} [1-9]', text)
     assert 'bcx_web_request_seconds_count{endpoint="api.products"}' in text
-    assert re.search(r'bcx_tick_age_seconds\{product="BTC-USD"\} \d', text)
+    labels = 'exchange="coinbase",product="BTC-USD",series="coinbase:BTC-USD"'
+    assert re.search(rf"bcx_tick_age_seconds\{{{labels}\}} \d", text)
 
 
 def test_cors_off_by_default_and_configurable(config, client):

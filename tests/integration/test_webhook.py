@@ -11,7 +11,9 @@ from tests.webhook_stub import WebhookStub
 
 
 def alert(n: int) -> Alert:
-    return Alert("r", "BTC-USD", "threshold", "price", ">", "101", "100", 1_700_000_000_000 + n, "m", n, f"1-{n}")
+    return Alert(
+        "r", "coinbase:BTC-USD", "threshold", "price", ">", "101", "100", 1_700_000_000_000 + n, "m", n, f"1-{n}"
+    )
 
 
 def test_delivers_after_server_errors_with_backoff():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import fakeredis
 import pytest
 
@@ -11,7 +14,7 @@ from bcx.keys import alerts_key
 
 ALERT = Alert(
     rule="btc-high",
-    product="BTC-USD",
+    series="coinbase:BTC-USD",
     kind="threshold",
     field="price",
     op=">",
@@ -19,7 +22,7 @@ ALERT = Alert(
     threshold="100000",
     time_ms=1_700_000_000_123,
     trade_id=42,
-    message="BTC-USD price 100012.50 crossed above 100000 (rule btc-high)",
+    message="coinbase:BTC-USD price 100012.50 crossed above 100000 (rule btc-high)",
 )
 
 
@@ -33,6 +36,18 @@ def test_json_round_trip_keeps_exact_strings():
     assert Alert.from_json(published.to_json()) == published
     assert Alert.from_json(ALERT.to_json()) == ALERT
     assert '"value":"100012.50"' in ALERT.to_json()
+
+
+def test_json_names_the_series_exchange_and_product():
+    data = json.loads(replace(ALERT, series="kraken:ETH-USD").to_json())
+    assert (data["series"], data["exchange"], data["product"]) == ("kraken:ETH-USD", "kraken", "ETH-USD")
+
+
+def test_an_alert_stored_before_series_ids_reads_back_as_coinbase():
+    data = json.loads(ALERT.to_json())
+    older = {key: value for key, value in data.items() if key not in ("series", "exchange")}
+    older["product"] = "BTC-USD"
+    assert Alert.from_json(json.dumps(older)) == ALERT
 
 
 def test_from_json_ignores_unknown_keys_and_takes_the_given_id():

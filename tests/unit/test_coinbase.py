@@ -10,8 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bcx.tick import Tick
-from bcx_tracker.exchange import ExchangeError, Heartbeat, Ignored, MalformedMessage, Subscribed, TickEvent
-from bcx_tracker.gaps import SequenceFilter
 from bcx_tracker.coinbase import (
     SubscribeRejected,
     parse_message,
@@ -19,6 +17,8 @@ from bcx_tracker.coinbase import (
     subscribe_message,
     subscriptions_message,
 )
+from bcx_tracker.exchange import ExchangeError, Heartbeat, Ignored, MalformedMessage, Subscribed, TickEvent
+from bcx_tracker.gaps import SequenceFilter
 
 # Verbatim copies of shared/reference/coinbase-examples.jsonl (see §3.7 of coinbase-feed.md for the sources).
 EXAMPLES = (Path(__file__).parent.parent / "fixtures" / "coinbase-examples.jsonl").read_text().splitlines()
@@ -53,7 +53,9 @@ def test_ticker_2022_keeps_exact_strings():
 
 def test_ticker_2021_capture_without_book_sizes():
     event = parse_message(TICKER_2021)
-    assert event.tick == Tick("coinbase:BAND-GBP", 1618677810244, 881613, "14.7775", "14.7550", "14.8060", "0.04", 333938798)
+    assert event.tick == Tick(
+        "coinbase:BAND-GBP", 1618677810244, 881613, "14.7775", "14.7550", "14.8060", "0.04", 333938798
+    )
 
 
 def test_trailing_zeros_are_kept():

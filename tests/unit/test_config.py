@@ -54,7 +54,12 @@ def test_values_and_alerts(tmp_path):
     assert config.tracker.flush_interval == pytest.approx(0.25)
     assert config.watcher.retention["raw"] is None  # a bare duration (the older form) is the raw ticks' retention
     (alert,) = config.alerts
-    assert (alert.name, alert.product, alert.when.field, alert.when.op) == ("btc-high", "coinbase:BTC-USD", "price", ">")
+    assert (alert.name, alert.product, alert.when.field, alert.when.op) == (
+        "btc-high",
+        "coinbase:BTC-USD",
+        "price",
+        ">",
+    )
     assert alert.when.threshold == Decimal("100000.5")
 
 

@@ -18,22 +18,40 @@ from bcx_web.params import (
     resolve_range,
 )
 
-KNOWN = ("BTC-USD", "ETH-USD")
+KNOWN = ("coinbase:BTC-USD", "coinbase:ETH-USD", "kraken:BTC-USD")
 
 
-def test_product_known():
-    assert parse_product("BTC-USD", KNOWN) == "BTC-USD"
+@pytest.mark.parametrize(
+    "text, series",
+    [("kraken:BTC-USD", "kraken:BTC-USD"), ("coinbase:BTC-USD", "coinbase:BTC-USD"), ("BTC-USD", "coinbase:BTC-USD")],
+)
+def test_product_is_a_known_series_in_its_canonical_spelling(text, series):
+    assert parse_product(text, KNOWN) == series
 
 
-@pytest.mark.parametrize("text", ["btc-usd", "BTCUSD", "BTC-USD-X", "", "B-USD", "BTC USD", "../etc"])
+@pytest.mark.parametrize(
+    "text",
+    ["btc-usd", "BTCUSD", "BTC-USD-X", "", "B-USD", "BTC USD", "../etc", "Kraken:BTC-USD", "kraken:", ":BTC-USD"],
+)
 def test_product_malformed(text):
-    with pytest.raises(ParamError, match="not a product id"):
+    with pytest.raises(ParamError, match="^product: .*is not a series id"):
         parse_product(text, KNOWN)
 
 
+def test_unknown_exchange_names_the_parameter_and_the_known_exchanges():
+    with pytest.raises(ParamError, match=r"^products: .*unknown exchange 'binance' \(known: coinbase, kraken\)"):
+        parse_products("coinbase:BTC-USD,binance:BTC-USDT", KNOWN)
+
+
 def test_product_not_configured():
-    with pytest.raises(ParamError, match="not recorded here.*BTC-USD, ETH-USD"):
-        parse_product("SOL-USD", KNOWN)
+    with pytest.raises(ParamError, match="not recorded here.*coinbase:BTC-USD, coinbase:ETH-USD, kraken:BTC-USD"):
+        parse_product("kraken:ETH-USD", KNOWN)
+
+
+def test_products_bare_and_prefixed_are_the_same_series():
+    assert parse_products("BTC-USD,kraken:BTC-USD", KNOWN) == ("coinbase:BTC-USD", "kraken:BTC-USD")
+    with pytest.raises(ParamError, match="names a series twice"):
+        parse_products("BTC-USD,coinbase:BTC-USD", KNOWN)
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def test_crossing_up_fires_once_with_a_readable_message():
     alerts, state = evaluate(rule("price > 100000", "btc-high"), None, ticks("99999", "100012.50"), NOW)
     assert len(alerts) == 1
     alert = alerts[0]
-    assert (alert.rule, alert.product, alert.kind, alert.field, alert.op) == (
+    assert (alert.rule, alert.series, alert.kind, alert.field, alert.op) == (
         "btc-high",
         "BTC-USD",
         "threshold",

@@ -49,7 +49,7 @@ def report(**overrides):
         "pids": {"tracker": RUNNING_PID, "web": RUNNING_PID},
         "pid_dir": "/run/bcx",
         "heartbeats": [],
-        "latest_ms": {"BTC-USD": (NOW - 5) * 1000, "ETH-USD": None},
+        "latest_ms": {"coinbase:BTC-USD": (NOW - 5) * 1000, "kraken:BTC-USD": None},
         "used_memory": 2_000_000,
         "redis_error": None,
         "now": NOW,
@@ -61,9 +61,10 @@ def report(**overrides):
 
 def test_report_ok_and_rendered():
     ok = report()
-    assert ok.ok and ok.tick_ages == {"BTC-USD": 5.0, "ETH-USD": None}
+    assert ok.ok and ok.tick_ages == {"coinbase:BTC-USD": 5.0, "kraken:BTC-USD": None}
     text = render_text(ok)
-    assert "1.9 MiB used" in text and "BTC-USD 5.0s ago, ETH-USD none" in text and text.endswith("status    ok")
+    assert "1.9 MiB used" in text and text.endswith("status    ok")
+    assert "ticks     coinbase:BTC-USD 5.0s ago, kraken:BTC-USD none" in text
     assert json.loads(render_json(ok))["ok"] is True
 
 
@@ -71,8 +72,8 @@ def test_report_down_on_redis_or_old_ticks():
     down = report(redis_error="connection refused", used_memory=None)
     assert not down.ok and down.problems[0] == "redis: connection refused"
     stale = report(max_tick_age=3.0)
-    assert stale.problems == ["ticks: BTC-USD: newest tick 5.0s old", "ticks: ETH-USD: no tick yet"]
-    assert report(max_tick_age=10.0, latest_ms={"BTC-USD": (NOW - 5) * 1000}).ok
+    assert stale.problems == ["ticks: coinbase:BTC-USD: newest tick 5.0s old", "ticks: kraken:BTC-USD: no tick yet"]
+    assert report(max_tick_age=10.0, latest_ms={"coinbase:BTC-USD": (NOW - 5) * 1000}).ok
 
 
 def test_format_seconds():
