@@ -101,7 +101,8 @@ class Kraken(Exchange):
         return json.dumps(message, separators=(",", ":"))
 
     def subscribe_messages(self) -> list[str]:
-        """The ticker first, so that its snapshot (the book now) is known before the first live trade. Trade
+        """Trades first: a server may start sending on the first subscribe (bcx-replay does), and a trade missed is
+        a tick lost where a ticker missed only leaves the next trades without a book until the next one. Trade
         `snapshot` is set explicitly: the docs disagree on its default. Called on every (re)connect: the book seen
         on an earlier connection is stale by now, and the ping timer starts again."""
         self._book.clear()
@@ -109,7 +110,7 @@ class Kraken(Exchange):
         symbols = [symbol_of_product(product) for product in self.products]
         ticker = {"channel": "ticker", "symbol": symbols, "event_trigger": "bbo", "snapshot": True}
         trade = {"channel": "trade", "symbol": symbols, "snapshot": True}
-        return [self._request("subscribe", ticker), self._request("subscribe", trade)]
+        return [self._request("subscribe", trade), self._request("subscribe", ticker)]
 
     @classmethod
     def rest(cls, base_url: str) -> ExchangeRest:

@@ -60,8 +60,9 @@ def ticker_frame(bid: str, ask: str, at_ms: int, kind: str = "update") -> str:
 FRAMES = [
     '{"channel":"status","data":[{"api_version":"v2","connection_id":1,"system":"online","version":"2.0.0"}],'
     '"type":"update"}',
-    ticker_frame("100.10", "100.30", T0_MS, "snapshot"),
+    # In the order a recording of Kraken holds them: the trade channel is subscribed first.
     trade_frame([1, 2, 3], "snapshot"),
+    ticker_frame("100.10", "100.30", T0_MS + 2900, "snapshot"),
     trade_frame([4, 5]),
     ticker_frame("100.15", "100.25", T0_MS + 3500),
     trade_frame(range(6, 11)),

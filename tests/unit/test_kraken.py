@@ -311,17 +311,17 @@ def test_trades_of_unconfigured_symbols_are_reported_beside_the_configured_ones(
 # Requests.
 
 
-def test_subscribe_messages_ticker_bbo_then_trade_snapshot(kraken):
-    ticker_sub, trade_sub = map(json.loads, kraken.subscribe_messages())
+def test_subscribe_messages_trade_with_its_snapshot_then_ticker_bbo(kraken):
+    trade_sub, ticker_sub = map(json.loads, kraken.subscribe_messages())
     symbols = ["BTC/USD", "ALGO/USD", "MATIC/USD", "DOGE/USD"]
-    assert ticker_sub == {
-        "method": "subscribe",
-        "params": {"channel": "ticker", "symbol": symbols, "event_trigger": "bbo", "snapshot": True},
-        "req_id": 1,
-    }
     assert trade_sub == {
         "method": "subscribe",
         "params": {"channel": "trade", "symbol": symbols, "snapshot": True},
+        "req_id": 1,
+    }
+    assert ticker_sub == {
+        "method": "subscribe",
+        "params": {"channel": "ticker", "symbol": symbols, "event_trigger": "bbo", "snapshot": True},
         "req_id": 2,
     }
 
@@ -379,7 +379,7 @@ def test_subscribe_one_ack_per_symbol_and_a_refusal_for_a_symbol_not_recorded(re
 
 
 def test_the_adapters_own_subscribe_messages_are_acked(replay):
-    ticker_sub, trade_sub = Kraken(["BTC-USD", "MATIC-USD"]).subscribe_messages()
+    trade_sub, ticker_sub = Kraken(["BTC-USD", "MATIC-USD"]).subscribe_messages()
     answer = replay.request(ticker_sub, {})
     assert answer.subscribe == {"ticker": {"BTC-USD", "MATIC-USD"}}
     assert json.loads(answer.replies[0])["result"]["event_trigger"] == "bbo"
