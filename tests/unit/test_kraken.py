@@ -19,6 +19,7 @@ from bcx_tracker.exchange import (
     MalformedMessage,
     Subscribed,
     SubscribeFailed,
+    TickEvent,
     Unconfigured,
 )
 from bcx_tracker.exchanges import ADAPTERS, REPLAY_PROTOCOLS
@@ -302,8 +303,11 @@ def test_an_older_symbol_spelling_reaches_its_configured_series(kraken):
 
 
 def test_trades_of_unconfigured_symbols_are_reported_beside_the_configured_ones():
-    parsed = Kraken(["BTC-USD"]).parse(trade(symbol="ETH/USD"))
-    assert parsed == [Unconfigured("ETH/USD")]
+    frame = json.loads(TRADE_UPDATE, parse_float=str)
+    frame["data"][1]["symbol"] = "ETH/USD"
+    parsed = Kraken(["BTC-USD"]).parse(json.dumps(frame))
+    assert [type(event) for event in parsed] == [TickEvent, Unconfigured]
+    assert (parsed[0].tick.trade_id, parsed[1]) == (10218208, Unconfigured("ETH/USD"))
     with pytest.raises(MalformedMessage):
         Kraken(["BTC-USD"]).parse(trade(symbol=None))
 
