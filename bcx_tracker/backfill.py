@@ -63,7 +63,8 @@ class TradeBackfiller(Worker):
     def _fill(self, gap: Gap) -> None:
         if gap.size > self.max_gap:
             log.warning("%s: %d trades missing, backfilling the newest %d", gap.product, gap.size, self.max_gap)
-            gap = Gap(gap.product, gap.upto - self.max_gap, gap.upto)
+            # after_ms stays: the time of an older trade, still where an exchange paging by time (Kraken) starts
+            gap = Gap(gap.product, gap.upto - self.max_gap, gap.upto, gap.after_ms)
         try:
             ticks = self.rest.fetch_gap(gap, lambda: self.stopping)
         except RestError as exc:

@@ -27,11 +27,15 @@ if TYPE_CHECKING:
 
 
 class MalformedMessage(ValueError):
-    """A frame that is not a valid message of the exchange's feed; `reason` says why (for the log)."""
+    """A frame that is not a valid message of the exchange's feed; `reason` says why (for the log).
 
-    def __init__(self, reason: str):
+    `events` are what the frame's good items parsed into when only some of its items are bad (a batch of trades
+    with one broken): the feed loop counts the frame as malformed and still acts on them."""
+
+    def __init__(self, reason: str, events: Sequence[Message] = ()):
         super().__init__(reason)
         self.reason = reason
+        self.events = list(events)
 
 
 # What one frame parses into.

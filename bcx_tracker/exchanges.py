@@ -9,16 +9,19 @@ from functools import cache
 from bcx_tracker.coinbase import Coinbase, CoinbaseReplay
 from bcx_tracker.coinbase_advanced import CoinbaseAdvanced, CoinbaseAdvancedReplay
 from bcx_tracker.exchange import Entry, Exchange, ReplayProtocol
+from bcx_tracker.kraken import Kraken, KrakenReplay
 
 # [exchange:NAME] -> its protocol (ExchangeConfig.protocol) -> the adapter class
 ADAPTERS: dict[str, type[Exchange]] = {
     "coinbase-exchange": Coinbase,
     "coinbase-advanced": CoinbaseAdvanced,
+    "kraken": Kraken,
 }
 # bcx-replay's path -> the server side
 REPLAY_PROTOCOLS: dict[str, type[ReplayProtocol]] = {
     "coinbase": CoinbaseReplay,
     "coinbase-advanced": CoinbaseAdvancedReplay,
+    "kraken": KrakenReplay,
 }
 # The exchange whose recorded lines each path plays (Advanced Trade plays Coinbase's recording).
 DEFAULT_PATH = "coinbase"

@@ -199,7 +199,7 @@ class Feed(Worker):
         except MalformedMessage as exc:
             self.stats.malformed += 1
             self._malformed_log.event(now, "(%s): %.200r", exc.reason, raw)
-            return
+            messages = exc.events  # a bad item of a batch costs only itself
         for message in messages:
             self._act(message, now)
 

@@ -222,7 +222,8 @@ def scan_recording(path: str | Path) -> RecordingInfo:
         count += 1
         first = entry.time_ms if first is None else min(first, entry.time_ms)
         last = entry.time_ms if last is None else max(last, entry.time_ms)
-        trades = [min(trades[0], entry.trade_id), max(trades[1], entry.trade_id)]
+        if entry.trade_id:  # 0: an entry without one (a Kraken ticker), which must not stretch a loop's id shift
+            trades = [min(trades[0], entry.trade_id), max(trades[1], entry.trade_id)]
         if entry.sequence is not None:
             sequences = [min(sequences[0], entry.sequence), max(sequences[1], entry.sequence)]
     if bad:
@@ -231,4 +232,6 @@ def scan_recording(path: str | Path) -> RecordingInfo:
         raise ValueError(f"{path}: no ticker or heartbeat messages to play")
     if sequences[0] > sequences[1]:
         sequences = [0, 0]
+    if trades[0] > trades[1]:
+        trades = [0, 0]
     return RecordingInfo(frozenset(products), count, first, last, tuple(trades), tuple(sequences), index)

@@ -13,6 +13,7 @@ from websocket import ABNF, WebSocketConnectionClosedException, WebSocketTimeout
 from bcx_tracker.coinbase import Coinbase
 from bcx_tracker.feed import Feed
 from bcx_tracker.framed_ws import FramedWebSocket
+from bcx_tracker.kraken import Kraken
 
 EXAMPLES = (Path(__file__).parent.parent / "fixtures" / "coinbase-examples.jsonl").read_text().splitlines()
 SUBSCRIPTIONS = json.dumps({"type": "subscriptions", "channels": [{"name": "ticker", "product_ids": ["ETH-USD"]}]})
@@ -200,6 +201,27 @@ def test_an_unconfigured_product_is_dropped_and_counted():
     drive(feed, 4, step=0.01)
     assert [tick.product for tick in feed.received] == ["coinbase:ETH-USD"]
     assert (feed.stats.ticks, feed.stats.unconfigured, feed.stats.malformed) == (1, 1, 0)
+
+
+def test_a_bad_trade_in_a_batch_costs_only_itself_and_becomes_a_gap_like_any_jump_in_contiguous_ids():
+    def trades(*items: str) -> str:
+        return '{"channel":"trade","type":"update","data":[' + ",".join(items) + "]}"
+
+    def item(trade_id: int, qty: str = "0.5") -> str:
+        stamp = "2023-10-06T17:35:55.440295Z"
+        return f'{{"symbol":"BTC/USD","price":105944.20,"qty":{qty},"trade_id":{trade_id},"timestamp":"{stamp}"}}'
+
+    batch, later = trades(item(1), item(2, qty='"x"'), item(3)), trades(item(7))
+    gaps, received = [], []
+    feed = Feed(
+        Kraken(["BTC-USD"]), "ws://k.test", received.extend, connect=Connector(FakeSocket(text(batch), text(later)))
+    )
+    feed.on_gap = gaps.append
+    drive(feed, 3, step=0.01)
+    assert [tick.trade_id for tick in received] == [1, 3, 7]
+    assert received[0].price == "105944.20"
+    assert (feed.stats.ticks, feed.stats.malformed) == (3, 1)
+    assert [(gap.after, gap.upto, gap.after_ms) for gap in gaps] == [(1, 2, 1696613755440), (3, 6, 1696613755440)]
 
 
 def test_records_every_raw_message(tmp_path):
