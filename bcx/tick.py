@@ -186,3 +186,9 @@ def ms_to_iso(ms: int) -> str:
 def iso_us(time_us: int) -> str:
     """Unix microseconds -> RFC 3339 with microseconds, as the exchanges write times."""
     return (_EPOCH + timedelta(microseconds=time_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def shift_iso(text: str, ms: int) -> str:
+    """An RFC 3339 time `ms` milliseconds later, with microseconds (a looping replay moves recorded times)."""
+    moved = datetime.fromisoformat(text) + timedelta(milliseconds=ms)
+    return moved.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
 
 import orjson
 
 from bcx.series import PRODUCT_PATTERN, series_id
-from bcx.tick import Tick, iso_to_ms, iso_us
+from bcx.tick import Tick, iso_to_ms, iso_us, shift_iso
 from bcx_tracker.exchange import (
     Entry,
     Exchange,
@@ -352,9 +351,3 @@ def _changed(subs: Mapping[str, frozenset[str]], wanted: Mapping[str, set[str]],
         else:
             after.get(name, set()).difference_update(ids)
     return {name: ids for name, ids in after.items() if ids}
-
-
-def shift_iso(text: str, ms: int) -> str:
-    """An RFC 3339 time `ms` milliseconds later, with microseconds."""
-    moved = datetime.fromisoformat(text) + timedelta(milliseconds=ms)
-    return moved.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -186,8 +186,9 @@ class Entry(NamedTuple):  # NamedTuple: bcx-replay --speed max makes tens of tho
     channel: str  # the channel that carries it, in the protocol's own names ("ticker", "heartbeat", "trade")
     product: str  # series id
     time_ms: int
-    trade_id: int  # the trade's id, or the newest trade id a heartbeat names (0: none)
+    trade_id: int  # the trade's id (of several: the highest), or the newest trade id a heartbeat names (0: none)
     sequence: int | None
+    first_trade_id: int | None = None  # a frame of several trades: the lowest id (a looping replay's id span)
 
 
 @dataclass

@@ -9,7 +9,8 @@ from functools import cache
 from bcx_tracker.coinbase import Coinbase, CoinbaseReplay
 from bcx_tracker.coinbase_advanced import CoinbaseAdvanced, CoinbaseAdvancedReplay
 from bcx_tracker.exchange import Entry, Exchange, ReplayProtocol
-from bcx_tracker.kraken import Kraken, KrakenReplay
+from bcx_tracker.kraken import Kraken
+from bcx_tracker.kraken_replay import KrakenReplay
 
 # [exchange:NAME] -> its protocol (ExchangeConfig.protocol) -> the adapter class
 ADAPTERS: dict[str, type[Exchange]] = {

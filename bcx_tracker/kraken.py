@@ -1,7 +1,8 @@
 """Kraken Spot WebSocket v2 (`trade`, and `ticker` with `event_trigger: bbo`), both ways, as pure logic.
 
-Client side: `Kraken`, the adapter. Server side: `KrakenReplay`, the protocol bcx-replay speaks to a Kraken client.
-REST backfill: `bcx_tracker.kraken_rest`. Facts and sources: shared/reference/exchanges.md, section 1.
+Client side: `Kraken`, the adapter. Server side: `bcx_tracker.kraken_replay.KrakenReplay`, the protocol bcx-replay
+speaks to a Kraken client. REST backfill: `bcx_tracker.kraken_rest`. Facts and sources:
+shared/reference/exchanges.md, section 1.
 
 Numbers. Kraken sends prices and sizes as JSON numbers carrying the engine's precision (`105944.20`): frames are
 decoded with each number's literal text kept (`bcx_tracker.literal_json`) and stored as sent, never through a float.
@@ -21,28 +22,23 @@ symbols if Kraken ever sends them).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
 
 from bcx.series import series_id
-from bcx.tick import Tick, iso_to_ms, iso_us
+from bcx.tick import Tick, iso_to_ms
 from bcx_tracker.exchange import (
-    Entry,
     Exchange,
     ExchangeError,
     ExchangeRest,
     Ignored,
     MalformedMessage,
     Message,
-    ReplayProtocol,
-    Request,
     Subscribed,
     SubscribeFailed,
     TickEvent,
     Unconfigured,
 )
-from bcx_tracker.literal_json import dumps, loads, loads_literal, plain_decimal
+from bcx_tracker.literal_json import loads, plain_decimal
 
 # Kraken sends a heartbeat a second while subscribed; a ping now and then also keeps idle NATs and proxies from
 # dropping the connection, and costs one small frame.
@@ -267,133 +263,3 @@ def _book_side(item: dict, name: str) -> str | None:
 
 
 # The server side, for bcx-replay.
-
-_EPOCH_MS = 0
-
-
-class KrakenReplay(ReplayProtocol):
-    """Kraken v2 as bcx-replay speaks it: the `status` greeting, one ack per symbol (refusing a symbol the recording
-    does not hold with Kraken's words), `pong`, and a `heartbeat` a second while subscribed. Subscriptions are kept
-    as channel ("trade", "ticker") -> canonical products. Unlike Kraken it sends no snapshot on subscribing: the
-    recording's own frames (its snapshots among them) are what the client gets."""
-
-    name = "kraken"
-
-    def __init__(self, products: Iterable[str], clock: Callable[[], float] = time.time):
-        super().__init__(products)
-        self.clock = clock  # only for the acks' time_in and time_out
-
-    def greeting(self) -> list[str]:
-        status = {"api_version": "v2", "connection_id": 13834774380200032777, "system": "online", "version": "2.0.0"}
-        return [dumps({"channel": "status", "data": [status], "type": "update"})]
-
-    def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if type(data) is not dict:
-            return Request([self._error(None, None, "Malformed request")], {}, {})
-        method, req_id = data.get("method"), data.get("req_id")
-        if method == "ping":
-            return Request([self._reply({"method": "pong"}, req_id)], {}, {})
-        if method not in ("subscribe", "unsubscribe"):
-            return Request([self._error(method, req_id, f"Method not found: {method}")], {}, {})
-        return self._subscription(method, data.get("params"), req_id, subs)
-
-    def _subscription(self, method: str, params: object, req_id: object, subs: Mapping[str, frozenset[str]]) -> Request:
-        params = params if type(params) is dict else {}
-        channel, symbols = params.get("channel"), params.get("symbol")
-        if channel not in CHANNELS:
-            return Request([self._error(method, req_id, f"Channel not supported: {channel}")], {}, {})
-        if type(symbols) is not list or not symbols:
-            return Request([self._error(method, req_id, "Missing field: symbol")], {}, {})
-        replies, changed = [], set()
-        for symbol in symbols:
-            product = product_of_symbol(symbol, Kraken.aliases)
-            subscribed = product in subs.get(channel, frozenset())
-            if product not in self.products:
-                replies.append(self._error(method, req_id, f"Currency pair not supported {symbol}", symbol))
-            elif subscribed == (method == "subscribe"):
-                refusal = "Already subscribed" if subscribed else "Subscription Not Found"
-                replies.append(self._error(method, req_id, refusal, symbol))
-            else:
-                changed.add(product)
-                result = {"channel": channel, "symbol": symbol} | _echoed(params, method)
-                replies.append(self._reply({"method": method, "result": result, "success": True}, req_id))
-        change = {channel: changed} if changed else {}
-        return Request(replies, change if method == "subscribe" else {}, change if method == "unsubscribe" else {})
-
-    def _reply(self, message: dict, req_id: object) -> str:
-        stamp = iso_us(int(self.clock() * 1_000_000))
-        return dumps(message | {"time_in": stamp, "time_out": stamp} | ({"req_id": req_id} if req_id else {}))
-
-    def _error(self, method: object, req_id: object, error: str, symbol: object = None) -> str:
-        message = {"error": error} | ({"method": method} if method else {}) | {"success": False}
-        return self._reply(message | ({"symbol": symbol} if symbol else {}), req_id)
-
-    @staticmethod
-    def entry(raw: str) -> Entry | None:
-        """A trade frame: its symbol's series, the time of its last trade and its highest trade id. A ticker frame:
-        its time, trade id 0. A ticker without a time after the epoch is not played (its time would pass for the
-        recording's start); nor is any other message."""
-        data = loads(raw)
-        channel = data.get("channel") if type(data) is dict else None
-        if channel not in CHANNELS:
-            return None
-        items = data.get("data")
-        if type(items) is not list or not items or any(type(item) is not dict for item in items):
-            raise MalformedMessage(f"{channel}: 'data' is not a list of objects")
-        series = _frame_series(items)
-        if channel == "trade":
-            trade_ids = [item.get("trade_id") for item in items]
-            if any(type(trade_id) is not int for trade_id in trade_ids):
-                raise MalformedMessage("trade: a 'trade_id' is not an integer")
-            time_ms = max(_time(str(item.get("timestamp"))) for item in items)
-            return Entry(raw, channel, series, time_ms, max(trade_ids), None)
-        stamp = items[0].get("timestamp")
-        time_ms = _time(stamp) if isinstance(stamp, str) else _EPOCH_MS
-        return Entry(raw, channel, series, time_ms, 0, None) if time_ms > _EPOCH_MS else None
-
-    def heartbeats(self, subs: Mapping[str, frozenset[str]], played: Mapping[str, Entry], time_ms: int) -> list[str]:
-        return ['{"channel":"heartbeat"}'] if any(subs.values()) else []
-
-    @staticmethod
-    def shifted(entry: Entry, time_ms: int, trade_id: int, sequence: int) -> Entry:
-        """Timestamps moved by `time_ms`, trade ids by `trade_id` (Kraken has no sequences); every other number keeps
-        its literal digits."""
-        if not time_ms and not trade_id:
-            return entry
-        data = loads_literal(entry.raw)
-        trade = entry.channel == "trade"
-        for item in data["data"]:  # type: ignore[index]
-            if isinstance(item.get("timestamp"), str):
-                item["timestamp"] = _shift_iso(item["timestamp"], time_ms)
-            if trade:
-                item["trade_id"] += trade_id
-        moved_id = entry.trade_id + trade_id if trade else entry.trade_id
-        return Entry(dumps(data), entry.channel, entry.product, entry.time_ms + time_ms, moved_id, entry.sequence)
-
-
-def _echoed(params: dict, method: str) -> dict:
-    """The options Kraken repeats in a subscribe ack's result."""
-    if method != "subscribe":
-        return {}
-    echoed = {"snapshot": params.get("snapshot", True)}
-    if params.get("channel") == "ticker":
-        echoed["event_trigger"] = params.get("event_trigger", "trades")
-    return echoed
-
-
-def _frame_series(items: list[dict]) -> str:
-    """The one series a recorded frame is about (Kraken sends one symbol per frame)."""
-    symbol = items[0].get("symbol")
-    product = product_of_symbol(symbol, Kraken.aliases)
-    if product is None or any(item.get("symbol") != symbol for item in items):
-        raise MalformedMessage(f"not one BASE/QUOTE symbol per frame: {symbol!r:.60}")
-    return series_id(Kraken.name, product)
-
-
-def _shift_iso(stamp: str, ms: int) -> str:
-    moved = datetime.fromisoformat(stamp) + timedelta(milliseconds=ms)
-    return moved.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -117,6 +117,8 @@ class RecordingInfo:
     last_ms: int
     trade_ids: tuple[int, int]  # lowest, highest
     sequences: tuple[int, int]
+    # exchange -> highest - lowest + 1 of its trade ids: how far one more pass of a looping replay moves them
+    trade_id_spans: dict[str, int] = field(default_factory=dict)
     index: RecordingIndex = field(default_factory=lambda: RecordingIndex(), compare=False, repr=False)
 
 
@@ -209,6 +211,7 @@ def scan_recording(path: str | Path) -> RecordingInfo:
     products: set[str] = set()
     count, bad, first, last = 0, 0, None, None
     trades, sequences = [2**63, 0], [2**63, 0]
+    ranges: dict[str, tuple[int, int]] = {}
     index = RecordingIndex()
     for raw in _lines(path):
         try:
@@ -223,7 +226,11 @@ def scan_recording(path: str | Path) -> RecordingInfo:
         first = entry.time_ms if first is None else min(first, entry.time_ms)
         last = entry.time_ms if last is None else max(last, entry.time_ms)
         if entry.trade_id:  # 0: an entry without one (a Kraken ticker), which must not stretch a loop's id shift
-            trades = [min(trades[0], entry.trade_id), max(trades[1], entry.trade_id)]
+            lowest = entry.first_trade_id or entry.trade_id
+            trades = [min(trades[0], lowest), max(trades[1], entry.trade_id)]
+            exchange = entry.product.partition(":")[0]
+            low, high = ranges.get(exchange, (lowest, entry.trade_id))
+            ranges[exchange] = (min(low, lowest), max(high, entry.trade_id))
         if entry.sequence is not None:
             sequences = [min(sequences[0], entry.sequence), max(sequences[1], entry.sequence)]
     if bad:
@@ -234,4 +241,5 @@ def scan_recording(path: str | Path) -> RecordingInfo:
         sequences = [0, 0]
     if trades[0] > trades[1]:
         trades = [0, 0]
-    return RecordingInfo(frozenset(products), count, first, last, tuple(trades), tuple(sequences), index)
+    spans = {exchange: high - low + 1 for exchange, (low, high) in ranges.items()}
+    return RecordingInfo(frozenset(products), count, first, last, tuple(trades), tuple(sequences), spans, index)

@@ -48,18 +48,23 @@ MAX_SPEED_BATCH = 256
 
 @dataclass(frozen=True)
 class Shift:
-    """What one more pass of the file adds to times, trade ids and sequences."""
+    """What one more pass of the file adds to times, sequences and each exchange's trade ids (each by its own
+    span, so that an exchange whose ids are contiguous stays contiguous from one pass to the next)."""
 
     time_ms: int = 0
-    trade_id: int = 0
+    trade_ids: tuple[tuple[str, int], ...] = ()  # (exchange, shift) pairs
     sequence: int = 0
 
     def next(self, info: RecordingInfo) -> Shift:
+        moved = dict(self.trade_ids)
         return Shift(
             self.time_ms + info.last_ms - info.first_ms + LOOP_PAUSE_MS,
-            self.trade_id + info.trade_ids[1] - info.trade_ids[0] + 1,
+            tuple((name, moved.get(name, 0) + span) for name, span in sorted(info.trade_id_spans.items())),
             self.sequence + info.sequences[1] - info.sequences[0] + 1,
         )
+
+    def trade_id(self, exchange: str) -> int:
+        return dict(self.trade_ids).get(exchange, 0)
 
 
 NO_SHIFT = Shift()
@@ -69,7 +74,7 @@ def shifted(protocol: ReplayProtocol, entry: Entry, shift: Shift) -> Entry:
     """The entry as it is sent on a later pass of the file (the first pass sends the line verbatim)."""
     if shift == NO_SHIFT:
         return entry
-    return protocol.shifted(entry, shift.time_ms, shift.trade_id, shift.sequence)
+    return protocol.shifted(entry, shift.time_ms, shift.trade_id(protocol.name), shift.sequence)
 
 
 class ReplayServer:

@@ -225,12 +225,6 @@ def test_a_dropped_connection_reconnects_and_the_feed_goes_on(recording):
     assert book(received[len(FEED_IDS) :], 16) == ("100.15", "100.25")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the loop's id shift is max - min + 1 over Entry.trade_id, which is a trade frame's HIGHEST id: the first "
-    "frame's lower ids are not counted (here 3 instead of 1), so pass 2 starts 2 ids too low and overlaps pass 1. "
-    "Needs the lowest id of a frame too (an Entry field, or a ReplayProtocol hook).",
-)
 def test_a_looped_replay_keeps_krakens_trade_ids_contiguous_across_passes(recording):
     received: list[Tick] = []
     gaps = []
@@ -241,7 +235,7 @@ def test_a_looped_replay_keeps_krakens_trade_ids_contiguous_across_passes(record
         finally:
             stop(feed)
     assert replay.info.trade_ids[1] == 20  # the tickers' 0 is no trade id
-    assert replay.info.trade_ids[0] == 1  # fails: 3, the highest id of the first frame (the snapshot of 1, 2, 3)
+    assert replay.info.trade_ids[0] == 1  # the lowest id of the first frame (the snapshot of 1, 2, 3)
     # Each pass is 20 ids further on: the only gaps are the recording's own hole, pass after pass.
     assert {(gap.after % 20, gap.upto - gap.after) for gap in gaps} == {(10, 5)}
     assert len({tick.trade_id for tick in received}) == len(received)

@@ -23,7 +23,8 @@ from bcx_tracker.exchange import (
     Unconfigured,
 )
 from bcx_tracker.exchanges import ADAPTERS, REPLAY_PROTOCOLS
-from bcx_tracker.kraken import Kraken, KrakenReplay, product_of_symbol, symbol_of_product
+from bcx_tracker.kraken import Kraken, product_of_symbol, symbol_of_product
+from bcx_tracker.kraken_replay import KrakenReplay
 from bcx_tracker.kraken_rest import KrakenRest
 
 # Verbatim copies of the reference's Kraken examples, in the order they appear there.
@@ -434,10 +435,10 @@ def test_heartbeats_only_while_subscribed(replay, kraken):
 
 def test_entries_of_the_examples():
     assert KrakenReplay.entry(TRADE_UPDATE) == Entry(
-        TRADE_UPDATE, "trade", "kraken:BTC-USD", 1696613756123, 10218209, None
+        TRADE_UPDATE, "trade", "kraken:BTC-USD", 1696613756123, 10218209, None, 10218208
     )
     assert KrakenReplay.entry(TRADE_SNAPSHOT) == Entry(
-        TRADE_SNAPSHOT, "trade", "kraken:MATIC-USD", 1695628176925, 4665847, None
+        TRADE_SNAPSHOT, "trade", "kraken:MATIC-USD", 1695628176925, 4665847, None, 4665846
     )
     assert KrakenReplay.entry(TICKER_SNAPSHOT) == Entry(
         TICKER_SNAPSHOT, "ticker", "kraken:ALGO-USD", 1695632671742, 0, None
@@ -465,7 +466,7 @@ def test_shifted_trade_moves_times_and_ids_and_keeps_every_digit(kraken):
     entry = KrakenReplay.entry(TRADE_UPDATE)
     moved = KrakenReplay.shifted(entry, 86_400_000 + 250, 1000, 0)
     assert (moved.channel, moved.product, moved.sequence) == ("trade", "kraken:BTC-USD", None)
-    assert (moved.time_ms, moved.trade_id) == (1696613756123 + 86_400_250, 10219209)
+    assert (moved.time_ms, moved.trade_id, moved.first_trade_id) == (1696613756123 + 86_400_250, 10219209, 10219208)
     assert '"price":105944.20' in moved.raw and '"qty":0.00012460' in moved.raw
     assert ticks(kraken.parse(moved.raw)) == [
         Tick("kraken:BTC-USD", 1696700155690, 10219208, "105944.20", None, None, "0.00027625"),
