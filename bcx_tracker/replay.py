@@ -40,6 +40,9 @@ from bcx_tracker.recorder import RecordingInfo, open_lines, scan_recording
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT = 5.0  # Coinbase closes a connection that has not subscribed by then
+# After the first subscribe, the file starts once no other request came for this long: a client subscribing to
+# several channels (Kraken's trade, then ticker) gets all of them from the first message on, as from a live feed.
+SUBSCRIBE_SETTLE = 0.2
 LOOP_PAUSE_MS = 1000  # between the end of the file and its next pass
 # At --speed max, messages go out in batches of frames built here and written at once: sending each through
 # websockets costs a lock, a frame object and a system call per message, which capped the replay at ~12k/s.
@@ -169,7 +172,7 @@ class _Session:
         try:
             for frame in self.protocol.greeting():
                 self.conn.send(frame)
-            while self.player is None:
+            while not self.subs:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self.conn.close(1008, "no subscribe within 5 seconds")
@@ -178,6 +181,7 @@ class _Session:
                     self._request(self.conn.recv(timeout=remaining))
                 except TimeoutError:
                     continue
+            self._settle()
             for raw in self.conn:
                 self._request(raw)
         except ConnectionClosed:
@@ -199,9 +203,16 @@ class _Session:
         self.playing = frozenset((name, f"{exchange}:{p}") for name, ids in self.subs.items() for p in ids)
         for frame in request.replies:
             self.conn.send(frame)
-        if self.player is None and request.subscribe:
-            self.player = threading.Thread(target=self._play, name="bcx-replay-player", daemon=True)
-            self.player.start()
+
+    def _settle(self) -> None:
+        """Take the requests that follow the first subscribe at once, then start playing."""
+        while True:
+            try:
+                self._request(self.conn.recv(timeout=SUBSCRIBE_SETTLE))
+            except TimeoutError:
+                break
+        self.player = threading.Thread(target=self._play, name="bcx-replay-player", daemon=True)
+        self.player.start()
 
     def _play(self) -> None:
         try:

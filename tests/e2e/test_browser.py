@@ -22,8 +22,13 @@ import websocket
 
 from bcx.embedded import free_port
 from bcx.store import TickStore
-from bcx.tick import Tick
-from tests.e2e.conftest import wait_for
+from bcx.tick import Tick, iso_us
+from bcx_tracker.coinbase import Coinbase
+from bcx_tracker.exchange import TickEvent
+from bcx_tracker.kraken import Kraken
+from bcx_tracker.recorder import split_line
+from bcx_tracker.sample import write_sample
+from tests.e2e.conftest import bcx_command, start_replay, wait_for
 from tests.e2e.web_server import start_web
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -237,3 +242,55 @@ def _state(tools: DevTools) -> dict | None:
         "exchangesDisabled: document.getElementById('exchanges-view').disabled}) : null"
     )
     return json.loads(text) if text else None
+
+
+@pytest.mark.single_redis
+def test_one_tracker_records_coinbase_and_kraken_through_to_the_api_and_the_page(
+    tmp_path, redis_url, redis_conn, processes, chromium
+):
+    """bcx-replay speaking both protocols -> one bcx-tracker process -> Redis -> bcx-web and the chart page."""
+    recording = tmp_path / "both.jsonl"
+    write_sample(recording, seed=8, hours=0.05, start=iso_us((time.time_ns() // 1000) - 600_000_000))
+    expected = recorded_ticks(recording)
+    series = sorted({tick.product for tick in expected})
+    assert series == ["coinbase:BTC-USD", "coinbase:ETH-USD", "coinbase:SOL-USD", "kraken:BTC-USD", "kraken:ETH-USD"]
+    _, url = start_replay(processes, recording)
+    products = f"[tracker]\nproducts = {', '.join(series)}\n"
+    exchanges = "".join(
+        f"[exchange:{name}]\nfeed_url = {url}{path}\nrest_url =\n"
+        for name, path in (("coinbase", "/"), ("kraken", "/kraken"))
+    )
+    conf = tmp_path / "tracker.conf"
+    conf.write_text(f"[redis]\nurl = {redis_url}\n{products}{exchanges}")
+    processes.start("tracker", [bcx_command("bcx-tracker"), "--config", str(conf)])
+    base = start_web(processes, tmp_path, f"[redis]\nurl = {redis_url}\n", products)
+    end = max(tick.time_ms for tick in expected) + 1
+
+    def served(one: str) -> list[dict]:
+        body = requests.get(f"{base}/api/v1.0/ticks/{one}?start=0&end={end}&limit=10000", timeout=10).json()
+        return body.get("ticks", [])
+
+    in_order = sorted(expected, key=lambda t: (t.time_ms, t.trade_id))
+    for one in series:
+        mine = [tick.as_dict() for tick in in_order if tick.product == one]
+        wait_for(lambda one=one, mine=mine: len(served(one)) >= len(mine), what=f"{one} through the API")
+        assert [{k: t[k] for k in mine[0]} for t in served(one)] == mine  # every tick, every digit
+
+    chromium.call("Page.enable")
+    chromium.call("Page.navigate", url=f"{base}/?product=kraken:ETH-USD")
+    state = drawn(chromium, "the Kraken chart", series="kraken:ETH-USD")
+    assert state["error"] is None and state["candles"]
+    assert json.loads(chromium.eval(GROUPS)) == [
+        ["coinbase", ["coinbase:BTC-USD", "coinbase:ETH-USD", "coinbase:SOL-USD"]],
+        ["kraken", ["kraken:BTC-USD", "kraken:ETH-USD"]],
+    ]
+
+
+def recorded_ticks(path: Path) -> list[Tick]:
+    """The ticks of a recording as the adapters parse it, bid and ask included (each exchange's own way)."""
+    adapters = {"coinbase": Coinbase(["BTC-USD", "ETH-USD", "SOL-USD"]), "kraken": Kraken(["BTC-USD", "ETH-USD"])}
+    ticks = []
+    for line in path.read_text().splitlines():
+        exchange, raw = split_line(line)
+        ticks += [event.tick for event in adapters[exchange].parse(raw) if isinstance(event, TickEvent)]
+    return ticks

@@ -174,7 +174,13 @@ def test_bcx_up_replays_the_sample_and_ctrl_c_leaves_nothing_behind(tmp_path, pr
             ),
             what="ticks from every product of the sample",
         )
-        assert {p["product"] for p in products["products"]} == {"BTC-USD", "ETH-USD", "SOL-USD"}
+        assert {p["series"] for p in products["products"]} == {  # the bundled sample: two exchanges side by side
+            "coinbase:BTC-USD",
+            "coinbase:ETH-USD",
+            "coinbase:SOL-USD",
+            "kraken:BTC-USD",
+            "kraken:ETH-USD",
+        }
         assert len(processes_mentioning(str(tmp_path))) >= 4  # replay, tracker, watcher, web (+ redis-server)
 
         assert processes.terminate(up, signal.SIGINT) == 0
