@@ -93,13 +93,23 @@ class Unconfigured:
 
 
 @dataclass(frozen=True)
+class Missed:
+    """The adapter noticed trades that never reached us (a jump in a connection-wide sequence, say): the gap goes
+    to the backfiller as it is, for the exchange's REST client to fill in its own way."""
+
+    gap: Gap
+
+
+@dataclass(frozen=True)
 class Ignored:
     """Any other message: exchanges add message types at any time and clients must ignore them."""
 
     type: str
 
 
-Message = TickEvent | Heartbeat | Subscribed | SubscribeFailed | ExchangeError | Reconnect | Unconfigured | Ignored
+Message = (
+    TickEvent | Heartbeat | Subscribed | SubscribeFailed | ExchangeError | Reconnect | Unconfigured | Missed | Ignored
+)
 
 
 class Exchange(ABC):
@@ -112,6 +122,11 @@ class Exchange(ABC):
     # False: the ids are made up by the adapter, not the exchange's: no gap tracking, no REST backfill.
     real_trade_ids: ClassVar[bool] = True
     max_products_per_connection: ClassVar[int | None] = None
+    # The exchange ends a connection at this age (Binance: 24 h): the tracker opens the next one before, with an
+    # overlap, so that no trade falls between them (the overlap's duplicates are one entry each in the store).
+    max_connection_age: ClassVar[float | None] = None
+    send_interval: ClassVar[float] = 0.0  # seconds between two messages sent (an incoming-message rate limit)
+    connects_per_minute: ClassVar[float | None] = None  # connection attempts per IP, shared by all its connections
     # native asset code -> canonical (Kraken's XBT -> BTC); explicit, never guessed from the string's shape
     aliases: ClassVar[Mapping[str, str]] = {}
 
@@ -144,6 +159,18 @@ class Exchange(ABC):
     def parse(self, raw: str | bytes) -> list[Message]:
         """One frame -> its events; raises MalformedMessage naming what is wrong. A bad item inside a frame that
         also carries good ones costs only itself where the format allows telling them apart."""
+
+    def connect_url(self, feed_url: str) -> str:
+        """The address to open (an exchange that subscribes in the URL adds its streams here)."""
+        return feed_url
+
+    def connected(self) -> None:  # noqa: B027 (a hook: most exchanges keep nothing per connection)
+        """A new connection starts: forget what belonged to the last one (channel ids, sequences, books)."""
+
+    def refused(self, status: int) -> str | None:
+        """An HTTP status on the upgrade that retrying soon will not fix (Binance's 451: a restricted location),
+        as the message to log once; None for a status worth the usual retries."""
+        return None
 
     @classmethod
     def rest(cls, base_url: str) -> ExchangeRest | None:

@@ -11,6 +11,7 @@ sink in batches (the writer's non-blocking `put_many`), trade-id gaps to another
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from bcx_tracker.exchange import (
     ExchangeError,
     Heartbeat,
     MalformedMessage,
+    Missed,
     Reconnect,
     Subscribed,
     SubscribeFailed,
@@ -34,6 +36,7 @@ from bcx_tracker.exchange import (
 )
 from bcx_tracker.framed_ws import FramedWebSocket
 from bcx_tracker.gaps import Gap, SequenceFilter, TradeGaps
+from bcx_tracker.ratelimit import TokenBucket
 from bcx_tracker.recorder import Recorder
 from bcx_tracker.worker import Worker
 
@@ -44,13 +47,34 @@ RECV_TIMEOUT = 1.0
 # Coinbase sends a heartbeat per product every second, Kraken one a second when idle: this long without any
 # frame means a dead link.
 SILENCE_TIMEOUT = 30.0
+CONNECTION = "connection"  # FeedStats.refused's key for a refused connection (not one series)
 _RETRY_POLL = 0.2
 THROTTLED_EXTRA_FAILURES = 3  # an HTTP 429 on the upgrade waits as if 3 more attempts had failed (8x longer)
+REFUSED_RETRY = 3600.0  # an upgrade refused for good (Binance's 451) is tried again after an hour, not in seconds
+_connect_buckets: dict[str, TokenBucket] = {}  # exchange -> its connection attempts per IP, over all connections
+_connect_lock = threading.Lock()
+
+
+def connect_wait(adapter: Exchange, now: float) -> float:
+    """Seconds to wait before this connection attempt, under the exchange's limit of attempts per IP (shared by
+    every connection of the exchange, so that many dropping at once still respect it); 0 when it may go now."""
+    per_minute = adapter.connects_per_minute
+    if not per_minute:
+        return 0.0
+    with _connect_lock:
+        bucket = _connect_buckets.setdefault(adapter.name, TokenBucket(per_minute / 60, max(1.0, per_minute / 10), now))
+        wait = bucket.take(now)
+        if wait:
+            bucket.tokens += 1  # not spent: the attempt is put off, and asks again then
+        return wait
 
 
 def reconnect_delay(failures: int, cap: float, throttled: bool = False, rand: float | None = None) -> float:
     """Seconds before the next connection attempt; the exchange's 429 (connecting too fast) backs off harder."""
     return backoff_delay(failures + (THROTTLED_EXTRA_FAILURES if throttled else 0), cap=cap, rand=rand)
+
+
+COUNTS = ("messages", "ticks", "malformed", "stale", "reconnects", "exchange_errors", "gaps", "unconfigured")
 
 
 @dataclass
@@ -64,6 +88,11 @@ class FeedStats:
     gaps: int = 0
     unconfigured: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # series id (or "?") -> the exchange's words
+
+    def absorb(self, older: FeedStats) -> None:
+        """Add the counts of the connection this one replaced."""
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(older, name))
 
 
 class Feed(Worker):
@@ -85,9 +114,11 @@ class Feed(Worker):
         on_gap: Callable[[Gap], object] | None = None,
         known_trades: dict[str, int] | None = None,
         known_ms: dict[str, int] | None = None,
+        config: object = None,
     ):
         super().__init__()
         self.adapter = adapter
+        self.config = config  # what made it (the tracker's ExchangeConfig), to make its successor the same way
         self.exchange = adapter.name
         self.url = url
         self.sink = sink
@@ -105,6 +136,7 @@ class Feed(Worker):
         self.ws: FramedWebSocket | None = None
         self._retry_at = 0.0
         self._last_frame_at = 0.0
+        self.connected_at = 0.0
         self._ticks: list[Tick] = []  # of the socket read being handled
         self._malformed_log = RateLimitedLog(log, f"{self.exchange}: malformed feed message")
         self._error_log = RateLimitedLog(log, f"{self.exchange}: exchange error", level=logging.ERROR)
@@ -141,20 +173,34 @@ class Feed(Worker):
                 ws.shutdown()
 
     def _connect(self, now: float) -> None:
+        wait = connect_wait(self.adapter, now)
+        if wait:
+            self._retry_at = now + wait
+            return
+        url = self.adapter.connect_url(self.url)
         try:
             # UTF-8 is checked once, by the JSON parser: websocket-client's own check is pure Python (~10k frames/s).
-            ws = self.connect(self.url, timeout=CONNECT_TIMEOUT, skip_utf8_validation=True, class_=FramedWebSocket)
+            ws = self.connect(url, timeout=CONNECT_TIMEOUT, skip_utf8_validation=True, class_=FramedWebSocket)
         except WebSocketBadStatusException as exc:
+            refusal = self.adapter.refused(exc.status_code)
+            if refusal is not None:
+                self._refused(refusal, now)
+                return
             self._lost(f"cannot connect to {self.url}: {exc}", now, throttled=exc.status_code == 429)
             return
         except (WebSocketException, OSError) as exc:
             self._lost(f"cannot connect to {self.url}: {exc}", now)
             return
         self.ws = ws
+        self.connected_at = now
         self.gaps.reconnected()
+        self.adapter.connected()
+        self.stats.refused.pop(CONNECTION, None)
         try:
             # At once: Coinbase disconnects a client that has not subscribed within 5 s.
-            for message in self.adapter.subscribe_messages():
+            for number, message in enumerate(self.adapter.subscribe_messages()):
+                if number and self.adapter.send_interval:
+                    self.wait(self.adapter.send_interval)
                 ws.send(message)
             ws.settimeout(self.recv_timeout)
         except (WebSocketException, OSError) as exc:
@@ -228,6 +274,9 @@ class Feed(Worker):
                 self._error_log.event(now, "%s (reason: %s)", text, reason or "none given")
             case Reconnect(reason=reason):
                 self._lost(f"the exchange asks to reconnect ({reason})", now, immediately=True)
+            case Missed(gap=gap):
+                if self.on_gap is not None:
+                    self._gap(gap)
 
     def _gap(self, gap: Gap | None) -> None:
         if gap is None:
@@ -264,6 +313,18 @@ class Feed(Worker):
             except (WebSocketException, OSError) as exc:
                 self._lost(f"cannot send a keepalive: {exc}", now)
 
+    def rotation_due(self, now: float) -> bool:
+        """The connection nears the age at which the exchange ends it: time to open the next one beside it."""
+        age = self.adapter.max_connection_age
+        return bool(age) and self.ws is not None and now - self.connected_at >= age - rotation_overlap(age)
+
+    def _refused(self, refusal: str, now: float) -> None:
+        if self.stats.refused.get(CONNECTION) != refusal:
+            log.error("%s: %s (next attempt in %.0f minutes)", self.exchange, refusal, REFUSED_RETRY / 60)
+        self.stats.refused[CONNECTION] = refusal
+        self.stats.reconnects += 1
+        self._retry_at = now + REFUSED_RETRY
+
     def _lost(self, reason: str, now: float, throttled: bool = False, immediately: bool = False) -> None:
         self.close()
         self.stats.reconnects += 1
@@ -275,6 +336,11 @@ class Feed(Worker):
         delay = reconnect_delay(self.failures, self.reconnect_max, throttled)
         self._retry_at = now + delay
         log.warning("%s: %s; reconnecting in %.1fs (attempt %d)", self.exchange, reason, delay, self.failures)
+
+
+def rotation_overlap(age: float) -> float:
+    """How long the next connection runs beside the old one: a minute, or a tenth of a short lifetime."""
+    return min(60.0, age / 10)
 
 
 def _close_reason(frame) -> str:

@@ -28,6 +28,7 @@ class Gap:
     after: int
     upto: int
     after_ms: int | None = None
+    upto_ms: int | None = None  # where the exchange's ids tell nothing (a sequence gap): the window's end in time
 
     @property
     def size(self) -> int:

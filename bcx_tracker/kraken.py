@@ -96,13 +96,15 @@ class Kraken(Exchange):
         message = {"method": method} | ({"params": params} if params else {}) | {"req_id": self._req_id}
         return json.dumps(message, separators=(",", ":"))
 
-    def subscribe_messages(self) -> list[str]:
-        """Trades first: a server may start sending on the first subscribe (bcx-replay does), and a trade missed is
-        a tick lost where a ticker missed only leaves the next trades without a book until the next one. Trade
-        `snapshot` is set explicitly: the docs disagree on its default. Called on every (re)connect: the book seen
-        on an earlier connection is stale by now, and the ping timer starts again."""
+    def connected(self) -> None:
+        """The book seen on an earlier connection is stale by now, and the ping timer starts again."""
         self._book.clear()
         self._pinged_at = None
+
+    def subscribe_messages(self) -> list[str]:
+        """Trades first: a server may start sending on the first subscribe, and a trade missed is a tick lost where
+        a ticker missed only leaves the next trades without a book until the next one. Trade `snapshot` is set
+        explicitly: the docs disagree on its default."""
         symbols = [symbol_of_product(product) for product in self.products]
         ticker = {"channel": "ticker", "symbol": symbols, "event_trigger": "bbo", "snapshot": True}
         trade = {"channel": "trade", "symbol": symbols, "snapshot": True}

@@ -24,7 +24,7 @@ from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
 from bcx_tracker.backfill import CandleBackfiller, TradeBackfiller
 from bcx_tracker.exchange import ExchangeRest
 from bcx_tracker.exchanges import ADAPTERS
-from bcx_tracker.feed import Feed
+from bcx_tracker.feed import COUNTS, Feed, rotation_overlap
 from bcx_tracker.gaps import candle_hole
 from bcx_tracker.recorder import Recorder
 from bcx_tracker.reporter import Reporter
@@ -67,6 +67,7 @@ class Tracker:
         self.feeds: list[Feed] = []
         self.backfillers: dict[str, TradeBackfiller] = {}
         self.workers: list[Worker] = []  # the candle backfills
+        self._retiring: dict[Feed, tuple[Feed, float]] = {}  # a connection past its age -> its successor, when
         self.rests: dict[str, ExchangeRest] = {}
         self.conn = None
         self.writer: TickWriter | None = None
@@ -101,6 +102,7 @@ class Tracker:
         log.info("bcx-tracker started: %s -> %s (%s)", urls, describe(self.config.redis), self.config.path)
 
     def loop_once(self, now: float) -> None:
+        self._rotate(time.monotonic())
         for feed in self.feeds:
             if not feed.alive and not feed.stopping:  # a bug, not a network error: say so, and carry on
                 log.error("%s: the connection's thread ended; the other connections go on", feed.exchange)
@@ -152,21 +154,44 @@ class Tracker:
             if holes:
                 candles = CandleStore(self.conn, self.config.redis.prefix)
                 self.workers.append(CandleBackfiller(rest, candles, holes).start())
+        recent = known_trades(latest, self.config.tracker.backfill)
         for group in connection_groups(products, adapter_class.max_products_per_connection):
-            adapter = adapter_class(group)
-            recent = known_trades(latest, self.config.tracker.backfill)
-            feed = Feed(
-                adapter,
-                exchange.feed_url,
-                self.writer.put_many,
-                reconnect_max=self.config.tracker.reconnect_max,
-                recorder=self.recorder,
-                silence_timeout=self.config.tracker.stale_after,
-                on_gap=backfiller.add if backfiller is not None else None,
-                known_trades={s: trade for s, (_, trade) in recent.items() if s in adapter.series.values()},
-                known_ms={s: time_ms for s, (time_ms, _) in recent.items() if s in adapter.series.values()},
-            )
-            self.feeds.append(feed.start())
+            self.feeds.append(self._feed(exchange, group, recent).start())
+
+    def _feed(self, exchange: ExchangeConfig, products: list[str], recent: dict[str, tuple[int, int]]) -> Feed:
+        """One connection of `exchange` recording `products`; `recent`: the newest stored trades to resume from."""
+        adapter = ADAPTERS[exchange.protocol](products)
+        backfiller = self.backfillers.get(exchange.name)
+        mine = {s: newest for s, newest in recent.items() if s in adapter.series.values()}
+        return Feed(
+            adapter,
+            exchange.feed_url,
+            self.writer.put_many,
+            reconnect_max=self.config.tracker.reconnect_max,
+            recorder=self.recorder,
+            silence_timeout=self.config.tracker.stale_after,
+            on_gap=backfiller.add if backfiller is not None else None,
+            known_trades={s: trade for s, (_, trade) in mine.items()},
+            known_ms={s: time_ms for s, (time_ms, _) in mine.items()},
+            config=exchange,
+        )
+
+    def _rotate(self, now: float) -> None:
+        """A connection near the age its exchange ends it at gets a successor beside it; after the overlap the old
+        one stops and its counters carry over. Trades of the overlap reach us twice: one entry each in the store."""
+        for feed in list(self.feeds):
+            if feed not in self._retiring and feed.rotation_due(now):
+                successor = self._feed(feed.config, list(feed.adapter.products), {}).start()
+                self.feeds.append(successor)
+                self._retiring[feed] = (successor, now + rotation_overlap(feed.adapter.max_connection_age))
+                log.info("%s: the connection nears its end of life: opened the next one beside it", feed.exchange)
+        for feed, (successor, due) in list(self._retiring.items()):
+            if now >= due:
+                feed.stop(now + 5.0)
+                feed.join()
+                successor.stats.absorb(feed.stats)
+                self.feeds.remove(feed)
+                del self._retiring[feed]
 
     def counters(self) -> dict[str, int | str]:
         """What `bcx status` shows for a tracker: totals, then each exchange's own counts."""
@@ -178,8 +203,9 @@ class Tracker:
             "backfilled": sum(b.backfilled for b in self.backfillers.values()),
             "products": ",".join(self.config.tracker.products),  # which shard this is
         }
-        for name in ("messages", "malformed", "stale", "reconnects", "exchange_errors", "gaps", "unconfigured"):
-            totals[name] = sum(getattr(feed.stats, name) for feed in self.feeds)
+        for name in COUNTS:
+            if name != "ticks":
+                totals[name] = sum(getattr(feed.stats, name) for feed in self.feeds)
         for feed in self.feeds:
             stats = feed.stats
             for name in ("messages", "malformed", "reconnects", "gaps", "unconfigured"):

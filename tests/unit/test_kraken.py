@@ -269,9 +269,9 @@ def test_bbo_is_attached_to_the_next_trades_of_its_symbol_only(kraken):
 
 
 def test_a_reconnect_forgets_the_book_of_the_previous_connection(kraken):
-    kraken.subscribe_messages()
+    kraken.connected()
     kraken.parse(ticker())
-    kraken.subscribe_messages()
+    kraken.connected()
     assert ticks(kraken.parse(trade()))[0][4:6] == (None, None)
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bcx_tracker.coinbase import Heartbeat, TickEvent, parse_message
+from bcx_tracker.recorder import split_line
 from bcx_tracker.sample import bundled_sample, generate, write_sample
 
 EXAMPLES = Path(__file__).parent.parent / "fixtures" / "coinbase-examples.jsonl"
@@ -73,5 +74,6 @@ def test_bundled_sample_is_there_and_starts_on_2026_11_01():
     path = bundled_sample()
     assert path.stat().st_size < 2 * 1024 * 1024
     with gzip.open(path, "rt") as lines:
-        first = json.loads(next(lines))
-    assert first["time"].startswith("2026-11-01T00:00:")
+        exchanges = {split_line(line)[0]: json.loads(split_line(line)[1]) for line in itertools.islice(lines, 50)}
+    assert exchanges["coinbase"]["time"].startswith("2026-11-01T00:00:")
+    assert exchanges["kraken"]["data"][0]["timestamp"].startswith("2026-11-01T00:00:")  # two exchanges side by side
