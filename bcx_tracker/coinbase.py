@@ -294,12 +294,20 @@ class CoinbaseReplay(ReplayProtocol):
         if kind not in ("subscribe", "unsubscribe"):
             return _refused("Failed to subscribe", "Type has to be either subscribe or unsubscribe")
         try:
-            wanted = parse_subscribe(data, self.products)
+            wanted = self.parse_subscribe(data)
         except SubscribeRejected as exc:
             return _refused(f"Failed to {kind}", exc.reason)
-        after = _changed(subs, wanted, kind)
-        changes = {"subscribe": wanted, "unsubscribe": {}} if kind == "subscribe" else {"unsubscribe": wanted}
-        return Request([subscriptions_message(after)], **{"subscribe": {}, **changes})
+        reply = self.subscriptions(_changed(subs, wanted, kind))
+        if kind == "subscribe":
+            return Request([reply], wanted, {})
+        return Request([reply], {}, wanted)
+
+    def parse_subscribe(self, data: Mapping) -> dict[str, set[str]]:
+        return parse_subscribe(data, self.products)
+
+    def subscriptions(self, channels: Mapping[str, Iterable[str]]) -> str:
+        """The answer to a (un)subscribe: every subscription the connection has now."""
+        return subscriptions_message(channels)
 
     @staticmethod
     def entry(raw: str) -> Entry | None:

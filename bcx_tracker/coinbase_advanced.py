@@ -25,9 +25,7 @@ from bcx_tracker.coinbase import (
     Coinbase,
     CoinbaseReplay,
     SubscribeRejected,
-    _changed,
     _decimal,
-    _refused,
     _series,
     parse_message,
 )
@@ -37,7 +35,6 @@ from bcx_tracker.exchange import (
     Ignored,
     MalformedMessage,
     Message,
-    Request,
     Subscribed,
     TickEvent,
     Unconfigured,
@@ -187,23 +184,11 @@ class CoinbaseAdvancedReplay(CoinbaseReplay):
         self.beats = 0
         self.clock_ms = 0
 
-    def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:
-        try:
-            data = json.loads(raw)
-            kind = data.get("type") if isinstance(data, dict) else None
-        except ValueError:
-            data, kind = None, None
-        if kind not in ("subscribe", "unsubscribe"):
-            return _refused("Failed to subscribe", "Type has to be either subscribe or unsubscribe")
-        try:
-            wanted = parse_subscribe(data, self.products)
-        except SubscribeRejected as exc:
-            return _refused(f"Failed to {kind}", exc.reason)
-        after = _changed(subs, wanted, kind)
-        reply = subscriptions_message(after, self._next(), iso_us(self.clock_ms * 1000))
-        if kind == "subscribe":
-            return Request([reply], wanted, {})
-        return Request([reply], {}, wanted)
+    def parse_subscribe(self, data: Mapping) -> dict[str, set[str]]:
+        return parse_subscribe(data, self.products)
+
+    def subscriptions(self, channels: Mapping[str, Iterable[str]]) -> str:
+        return subscriptions_message(channels, self._next(), iso_us(self.clock_ms * 1000))
 
     def frames(self, entry: Entry) -> list[str]:
         self.clock_ms = entry.time_ms
