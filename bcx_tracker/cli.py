@@ -107,6 +107,7 @@ def run(config: Config, stopper: Stopper, recorder: Recorder | None = None, name
         adapter=ADAPTERS[tracker.feed],
         on_gap=backfiller.add if backfiller is not None else None,
         known_trades=known_trades(latest, tracker.backfill) if exchange_feed else None,
+        max_skew_ms=int(tracker.max_clock_skew * 1000),
     )
     reporter = Reporter(
         conn,
@@ -152,6 +153,7 @@ def counters(
         "messages": stats.messages,
         "ticks_written": writer.written,
         "malformed": stats.malformed,
+        "unconfigured": stats.unconfigured,
         "stale": stats.stale,
         "reconnects": stats.reconnects,
         "exchange_errors": stats.exchange_errors,

@@ -24,6 +24,7 @@ from websocket import ABNF, WebSocketBadStatusException, WebSocketException, Web
 from bcx.backoff import backoff_delay
 from bcx.daemon import Stopper
 from bcx.logsetup import reopen_log_files
+from bcx.ratelog import worth_logging
 from bcx.tick import Tick
 from bcx_tracker import coinbase, coinbase_advanced
 from bcx_tracker.coinbase import (
@@ -37,6 +38,7 @@ from bcx_tracker.coinbase import (
 from bcx_tracker.framed_ws import FramedWebSocket
 from bcx_tracker.gaps import Gap, TradeGaps
 from bcx_tracker.recorder import Recorder
+from bcx_tracker.tick_checks import DEFAULT_MAX_SKEW_MS, check_tick
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class FeedStats:
     messages: int = 0
     ticks: int = 0
     malformed: int = 0
+    unconfigured: int = 0  # ticks of a product this feed does not record
     stale: int = 0
     reconnects: int = 0
     exchange_errors: int = 0
@@ -81,6 +84,8 @@ class Feed:
         adapter: ModuleType = coinbase,
         on_gap: Callable[[Gap], object] | None = None,
         known_trades: dict[str, int] | None = None,
+        max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+        wall_clock: Callable[[], float] = time.time,
     ):
         self.url = url
         self.products = tuple(products)
@@ -93,6 +98,9 @@ class Feed:
         self.connect = connect
         self.clock = clock
         self.adapter = adapter
+        self.max_skew_ms = max_skew_ms
+        self.wall_clock = wall_clock  # exchange times are judged against it (clock is monotonic)
+        self._wanted = frozenset(self.products)
         self.on_gap = on_gap
         self.gaps = TradeGaps(known_trades)
         self.stats = FeedStats()
@@ -186,9 +194,7 @@ class Feed:
         try:
             messages = self.adapter.parse_messages(raw)
         except MalformedMessage as exc:
-            self.stats.malformed += 1
-            if self.stats.malformed <= 10 or self.stats.malformed % 1000 == 0:
-                log.warning("malformed feed message #%d (%s): %.200r", self.stats.malformed, exc.reason, raw)
+            self._malformed(exc.reason, raw)
             return
         for message in messages:
             self._act(message)
@@ -196,6 +202,13 @@ class Feed:
     def _act(self, message) -> None:
         match message:
             case TickEvent(tick=tick):
+                if tick.product not in self._wanted:  # it would make keys that nothing reads
+                    self._unconfigured(tick)
+                    return
+                reason = check_tick(tick, int(self.wall_clock() * 1000), self.max_skew_ms)
+                if reason is not None:
+                    self._malformed(reason, tick)
+                    return
                 if self.sequences.is_stale(tick):
                     self.stats.stale += 1
                     return
@@ -207,9 +220,26 @@ class Feed:
                 self._subscribed(message)
             case ExchangeError(message=text, reason=reason):
                 self.stats.exchange_errors += 1
-                log.error("exchange error: %s (reason: %s)", text, reason or "none given")
+                if worth_logging(self.stats.exchange_errors):
+                    log.error(
+                        "exchange error #%d: %.200s (reason: %.200s)",
+                        self.stats.exchange_errors,
+                        text,
+                        reason or "none given",
+                    )
             case Heartbeat(product=product, last_trade_id=last_trade_id):
                 self._gap(self.gaps.on_heartbeat(product, last_trade_id))
+
+    def _malformed(self, reason: str, what: object) -> None:
+        """Count a frame or tick that is not stored, and log it at a bounded rate."""
+        self.stats.malformed += 1
+        if worth_logging(self.stats.malformed):
+            log.warning("malformed feed message #%d (%.200s): %.200r", self.stats.malformed, reason, what)
+
+    def _unconfigured(self, tick: Tick) -> None:
+        self.stats.unconfigured += 1
+        if worth_logging(self.stats.unconfigured):
+            log.warning("tick #%d of an unconfigured product dropped: %.200s", self.stats.unconfigured, tick)
 
     def _gap(self, gap: Gap | None) -> None:
         if gap is None:

@@ -114,7 +114,7 @@ def test_subscribes_at_once_and_hands_fresh_ticks_to_the_sink(caplog):
     assert feed.received[0].price == "1285.22"
     stats = feed.stats
     assert (stats.messages, stats.ticks, stats.stale, stats.malformed, stats.exchange_errors) == (10, 2, 2, 2, 1)
-    assert "exchange error: Failed to subscribe (reason:  is not a valid product)" in caplog.text
+    assert "exchange error #1: Failed to subscribe (reason:  is not a valid product)" in caplog.text
     assert "malformed feed message #1" in caplog.text
 
 
