@@ -60,10 +60,19 @@ def load_or_exit(args: argparse.Namespace) -> Config:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"{sys.argv[0].rsplit('/', 1)[-1]}: config error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
-    setup_logging(log_level(args, config), log_file(args, config))
+        _config_exit(exc)
+    path = log_file(args, config)
+    try:
+        setup_logging(log_level(args, config), path)
+    except OSError as exc:  # a folder that does not exist, no permission: refuse, as for any bad value
+        where = ("--log-file", None, None) if getattr(args, "log_file", None) else (config.path, "log", "file")
+        _config_exit(ConfigError(where[0], f"cannot open {path}: {exc.strerror}", where[1], where[2]))
     return config
+
+
+def _config_exit(exc: ConfigError) -> None:
+    print(f"{sys.argv[0].rsplit('/', 1)[-1]}: config error: {exc}", file=sys.stderr)
+    sys.exit(EXIT_CONFIG)
 
 
 def log_level(args: argparse.Namespace, config: Config) -> str:

@@ -10,7 +10,6 @@ with one TERM each, and kills whatever has not exited after a grace period.
 from __future__ import annotations
 
 import argparse
-import configparser
 import logging
 import os
 import re
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import redis
 
-from bcx.config import Config, RedisConfig, find_config
+from bcx.config import Config, RedisConfig, find_config, new_parser
 from bcx.connection import LazyClient, describe
 from bcx.daemon import Stopper, load_or_exit
 from bcx.embedded import EmbeddedRedis, answers, free_port, port_is_free
@@ -78,7 +77,7 @@ def products_in_file(path: str) -> list[str]:
 
 def write_run_config(source: str, overrides: dict[str, dict[str, str]], directory: str) -> str:
     """A copy of the user's config with the values `bcx up` decided (Redis URL, feed URL, web port)."""
-    parser = configparser.ConfigParser(interpolation=None, default_section="__defaults__")
+    parser = new_parser()
     parser.read(source, encoding="utf-8")
     for section, values in overrides.items():
         if not parser.has_section(section):
