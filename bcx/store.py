@@ -72,6 +72,15 @@ class TickStore:
             for product, data in zip(products, pipe.execute(), strict=True)
         }
 
+    def latest_at_most(self, product: str, at_most_ms: int) -> Tick | None:
+        """The newest stored tick dated at or before `at_most_ms`: what to trust when the latest-tick hash holds a
+        tick from the future (stored before the tracker refused those, or by a skewed clock)."""
+        score = self.chunks.newest_score(self.keys(product).ticks, at_most_ms)
+        if score is None:
+            return None
+        found = self.range(product, score, score)
+        return found[-1] if found else None
+
     def range(self, product: str, start_ms: int, end_ms: int, limit: int | None = None) -> list[Tick]:
         """Ticks with start_ms <= time <= end_ms in time order (ties by member), at most `limit` of them."""
         entries = self.chunks.range(self.keys(product).ticks, start_ms, end_ms, limit)
