@@ -81,6 +81,14 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def trusted_latest(store: TickStore, products: list[str] | tuple[str, ...], now: int) -> dict[str, Tick | None]:
+    """Each product's newest tick, skipping any dated past the wall clock plus [tracker] max_clock_skew: one
+    bogus tick from year 9999 must not become every range's end or a negative tick age."""
+    bound = now + int(get_config().tracker.max_clock_skew * 1000)
+    latest = store.latest_many(list(products))
+    return {p: t if t is None or t.time_ms <= bound else store.latest_at_most(p, bound) for p, t in latest.items()}
+
+
 def tick_age(tick: Tick | None, now: int) -> float | None:
     """Seconds from the tick's exchange time to `now` (unix ms), or None without a tick."""
     return None if tick is None else round((now - tick.time_ms) / 1000, 3)
@@ -150,8 +158,9 @@ def ticks(product: str) -> dict:
 
 
 def _newest_or_now(store: TickStore, product: str) -> int:
-    latest = store.latest(product)
-    return latest.time_ms if latest else now_ms()
+    now = now_ms()
+    latest = trusted_latest(store, (product,), now)[product]
+    return latest.time_ms if latest else now
 
 
 def _range(products: tuple[str, ...]) -> tuple[int, int]:
@@ -159,8 +168,9 @@ def _range(products: tuple[str, ...]) -> tuple[int, int]:
     start = params.parse_time(request.args.get("start"), "start")
     end = params.parse_time(request.args.get("end"), "end")
     if end is None:
-        newest = [t.time_ms for t in get_store().latest_many(list(products)).values() if t]
-        default_end = max(newest) if newest else now_ms()
+        now = now_ms()
+        newest = [t.time_ms for t in trusted_latest(get_store(), products, now).values() if t]
+        default_end = max(newest) if newest else now
     else:
         default_end = end
     return params.resolve_range(start, end, default_end, DEFAULT_SPAN_MS)
@@ -321,12 +331,12 @@ def _stream(name: str, poll, on_close=None) -> Response:
 def health() -> tuple[dict, int]:
     """200 when Redis answers, 503 (still JSON, with the reason) when it does not; ages of the newest ticks."""
     configured = get_config().tracker.products
+    now = now_ms()
     try:
-        latest = get_store().latest_many(configured)
+        latest = trusted_latest(get_store(), configured, now)
     except redis.RedisError as exc:
         ages = dict.fromkeys(configured)
         return {"status": "unavailable", "redis": False, "error": str(exc), "tick_age_seconds": ages}, 503
-    now = now_ms()
     ages = {product: tick_age(tick, now) for product, tick in latest.items()}
     return {"status": "ok", "redis": True, "tick_age_seconds": ages}, 200
 
@@ -334,9 +344,9 @@ def health() -> tuple[dict, int]:
 def tick_ages() -> dict[str, float | None]:
     """For /metrics: {} when Redis does not answer (the scrape still shows the request metrics)."""
     configured = get_config().tracker.products
+    now = now_ms()
     try:
-        latest = get_store().latest_many(configured)
+        latest = trusted_latest(get_store(), configured, now)
     except redis.RedisError:
         return {}
-    now = now_ms()
     return {product: tick_age(tick, now) for product, tick in latest.items()}
