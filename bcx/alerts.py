@@ -58,6 +58,9 @@ class StopFlag(Protocol):
     stopping: bool
 
 
+LAST_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
+
+
 def publish(conn: redis.Redis, prefix: str, alert: Alert, maxlen: int) -> str:
     """Append to the capped stream, then publish with the stream id; returns that id."""
     key = alerts_key(prefix)
@@ -73,6 +76,8 @@ def read_alerts(conn: redis.Redis, prefix: str, since_id: str | None = None, cou
     key = alerts_key(prefix)
     if since_id is None:
         return [_from_entry(entry) for entry in reversed(conn.xrevrange(key, count=count))]
+    if since_id == LAST_STREAM_ID:  # nothing can follow it, and XRANGE refuses an exclusive start there
+        return []
     return [_from_entry(entry) for entry in conn.xrange(key, min=f"({since_id}", count=count)]
 
 

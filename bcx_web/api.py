@@ -266,7 +266,12 @@ def alert_dict(alert: alerts.Alert) -> dict:
 @bp.get("/alerts/stream")
 def alert_stream() -> Response:
     """Alerts as Server-Sent Events, id = the alert id; resumes after Last-Event-ID (or ?since=), else from now."""
-    since = params.parse_stream_id(request.headers.get("Last-Event-ID") or request.args.get("since"), "Last-Event-ID")
+    header = request.headers.get("Last-Event-ID")
+    since = (
+        params.parse_stream_id(header, "Last-Event-ID")
+        if header
+        else params.parse_stream_id(request.args.get("since"), "since")
+    )
     conn, prefix = current_app.extensions["redis"], get_config().redis.prefix
     cursor = [since or alerts.last_id(conn, prefix)]
 

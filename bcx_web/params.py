@@ -15,6 +15,10 @@ from bcx.tick import iso_to_ms
 # Unix milliseconds a client may name: 1970 up to the end of year 9999. Bounding it keeps every time exact in
 # JSON and JavaScript (below 2**53) and keeps nonsense like 10**30 from reaching Redis.
 MAX_TIME_MS = 253_402_300_799_999
+# A whole number below this (other than 0, "from the beginning") is unix seconds sent by mistake: 1793491576 is
+# 2026 in seconds but January 1970 in milliseconds. 10**11 ms is 1973-03-03, before any crypto trade.
+SECONDS_LOOKALIKE_BELOW = 10**11
+MAX_STREAM_PART = 2**64 - 1  # each half of a Redis stream id is an unsigned 64-bit number
 _DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: int() would also take "١٢", " 12 " and "1_2"
 
 
@@ -44,6 +48,8 @@ def parse_time(text: str | None, name: str) -> int | None:
         raise ParamError(f"{name}: {text!r} is neither unix milliseconds nor an ISO 8601 time") from None
     if not 0 <= ms <= MAX_TIME_MS:
         raise ParamError(f"{name}: {text!r} is out of range (1970 to 9999)")
+    if 0 < ms < SECONDS_LOOKALIKE_BELOW and _DIGITS.fullmatch(value):
+        raise ParamError(f"{name}: {text!r} looks like unix seconds; give milliseconds ({ms}000) or an ISO 8601 time")
     return ms
 
 
@@ -61,8 +67,9 @@ def resolve_range(start: int | None, end: int | None, default_end: int, default_
 
 
 def parse_limit(text: str | None, default: int, maximum: int, name: str = "limit") -> int:
-    """A positive whole number up to `maximum`; `default` (capped at `maximum`) when absent."""
-    if text is None or text == "":
+    """A positive whole number up to `maximum`; `default` (capped at `maximum`) when absent. Present but empty
+    (`limit=`) is refused: it is a client's bug (a variable left unset), not a wish for the default."""
+    if text is None:
         return min(default, maximum)
     value = text.strip()
     if not _DIGITS.fullmatch(value) or int(value) == 0:
@@ -101,7 +108,7 @@ def parse_stream_id(text: str | None, name: str) -> str | None:
     if text is None or text.strip() == "":
         return None
     value = text.strip()
-    if not _STREAM_ID.fullmatch(value):
+    if not _STREAM_ID.fullmatch(value) or any(int(part) > MAX_STREAM_PART for part in value.split("-")):
         raise ParamError(f"{name}: {text!r} is not an alert id (like 1700000000000-0)")
     return value
 

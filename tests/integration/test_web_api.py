@@ -279,3 +279,48 @@ def test_one_tick_from_the_far_future_is_not_trusted_for_ranges_or_health(client
     answer = get(client, "/api/v1.0/ticks/BTC-USD")
     assert answer["end"] == T0 + 10 * MIN - 10_000 and len(answer["ticks"]) == 60
     assert get(client, f"/api/v1.0/candles/BTC-USD?start={T0}")["candles"]  # not 400 "range too long"
+
+
+# ---- API answers (issue 14) ----
+
+
+def test_series_all_draws_the_history_and_no_point_lies_outside_the_data(client, store, candle_store):
+    ticks = minute_ticks(store, 180)  # three hours of ticks, and the candles the watcher would have written
+    day = T0 - T0 % (1440 * MIN)  # the data's oldest time: a candle counts from its bucket's start
+    candle_store.put("BTC-USD", "1d", [Candle(day, "100.00", "129.00", "100.00", "129.00", "9")])
+    candle_store.put("BTC-USD", "1h", [Candle(T0 + h * 60 * MIN, "1", "2", "1", "2", "3") for h in range(3)])
+    newest = ticks[-1].time_ms
+    answer = get(client, "/api/v1.0/series/BTC-USD?start=0&points=10000")
+    assert answer["tier"] == "ticks" and len(answer["points"]) == len(ticks)
+    assert all(T0 <= t <= newest for t, _ in answer["points"])
+    for points in (1, 2, 3):
+        end = T0 + 90 * MIN
+        found = get(client, f"/api/v1.0/series/BTC-USD?start=0&end={end}&points={points}")["points"]
+        assert found and all(day <= t <= end for t, _ in found), found
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("/api/v1.0/ticks/BTC-USD?limit=", "limit: '' is not a positive whole number"),
+        ("/api/v1.0/series/BTC-USD?points=", "points: '' is not a positive whole number"),
+        ("/api/v1.0/ticks/BTC-USD?start=1793491576", "start: '1793491576' looks like unix seconds"),
+        ("/api/v1.0/series/BTC-USD?end=1793491576", "end: '1793491576' looks like unix seconds"),
+        ("/api/v1.0/alerts?since=99999999999999999999", "since: '99999999999999999999' is not an alert id"),
+        ("/api/v1.0/alerts?since=1-18446744073709551616", "since: "),
+        ("/api/v1.0/alerts/stream?since=xyz", "since: 'xyz' is not an alert id"),
+    ],
+)
+def test_input_redis_or_a_client_would_misread_is_a_400_naming_the_parameter(client, url, message):
+    assert message in get(client, url, 400)["error"]
+
+
+def test_a_bad_last_event_id_is_a_400_before_the_stream_opens(client):
+    response = client.get("/api/v1.0/alerts/stream", headers={"Last-Event-ID": "99999999999999999999"})
+    assert response.status_code == 400 and "Last-Event-ID: " in response.get_json()["error"]
+
+
+def test_the_last_possible_alert_id_has_nothing_after_it(client, redis_conn):
+    publish(redis_conn, 1)
+    last = "18446744073709551615-18446744073709551615"
+    assert get(client, f"/api/v1.0/alerts?since={last}") == {"alerts": []}
