@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
@@ -59,6 +60,16 @@ class StopFlag(Protocol):
 
 
 LAST_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
+_STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
+
+
+def stream_id(text: str) -> str:
+    """An alert id as Redis streams write it (`1700000000000-0`, or just the milliseconds), each half an unsigned
+    64-bit number; ValueError otherwise (Redis would refuse it, and that is the caller's mistake, not an outage)."""
+    value = text.strip()
+    if not _STREAM_ID.fullmatch(value) or any(int(part) > 2**64 - 1 for part in value.split("-")):
+        raise ValueError(f"{text!r} is not an alert id (like 1700000000000-0)")
+    return value
 
 
 def publish(conn: redis.Redis, prefix: str, alert: Alert, maxlen: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 
+from bcx.alerts import stream_id
 from bcx.converters import product_id
 from bcx.tick import iso_to_ms
 
@@ -18,7 +19,6 @@ MAX_TIME_MS = 253_402_300_799_999
 # A whole number below this (other than 0, "from the beginning") is unix seconds sent by mistake: 1793491576 is
 # 2026 in seconds but January 1970 in milliseconds. 10**11 ms is 1973-03-03, before any crypto trade.
 SECONDS_LOOKALIKE_BELOW = 10**11
-MAX_STREAM_PART = 2**64 - 1  # each half of a Redis stream id is an unsigned 64-bit number
 _DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: int() would also take "١٢", " 12 " and "1_2"
 
 
@@ -79,9 +79,6 @@ def parse_limit(text: str | None, default: int, maximum: int, name: str = "limit
     return int(value)
 
 
-_STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
-
-
 def parse_choice(text: str | None, name: str, choices: Sequence[str], default: str) -> str:
     """One of `choices` (exact spelling); `default` when absent."""
     if text is None or text == "":
@@ -107,10 +104,10 @@ def parse_stream_id(text: str | None, name: str) -> str | None:
     """An alert id as Redis streams write it (`1700000000000-0`, or just the milliseconds); None when absent."""
     if text is None or text.strip() == "":
         return None
-    value = text.strip()
-    if not _STREAM_ID.fullmatch(value) or any(int(part) > MAX_STREAM_PART for part in value.split("-")):
-        raise ParamError(f"{name}: {text!r} is not an alert id (like 1700000000000-0)")
-    return value
+    try:
+        return stream_id(text)
+    except ValueError as exc:
+        raise ParamError(f"{name}: {exc}") from None
 
 
 def capped_span(start: int, end: int, max_span_ms: int | None) -> None:
