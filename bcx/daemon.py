@@ -96,13 +96,15 @@ class Stopper:
         self.signal_name: str | None = None
         self.hangup = False
 
-    def install(self, reopen_on_hup: bool = False) -> Stopper:
-        """`reopen_on_hup` for services (logrotate sends HUP); a command in a terminal keeps HUP's default,
-        so closing the terminal still ends it."""
+    def install(self, reopen_on_hup: bool = False, stop_on_hup: bool = False) -> Stopper:
+        """`reopen_on_hup` for services (logrotate sends HUP); `stop_on_hup` for a command that must clean up
+        when its terminal closes (bcx up); otherwise HUP keeps its default, so closing the terminal ends it."""
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         if reopen_on_hup:
             signal.signal(signal.SIGHUP, self._hangup)
+        elif stop_on_hup:
+            signal.signal(signal.SIGHUP, self._stop)
         return self
 
     def _hangup(self, signum, frame) -> None:
