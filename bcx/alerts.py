@@ -66,10 +66,9 @@ _STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
 def stream_id(text: str) -> str:
     """An alert id as Redis streams write it (`1700000000000-0`, or just the milliseconds), each half an unsigned
     64-bit number; ValueError otherwise (Redis would refuse it, and that is the caller's mistake, not an outage)."""
-    value = text.strip()
-    if not _STREAM_ID.fullmatch(value) or any(int(part) > 2**64 - 1 for part in value.split("-")):
+    if not _STREAM_ID.fullmatch(text) or any(int(part) > 2**64 - 1 for part in text.split("-")):
         raise ValueError(f"{text!r} is not an alert id (like 1700000000000-0)")
-    return value
+    return text
 
 
 def publish(conn: redis.Redis, prefix: str, alert: Alert, maxlen: int) -> str:

@@ -12,7 +12,9 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 *
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
-_PRODUCT_RE = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
+# A product id, as the exchange writes it; also the OpenAPI document's pattern for one (bcx_web.declared).
+PRODUCT_PATTERN = r"[A-Z0-9]{2,10}-[A-Z0-9]{2,10}"
+_PRODUCT_RE = re.compile(rf"^{PRODUCT_PATTERN}\Z")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 

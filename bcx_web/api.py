@@ -17,11 +17,11 @@ from bcx.candles import CandleStore, interval_ms
 from bcx.config import Config
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_web import metrics, params, sse
+from bcx_web import declared, metrics, params, sse
 from bcx_web.cache import FreshCache, cached_decode_candle, cached_decode_member
 from bcx_web.candle_source import DEFAULT_STORED, read_candles
 from bcx_web.live import TickWaiter, new_ticks
-from bcx_web.series import FIELDS, Sources, percent_points, read_day, read_series
+from bcx_web.series import Sources, percent_points, read_day, read_series
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1.0")
 
@@ -31,10 +31,6 @@ CANDLES_KEY = "bcx_candles"
 SLOTS_KEY = "bcx_stream_slots"
 DAY_CACHE_KEY = "bcx_day_cache"
 PRODUCTS_CACHE_KEY = "bcx_products_cache"
-INTERVALS = ("1m", "5m", "15m", "1h", "6h", "1d")
-DEFAULT_POINTS = 1000
-DEFAULT_ALERTS = 100
-MAX_ALERTS = 1000
 ALERT_BLOCK_MS = 1000  # below the Redis socket timeout, so a quiet stream never looks like a dead server
 TICK_POLL_S = 0.5
 
@@ -138,10 +134,9 @@ def _app_cache(key: str) -> FreshCache:
 @bp.get("/ticks/<product>")
 def ticks(product: str) -> dict:
     config = get_config()
-    product = params.parse_product(product, config.tracker.products)
-    start = params.parse_time(request.args.get("start"), "start")
-    end = params.parse_time(request.args.get("end"), "end")
-    limit = params.parse_limit(request.args.get("limit"), config.web.default_limit, config.web.max_limit)
+    product = declared.PRODUCT.read(config)
+    start, end = declared.START.read(config), declared.END.read(config)
+    limit = declared.LIMIT.read(config)
     store = get_store()
     # Only read the newest tick when the client left the end open: replayed data may be far from the wall clock.
     default_end = end if end is not None else _newest_or_now(store, product)
@@ -165,8 +160,7 @@ def _newest_or_now(store: TickStore, product: str) -> int:
 
 def _range(products: tuple[str, ...]) -> tuple[int, int]:
     """start/end from the query; an open end is the newest tick of the given products (else now)."""
-    start = params.parse_time(request.args.get("start"), "start")
-    end = params.parse_time(request.args.get("end"), "end")
+    start, end = declared.START.read(get_config()), declared.END.read(get_config())
     if end is None:
         now = now_ms()
         newest = [t.time_ms for t in trusted_latest(get_store(), products, now).values() if t]
@@ -176,16 +170,11 @@ def _range(products: tuple[str, ...]) -> tuple[int, int]:
     return params.resolve_range(start, end, default_end, DEFAULT_SPAN_MS)
 
 
-def _points() -> int:
-    return params.parse_limit(request.args.get("points"), DEFAULT_POINTS, get_config().web.max_points, "points")
-
-
 @bp.get("/series/<product>")
 def series(product: str) -> dict:
     """One field over a range, at most `points` points, from the coarsest tier that still gives that many."""
-    product = params.parse_product(product, get_config().tracker.products)
-    field = params.parse_choice(request.args.get("field"), "field", FIELDS, "price")
-    points = _points()
+    config = get_config()
+    product, field, points = declared.PRODUCT.read(config), declared.FIELD.read(config), declared.POINTS.read(config)
     start, end = _range((product,))
     found = read_series(get_sources(), product, field, start, end, points)
     return {
@@ -203,8 +192,7 @@ def series(product: str) -> dict:
 def candles(product: str) -> dict:
     """OHLCV candles: stored ones where the watcher wrote them, the rest (the open interval) from raw ticks."""
     config = get_config()
-    product = params.parse_product(product, config.tracker.products)
-    interval = params.parse_choice(request.args.get("interval"), "interval", INTERVALS, "1m")
+    product, interval = declared.PRODUCT.read(config), declared.INTERVAL.read(config)
     width = interval_ms(interval)
     start, end = _range((product,))
     # A default range shows a few hundred candles; an explicit one may hold at most max_points of them.
@@ -225,8 +213,7 @@ def candles(product: str) -> dict:
 @bp.get("/compare")
 def compare() -> dict:
     """Several products on one time axis, each as percent change from its first trade in the range."""
-    products = params.parse_products(request.args.get("products"), get_config().tracker.products)
-    points = _points()
+    products, points = declared.PRODUCTS.read(get_config()), declared.POINTS.read(get_config())
     start, end = _range(products)
     sources = get_sources()
     answer: dict[str, list] = {}
@@ -241,8 +228,7 @@ def compare() -> dict:
 @bp.get("/alerts")
 def alert_list() -> dict:
     """The newest `limit` alerts, or with `since` (an alert id) the first `limit` after it; oldest first."""
-    since = params.parse_stream_id(request.args.get("since"), "since")
-    limit = params.parse_limit(request.args.get("limit"), DEFAULT_ALERTS, MAX_ALERTS)
+    since, limit = declared.SINCE.read(get_config()), declared.ALERT_LIMIT.read(get_config())
     found = alerts.read_alerts(current_app.extensions["redis"], get_config().redis.prefix, since, limit)
     return {"alerts": [alert_dict(a) for a in found]}
 
@@ -266,12 +252,9 @@ def alert_dict(alert: alerts.Alert) -> dict:
 @bp.get("/alerts/stream")
 def alert_stream() -> Response:
     """Alerts as Server-Sent Events, id = the alert id; resumes after Last-Event-ID (or ?since=), else from now."""
-    header = request.headers.get("Last-Event-ID")
-    since = (
-        params.parse_stream_id(header, "Last-Event-ID")
-        if header
-        else params.parse_stream_id(request.args.get("since"), "since")
-    )
+    # the header (a reconnecting browser) wins over the query; each is checked, and named, on its own
+    header, query = declared.LAST_EVENT_ID.read(get_config()), declared.SINCE.read(get_config())
+    since = header or query
     conn, prefix = current_app.extensions["redis"], get_config().redis.prefix
     cursor = [since or alerts.last_id(conn, prefix)]
 
@@ -287,7 +270,7 @@ def alert_stream() -> Response:
 @bp.get("/ticks/stream")
 def tick_stream() -> Response:
     """Live ticks of the named products (default: all) as Server-Sent Events, starting with each one's latest."""
-    products = params.parse_products(request.args.get("products"), get_config().tracker.products)
+    products = declared.PRODUCTS.read(get_config())
     store = get_store()
     cursors: dict = dict.fromkeys(products)
     waiter = None

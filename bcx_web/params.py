@@ -27,11 +27,14 @@ class ParamError(ValueError):
 
 
 def parse_product(text: str, known: Collection[str]) -> str:
-    """A well-formed product id that is one of the configured products."""
+    """A well-formed product id, exactly (no spaces around it: the OpenAPI pattern has none), that is one of the
+    configured products."""
     try:
         product = product_id(text)
     except ValueError as exc:
         raise ParamError(f"product: {exc}") from None
+    if product != text:
+        raise ParamError(f"product: {text!r} has spaces around the product id")
     if product not in known:
         raise ParamError(f"product: {product!r} is not recorded here (known: {', '.join(known)})")
     return product
@@ -89,20 +92,22 @@ def parse_choice(text: str | None, name: str, choices: Sequence[str], default: s
 
 
 def parse_products(text: str | None, known: Collection[str]) -> tuple[str, ...]:
-    """A comma-separated list of configured products, each once; all of `known` when absent."""
-    if text is None or text.strip() == "":
+    """A comma-separated list of configured products, each once; all of `known` when absent. Present but empty
+    (`products=`), an empty item or spaces are refused, as the OpenAPI pattern says."""
+    if text is None:
         return tuple(known)
-    products = tuple(parse_product(part, known) for part in text.split(",") if part.strip())
-    if not products:
+    if not text:
         raise ParamError("products: no product named")
+    products = tuple(parse_product(part, known) for part in text.split(","))
     if len(set(products)) != len(products):
         raise ParamError(f"products: {text!r} names a product twice")
     return products
 
 
 def parse_stream_id(text: str | None, name: str) -> str | None:
-    """An alert id as Redis streams write it (`1700000000000-0`, or just the milliseconds); None when absent."""
-    if text is None or text.strip() == "":
+    """An alert id as Redis streams write it (`1700000000000-0`, or just the milliseconds), exactly; None when
+    absent (present but empty is refused, as for every parameter)."""
+    if text is None:
         return None
     try:
         return stream_id(text)

@@ -48,7 +48,7 @@ def tick_value(tick: Tick, field: str) -> str | None:
     if tick.bid is None or tick.ask is None:
         return None
     bid, ask = Decimal(tick.bid), Decimal(tick.ask)
-    return str((bid + ask) / 2 if field == "mid" else ask - bid)
+    return format((bid + ask) / 2 if field == "mid" else ask - bid, "f")  # str() may write 1E+2 for a mid of 100
 
 
 def read_series(src: Sources, product: str, field: str, start: int, end: int, points: int) -> Series:

@@ -241,7 +241,7 @@ def test_a_body_within_one_packet_is_not_compressed(client, store):
 
 def test_openapi_describes_exactly_the_routes(client):
     document = get(client, "/api/v1.0/openapi.json")
-    assert document["openapi"].startswith("3.0")
+    assert document["openapi"].startswith("3.1")
     app = client.application
     routes = {
         re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)

@@ -31,6 +31,12 @@ def test_product_malformed(text):
         parse_product(text, KNOWN)
 
 
+@pytest.mark.parametrize("text", ["", "BTC-USD,", "BTC-USD, ETH-USD", " BTC-USD", "BTC-USD\n"])
+def test_products_as_the_document_writes_them_only(text):
+    with pytest.raises(ParamError, match="^product"):
+        parse_products(text, KNOWN)
+
+
 def test_product_not_configured():
     with pytest.raises(ParamError, match="not recorded here.*BTC-USD, ETH-USD"):
         parse_product("SOL-USD", KNOWN)
