@@ -60,7 +60,8 @@ class StopFlag(Protocol):
 
 
 LAST_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
-_STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
+STREAM_ID_PATTERN = r"[0-9]{1,20}(-[0-9]{1,20})?"  # also the OpenAPI document's (bcx_web.declared)
+_STREAM_ID = re.compile(STREAM_ID_PATTERN)
 
 
 def stream_id(text: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import request
 
+from bcx.alerts import STREAM_ID_PATTERN
 from bcx.config import Config
 from bcx.converters import PRODUCT_PATTERN
 from bcx_web import params
@@ -23,7 +24,6 @@ INTERVALS = ("1m", "5m", "15m", "1h", "6h", "1d")
 DEFAULT_POINTS = 1000
 DEFAULT_ALERTS = 100
 MAX_ALERTS = 1000
-STREAM_ID_PATTERN = r"^[0-9]{1,20}(-[0-9]{1,20})?$"
 # unix ms: 0 (the beginning), or 1973 up to the end of year 9999 (smaller numbers are seconds sent by mistake);
 # or an RFC 3339 time
 TIME_SCHEMA = {
@@ -96,33 +96,33 @@ POINTS = Param(
     lambda c: {"type": "integer", "minimum": 1, "maximum": c.web.max_points},
     lambda raw, c: params.parse_limit(raw, DEFAULT_POINTS, c.web.max_points, "points"),
 )
-FIELD = Param(
-    "field",
-    "query",
-    "Which value (default price)",
-    lambda c: {"type": "string", "enum": list(FIELDS)},
-    lambda raw, c: params.parse_choice(raw, "field", FIELDS, "price"),
-)
-INTERVAL = Param(
-    "interval",
-    "query",
-    "Candle width (default 1m)",
-    lambda c: {"type": "string", "enum": list(INTERVALS)},
-    lambda raw, c: params.parse_choice(raw, "interval", INTERVALS, "1m"),
-)
-SINCE = Param(
-    "since",
-    "query",
-    "Only alerts after this id (like 1700000000000-0; each half at most 2^64 - 1)",
-    lambda c: {"type": "string", "pattern": STREAM_ID_PATTERN},
-    lambda raw, c: params.parse_stream_id(raw, "since"),
-)
-LAST_EVENT_ID = Param(
-    "Last-Event-ID",
-    "header",
-    "Resume after this alert id (what a browser's EventSource sends when it reconnects); wins over since",
-    lambda c: {"type": "string", "pattern": STREAM_ID_PATTERN},
-    lambda raw, c: params.parse_stream_id(raw, "Last-Event-ID"),
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str, description: str) -> Param:
+    return Param(
+        name,
+        "query",
+        f"{description} (default {default})",
+        lambda c: {"type": "string", "enum": list(choices)},
+        lambda raw, c: params.parse_choice(raw, name, choices, default),
+    )
+
+
+def _alert_id(name: str, where: str, description: str) -> Param:
+    return Param(
+        name,
+        where,
+        f"{description} (like 1700000000000-0; each half at most 2^64 - 1)",
+        lambda c: {"type": "string", "pattern": f"^{STREAM_ID_PATTERN}$"},
+        lambda raw, c: params.parse_stream_id(raw, name),
+    )
+
+
+FIELD = _choice("field", FIELDS, "price", "Which value")
+INTERVAL = _choice("interval", INTERVALS, "1m", "Candle width")
+SINCE = _alert_id("since", "query", "Only alerts after this id")
+LAST_EVENT_ID = _alert_id(
+    "Last-Event-ID", "header", "Resume after this alert id (what a reconnecting EventSource sends); wins over since"
 )
 ALERT_LIMIT = Param(
     "limit",
