@@ -279,7 +279,7 @@ def tick_stream() -> Response:
         nonlocal waiter
         if waiter is None:  # subscribed before the first read, so no announcement falls between the two
             waiter = TickWaiter(current_app.extensions["redis"], get_config().redis.prefix)
-        found = new_ticks(store, cursors)
+        found = new_ticks(store, cursors, now_ms() + int(get_config().tracker.max_clock_skew * 1000))
         if not found:
             waiter.wait(TICK_POLL_S)
         return [sse.event({"product": t.product, **t.as_dict()}, name="tick") for t in found]

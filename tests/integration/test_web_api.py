@@ -271,6 +271,20 @@ def test_products_day_figures_stay_exact_when_the_read_is_capped(client, store, 
 # ---- one bogus tick from the far future (issue 14) ----
 
 
+def test_one_tick_from_the_far_future_does_not_end_the_tick_stream(config, store):
+    store.add([tick(T0, 1, "1.00"), tick(253_402_300_799_999, 99, "9.00")])  # and one from 9999-12-31
+    short = replace(config, web=replace(config.web, sse_max_duration=1.5))
+    response = create_app(short, {"TESTING": True}).test_client().get("/api/v1.0/ticks/stream", buffered=False)
+    received = []
+    for chunk in iter(response.response):
+        text = chunk.decode() if isinstance(chunk, bytes) else chunk
+        received += [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+        if len(received) == 1:
+            store.add([tick(T0 + 1, 2, "2.00")])
+    response.close()
+    assert [(t["trade_id"], t["price"]) for t in received] == [(1, "1.00"), (2, "2.00")]
+
+
 def test_one_tick_from_the_far_future_is_not_trusted_for_ranges_or_health(client, store):
     minute_ticks(store, 10)
     store.add([tick(253_402_300_799_999, 99, "1.00")])  # 9999-12-31T23:59:59.999Z, stored before the tracker refused it
