@@ -35,7 +35,7 @@ setup(
         "orjson>=3.9",
     ],
     extras_require={
-        "test": ["pytest>=8", "fakeredis>=2.20", "hypothesis>=6", "ruff>=0.6"],
+        "test": ["pytest>=8", "fakeredis>=2.20", "hypothesis>=6", "ruff>=0.6", "schemathesis>=4.32"],
     },
     entry_points={
         "console_scripts": [

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
@@ -71,6 +72,19 @@ class StopFlag(Protocol):
     stopping: bool
 
 
+LAST_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
+STREAM_ID_PATTERN = r"[0-9]{1,20}(-[0-9]{1,20})?"  # also the OpenAPI document's (bcx_web.declared)
+_STREAM_ID = re.compile(STREAM_ID_PATTERN)
+
+
+def stream_id(text: str) -> str:
+    """An alert id as Redis streams write it (`1700000000000-0`, or just the milliseconds), each half an unsigned
+    64-bit number; ValueError otherwise (Redis would refuse it, and that is the caller's mistake, not an outage)."""
+    if not _STREAM_ID.fullmatch(text) or any(int(part) > 2**64 - 1 for part in text.split("-")):
+        raise ValueError(f"{text!r} is not an alert id (like 1700000000000-0)")
+    return text
+
+
 def publish(conn: redis.Redis, prefix: str, alert: Alert, maxlen: int) -> str:
     """Append to the capped stream, then publish with the stream id; returns that id."""
     key = alerts_key(prefix)
@@ -86,6 +100,8 @@ def read_alerts(conn: redis.Redis, prefix: str, since_id: str | None = None, cou
     key = alerts_key(prefix)
     if since_id is None:
         return [_from_entry(entry) for entry in reversed(conn.xrevrange(key, count=count))]
+    if since_id == LAST_STREAM_ID:  # nothing can follow it, and XRANGE refuses an exclusive start there
+        return []
     return [_from_entry(entry) for entry in conn.xrange(key, min=f"({since_id}", count=count)]
 
 

@@ -9,10 +9,10 @@ from collections.abc import Iterable
 
 import redis
 
-from bcx import alerts
+from bcx import alerts, up_state
 from bcx.alerts import Alert
 from bcx.connection import connect, describe
-from bcx.daemon import Stopper, load_or_exit
+from bcx.daemon import Stopper, arg_type, load_or_exit
 from bcx.tick import ms_to_iso
 
 DEFAULT_LIMIT = 20
@@ -27,9 +27,14 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $BCX_CONFIG, /etc/bcx/bcx.conf)")
+    parser.add_argument("--config", metavar="PATH", help=up_state.CONFIG_HELP)
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing alerts as they come (Ctrl-C stops)")
-    parser.add_argument("--since", metavar="ID", help="only alerts after this id (resume where you left off)")
+    parser.add_argument(
+        "--since",
+        metavar="ID",
+        type=arg_type(alerts.stream_id),
+        help="only alerts after this id (resume where you left off)",
+    )
     parser.add_argument(
         "--limit",
         metavar="N",
@@ -44,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Without --follow: the --limit most recent alerts (or the first ones after --since). With --follow: the
     alerts after --since, else only new ones, until TERM or Ctrl-C (exit 0)."""
+    up_state.running_up_config(args)  # no --config: a running `bcx up` is what to look at
     config = load_or_exit(args)
     if args.limit <= 0:
         print("bcx alerts: --limit must be greater than 0", file=sys.stderr)
@@ -53,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if stopper is not None:
             show(alerts.follow(conn, config.redis.prefix, args.since, stopper), args.json)
-        else:
-            show(alerts.read_alerts(conn, config.redis.prefix, args.since, args.limit), args.json)
+        elif not show(alerts.read_alerts(conn, config.redis.prefix, args.since, args.limit), args.json):
+            after = f" after {args.since}" if args.since else ""
+            print(f"no alerts{after} (in {describe(config.redis)}, stream {alerts.alerts_key(config.redis.prefix)})")
     except redis.RedisError as exc:
         print(f"bcx alerts: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
         return 1
@@ -66,9 +73,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def show(items: Iterable[Alert], as_json: bool) -> None:
+def show(items: Iterable[Alert], as_json: bool) -> int:
+    """Print each alert; returns how many."""
+    shown = 0
     for alert in items:
         print(alert.to_json() if as_json else format_line(alert), flush=True)
+        shown += 1
+    return shown
 
 
 def format_line(alert: Alert) -> str:

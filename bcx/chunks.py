@@ -85,13 +85,18 @@ class ChunkedSets:
         """Remove every entry with a score below `cutoff`; returns how many went."""
         return int(self._trim(keys=[keys.index], args=[keys.chunk_prefix, cutoff]))
 
-    def newest_score(self, keys: ChunkKeys) -> int | None:
-        """The score of the newest entry, or None when the chain is empty."""
-        last_chunk = self.conn.zrange(keys.index, -1, -1)
+    def newest_score(self, keys: ChunkKeys, at_most: int | None = None) -> int | None:
+        """The score of the newest entry (at or below `at_most` when given), or None when there is none."""
+        if at_most is None:
+            last_chunk = self.conn.zrange(keys.index, -1, -1)
+        else:  # the chunk holding at_most, or the last one before it: chunks never overlap
+            last_chunk = self.conn.zrevrangebyscore(keys.index, at_most, "-inf", start=0, num=1)
         if not last_chunk:
             return None
-        newest = self.conn.zrange(keys.chunk(last_chunk[0]), -1, -1, withscores=True)
-        return int(newest[0][1]) + chunk_base(last_chunk[0]) if newest else None
+        base = chunk_base(last_chunk[0])
+        high = "+inf" if at_most is None else at_most - base
+        newest = self.conn.zrevrangebyscore(keys.chunk(last_chunk[0]), high, "-inf", start=0, num=1, withscores=True)
+        return int(newest[0][1]) + base if newest else None
 
     def chunk_memory(self, keys: ChunkKeys) -> list[tuple[int, int]]:
         """(first score, bytes by MEMORY USAGE) of each chunk, oldest first."""

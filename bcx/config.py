@@ -18,6 +18,8 @@ from bcx import converters as c
 from bcx.rule_grammar import LEVEL_RULES, NO_HYSTERESIS, Hysteresis, Rule, parse_hysteresis, parse_rule
 
 SYSTEM_CONFIG = Path("/etc/bcx/bcx.conf")
+MAX_WORKERS = 256  # gunicorn processes: a few per core; more is a typo that would fork the machine to a halt
+MAX_THREADS = 1024
 ENV_VAR = "BCX_CONFIG"
 
 # section -> key -> (converter, default as written in the file)
@@ -26,7 +28,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
         "url": (c.url("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0"),
         "cluster": (c.host_port_list, ""),
         "prefix": (c.key_prefix, "bcx"),
-        "timeout": (c.duration, "5s"),
+        "timeout": (c.positive_duration, "5s"),
     },
     "tracker": {
         "products": (c.series_list, "coinbase:BTC-USD, coinbase:ETH-USD"),
@@ -34,12 +36,13 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
         "flush_interval": (c.duration, "100ms"),
         "queue_size": (c.positive_int, "100000"),
         "reconnect_max": (c.duration, "60s"),
-        "stale_after": (c.duration, "30s"),
+        "stale_after": (c.positive_duration, "30s"),
         "backfill": (c.duration, "1h"),
         "buffer": (c.positive_int, "1000000"),
+        "max_clock_skew": (c.positive_duration, "5m"),
     },
     "watcher": {
-        "interval": (c.duration, "1s"),
+        "interval": (c.positive_duration, "1s"),
         "candles": (c.candle_intervals, "1m, 1h, 1d"),
         "retention": (c.retention_tiers, "raw:7d, 1m:90d, 1h:5y, 1d:forever"),
         "trim_interval": (c.duration, "60s"),
@@ -51,8 +54,8 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
     "web": {
         "host": (c.host, "127.0.0.1"),
         "port": (c.port, "8080"),
-        "workers": (c.positive_int, "2"),
-        "threads": (c.positive_int, "8"),
+        "workers": (c.int_between(1, MAX_WORKERS), "2"),
+        "threads": (c.int_between(1, MAX_THREADS), "8"),
         "max_limit": (c.positive_int, "10000"),
         "default_limit": (c.positive_int, "1000"),
         "max_points": (c.positive_int, "10000"),
@@ -127,6 +130,7 @@ class TrackerConfig:
     stale_after: float
     backfill: float
     buffer: int
+    max_clock_skew: float = 300.0  # seconds; the schema's default
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ def find_config(path: str | None = None, environ: dict[str, str] | None = None) 
 
 def load_config(path: str | None = None, environ: dict[str, str] | None = None) -> Config:
     found = find_config(path, environ)
-    parser = configparser.ConfigParser(interpolation=None, default_section="__defaults__")
+    parser = new_parser()
     try:
         with open(found, encoding="utf-8") as handle:
             parser.read_file(handle)
@@ -228,7 +232,7 @@ def parse_config(parser: configparser.ConfigParser, path: str) -> Config:
         redis=RedisConfig(**values["redis"]),
         tracker=TrackerConfig(**values["tracker"]),
         watcher=_watcher(values["watcher"], path),
-        web=WebConfig(**values["web"]),
+        web=_web(values["web"], path),
         log=LogConfig(**values["log"]),
         alerts=tuple(_alerts(parser, path)),
         exchanges=_exchanges(parser, path, legacy),
@@ -289,6 +293,23 @@ def _watcher(values: dict[str, Any], path: str) -> WatcherConfig:
             )
     retention = {tier: DEFAULT_RETENTION.get(tier) for tier in tiers} | values["retention"]
     return WatcherConfig(**{**values, "retention": retention})
+
+
+def _web(values: dict[str, Any], path: str) -> WebConfig:
+    """Each open SSE stream holds a worker thread: with no thread left over, plain requests (/health) would hang."""
+    if values["threads"] <= values["sse_max_streams"]:
+        raise ConfigError(
+            path, f"{values['threads']} must be above sse_max_streams ({values['sse_max_streams']})", "web", "threads"
+        )
+    return WebConfig(**values)
+
+
+def new_parser() -> configparser.ConfigParser:
+    """The one way bcx.conf is read. `key = 50  # why` is what people write: a `#` or `;` after whitespace starts
+    a comment in a value too (a URL's `#fragment` or a password's `#` without a space before it stays)."""
+    return configparser.ConfigParser(
+        interpolation=None, default_section="__defaults__", inline_comment_prefixes=("#", ";")
+    )
 
 
 def _section_values(parser, path: str, section: str, schema: dict, overrides: dict | None = None) -> dict[str, Any]:

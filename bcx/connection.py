@@ -10,6 +10,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisClusterException
 
 from bcx.config import RedisConfig
+from bcx.converters import mask_url
 
 
 def client_options(config: RedisConfig) -> dict[str, Any]:
@@ -39,10 +40,7 @@ def describe(config: RedisConfig) -> str:
     """Where the config points, for logs and messages: the URL without its password, or the cluster's nodes."""
     if config.cluster:
         return "cluster " + ", ".join(f"{host}:{port}" for host, port in config.cluster)
-    if "@" not in config.url:
-        return config.url
-    scheme, rest = config.url.split("://", 1)
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return mask_url(config.url)
 
 
 class LazyClient:

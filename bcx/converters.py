@@ -25,6 +25,14 @@ def duration(text: str) -> float:
     return float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
 
 
+def positive_duration(text: str) -> float:
+    """A duration above zero: a zero timeout, interval or silence limit would make a daemon spin or fail at once."""
+    value = duration(text)
+    if value <= 0:
+        raise ValueError(f"{text.strip()!r} must be longer than 0")
+    return value
+
+
 def duration_or_forever(text: str) -> float | None:
     """A duration, or `forever` (None) for a tier that is never trimmed."""
     if text.strip().lower() == "forever":
@@ -86,6 +94,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def int_between(low: int, high: int):
+    """A converter accepting whole numbers from `low` to `high`: past a sane bound a typo (a billion workers) would
+    start forking rather than fail."""
+
+    def convert(text: str) -> int:
+        value = positive_int(text) if low > 0 else int(text.strip())
+        if not low <= value <= high:
+            raise ValueError(f"{value} is out of range ({low}-{high})")
+        return value
+
+    return convert
+
+
 def port(text: str) -> int:
     value = positive_int(text)
     if value > 65535:
@@ -134,6 +155,12 @@ def url(*schemes: str):
         parsed = urlparse(value)
         if parsed.scheme not in schemes or not parsed.netloc:
             raise ValueError(f"{value!r} is not a {' or '.join(s + '://' for s in schemes)} URL")
+        try:
+            parsed.port  # noqa: B018 - urlparse checks the port only when it is read
+        except ValueError:
+            raise ValueError(f"{mask_url(value)!r} has a port outside 1-65535 (or not a number)") from None
+        if parsed.port == 0:
+            raise ValueError(f"{mask_url(value)!r} has port 0 (a port is 1-65535)")
         return value
 
     return convert
@@ -150,6 +177,14 @@ def host_port_list(text: str) -> tuple[tuple[str, int], ...]:
             raise ValueError(f"{item!r} is not host:port")
         nodes.append((name.strip("[]"), int(number)))
     return tuple(nodes)
+
+
+def mask_url(text: str) -> str:
+    """A URL without its password (`redis://:secret@host` -> `redis://***@host`): what logs and messages show."""
+    if "@" not in text or "://" not in text:
+        return text
+    scheme, rest = text.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
 def optional(convert):

@@ -60,12 +60,21 @@ def load_or_exit(args: argparse.Namespace) -> Config:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"{sys.argv[0].rsplit('/', 1)[-1]}: config error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
-    setup_logging(log_level(args, config), log_file(args, config))
+        _config_exit(exc)
+    path = log_file(args, config)
+    try:
+        setup_logging(log_level(args, config), path)
+    except OSError as exc:  # a folder that does not exist, no permission: refuse, as for any bad value
+        where = ("--log-file", None, None) if getattr(args, "log_file", None) else (config.path, "log", "file")
+        _config_exit(ConfigError(where[0], f"cannot open {path}: {exc.strerror}", where[1], where[2]))
     for warning in config.warnings:
         log.warning("%s", warning)
     return config
+
+
+def _config_exit(exc: ConfigError) -> None:
+    print(f"{sys.argv[0].rsplit('/', 1)[-1]}: config error: {exc}", file=sys.stderr)
+    sys.exit(EXIT_CONFIG)
 
 
 def log_level(args: argparse.Namespace, config: Config) -> str:
@@ -89,13 +98,15 @@ class Stopper:
         self.signal_name: str | None = None
         self.hangup = False
 
-    def install(self, reopen_on_hup: bool = False) -> Stopper:
-        """`reopen_on_hup` for services (logrotate sends HUP); a command in a terminal keeps HUP's default,
-        so closing the terminal still ends it."""
+    def install(self, reopen_on_hup: bool = False, stop_on_hup: bool = False) -> Stopper:
+        """`reopen_on_hup` for services (logrotate sends HUP); `stop_on_hup` for a command that must clean up
+        when its terminal closes (bcx up); otherwise HUP keeps its default, so closing the terminal ends it."""
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         if reopen_on_hup:
             signal.signal(signal.SIGHUP, self._hangup)
+        elif stop_on_hup:
+            signal.signal(signal.SIGHUP, self._stop)
         return self
 
     def _hangup(self, signum, frame) -> None:

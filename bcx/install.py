@@ -264,9 +264,10 @@ def _target(args: argparse.Namespace) -> tuple[Path, str, bool]:
 
 
 def _run(args: argparse.Namespace, actions: list[Action], done: str) -> int:
-    if args.dry_run:
+    if args.dry_run:  # marked on every line: a dry run must never be mistaken for a real one
+        print(f"dry run: bcx {args.command} would do this, and did nothing:")
         for action in actions:
-            print(describe(action))
+            print(f"(dry run) {describe(action)}")
         return 0
     failures = apply(actions)
     print(f"{done}" if not failures else f"bcx {args.command}: {failures} step(s) failed", flush=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import redis
 from redis.cluster import RedisCluster
 
+from bcx import up_state
 from bcx.config import Config
 from bcx.connection import connect, describe
 from bcx.converters import duration
@@ -211,8 +212,10 @@ def role(text: str) -> str:
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("status", help="is BCX up? daemons, heartbeats, tick ages, Redis memory")
     parser.add_argument("daemons", nargs="*", type=role, metavar="DAEMON", help="only these: tracker, watcher, web")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $BCX_CONFIG, /etc/bcx/bcx.conf)")
-    parser.add_argument("--pid-dir", default=DEFAULT_PID_DIR, help=f"where the pidfiles are ({DEFAULT_PID_DIR})")
+    parser.add_argument("--config", metavar="PATH", help=up_state.CONFIG_HELP)
+    parser.add_argument(
+        "--pid-dir", help=f"where the pidfiles are (default: a running bcx up's, else {DEFAULT_PID_DIR})"
+    )
     parser.add_argument(
         "--max-silence",
         type=duration,
@@ -231,6 +234,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    running = up_state.running_up_config(args)  # no --config: a running `bcx up` is what to look at
+    if args.pid_dir is None:
+        args.pid_dir = running.pid_dir if running is not None else DEFAULT_PID_DIR
     config = load_or_exit(args)
     roles = list(dict.fromkeys(args.daemons)) or list(ROLES)
     report = collect(

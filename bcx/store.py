@@ -70,6 +70,27 @@ class TickStore:
             for product, data in zip(products, pipe.execute(), strict=True)
         }
 
+    def latest_at_most(self, product: str, at_most_ms: int) -> Tick | None:
+        """The newest stored tick dated at or before `at_most_ms`: what to trust when the latest-tick hash holds a
+        tick from the future (stored before the tracker refused those, or by a skewed clock)."""
+        score = self.chunks.newest_score(self.keys(product).ticks, at_most_ms)
+        if score is None:
+            return None
+        found = self.range(product, score, score)
+        return found[-1] if found else None
+
+    def extent(self, product: str, intervals: Sequence[str]) -> tuple[int | None, int | None]:
+        """(oldest, newest) time of the product's data, in raw ticks and the given candle tiers (a candle counts
+        from its bucket's start); None for an end nothing tells. One round trip."""
+        keys = self.keys(product)
+        pipe = self.conn.pipeline(transaction=False)
+        for chain in (keys.ticks, *(keys.candles(interval) for interval in intervals)):
+            pipe.zrange(chain.index, 0, 0, withscores=True)  # an index's score is its chunk's first time
+        pipe.hget(keys.latest, "time")
+        *firsts, newest = pipe.execute()
+        oldest = [int(first[0][1]) for first in firsts if first]
+        return (min(oldest) if oldest else None), (None if newest is None else int(float(newest)))
+
     def range(self, product: str, start_ms: int, end_ms: int, limit: int | None = None) -> list[Tick]:
         """Ticks with start_ms <= time <= end_ms in time order (ties by member), at most `limit` of them."""
         entries = self.chunks.range(self.keys(product).ticks, start_ms, end_ms, limit)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from bcx import up_state
 from bcx.connection import connect, describe
 from bcx.converters import series_id
 from bcx.daemon import Stopper, arg_type, load_or_exit
@@ -36,7 +37,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="SERIES",
         help="series ids like kraken:BTC-USD (a bare BTC-USD is Coinbase's); default: [tracker] products",
     )
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $BCX_CONFIG, /etc/bcx/bcx.conf)")
+    parser.add_argument("--config", metavar="PATH", help=up_state.CONFIG_HELP)
     parser.set_defaults(run=run)
     return parser
 
@@ -65,12 +66,13 @@ def format_tick(tick: Tick) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    up_state.running_up_config(args)  # no --config: a running `bcx up` is what to look at
     config = load_or_exit(args)
     products = tuple(args.products) or config.tracker.products
     stopper = Stopper().install()
     conn = connect(config.redis)
-    store = TickStore(conn, config.redis.prefix)
     try:
+        store = TickStore(conn, config.redis.prefix)  # asks Redis (CONFIG GET)
         cursors = {p: Cursor(t.time_ms if t else 0, {t.trade_id} if t else set()) for p, t in latest(store, products)}
         while not stopper.stopping:
             for product, cursor in cursors.items():

@@ -155,15 +155,22 @@ def _decode_size(text: str) -> str | None:
 def iso_to_ms(text: str) -> int:
     """`2022-10-19T23:28:22.061769Z` -> unix ms, exact (integer arithmetic, no float round trip).
 
-    Raises ValueError for text that is not an ISO 8601 time; a time without a zone is taken as UTC.
+    Raises ValueError for text that is not an RFC 3339 time (a calendar date, then optionally a time and a zone); a
+    bare date is midnight and a time without a zone is taken as UTC. Week dates (`2026-W44-1`), ordinal dates and
+    the compact forms that datetime.fromisoformat also takes are refused: no exchange writes them, and a feed
+    frame carrying one is broken or hostile.
     """
     if _FEED_TIME.match(text):  # the feed's own shape, many per second: parse its whole seconds once
         return _second_ms(text[:19]) + int(text[20:23])
+    if not _RFC3339.match(text.strip()):
+        raise ValueError(f"{text!r:.60} is not an RFC 3339 time (like 2022-10-19T23:28:22.061Z)")
     return _parse_iso_ms(text)
 
 
 # `2022-10-19T23:28:22.061769Z`: whole seconds, at least millisecond digits, UTC
 _FEED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3,9}Z\Z", re.ASCII)
+# RFC 3339 (T or a space between date and time), a bare date, or a time without a zone (taken as UTC)
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d(?:[Tt ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d\d:\d\d)?)?\Z", re.ASCII)
 
 
 @lru_cache(maxsize=4096)

@@ -4,13 +4,17 @@ Uses the configured Redis, or starts an embedded redis-server when none answers 
 always used as it is: never replaced by an embedded server); with `--replay FILE` the
 tracker is fed by `bcx-replay` instead of the live exchange. Every daemon runs in its own session so that
 Ctrl-C reaches only `bcx up`, which then stops them in order (tracker first, so it flushes; Redis last)
-with one TERM each, and kills whatever has not exited after a grace period.
+with one TERM each, and kills whatever has not exited after a grace period. Closing the terminal (HUP) stops
+everything the same way; if `bcx up` itself is killed (KILL, a crash), the kernel sends each child TERM (a
+parent-death signal), so nothing is left holding the ports.
+
+While it runs, a state file (bcx.up_state) points `bcx status`, `tail` and `alerts` at its run config, and its
+daemons write pidfiles into its temp folder, so `bcx status` sees them running.
 """
 
 from __future__ import annotations
 
 import argparse
-import configparser
 import logging
 import os
 import re
@@ -24,10 +28,11 @@ from pathlib import Path
 
 import redis
 
-from bcx.config import Config, RedisConfig, find_config
+from bcx import up_state
+from bcx.config import Config, RedisConfig, find_config, new_parser
 from bcx.connection import LazyClient, describe
 from bcx.daemon import Stopper, load_or_exit
-from bcx.embedded import EmbeddedRedis, answers, free_port, port_is_free
+from bcx.embedded import EmbeddedRedis, answers, die_with_parent, free_port, port_is_free
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +53,20 @@ def add_parser(commands) -> None:
         help="feed the tracker from a recorded JSON-lines file "
         "(bcx-replay) instead of the live exchange; records the products the file holds",
     )
-    parser.add_argument("--speed", default="10", help="replay speed: N times real time, or max (default 10)")
+    parser.add_argument(
+        "--speed", default="10", type=replay_speed, help="replay speed: N times real time, or max (default 10)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     parser.set_defaults(run=run)
+
+
+def replay_speed(text: str) -> str:
+    """bcx-replay's own --speed check, here, so a bad speed is a usage error before anything starts."""
+    from bcx_tracker.replay import parse_speed  # raises argparse.ArgumentTypeError with bcx-replay's message
+
+    parse_speed(text)
+    return text.strip()
 
 
 def command(name: str) -> list[str]:
@@ -93,7 +108,7 @@ def replay_overrides(url: str, products: list[str]) -> dict[str, dict[str, str]]
 
 def write_run_config(source: str, overrides: dict[str, dict[str, str]], directory: str) -> str:
     """A copy of the user's config with the values `bcx up` decided (Redis URL, feed URL, web port)."""
-    parser = configparser.ConfigParser(interpolation=None, default_section="__defaults__")
+    parser = new_parser()
     parser.read(source, encoding="utf-8")
     for section, values in overrides.items():
         if not parser.has_section(section):
@@ -114,7 +129,7 @@ class Suite:
         self.redis: EmbeddedRedis | None = None
 
     def start(self, name: str, args: list[str], **popen) -> subprocess.Popen:
-        process = subprocess.Popen(args, start_new_session=True, **popen)
+        process = subprocess.Popen(args, start_new_session=True, preexec_fn=die_with_parent, **popen)
         self.children.append((name, process))
         log.info("started %s (pid %s)", name, process.pid)
         return process
@@ -145,20 +160,29 @@ class Suite:
 
 def run(args: argparse.Namespace) -> int:
     config = load_or_exit(args)
-    stopper = Stopper(exit_on_second=False).install()  # a second Ctrl-C must not orphan the daemons
+    if args.replay and not os.path.isfile(args.replay):  # before starting anything
+        print(f"bcx up: {args.replay}: no such file", file=sys.stderr)
+        return 2
+    # a second Ctrl-C must not orphan the daemons; closing the terminal (HUP) stops everything too
+    stopper = Stopper(exit_on_second=False).install(stop_on_hup=True)
     suite = Suite()
     result = 1
+    state = None
     with tempfile.TemporaryDirectory(prefix="bcx-up-") as workdir:
         try:
             overrides = prepare(args, config, suite)
-            if overrides is not None:
+            if overrides is not None and not stopper.stopping:
                 run_config = write_run_config(str(find_config(args.config)), overrides, workdir)
+                state = up_state.announce(run_config, workdir)
                 for name in ("tracker", "watcher", "web"):
-                    suite.start(name, [*command(f"bcx-{name}"), "--config", run_config])
+                    pidfile = os.path.join(workdir, f"bcx-{name}.pid")  # where `bcx status` looks (up_state)
+                    suite.start(name, [*command(f"bcx-{name}"), "--config", run_config, "--pidfile", pidfile])
                 web = overrides["web"]
                 print(f"BCX is up: chart at http://{web['host']}:{web['port']}/  (Ctrl-C stops everything)", flush=True)
                 result = supervise(suite, stopper)
         finally:
+            if state is not None:
+                up_state.withdraw(state)
             stopped = suite.stop()
             print("BCX stopped", flush=True)
     return result or stopped
@@ -172,11 +196,13 @@ def prepare(args: argparse.Namespace, config: Config, suite: Suite) -> dict[str,
             return None
         log.info("using the Redis Cluster at %s", describe(config.redis))
     elif answers(config.redis.url):
-        log.info("using the Redis at %s", config.redis.url)
+        log.info("using the Redis at %s", describe(config.redis))
     else:
-        suite.redis = EmbeddedRedis().start()
+        suite.redis = EmbeddedRedis(die_with_parent=True).start()
         overrides["redis"]["url"] = suite.redis.url
-        print(f"no Redis answered at {config.redis.url}; started an embedded one at {suite.redis.url}", flush=True)
+        print(
+            f"no Redis answered at {describe(config.redis)}; started an embedded one at {suite.redis.url}", flush=True
+        )
     if args.replay:
         products = products_in_file(args.replay)
         if not products:

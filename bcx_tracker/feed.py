@@ -20,7 +20,7 @@ import websocket
 from websocket import ABNF, WebSocketBadStatusException, WebSocketException, WebSocketTimeoutException
 
 from bcx.backoff import backoff_delay
-from bcx.ratelog import RateLimitedLog
+from bcx.ratelog import worth_logging
 from bcx.tick import Tick
 from bcx_tracker.exchange import (
     Exchange,
@@ -38,6 +38,7 @@ from bcx_tracker.framed_ws import FramedWebSocket
 from bcx_tracker.gaps import Gap, SequenceFilter, TradeGaps
 from bcx_tracker.ratelimit import TokenBucket
 from bcx_tracker.recorder import Recorder
+from bcx_tracker.tick_checks import DEFAULT_MAX_SKEW_MS, check_tick
 from bcx_tracker.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class FeedStats:
     messages: int = 0
     ticks: int = 0
     malformed: int = 0
+    unconfigured: int = 0  # ticks of a product this feed does not record
     stale: int = 0
     reconnects: int = 0
     exchange_errors: int = 0
@@ -115,6 +117,8 @@ class Feed(Worker):
         known_trades: dict[str, int] | None = None,
         known_ms: dict[str, int] | None = None,
         config: object = None,
+        max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+        wall_clock: Callable[[], float] = time.time,
     ):
         super().__init__()
         self.adapter = adapter
@@ -128,6 +132,8 @@ class Feed(Worker):
         self.recv_timeout = recv_timeout
         self.connect = connect
         self.clock = clock
+        self.max_skew_ms = max_skew_ms
+        self.wall_clock = wall_clock  # exchange times are judged against it (clock is monotonic)
         self.on_gap = on_gap if adapter.real_trade_ids else None
         self.gaps = TradeGaps(known_trades, adapter.contiguous_trade_ids, known_ms)
         self.stats = FeedStats()
@@ -138,8 +144,6 @@ class Feed(Worker):
         self._last_frame_at = 0.0
         self.connected_at = 0.0
         self._ticks: list[Tick] = []  # of the socket read being handled
-        self._malformed_log = RateLimitedLog(log, f"{self.exchange}: malformed feed message")
-        self._error_log = RateLimitedLog(log, f"{self.exchange}: exchange error", level=logging.ERROR)
 
     @property
     def products(self) -> tuple[str, ...]:
@@ -243,8 +247,7 @@ class Feed(Worker):
         try:
             messages = self.adapter.parse(raw)
         except MalformedMessage as exc:
-            self.stats.malformed += 1
-            self._malformed_log.event(now, "(%s): %.200r", exc.reason, raw)
+            self._malformed(exc.reason, raw)
             messages = exc.events  # a bad item of a batch costs only itself
         for message in messages:
             self._act(message, now)
@@ -252,6 +255,10 @@ class Feed(Worker):
     def _act(self, message, now: float) -> None:
         match message:
             case TickEvent(tick=tick):
+                reason = check_tick(tick, int(self.wall_clock() * 1000), self.max_skew_ms)
+                if reason is not None:
+                    self._malformed(reason, tick)
+                    return
                 if self.sequences.is_stale(tick):
                     self.stats.stale += 1
                     return
@@ -259,8 +266,8 @@ class Feed(Worker):
                 self._ticks.append(tick)
                 if self.on_gap is not None:
                     self._gap(self.gaps.on_trade(tick.product, tick.trade_id, tick.time_ms))
-            case Unconfigured():
-                self.stats.unconfigured += 1
+            case Unconfigured(symbol=symbol):
+                self._unconfigured(symbol)
             case Heartbeat(product=product, last_trade_id=last_trade_id) if last_trade_id is not None:
                 if self.on_gap is not None:
                     self._gap(self.gaps.on_heartbeat(product, last_trade_id))
@@ -271,12 +278,34 @@ class Feed(Worker):
                 log.error("%s: subscription to %s refused: %s", self.exchange, product or "a series", text)
             case ExchangeError(message=text, reason=reason):
                 self.stats.exchange_errors += 1
-                self._error_log.event(now, "%s (reason: %s)", text, reason or "none given")
+                if worth_logging(self.stats.exchange_errors):
+                    log.error(
+                        "%s: exchange error #%d: %.200s (reason: %.200s)",
+                        self.exchange,
+                        self.stats.exchange_errors,
+                        text,
+                        reason or "none given",
+                    )
             case Reconnect(reason=reason):
                 self._lost(f"the exchange asks to reconnect ({reason})", now, immediately=True)
             case Missed(gap=gap):
                 if self.on_gap is not None:
                     self._gap(gap)
+
+    def _malformed(self, reason: str, what: object) -> None:
+        """Count a frame or tick that is not stored, and log it at a bounded rate."""
+        self.stats.malformed += 1
+        if worth_logging(self.stats.malformed):
+            log.warning(
+                "%s: malformed feed message #%d (%.200s): %.200r", self.exchange, self.stats.malformed, reason, what
+            )
+
+    def _unconfigured(self, symbol: str) -> None:
+        """A trade of a series not recorded here: it would make keys that nothing reads."""
+        self.stats.unconfigured += 1
+        if worth_logging(self.stats.unconfigured):
+            count = self.stats.unconfigured
+            log.warning("%s: trade #%d of an unconfigured series (%.40s) dropped", self.exchange, count, symbol)
 
     def _gap(self, gap: Gap | None) -> None:
         if gap is None:

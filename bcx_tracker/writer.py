@@ -21,6 +21,7 @@ from typing import Protocol
 import redis
 
 from bcx.backoff import backoff_delay
+from bcx.ratelog import worth_logging
 from bcx.tick import Tick
 from bcx_tracker.worker import Worker
 
@@ -212,23 +213,40 @@ class TickWriter(Worker):
         try:
             self.new += self.store.add(batch)
         except (redis.RedisError, OSError) as exc:
-            self._failures += 1
-            delay = backoff_delay(self._failures, cap=self.retry_max)
-            self._retry_at = self.clock() + delay
-            log.warning(
-                "Redis write failed (%s): keeping %d ticks, retry %d in %.1fs",
-                exc,
-                self.pending,
-                self._failures,
-                delay,
-            )
+            self._failed(exc)
             return
         except Exception:
-            # A bug, not an outage: retrying the same batch would fail forever and block every later tick.
-            log.exception("cannot write %d ticks: dropping them", len(batch))
-            self._dropped_failed += len(batch)
-            self._drop_front(len(batch))
+            # Not an outage but a tick the store cannot take (one that cannot be encoded) or a bug: retrying the
+            # batch would fail forever, and dropping it would lose its good ticks. Find the bad ones.
+            self._write_one_by_one(batch)
             return
+        self._written(batch)
+
+    def _write_one_by_one(self, batch: list[Tick]) -> None:
+        """Write a refused batch tick by tick (a rare path), dropping and counting only the ticks refused."""
+        for tick in batch:
+            try:
+                self.new += self.store.add([tick])
+            except (redis.RedisError, OSError) as exc:
+                self._failed(exc)  # the rest stays buffered, in order, for the retry
+                return
+            except Exception:
+                self._dropped_failed += 1
+                self._drop_front(1)
+                if worth_logging(self._dropped_failed):
+                    log.exception("cannot write a tick (#%d dropped): %.200s", self._dropped_failed, tick)
+                continue
+            self._written([tick])
+
+    def _failed(self, exc: Exception) -> None:
+        self._failures += 1
+        delay = backoff_delay(self._failures, cap=self.retry_max)
+        self._retry_at = self.clock() + delay
+        log.warning(
+            "Redis write failed (%s): keeping %d ticks, retry %d in %.1fs", exc, self.pending, self._failures, delay
+        )
+
+    def _written(self, batch: list[Tick]) -> None:
         if self._failures:
             log.info("Redis is back after %d failed attempts: writing %d kept ticks", self._failures, self.pending)
             self._failures = 0

@@ -14,10 +14,11 @@ REST API for that minute; a minute without raw ticks keeps the backfilled candle
 A backfilled 1m candle marks the 1m chain written, so the 1h and 1d candles above it are recomputed.
 
 Retention. Each tier keeps `[watcher] retention` back from the newest sample of its own series (not the wall
-clock: a replayed 2021 file does not vanish). Trimming drops whole chunks where it can (ChunkedSets.trim_before)
-and never removes what is not compacted yet. A bucket whose source was partly trimmed is never recomputed (the
-source's trim cutoff is kept as `floor:<tier>`), so a late tick older than the raw retention cannot replace a
-full candle with one made of that tick alone.
+clock: a replayed 2021 file does not vanish) that is not in the future of the wall clock by more than
+`[tracker] max_clock_skew` (one bogus sample from year 9999 must not trim the real history). Trimming drops whole
+chunks where it can (ChunkedSets.trim_before) and never removes what is not compacted yet. A bucket whose source
+was partly trimmed is never recomputed (the source's trim cutoff is kept as `floor:<tier>`), so a late tick older
+than the raw retention cannot replace a full candle with one made of that tick alone.
 """
 
 from __future__ import annotations
@@ -157,14 +158,22 @@ class History:
         value = self.conn.hget(self.ticks.keys(product).watch_state, _DIRTY + tier)
         return None if value is None else int(value)
 
-    def trim(self, product: str, retention: dict[str, float | None], keep_raw_from: int | None) -> dict[str, int]:
+    def trim(
+        self,
+        product: str,
+        retention: dict[str, float | None],
+        keep_raw_from: int | None,
+        newest_at_most: int | None = None,
+    ) -> dict[str, int]:
         """Apply each tier's retention; returns entries removed by series. `keep_raw_from`: raw ticks the rules
-        still need. Nothing that the next tier has not compacted yet is removed."""
+        still need. Nothing that the next tier has not compacted yet is removed. `newest_at_most` (the wall clock
+        plus the allowed skew): retention counts from the newest sample at or before it, so that one sample from
+        the far future cannot make the whole real history look old."""
         removed = {}
         series = [RAW, *(tier.name for tier in self.tiers)]
         for i, name in enumerate(series):
             chain = self.chain(product, name)
-            newest = self.ticks.chunks.newest_score(chain)
+            newest = self.ticks.chunks.newest_score(chain, newest_at_most)
             if newest is None:
                 continue
             keep = [keep_raw_from] if name == RAW and keep_raw_from is not None else []

@@ -209,16 +209,17 @@ class _ChangeWindow:
 
 def _level_alert(alert: AlertConfig, tick: Tick, value: Decimal, detail: str) -> Alert:
     rule = alert.when
+    named = f"rule {alert.name}"  # the rule's name once, with its condition where the text does not show it
     if isinstance(rule, ThresholdRule):
         text, threshold = detail, _plain(rule.threshold)
         message = f"{tick.product} {rule.field} {text} {VERBS[rule.op]} {threshold}"
     elif isinstance(rule, SpreadRule):
-        text, threshold = _pct(value), _plain(rule.threshold)
+        text, threshold = _pct(value, rule.threshold), _plain(rule.threshold)
         message = f"{tick.product} spread {text}% ({detail}) {VERBS[rule.op]} {threshold}%"
     else:
-        text, threshold = _pct(value), _plain(rule.threshold)
-        window = _duration_text(rule.window_ms)
-        message = f"{tick.product} price {detail} within {window} (rule: {rule.direction} {rule.op} {threshold}%)"
+        text, threshold = _pct(value, rule.threshold), _plain(rule.threshold)
+        named += f": {rule.direction} {rule.op} {threshold}%"
+        message = f"{tick.product} price {detail} within {_duration_text(rule.window_ms)}"
     return Alert(
         rule=alert.name,
         series=tick.product,
@@ -229,7 +230,7 @@ def _level_alert(alert: AlertConfig, tick: Tick, value: Decimal, detail: str) ->
         threshold=threshold,
         time_ms=tick.time_ms,
         trade_id=tick.trade_id,
-        message=f"{message} (rule {alert.name})",
+        message=f"{message} ({named})",
     )
 
 
@@ -345,14 +346,24 @@ def _decimal(text: str | None) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+MAX_PCT_PLACES = 12
+
+
 def _plain(value: Decimal) -> str:
     """A number written plainly: 1e5 -> 100000, never exponent notation."""
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _pct(value: Decimal) -> str:
-    return _plain(value.quantize(Decimal("0.01")))
+def _pct(value: Decimal, like: Decimal | None = None) -> str:
+    """A percentage with two decimals, more when that would hide it: as many as `like` (the threshold it is
+    compared with) has, and two significant digits for a small value (0.00021 is not "0")."""
+    places = 2
+    if like is not None and like.as_tuple().exponent < 0:
+        places = max(places, -like.as_tuple().exponent)
+    if value and abs(value) < 1:
+        places = max(places, 1 - value.adjusted())
+    return _plain(value.quantize(Decimal(1).scaleb(-min(places, MAX_PCT_PLACES))))
 
 
 def _duration_text(ms: int) -> str:

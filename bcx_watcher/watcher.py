@@ -202,7 +202,7 @@ class Watcher:
             self.counters["candles_written"] += self.history.compact(product)
             caught_up = caught_up and done
         if now >= self.next_trim:
-            self.trim(cursors)
+            self.trim(cursors, now)
             self.next_trim = now + self.config.watcher.trim_interval
         self.counters["passes"] += 1
         return caught_up
@@ -264,12 +264,13 @@ class Watcher:
         if self.webhook is not None:
             self.webhook.send(replace(alert, id=alert_id))
 
-    def trim(self, cursors: Mapping[str, Cursor | None]) -> None:
+    def trim(self, cursors: Mapping[str, Cursor | None], now: float) -> None:
         """Tiered retention, then the memory ceiling, for the products this watcher holds."""
         watcher = self.config.watcher
+        newest_at_most = int((now + self.config.tracker.max_clock_skew) * 1000)  # `now`: the wall clock
         for product, cursor in cursors.items():
             keep = None if cursor is None else cursor.time_ms - self.lookback_ms(product)
-            removed = self.history.trim(product, watcher.retention, keep)
+            removed = self.history.trim(product, watcher.retention, keep, newest_at_most)
             for series, count in removed.items():
                 if count:
                     log.info("%s: trimmed %d %s entries past their retention", product, count, series)

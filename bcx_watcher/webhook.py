@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from urllib.parse import urlsplit
 
 import requests
 
 from bcx.alerts import Alert
 from bcx.backoff import backoff_delay
+from bcx.ratelog import worth_logging
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ class WebhookSender:
         stop_grace: float = STOP_GRACE_S,
     ):
         self.url = url
+        # What logs show: the host only. A webhook's path and query often are its secret (Slack, Discord tokens).
+        self.where = urlsplit(url).netloc.rpartition("@")[2]
+        self.failed_attempts = 0
         self.stop_grace = stop_grace
         self.backoff_base = backoff_base
         self.max_attempts = max_attempts
@@ -84,10 +89,25 @@ class WebhookSender:
                 break
             if attempt < self.max_attempts:
                 delay = backoff_delay(attempt, base=self.backoff_base, cap=BACKOFF_CAP_S)
-                log.warning("webhook %s: %s; trying again in %.1fs", self.url, problem, delay)
+                self.failed_attempts += 1
+                if worth_logging(self.failed_attempts):
+                    log.warning(
+                        "webhook %s: %s; trying again in %.1fs (failed attempt #%d)",
+                        self.where,
+                        problem,
+                        delay,
+                        self.failed_attempts,
+                    )
                 if self.aborting.wait(delay):
                     break
-        log.error("webhook %s: giving up on alert %s (%s); it stays in the alerts stream", self.url, alert.id, problem)
+        if worth_logging(self.failed + 1):
+            log.error(
+                "webhook %s: giving up on alert %s (%s); it stays in the alerts stream (#%d undelivered)",
+                self.where,
+                alert.id,
+                problem,
+                self.failed + 1,
+            )
         return False
 
     def _post(self, alert: Alert) -> str | None:
@@ -100,9 +120,17 @@ class WebhookSender:
                 timeout=REQUEST_TIMEOUT_S,
             )
         except requests.RequestException as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return f"{type(exc).__name__}: {self._scrubbed(str(exc))}"
         if 200 <= response.status_code < 300:
             return None
         if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
             return f"refused with HTTP {response.status_code}"
         return f"HTTP {response.status_code}"
+
+    def _scrubbed(self, text: str) -> str:
+        """An error message without the URL's path, query or password (requests puts the URL in its messages)."""
+        parts = urlsplit(self.url)
+        for secret in (self.url, parts.query, parts.path if parts.path not in ("", "/") else "", parts.password):
+            if secret:
+                text = text.replace(secret, "***")
+        return text

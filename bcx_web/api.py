@@ -18,11 +18,11 @@ from bcx.config import Config
 from bcx.series import split
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_web import metrics, params, sse
+from bcx_web import declared, metrics, params, sse
 from bcx_web.cache import FreshCache, cached_decode_candle, cached_decode_member
 from bcx_web.candle_source import DEFAULT_STORED, read_candles
 from bcx_web.live import TickWaiter, new_ticks
-from bcx_web.series import FIELDS, Sources, percent_points, read_day, read_series
+from bcx_web.series import Sources, percent_points, read_day, read_series
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1.0")
 
@@ -32,10 +32,6 @@ CANDLES_KEY = "bcx_candles"
 SLOTS_KEY = "bcx_stream_slots"
 DAY_CACHE_KEY = "bcx_day_cache"
 PRODUCTS_CACHE_KEY = "bcx_products_cache"
-INTERVALS = ("1m", "5m", "15m", "1h", "6h", "1d")
-DEFAULT_POINTS = 1000
-DEFAULT_ALERTS = 100
-MAX_ALERTS = 1000
 ALERT_BLOCK_MS = 1000  # below the Redis socket timeout, so a quiet stream never looks like a dead server
 TICK_POLL_S = 0.5
 
@@ -76,6 +72,14 @@ def get_sources() -> Sources:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def trusted_latest(store: TickStore, products: list[str] | tuple[str, ...], now: int) -> dict[str, Tick | None]:
+    """Each product's newest tick, skipping any dated past the wall clock plus [tracker] max_clock_skew: one
+    bogus tick from year 9999 must not become every range's end or a negative tick age."""
+    bound = now + int(get_config().tracker.max_clock_skew * 1000)
+    latest = store.latest_many(list(products))
+    return {p: t if t is None or t.time_ms <= bound else store.latest_at_most(p, bound) for p, t in latest.items()}
 
 
 def tick_age(tick: Tick | None, now: int) -> float | None:
@@ -129,10 +133,9 @@ def _app_cache(key: str) -> FreshCache:
 @bp.get("/ticks/<product>")
 def ticks(product: str) -> dict:
     config = get_config()
-    product = params.parse_product(product, config.tracker.products)
-    start = params.parse_time(request.args.get("start"), "start")
-    end = params.parse_time(request.args.get("end"), "end")
-    limit = params.parse_limit(request.args.get("limit"), config.web.default_limit, config.web.max_limit)
+    product = declared.PRODUCT.read(config)
+    start, end = declared.START.read(config), declared.END.read(config)
+    limit = declared.LIMIT.read(config)
     store = get_store()
     # Only read the newest tick when the client left the end open: replayed data may be far from the wall clock.
     default_end = end if end is not None else _newest_or_now(store, product)
@@ -149,32 +152,28 @@ def ticks(product: str) -> dict:
 
 
 def _newest_or_now(store: TickStore, product: str) -> int:
-    latest = store.latest(product)
-    return latest.time_ms if latest else now_ms()
+    now = now_ms()
+    latest = trusted_latest(store, (product,), now)[product]
+    return latest.time_ms if latest else now
 
 
 def _range(products: tuple[str, ...]) -> tuple[int, int]:
     """start/end from the query; an open end is the newest tick of the given products (else now)."""
-    start = params.parse_time(request.args.get("start"), "start")
-    end = params.parse_time(request.args.get("end"), "end")
+    start, end = declared.START.read(get_config()), declared.END.read(get_config())
     if end is None:
-        newest = [t.time_ms for t in get_store().latest_many(list(products)).values() if t]
-        default_end = max(newest) if newest else now_ms()
+        now = now_ms()
+        newest = [t.time_ms for t in trusted_latest(get_store(), products, now).values() if t]
+        default_end = max(newest) if newest else now
     else:
         default_end = end
     return params.resolve_range(start, end, default_end, DEFAULT_SPAN_MS)
 
 
-def _points() -> int:
-    return params.parse_limit(request.args.get("points"), DEFAULT_POINTS, get_config().web.max_points, "points")
-
-
 @bp.get("/series/<product>")
 def series(product: str) -> dict:
     """One field over a range, at most `points` points, from the coarsest tier that still gives that many."""
-    product = params.parse_product(product, get_config().tracker.products)
-    field = params.parse_choice(request.args.get("field"), "field", FIELDS, "price")
-    points = _points()
+    config = get_config()
+    product, field, points = declared.PRODUCT.read(config), declared.FIELD.read(config), declared.POINTS.read(config)
     start, end = _range((product,))
     found = read_series(get_sources(), product, field, start, end, points)
     return {
@@ -192,8 +191,7 @@ def series(product: str) -> dict:
 def candles(product: str) -> dict:
     """OHLCV candles: stored ones where the watcher wrote them, the rest (the open interval) from raw ticks."""
     config = get_config()
-    product = params.parse_product(product, config.tracker.products)
-    interval = params.parse_choice(request.args.get("interval"), "interval", INTERVALS, "1m")
+    product, interval = declared.PRODUCT.read(config), declared.INTERVAL.read(config)
     width = interval_ms(interval)
     start, end = _range((product,))
     # A default range shows a few hundred candles; an explicit one may hold at most max_points of them.
@@ -215,8 +213,7 @@ def candles(product: str) -> dict:
 def compare() -> dict:
     """Several series on one time axis (one asset on several exchanges, or several assets), each as percent change
     from its first trade in the range; keyed by canonical series id, so `BTC-USD` answers as `coinbase:BTC-USD`."""
-    products = params.parse_products(request.args.get("products"), get_config().tracker.products)
-    points = _points()
+    products, points = declared.PRODUCTS.read(get_config()), declared.POINTS.read(get_config())
     start, end = _range(products)
     sources = get_sources()
     answer: dict[str, list] = {}
@@ -231,8 +228,7 @@ def compare() -> dict:
 @bp.get("/alerts")
 def alert_list() -> dict:
     """The newest `limit` alerts, or with `since` (an alert id) the first `limit` after it; oldest first."""
-    since = params.parse_stream_id(request.args.get("since"), "since")
-    limit = params.parse_limit(request.args.get("limit"), DEFAULT_ALERTS, MAX_ALERTS)
+    since, limit = declared.SINCE.read(get_config()), declared.ALERT_LIMIT.read(get_config())
     found = alerts.read_alerts(current_app.extensions["redis"], get_config().redis.prefix, since, limit)
     return {"alerts": [alert_dict(a) for a in found]}
 
@@ -256,7 +252,9 @@ def alert_dict(alert: alerts.Alert) -> dict:
 @bp.get("/alerts/stream")
 def alert_stream() -> Response:
     """Alerts as Server-Sent Events, id = the alert id; resumes after Last-Event-ID (or ?since=), else from now."""
-    since = params.parse_stream_id(request.headers.get("Last-Event-ID") or request.args.get("since"), "Last-Event-ID")
+    # the header (a reconnecting browser) wins over the query; each is checked, and named, on its own
+    header, query = declared.LAST_EVENT_ID.read(get_config()), declared.SINCE.read(get_config())
+    since = header or query
     conn, prefix = current_app.extensions["redis"], get_config().redis.prefix
     cursor = [since or alerts.last_id(conn, prefix)]
 
@@ -272,7 +270,7 @@ def alert_stream() -> Response:
 @bp.get("/ticks/stream")
 def tick_stream() -> Response:
     """Live ticks of the named products (default: all) as Server-Sent Events, starting with each one's latest."""
-    products = params.parse_products(request.args.get("products"), get_config().tracker.products)
+    products = declared.PRODUCTS.read(get_config())
     store = get_store()
     cursors: dict = dict.fromkeys(products)
     waiter = None
@@ -281,7 +279,7 @@ def tick_stream() -> Response:
         nonlocal waiter
         if waiter is None:  # subscribed before the first read, so no announcement falls between the two
             waiter = TickWaiter(current_app.extensions["redis"], get_config().redis.prefix)
-        found = new_ticks(store, cursors)
+        found = new_ticks(store, cursors, now_ms() + int(get_config().tracker.max_clock_skew * 1000))
         if not found:
             waiter.wait(TICK_POLL_S)
         return [sse.event({**split(t.product).as_dict(), **t.as_dict()}, name="tick") for t in found]
@@ -321,12 +319,12 @@ def _stream(name: str, poll, on_close=None) -> Response:
 def health() -> tuple[dict, int]:
     """200 when Redis answers, 503 (still JSON, with the reason) when it does not; ages of the newest ticks."""
     configured = get_config().tracker.products
+    now = now_ms()
     try:
-        latest = get_store().latest_many(configured)
+        latest = trusted_latest(get_store(), configured, now)
     except redis.RedisError as exc:
         ages = dict.fromkeys(configured)
         return {"status": "unavailable", "redis": False, "error": str(exc), "tick_age_seconds": ages}, 503
-    now = now_ms()
     ages = {product: tick_age(tick, now) for product, tick in latest.items()}
     return {"status": "ok", "redis": True, "tick_age_seconds": ages}, 200
 
@@ -334,9 +332,9 @@ def health() -> tuple[dict, int]:
 def tick_ages() -> dict[str, float | None]:
     """For /metrics: {} when Redis does not answer (the scrape still shows the request metrics)."""
     configured = get_config().tracker.products
+    now = now_ms()
     try:
-        latest = get_store().latest_many(configured)
+        latest = trusted_latest(get_store(), configured, now)
     except redis.RedisError:
         return {}
-    now = now_ms()
     return {product: tick_age(tick, now) for product, tick in latest.items()}

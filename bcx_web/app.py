@@ -96,7 +96,7 @@ def docs() -> Response:
 
 
 def openapi_json() -> dict:
-    return openapi.document()
+    return openapi.document(current_app.config["BCX_CONFIG"])
 
 
 def metrics_text() -> Response:

@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     web = config.web
     overrides = {"host": args.host or web.host, "port": args.port or web.port}
     config = replace(config, web=replace(web, **overrides))
-    log.info("bcx-web on http://%s:%d/ (config %s)", config.web.host, config.web.port, config.path)
     listener = listen(config.web.host, config.web.port)
+    log.info("bcx-web on http://%s:%d/ (config %s)", config.web.host, config.web.port, config.path)  # once bound
     with run_as_service(args, config, keep_fds=[listener.fileno()]):  # --daemon, --pidfile, --user
         # gunicorn's arbiter installs its own signal handlers: TERM graceful, INT quick, HUP reload, USR1 reopen
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # as load_or_exit set it up

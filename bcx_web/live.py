@@ -24,10 +24,14 @@ Cursor = tuple[int, int]  # (time ms, trade id) of the last tick sent
 MAX_PER_POLL = 1000  # per product; a stream that fell this far behind skips to the newest ticks
 
 
-def new_ticks(store: TickStore, cursors: dict[str, Cursor | None]) -> list[Tick]:
-    """Ticks newer than each product's cursor (just the latest one for a cursor of None); moves the cursors."""
+def new_ticks(store: TickStore, cursors: dict[str, Cursor | None], newest_at_most: int | None = None) -> list[Tick]:
+    """Ticks newer than each product's cursor (just the latest one for a cursor of None); moves the cursors.
+    `newest_at_most` (the clock plus the allowed skew): a latest tick past it is not trusted, the newest stored one
+    before it stands in (else one tick from year 9999 would end the stream for good)."""
     found: list[Tick] = []
     for product, latest in store.latest_many(list(cursors)).items():
+        if latest is not None and newest_at_most is not None and latest.time_ms > newest_at_most:
+            latest = store.latest_at_most(product, newest_at_most)
         cursor = cursors[product]
         if latest is None or (cursor is not None and (latest.time_ms, latest.trade_id) <= cursor):
             continue

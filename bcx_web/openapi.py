@@ -1,132 +1,94 @@
-"""The OpenAPI 3.0 document of bcx-web, kept beside the routes: a test checks that every route in the app's URL
-map is described here and that nothing here is missing from the app."""
+"""The OpenAPI 3.1 document of bcx-web, built from the same declarations the views parse their parameters with
+(bcx_web.declared) and the schemas of their answers (bcx_web.schemas). A test checks that every route in the app's
+URL map is described here and that nothing here is missing from the app; another runs schemathesis on it."""
 
 from __future__ import annotations
 
-from bcx.series import EXCHANGES, SERIES_PATTERN
+from dataclasses import dataclass
+
+from bcx.config import Config
+from bcx_web import declared as p
+from bcx_web import schemas
 
 API = "/api/v1.0"
+ERRORS = ("400", "404", "503")
 
 
-def _param(name: str, where: str, description: str, schema: dict | None = None, required: bool = False) -> dict:
-    return {
-        "name": name,
-        "in": where,
-        "required": required or where == "path",
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
+@dataclass(frozen=True)
+class Route:
+    summary: str
+    params: tuple[p.Param, ...] = ()
+    media: str = "application/json"
+    answer: str | None = None  # its 200 schema's name in schemas.answers() (for a stream: of one event); None: text
 
 
-SERIES = (
-    f"a series id EXCHANGE:BASE-QUOTE, like coinbase:BTC-USD or kraken:BTC-USD (exchanges: {', '.join(EXCHANGES)}); "
-    "a bare BTC-USD is coinbase:BTC-USD"
-)
-PRODUCT = _param("product", "path", f"A configured series: {SERIES}", {"type": "string", "pattern": SERIES_PATTERN})
-START = _param("start", "query", "Range start: unix ms or ISO 8601 (default: the span before end)")
-END = _param("end", "query", "Range end: unix ms or ISO 8601 (default: the newest tick)")
-POINTS = _param("points", "query", "At most this many points (default 1000, max [web] max_points)", {"type": "integer"})
-PRODUCTS = {
-    **_param(
-        "products",
-        "query",
-        f"Comma-separated configured series (default: all), each {SERIES}",
-        {"type": "array", "items": {"type": "string", "pattern": SERIES_PATTERN}},
-    ),
-    "style": "form",  # form without explode is OpenAPI's name for `a,b,c` in one query parameter
-    "explode": False,
-}
-ERRORS = {
-    "400": {"$ref": "#/components/responses/Error"},
-    "404": {"$ref": "#/components/responses/Error"},
-    "503": {"$ref": "#/components/responses/Error"},
-}
-
-
-def _get(summary: str, parameters: list[dict], media: str = "application/json", schema: dict | None = None) -> dict:
-    content = {media: {"schema": schema or {"type": "object"}}}
-    return {
-        "get": {
-            "summary": summary,
-            "parameters": parameters,
-            "responses": {"200": {"description": "OK", "content": content}, **ERRORS},
-        }
-    }
-
-
-ROW = {"type": "array", "items": {}, "description": "[time, value]"}
-PATHS = {
-    f"{API}/products": _get(
+ROUTES = {
+    f"{API}/products": Route(
         "Each configured series (series, exchange, product): newest tick; 24h open, high, low, close, change, volume",
-        [],
+        (),
+        answer="products",
     ),
-    f"{API}/ticks/{{product}}": _get(
-        "Raw ticks in a range, exact strings",
-        [PRODUCT, START, END, _param("limit", "query", "At most this many ticks", {"type": "integer"})],
+    f"{API}/ticks/{{product}}": Route(
+        "Raw ticks in a range, exact strings", (p.PRODUCT, p.START, p.END, p.LIMIT), answer="ticks"
     ),
-    f"{API}/series/{{product}}": _get(
+    f"{API}/series/{{product}}": Route(
         "One field downsampled to at most N points (bucket extremes); `tier` names the source (ticks, 1m, 1h, 1d)",
-        [
-            PRODUCT,
-            _param("field", "query", "Which value", {"enum": ["price", "bid", "ask", "mid", "spread"]}),
-            START,
-            END,
-            POINTS,
-        ],
+        (p.PRODUCT, p.FIELD, p.START, p.END, p.POINTS),
+        answer="series",
     ),
-    f"{API}/candles/{{product}}": _get(
+    f"{API}/candles/{{product}}": Route(
         "OHLCV candles [time, open, high, low, close, volume], stored or computed from ticks",
-        [
-            PRODUCT,
-            _param("interval", "query", "Candle width", {"enum": ["1m", "5m", "15m", "1h", "6h", "1d"]}),
-            START,
-            END,
-        ],
+        (p.PRODUCT, p.INTERVAL, p.START, p.END),
+        answer="candles",
     ),
-    f"{API}/compare": _get(
-        "Series as percent change from the range's start, keyed by series id (one asset across exchanges, or several)",
-        [PRODUCTS, START, END, POINTS],
+    f"{API}/compare": Route(
+        "Products as percent change from the range's start", (p.PRODUCTS, p.START, p.END, p.POINTS), answer="compare"
     ),
-    f"{API}/alerts": _get(
-        "Alerts from the stream, oldest first",
-        [
-            _param("since", "query", "Only alerts after this id"),
-            _param("limit", "query", "At most this many (default 100, max 1000)", {"type": "integer"}),
-        ],
-    ),
-    f"{API}/alerts/stream": _get(
+    f"{API}/alerts": Route("Alerts from the stream, oldest first", (p.SINCE, p.ALERT_LIMIT), answer="alerts"),
+    f"{API}/alerts/stream": Route(
         "Alerts as Server-Sent Events (id = alert id; resumes after the Last-Event-ID header)",
-        [_param("Last-Event-ID", "header", "Resume after this alert id"), _param("since", "query", "Same, as a query")],
+        (p.LAST_EVENT_ID, p.SINCE),
         "text/event-stream",
-        {"type": "string"},
+        answer="alert_events",
     ),
-    f"{API}/ticks/stream": _get("Live ticks as Server-Sent Events", [PRODUCTS], "text/event-stream"),
-    f"{API}/health": _get("Redis reachable, age of each series' newest tick (503 when Redis is down)", []),
-    f"{API}/metrics": _get("Prometheus metrics", [], "text/plain", {"type": "string"}),
-    f"{API}/openapi.json": _get("This document", []),
-    "/": _get("The chart page", [], "text/html", {"type": "string"}),
-    "/docs": _get("This document rendered for people", [], "text/html", {"type": "string"}),
+    f"{API}/ticks/stream": Route(
+        "Live ticks as Server-Sent Events", (p.PRODUCTS,), "text/event-stream", answer="tick_events"
+    ),
+    f"{API}/health": Route(
+        "Redis reachable, age of each product's newest tick (503 when Redis is down)", (), answer="health"
+    ),
+    f"{API}/metrics": Route("Prometheus metrics", (), "text/plain"),
+    f"{API}/openapi.json": Route("This document", (), answer="openapi"),
+    "/": Route("The chart page", (), "text/html"),
+    "/docs": Route("This document rendered for people", (), "text/html"),
 }
 
 
-def document() -> dict:
+def _operation(route: Route, config: Config, answers: dict[str, dict]) -> dict:
+    body = answers[route.answer] if route.answer else {"type": "string"}
+    responses = {"200": {"description": "OK", "content": {route.media: {"schema": body}}}}
+    responses |= {status: {"$ref": "#/components/responses/Error"} for status in ERRORS}
+    if route.answer == "health":  # Redis down: still JSON, with the reason, not the usual error body
+        down = {"application/json": {"schema": answers["health_down"]}}
+        responses["503"] = {"description": "Redis unavailable", "content": down}
+    parameters = [param.openapi(config) for param in route.params]
+    return {"get": {"summary": route.summary, "parameters": parameters, "responses": responses}}
+
+
+def document(config: Config) -> dict:
+    answers = schemas.answers(config)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "BCX",
             "version": "1.0",
             "description": "Crypto-exchange ticks recorded in Redis. Times are unix milliseconds; prices and volumes "
             'are exact decimal strings. Errors are JSON {"error": "..."} with status 400, 404, 405 or 503.',
         },
-        "paths": PATHS,
+        "paths": {path: _operation(route, config, answers) for path, route in ROUTES.items()},
         "components": {
             "responses": {
-                "Error": {
-                    "description": "An error",
-                    "content": {
-                        "application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}
-                    },
-                }
+                "Error": {"description": "An error", "content": {"application/json": {"schema": schemas.ERROR}}}
             }
         },
     }

@@ -9,12 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 
+from bcx.alerts import stream_id
 from bcx.converters import series_id
 from bcx.tick import iso_to_ms
 
 # Unix milliseconds a client may name: 1970 up to the end of year 9999. Bounding it keeps every time exact in
 # JSON and JavaScript (below 2**53) and keeps nonsense like 10**30 from reaching Redis.
 MAX_TIME_MS = 253_402_300_799_999
+# A whole number below this (other than 0, "from the beginning") is unix seconds sent by mistake: 1793491576 is
+# 2026 in seconds but January 1970 in milliseconds. 10**11 ms is 1973-03-03, before any crypto trade.
+SECONDS_LOOKALIKE_BELOW = 10**11
 _DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: int() would also take "١٢", " 12 " and "1_2"
 
 
@@ -23,12 +27,15 @@ class ParamError(ValueError):
 
 
 def parse_product(text: str, known: Collection[str], name: str = "product") -> str:
-    """A series id (`kraken:BTC-USD`; a bare `BTC-USD` is Coinbase's) that is configured, canonical: old URLs
-    naming a bare product keep working. `name` is the parameter the client gave, for the 400's message."""
+    """A series id (`kraken:BTC-USD`; a bare `BTC-USD` is Coinbase's), exactly (no spaces around it: the OpenAPI
+    pattern has none), that is configured, canonical: old URLs naming a bare product keep working. `name` is the
+    parameter the client gave, for the 400's message."""
     try:
         series = series_id(text)
     except ValueError as exc:  # malformed, or an exchange we have no adapter for: the message lists the known ones
         raise ParamError(f"{name}: {exc}") from None
+    if text != text.strip():
+        raise ParamError(f"{name}: {text!r} has spaces around the series id")
     if series not in known:
         raise ParamError(f"{name}: {series!r} is not recorded here (known: {', '.join(known)})")
     return series
@@ -45,6 +52,8 @@ def parse_time(text: str | None, name: str) -> int | None:
         raise ParamError(f"{name}: {text!r} is neither unix milliseconds nor an ISO 8601 time") from None
     if not 0 <= ms <= MAX_TIME_MS:
         raise ParamError(f"{name}: {text!r} is out of range (1970 to 9999)")
+    if 0 < ms < SECONDS_LOOKALIKE_BELOW and _DIGITS.fullmatch(value):
+        raise ParamError(f"{name}: {text!r} looks like unix seconds; give milliseconds ({ms}000) or an ISO 8601 time")
     return ms
 
 
@@ -62,8 +71,9 @@ def resolve_range(start: int | None, end: int | None, default_end: int, default_
 
 
 def parse_limit(text: str | None, default: int, maximum: int, name: str = "limit") -> int:
-    """A positive whole number up to `maximum`; `default` (capped at `maximum`) when absent."""
-    if text is None or text == "":
+    """A positive whole number up to `maximum`; `default` (capped at `maximum`) when absent. Present but empty
+    (`limit=`) is refused: it is a client's bug (a variable left unset), not a wish for the default."""
+    if text is None:
         return min(default, maximum)
     value = text.strip()
     if not _DIGITS.fullmatch(value) or int(value) == 0:
@@ -71,9 +81,6 @@ def parse_limit(text: str | None, default: int, maximum: int, name: str = "limit
     if int(value) > maximum:
         raise ParamError(f"{name}: {value} is above the maximum of {maximum}")
     return int(value)
-
-
-_STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
 
 
 def parse_choice(text: str | None, name: str, choices: Sequence[str], default: str) -> str:
@@ -87,25 +94,27 @@ def parse_choice(text: str | None, name: str, choices: Sequence[str], default: s
 
 def parse_products(text: str | None, known: Collection[str]) -> tuple[str, ...]:
     """A comma-separated list of configured series ids, each once (`BTC-USD` and `coinbase:BTC-USD` are the same
-    one); all of `known` when absent."""
-    if text is None or text.strip() == "":
+    one); all of `known` when absent. Present but empty (`products=`), an empty item or spaces are refused, as the
+    OpenAPI pattern says."""
+    if text is None:
         return tuple(known)
-    products = tuple(parse_product(part, known, "products") for part in text.split(",") if part.strip())
-    if not products:
+    if not text:
         raise ParamError("products: no series named")
+    products = tuple(parse_product(part, known, "products") for part in text.split(","))
     if len(set(products)) != len(products):
         raise ParamError(f"products: {text!r} names a series twice")
     return products
 
 
 def parse_stream_id(text: str | None, name: str) -> str | None:
-    """An alert id as Redis streams write it (`1700000000000-0`, or just the milliseconds); None when absent."""
-    if text is None or text.strip() == "":
+    """An alert id as Redis streams write it (`1700000000000-0`, or just the milliseconds), exactly; None when
+    absent (present but empty is refused, as for every parameter)."""
+    if text is None:
         return None
-    value = text.strip()
-    if not _STREAM_ID.fullmatch(value):
-        raise ParamError(f"{name}: {text!r} is not an alert id (like 1700000000000-0)")
-    return value
+    try:
+        return stream_id(text)
+    except ValueError as exc:
+        raise ParamError(f"{name}: {exc}") from None
 
 
 def capped_span(start: int, end: int, max_span_ms: int | None) -> None:

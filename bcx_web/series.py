@@ -48,12 +48,17 @@ def tick_value(tick: Tick, field: str) -> str | None:
     if tick.bid is None or tick.ask is None:
         return None
     bid, ask = Decimal(tick.bid), Decimal(tick.ask)
-    return str((bid + ask) / 2 if field == "mid" else ask - bid)
+    return format((bid + ask) / 2 if field == "mid" else ask - bid, "f")  # str() may write 1E+2 for a mid of 100
 
 
 def read_series(src: Sources, product: str, field: str, start: int, end: int, points: int) -> Series:
+    """The tier is chosen for the part of the range that holds data: `start=0` (the page's "all") over a few hours
+    of ticks reads ticks, not one daily candle drawn as two points."""
     tiers = [(name, interval_ms(name)) for name in src.stored] if field == "price" else []
-    tier = choose_tier(end - start, points, tiers)
+    oldest, newest = src.ticks.extent(product, src.stored)
+    first = start if oldest is None else max(start, oldest)
+    last = end if newest is None else min(end, max(newest, first))
+    tier = choose_tier(max(last - first, 0), points, tiers)
     if tier == RAW:
         limit = src.max_read + 1
         ticks = src.ticks.range(product, start, end, limit)
@@ -65,7 +70,7 @@ def read_series(src: Sources, product: str, field: str, start: int, end: int, po
     width = interval_ms(tier)
     read = read_candles(src.candles, src.ticks, product, width, start, end, src.stored, src.max_read)
     base = read.candles[0].open if read.candles else None
-    drawn, values = candle_points(read.candles, width)
+    drawn, values = candle_points(read.candles, width, first, last)
     return Series(tier, min_max(drawn, points, values), read.truncated, base)
 
 

@@ -16,11 +16,19 @@
     return `curl ${stream ? "-N " : ""}'${location.origin}${filled}'`;
   }
 
+  // enum values, a type with its bounds (1..10000), or the alternatives of an anyOf (unix ms or a date-time)
+  function describeSchema(schema) {
+    if (schema.enum) return schema.enum.join(" | ");
+    if (schema.anyOf) return schema.anyOf.map(describeSchema).join(" or ");
+    const range = schema.minimum !== undefined && schema.maximum !== undefined ? ` ${schema.minimum}..${schema.maximum}` : "";
+    return `${schema.type || ""}${schema.format ? ` (${schema.format})` : ""}${range}`;
+  }
+
   function parameters(list) {
     if (!list || !list.length) return el("p", {}, "No parameters.");
     const rows = list.map((p) => {
       const schema = p.schema || {};
-      const type = schema.enum ? schema.enum.join(" | ") : schema.type || "";
+      const type = describeSchema(schema);
       return el("tr", {}, el("td", {}, el("code", {}, p.name)), el("td", {}, p.in), el("td", {}, type), el("td", {}, p.description || ""));
     });
     return el("table", {}, el("thead", {}, el("tr", {}, ["name", "in", "type", "description"].map((h) => el("th", {}, h)))), el("tbody", {}, rows));

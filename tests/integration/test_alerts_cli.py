@@ -79,9 +79,18 @@ def test_since_and_json(config_path, redis_conn, quiet_logging, capsys):
     assert named == [("coinbase:BTC-USD", "coinbase", "BTC-USD")] * 2
 
 
-def test_no_alerts_prints_nothing(config_path, quiet_logging, capsys):
+def test_no_alerts_says_so(config_path, quiet_logging, capsys):
     assert alerts_cli.main(["--config", str(config_path)]) == 0
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out.startswith("no alerts (in ")
+    assert alerts_cli.main(["--config", str(config_path), "--since", "1-0"]) == 0
+    assert capsys.readouterr().out.startswith("no alerts after 1-0 ")
+
+
+def test_a_bad_since_names_the_argument_not_redis(config_path):
+    proc = run_cli("--config", str(config_path), "--since", "garbage")
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 2
+    assert "--since: 'garbage' is not an alert id" in err and "redis" not in err.lower()
 
 
 def test_subcommand_of_bcx(config_path, redis_conn, quiet_logging, capsys):

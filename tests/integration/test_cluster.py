@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from redis.exceptions import RedisClusterException
 
@@ -58,3 +60,16 @@ def test_sharded_pubsub_only_on_a_redis_7_cluster():
 
 def connect_cluster(cluster):
     return connect(RedisConfig(url="", prefix="bcx", timeout=5.0, cluster=tuple(cluster.addresses)))
+
+
+def test_the_server_is_the_one_asked_for_and_pubsub_is_sharded_exactly_on_a_redis_7_cluster(redis_conn, redis_topology):
+    """CI runs the integration suite twice (.ci/run): on the embedded 6.2 and on Debian's Redis 7, where sharded
+    pub/sub (SSUBSCRIBE/SPUBLISH) is what test_alerts_reach_a_subscriber_on_either_topology goes through."""
+    node = redis_conn.get_default_node() if redis_topology.name == "cluster" else None
+    info = node.redis_connection.info("server") if node is not None else redis_conn.info("server")
+    major = int(str(info["redis_version"]).split(".")[0])
+    expected = os.environ.get("BCX_EXPECT_REDIS_MAJOR")
+    if expected:
+        assert major == int(expected), f"asked for Redis {expected}, the session runs {info['redis_version']}"
+    with Subscription(redis_conn, alerts_key("bcx")) as subscription:
+        assert subscription.sharded == (redis_topology.name == "cluster" and major >= 7)

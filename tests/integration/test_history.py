@@ -153,3 +153,24 @@ def test_memory_cutoff():
     assert memory_cutoff(chunks, 250) == (20, 200)
     assert memory_cutoff(chunks, 10) == (30, 300)  # never the newest chunk
     assert memory_cutoff([], 10) == (None, 0)
+
+
+def test_one_sample_from_the_far_future_does_not_make_the_real_history_look_old(stores, history):
+    """Issue 14: a tick dated 9999-12-31 used to become the newest sample that retention counted from."""
+    stores[0].add(every(60_000, DAY))  # a day of 2021, a minute apart
+    stores[0].add([Tick("BTC-USD", 253_402_300_799_999, 10**6, "100", None, None, "1")])  # 9999-12-31T23:59:59.999Z
+    compact_fully(history)
+    now_plus_skew = T0 + 2 * DAY  # the wall clock (plus the allowed skew) in this test's 2021
+    removed = history.trim("BTC-USD", {"raw": 7 * DAY / 1000, "1m": None, "1h": None, "1d": None}, None, now_plus_skew)
+    assert removed["raw"] == 0
+    assert len(stores[0].range("BTC-USD", T0, T0 + DAY)) == 24 * 60
+
+
+def test_newest_score_at_most_skips_entries_past_the_bound(stores, redis_conn):
+    chain = stores[0].keys("BTC-USD").ticks
+    stores[0].add(every(60_000, 2 * HOUR))  # 120 ticks over several chunks of 16
+    chunks = stores[0].chunks
+    assert chunks.newest_score(chain) == T0 + 119 * MIN
+    assert chunks.newest_score(chain, T0 + 50 * MIN + 30_000) == T0 + 50 * MIN
+    assert chunks.newest_score(chain, T0 + 32 * MIN) == T0 + 32 * MIN
+    assert chunks.newest_score(chain, T0 - 1) is None

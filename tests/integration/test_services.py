@@ -39,6 +39,7 @@ def write_config(path: Path, redis_url: str, web_port: int | None = None) -> Pat
     path.write_text(
         f"[redis]\nurl = {redis_url}\n[tracker]\nfeed_url = ws://127.0.0.1:{free_port()}/\nreconnect_max = 1s\n"
         f"[watcher]\ninterval = 200ms\n[web]\nport = {web_port or free_port()}\nworkers = 1\nthreads = 2\n"
+        "sse_max_streams = 1\n"
     )
     return path
 

@@ -93,3 +93,12 @@ def stored_tick(number: int, series: str = "kraken:BTC-USD") -> Tick:
     if number % 2:
         return Tick(series, number * 1000, number, f"{number}.00", f"{number - 1}.99", f"{number}.01", "0.1")
     return Tick(series, number * 1000, number, f"{number}.00", size="0.1")
+
+
+def test_tail_with_redis_unreachable_prints_one_line_and_exits_1(tmp_path):
+    config = tmp_path / "bcx.conf"
+    config.write_text("[redis]\nurl = redis://127.0.0.1:1/0\ntimeout = 1s\n")
+    done = subprocess.run([BCX, "tail", "--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.startswith("bcx tail: redis at redis://127.0.0.1:1/0: ")
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

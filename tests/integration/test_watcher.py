@@ -19,6 +19,7 @@ from bcx.config import load_config
 from bcx.connection import connect
 from bcx.daemon import Stopper
 from bcx.keys import alerts_key
+from bcx.pubsub import Subscription
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_watcher.history import retention_cutoff
@@ -62,28 +63,25 @@ def prices(*values: str, start: int = 0, first_id: int = 1) -> list[Tick]:
 
 def test_crossing_fires_one_alert_on_pubsub_and_stream_with_the_same_id(store, make_watcher, redis_conn):
     store.add(prices("99000", "99500", "100012.50", "100100", "100200"))
-    subscriber = redis_conn.pubsub()
-    subscriber.subscribe(alerts_key("bcx"))
-    assert subscriber.get_message(timeout=2)["type"] == "subscribe"
-
-    make_watcher().run_pass(NOW)
-
-    message = subscriber.get_message(timeout=2)
-    assert message is not None and message["type"] == "message"
-    live = alerts.Alert.from_json(message["data"])
-    stored = alerts.read_alerts(redis_conn, "bcx")
-    assert stored == [live]
-    assert live.id is not None
-    assert (live.rule, live.value, live.time_ms, live.trade_id) == ("btc-high", "100012.50", T0 + 2000, 3)
-    assert live.message == "coinbase:BTC-USD price 100012.50 crossed above 100000 (rule btc-high)"
-    published = json.loads(message["data"])  # a bare BTC-USD in the config is Coinbase's series
-    assert (published["series"], published["exchange"], published["product"]) == (
-        "coinbase:BTC-USD",
-        "coinbase",
-        "BTC-USD",
-    )
-    assert subscriber.get_message(timeout=0.2) is None
-    subscriber.close()
+    # Subscription: SSUBSCRIBE on a Redis 7 cluster, where the watcher SPUBLISHes (a plain SUBSCRIBE hears nothing)
+    with Subscription(redis_conn, alerts_key("bcx")) as subscriber:
+        subscriber.get(timeout=0.2)  # the subscribe round trip
+        make_watcher().run_pass(NOW)
+        message = next(filter(None, (subscriber.get(timeout=0.2) for _ in range(10))), None)
+        assert message is not None
+        live = alerts.Alert.from_json(message)
+        stored = alerts.read_alerts(redis_conn, "bcx")
+        assert stored == [live]
+        assert live.id is not None
+        assert (live.rule, live.value, live.time_ms, live.trade_id) == ("btc-high", "100012.50", T0 + 2000, 3)
+        assert live.message == "coinbase:BTC-USD price 100012.50 crossed above 100000 (rule btc-high)"
+        published = json.loads(message)  # a bare BTC-USD in the config is Coinbase's series
+        assert (published["series"], published["exchange"], published["product"]) == (
+            "coinbase:BTC-USD",
+            "coinbase",
+            "BTC-USD",
+        )
+        assert subscriber.get(timeout=0.2) is None
 
 
 def test_no_repeat_on_a_second_pass_or_after_a_restart(store, make_watcher, redis_conn):

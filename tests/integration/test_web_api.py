@@ -233,7 +233,7 @@ def test_a_body_within_one_packet_is_not_compressed(client, store):
 
 def test_openapi_describes_exactly_the_routes(client):
     document = get(client, "/api/v1.0/openapi.json")
-    assert document["openapi"].startswith("3.0")
+    assert document["openapi"].startswith("3.1")
     app = client.application
     routes = {
         re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
@@ -258,3 +258,75 @@ def test_products_day_figures_stay_exact_when_the_read_is_capped(client, store, 
         "volume": None,
         "complete": False,
     }
+
+
+# ---- one bogus tick from the far future (issue 14) ----
+
+
+def test_one_tick_from_the_far_future_does_not_end_the_tick_stream(config, store):
+    store.add([tick(T0, 1, "1.00"), tick(253_402_300_799_999, 99, "9.00")])  # and one from 9999-12-31
+    short = replace(config, web=replace(config.web, sse_max_duration=1.5))
+    response = create_app(short, {"TESTING": True}).test_client().get("/api/v1.0/ticks/stream", buffered=False)
+    received = []
+    for chunk in iter(response.response):
+        text = chunk.decode() if isinstance(chunk, bytes) else chunk
+        received += [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+        if len(received) == 1:
+            store.add([tick(T0 + 1, 2, "2.00")])
+    response.close()
+    assert [(t["trade_id"], t["price"]) for t in received] == [(1, "1.00"), (2, "2.00")]
+
+
+def test_one_tick_from_the_far_future_is_not_trusted_for_ranges_or_health(client, store):
+    minute_ticks(store, 10)
+    store.add([tick(253_402_300_799_999, 99, "1.00")])  # 9999-12-31T23:59:59.999Z, stored before the tracker refused it
+    health = get(client, "/api/v1.0/health")
+    assert health["tick_age_seconds"]["BTC-USD"] > 0  # from the real newest tick, not minus 251 million seconds
+    answer = get(client, "/api/v1.0/ticks/BTC-USD")
+    assert answer["end"] == T0 + 10 * MIN - 10_000 and len(answer["ticks"]) == 60
+    assert get(client, f"/api/v1.0/candles/BTC-USD?start={T0}")["candles"]  # not 400 "range too long"
+
+
+# ---- API answers (issue 14) ----
+
+
+def test_series_all_draws_the_history_and_no_point_lies_outside_the_data(client, store, candle_store):
+    ticks = minute_ticks(store, 180)  # three hours of ticks, and the candles the watcher would have written
+    day = T0 - T0 % (1440 * MIN)  # the data's oldest time: a candle counts from its bucket's start
+    candle_store.put("BTC-USD", "1d", [Candle(day, "100.00", "129.00", "100.00", "129.00", "9")])
+    candle_store.put("BTC-USD", "1h", [Candle(T0 + h * 60 * MIN, "1", "2", "1", "2", "3") for h in range(3)])
+    newest = ticks[-1].time_ms
+    answer = get(client, "/api/v1.0/series/BTC-USD?start=0&points=10000")
+    assert answer["tier"] == "ticks" and len(answer["points"]) == len(ticks)
+    assert all(T0 <= t <= newest for t, _ in answer["points"])
+    for points in (1, 2, 3):
+        end = T0 + 90 * MIN
+        found = get(client, f"/api/v1.0/series/BTC-USD?start=0&end={end}&points={points}")["points"]
+        assert found and all(day <= t <= end for t, _ in found), found
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("/api/v1.0/ticks/BTC-USD?limit=", "limit: '' is not a positive whole number"),
+        ("/api/v1.0/series/BTC-USD?points=", "points: '' is not a positive whole number"),
+        ("/api/v1.0/ticks/BTC-USD?start=1793491576", "start: '1793491576' looks like unix seconds"),
+        ("/api/v1.0/series/BTC-USD?end=1793491576", "end: '1793491576' looks like unix seconds"),
+        ("/api/v1.0/alerts?since=99999999999999999999", "since: '99999999999999999999' is not an alert id"),
+        ("/api/v1.0/alerts?since=1-18446744073709551616", "since: "),
+        ("/api/v1.0/alerts/stream?since=xyz", "since: 'xyz' is not an alert id"),
+    ],
+)
+def test_input_redis_or_a_client_would_misread_is_a_400_naming_the_parameter(client, url, message):
+    assert message in get(client, url, 400)["error"]
+
+
+def test_a_bad_last_event_id_is_a_400_before_the_stream_opens(client):
+    response = client.get("/api/v1.0/alerts/stream", headers={"Last-Event-ID": "99999999999999999999"})
+    assert response.status_code == 400 and "Last-Event-ID: " in response.get_json()["error"]
+
+
+def test_the_last_possible_alert_id_has_nothing_after_it(client, redis_conn):
+    publish(redis_conn, 1)
+    last = "18446744073709551615-18446744073709551615"
+    assert get(client, f"/api/v1.0/alerts?since={last}") == {"alerts": []}

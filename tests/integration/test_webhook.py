@@ -47,3 +47,18 @@ def test_a_dead_endpoint_never_blocks_send_and_stop_gives_up():
     sender.stop()  # aborts the backoff instead of waiting for it
     assert not sender.thread.is_alive()
     assert sender.delivered == 0
+
+
+def test_failures_log_the_host_only_and_at_a_bounded_rate(caplog):
+    """Issue 14: the full URL (path tokens included) was logged on every failed attempt."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/services/T000SECRET/B000/XXXXTOKEN?key=QUERYSECRET"
+    sender = WebhookSender(url, backoff_base=0.0001, max_attempts=3)
+    for n in range(30):
+        sender.send(alert(n))
+    wait_for(lambda: sender.failed == 30, timeout=30, what="every alert given up")
+    sender.stop()
+    assert f"webhook 127.0.0.1:{port}: " in caplog.text
+    assert "SECRET" not in caplog.text and "TOKEN" not in caplog.text and "/services" not in caplog.text
+    assert caplog.text.count("giving up on alert") == 10
+    assert caplog.text.count("trying again") == 10

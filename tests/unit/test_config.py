@@ -106,6 +106,15 @@ def test_values_and_alerts(tmp_path):
         ("[watcher]\ncandles = 1s\n", "watcher", "candles", "not a candle interval"),
         ("[watcher]\nmax_memory = lots\n", "watcher", "max_memory", "not a size"),
         ("[watcher]\nwebhook = ftp://x\n", "watcher", "webhook", "https://"),
+        # issue 14: values that used to start a daemon anyway, or kill it with a traceback
+        ("[redis]\ntimeout = 0s\n", "redis", "timeout", "longer than 0"),
+        ("[redis]\nurl = redis://127.0.0.1:99999/0\n", "redis", "url", "port outside 1-65535"),
+        ("[redis]\nurl = redis://:secret@127.0.0.1:0/0\n", "redis", "url", "port 0"),
+        ("[web]\nthreads = 4\nsse_max_streams = 4\n", "web", "threads", "above sse_max_streams"),
+        ("[web]\nworkers = 1000000000\n", "web", "workers", "out of range (1-256)"),
+        ("[tracker]\nstale_after = 0s\n", "tracker", "stale_after", "longer than 0"),
+        ("[tracker]\nmax_clock_skew = 0s\n", "tracker", "max_clock_skew", "longer than 0"),
+        ("[watcher]\ninterval = 0ms\n", "watcher", "interval", "longer than 0"),
     ],
 )
 def test_errors_name_file_section_and_key(tmp_path, text, section, key, words):
@@ -189,3 +198,21 @@ def test_every_known_exchange_has_an_adapter_and_a_config_section():
     from bcx_tracker.exchanges import ADAPTERS
 
     assert set(EXCHANGE_SCHEMA) == set(EXCHANGES) == {cls.name for cls in ADAPTERS.values()}
+
+
+def test_a_password_never_appears_in_a_config_error(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, "[redis]\nurl = redis://:hunter2@127.0.0.1:0/0\n"))
+    assert "hunter2" not in str(caught.value) and "***@127.0.0.1:0" in str(caught.value)
+
+
+def test_inline_comments_after_values_are_comments(tmp_path):
+    path = write(
+        tmp_path,
+        "[tracker]\nproducts = BTC-USD  # the one that matters\nmax_clock_skew = 2m ; generous\n"
+        "[alert:btc]\nproduct = BTC-USD\nwhen = price > 100000\nhysteresis = 50  # re-arm below 99950\n",
+    )
+    config = load_config(path)
+    assert config.tracker.products == ("coinbase:BTC-USD",)
+    assert config.tracker.max_clock_skew == 120
+    assert str(config.alerts[0].hysteresis.amount) == "50"

@@ -127,3 +127,11 @@ def test_systemd_units_verify(tmp_path):
     assert len(units) == 3
     checked = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0 and checked.stderr == "", checked.stderr
+
+
+def test_a_dry_run_says_so_on_every_line_and_touches_nothing(tmp_path):
+    done = bcx("install", "--root", str(tmp_path), "--init", "sysv", "--dry-run")
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and lines[0].startswith("dry run: bcx install would do this, and did nothing")
+    assert len(lines) > 3 and all(line.startswith("(dry run) ") for line in lines[1:])
+    assert list(tmp_path.iterdir()) == []

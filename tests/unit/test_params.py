@@ -39,8 +39,14 @@ def test_product_malformed(text):
 
 
 def test_unknown_exchange_names_the_parameter_and_the_known_exchanges():
-    with pytest.raises(ParamError, match=r"^products: .*unknown exchange 'binance' \(known: coinbase, kraken\)"):
-        parse_products("coinbase:BTC-USD,binance:BTC-USDT", KNOWN)
+    with pytest.raises(ParamError, match=r"^products: .*unknown exchange 'deribit' \(known: coinbase, kraken\)"):
+        parse_products("coinbase:BTC-USD,deribit:BTC-USDT", KNOWN)
+
+
+@pytest.mark.parametrize("text", ["", "BTC-USD,", "BTC-USD, ETH-USD", " BTC-USD", "BTC-USD\n"])
+def test_products_as_the_document_writes_them_only(text):
+    with pytest.raises(ParamError, match="^product"):
+        parse_products(text, KNOWN)
 
 
 def test_product_not_configured():
@@ -119,7 +125,7 @@ def test_range_start_after_end():
         resolve_range(6, 5, default_end=10_000, default_span_ms=3_000)
 
 
-@pytest.mark.parametrize("text, expected", [(None, 100), ("", 100), ("1", 1), ("500", 500), (" 7 ", 7)])
+@pytest.mark.parametrize("text, expected", [(None, 100), ("1", 1), ("500", 500), (" 7 ", 7)])
 def test_limit_values(text, expected):
     assert parse_limit(text, default=100, maximum=500) == expected
 
@@ -128,7 +134,7 @@ def test_limit_default_capped_at_maximum():
     assert parse_limit(None, default=1000, maximum=50) == 50
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "1.5", "ten", "1e3", "0x10", "١"])
+@pytest.mark.parametrize("text", ["", " ", "0", "-1", "1.5", "ten", "1e3", "0x10", "١"])
 def test_limit_not_positive_integer(text):
     with pytest.raises(ParamError, match="not a positive whole number"):
         parse_limit(text, default=100, maximum=500)
@@ -190,3 +196,16 @@ def test_products_round_trip(products):
 @given(st.integers(0, 2**63), st.integers(0, 2**63))
 def test_stream_ids_round_trip(ms, seq):
     assert parse_stream_id(f"{ms}-{seq}", "since") == f"{ms}-{seq}"
+
+
+@pytest.mark.parametrize("text", ["1793491576", "1", "99999999999"])
+def test_a_time_that_looks_like_unix_seconds_is_refused(text):
+    with pytest.raises(ParamError, match=r"^start: .* looks like unix seconds; give milliseconds"):
+        parse_time(text, "start")
+
+
+@pytest.mark.parametrize("text", ["18446744073709551616-0", "1-18446744073709551616", "99999999999999999999"])
+def test_an_alert_id_redis_would_refuse_is_a_param_error(text):
+    with pytest.raises(ParamError, match="^since: .* is not an alert id"):
+        parse_stream_id(text, "since")
+    assert parse_stream_id("18446744073709551615-18446744073709551615", "since")

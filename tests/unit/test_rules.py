@@ -208,7 +208,7 @@ def test_change_either_way_within_the_window_with_history():
     alerts, state = evaluate(rule("change >= 5% in 15m"), None, new, NOW, history)
     assert [a.value for a in alerts] == ["5.1"]  # 98 -> 103 within 15 minutes
     assert alerts[0].kind == "change" and alerts[0].threshold == "5"
-    assert alerts[0].message == "BTC-USD price rose 5.1% from 98 to 103 within 15m (rule: change >= 5%) (rule r)"
+    assert alerts[0].message == "BTC-USD price rose 5.1% from 98 to 103 within 15m (rule r: change >= 5%)"
     assert state.holds is False  # 20 minutes on, the window holds 103.5 alone
     fall, _ = evaluate(rule("fall >= 5% in 15m"), None, new, NOW, history)
     assert fall == []
@@ -226,6 +226,14 @@ def test_spread_in_percent_of_the_mid():
     alerts, _ = evaluate(rule("spread > 0.5%"), None, book, NOW)
     assert [(a.kind, a.value, a.threshold, a.trade_id) for a in alerts] == [("spread", "0.6", "0.5", 2)]
     assert "bid 99.7 ask 100.3" in alerts[0].message
+
+
+def test_a_small_spread_is_not_rounded_to_zero_and_the_rule_is_named_once():
+    book = [at(0, "97250.05", 1, bid="97250.04", ask="97250.06"), at(1, "97250.05", 2, bid="97250.0", ask="97250.3")]
+    alerts, _ = evaluate(rule("spread > 0.0002%"), None, book, NOW)
+    assert [a.value for a in alerts] == ["0.00031"]  # 0.3 / 97250.15 * 100 = 0.000308...
+    assert alerts[0].message.startswith("BTC-USD spread 0.00031% (bid 97250.0 ask 97250.3) crossed above 0.0002%")
+    assert alerts[0].message.count("rule") == 1
 
 
 def volume_minutes(*volumes: str) -> list[Tick]:

@@ -173,15 +173,15 @@ def test_close_with_redis_down_gives_up_and_says_how_many(caplog):
     assert store.calls >= 2
 
 
-def test_a_bug_in_the_store_drops_the_batch_instead_of_blocking_forever(running, caplog):
-    store = ListStore(errors=[TypeError("bug")])
+def test_a_bug_in_the_store_drops_only_the_refused_tick_instead_of_blocking_forever(running, caplog):
+    store = ListStore(errors=[TypeError("bug"), TypeError("bug")])  # the batch, then its first tick alone
     writer = running(store, batch_size=2, flush_interval=0.01)
     for tick in ticks(4):
         writer.put(tick)
-    store.wait_for(2)
+    store.wait_for(3)
     assert writer.close() == 0
-    assert writer.dropped == 2 and store.ticks == ticks(2, start=3)
-    assert "cannot write 2 ticks" in caplog.text
+    assert writer.dropped == 1 and store.ticks == ticks(3, start=2)
+    assert "cannot write a tick (#1 dropped)" in caplog.text
 
 
 def test_put_without_a_running_thread_counts_drops_and_close_reports_them():

@@ -1,0 +1,99 @@
+"""`bcx up` as a newcomer meets it (issue 14): bad arguments refused before anything starts, the password kept out
+of its output, the other `bcx` commands finding it, and nothing left behind when its terminal closes or it is
+killed outright."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bcx.embedded import free_port
+from tests.e2e.conftest import bcx_command, get_json, processes_mentioning, wait_for
+
+pytestmark = pytest.mark.e2e
+
+SAMPLE = Path(__file__).resolve().parents[2] / "bcx_tracker" / "data" / "sample.jsonl.gz"
+
+
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """Temp files (and bcx up's state file) under tmp_path, so processes_mentioning finds everything it starts."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "BCX_CONFIG")}
+    return {**env, "TMPDIR": str(tmp_path)}
+
+
+def bcx(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [bcx_command("bcx"), *args], capture_output=True, text=True, timeout=60, env=isolated_env(tmp_path)
+    )
+
+
+def start_up(processes, tmp_path: Path, config: Path, speed: str = "1") -> tuple[subprocess.Popen, list[str]]:
+    up = processes.start(
+        "up",
+        [bcx_command("bcx"), "up", "--config", str(config), "--replay", str(SAMPLE), "--speed", speed],
+        stdout=subprocess.PIPE,
+        env=isolated_env(tmp_path),
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )
+    lines: list[str] = []
+    wait_for(lambda: lines.append(up.stdout.readline()) or "BCX is up" in lines[-1], what="bcx up to start")
+    return up, lines
+
+
+def test_a_missing_replay_file_and_a_bad_speed_are_refused_before_anything_starts(tmp_path):
+    config = tmp_path / "bcx.conf"
+    config.write_text(f"[redis]\nurl = redis://127.0.0.1:{free_port()}/0\n")
+    missing = bcx(tmp_path, "up", "--config", str(config), "--replay", str(tmp_path / "missing.jsonl"))
+    assert missing.returncode == 2 and "missing.jsonl: no such file" in missing.stderr
+    assert "Traceback" not in missing.stderr and "embedded" not in missing.stdout
+    zero = bcx(tmp_path, "up", "--config", str(config), "--replay", str(SAMPLE), "--speed", "0")
+    assert zero.returncode == 2 and "--speed: the speed must be greater than 0" in zero.stderr
+    assert "did not start" not in zero.stderr and zero.stdout == ""
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_other_commands_find_bcx_up_and_hup_stops_everything(tmp_path, processes):
+    web_port = free_port()
+    config = tmp_path / "bcx.conf"
+    config.write_text(f"[redis]\nurl = redis://:hunter2@127.0.0.1:{free_port()}/0\n[web]\nport = {web_port}\n")
+    try:
+        up, lines = start_up(processes, tmp_path, config)
+        assert not any("hunter2" in line for line in lines), lines
+        wait_for(lambda: get_json(f"http://127.0.0.1:{web_port}/api/v1.0/health"), what="bcx-web")
+
+        def status_ok():
+            done = bcx(tmp_path, "status")
+            return done.returncode == 0 and done
+
+        status = wait_for(status_ok, what="bcx status (no --config) to find bcx up's daemons running")
+        assert "web       running  pid" in status.stdout and "tracker   running  pid" in status.stdout
+        alerts = bcx(tmp_path, "alerts")
+        assert alerts.returncode == 0 and alerts.stdout  # its Redis, not the default's
+        assert "hunter2" not in processes.log("up")
+
+        os.killpg(up.pid, signal.SIGHUP)  # the terminal closes
+        assert up.wait(timeout=60) == 0
+        wait_for(lambda: processes_mentioning(str(tmp_path)) == [], what="every child of bcx up to exit")
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith("bcx-up-") and p.is_dir()]
+    finally:
+        for pid in processes_mentioning(str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_children_die_with_bcx_up_even_when_it_is_killed(tmp_path, processes):
+    config = tmp_path / "bcx.conf"
+    config.write_text(f"[redis]\nurl = redis://127.0.0.1:{free_port()}/0\n[web]\nport = {free_port()}\n")
+    try:
+        up, _ = start_up(processes, tmp_path, config)
+        assert len(processes_mentioning(str(tmp_path))) >= 4
+        up.kill()
+        up.wait(timeout=30)
+        wait_for(lambda: processes_mentioning(str(tmp_path)) == [], what="the children to follow bcx up")
+    finally:
+        for pid in processes_mentioning(str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)
