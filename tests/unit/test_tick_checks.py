@@ -7,9 +7,8 @@ import logging
 
 import pytest
 
-from bcx.daemon import Stopper
 from bcx.tick import Tick, encode_member, iso_to_ms
-from bcx_tracker.coinbase import MalformedMessage, parse_message
+from bcx_tracker.coinbase import Coinbase, MalformedMessage, parse_message
 from bcx_tracker.feed import Feed
 from bcx_tracker.tick_checks import EARLIEST_MS, MAX_DECIMAL_CHARS, MAX_TRADE_ID, check_tick
 from bcx_tracker.writer import TickWriter
@@ -59,7 +58,7 @@ def frame(price: str = "97250.05", time: str = "2026-11-30T11:59:00.000000Z", pr
 
 
 def feed(received: list) -> Feed:
-    return Feed("ws://feed.test", ["BTC-USD"], received.extend, Stopper(), wall_clock=lambda: NOW / 1000)
+    return Feed(Coinbase(["BTC-USD"]), "ws://feed.test", received.extend, wall_clock=lambda: NOW / 1000)
 
 
 def test_oversized_far_future_ancient_and_unconfigured_ticks_are_dropped_and_counted(caplog):
@@ -73,7 +72,7 @@ def test_oversized_far_future_ancient_and_unconfigured_ticks_are_dropped_and_cou
     assert [t.trade_id for t in received] == [1, 6]
     assert (tracker.stats.malformed, tracker.stats.unconfigured, tracker.stats.ticks) == (3, 1, 2)
     assert "malformed feed message #2 (time" in caplog.text
-    assert "unconfigured product" in caplog.text
+    assert "unconfigured series (XRP-USD)" in caplog.text
 
 
 def test_malformed_and_exchange_error_logs_are_bounded(caplog):
