@@ -67,21 +67,18 @@ PRODUCTS = Param(
     lambda c: {"type": "string", "pattern": f"^{SERIES_PATTERN}(,{SERIES_PATTERN})*$"},
     lambda raw, c: params.parse_products(raw, c.tracker.products),
 )
-START = Param(
+
+
+def _time(name: str, description: str) -> Param:
+    return Param(name, "query", description, lambda c: TIME_SCHEMA, lambda raw, c: params.parse_time(raw, name))
+
+
+START = _time(
     "start",
-    "query",
     "Range start: unix ms (0, or from 10^11: a smaller number is taken for seconds and refused) or an RFC 3339 "
     "time (default: the span before end)",
-    lambda c: TIME_SCHEMA,
-    lambda raw, c: params.parse_time(raw, "start"),
 )
-END = Param(
-    "end",
-    "query",
-    "Range end: unix ms or an RFC 3339 time, as start (default: the newest tick)",
-    lambda c: TIME_SCHEMA,
-    lambda raw, c: params.parse_time(raw, "end"),
-)
+END = _time("end", "Range end: unix ms or an RFC 3339 time, as start (default: the newest tick)")
 LIMIT = Param(
     "limit",
     "query",
