@@ -33,7 +33,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 from bcx.daemon import Stopper
 from bcx.logsetup import setup_logging
 from bcx.series import split
-from bcx_tracker.exchange import Entry, ReplayProtocol
+from bcx_tracker.exchange import Entry, ReplayProtocol, Request
 from bcx_tracker.exchanges import replay_path, replay_protocol
 from bcx_tracker.recorder import RecordingInfo, open_lines, scan_recording
 
@@ -94,6 +94,8 @@ class ReplayServer:
         self.loop = loop
         self.info: RecordingInfo | None = None
         self.passes = 0  # complete passes of the file, over all connections
+        self.pongs = 0  # pongs received in time to the pings of a protocol that pings (Binance)
+        self.pong_timeouts = 0  # clients disconnected for not answering a ping in time
         self._lock = threading.Lock()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -149,6 +151,10 @@ class ReplayServer:
         with self._lock:
             self.passes += 1
 
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
 
 class _Session:
     """One client: a handler thread reads its requests, a player thread sends it the file."""
@@ -172,6 +178,11 @@ class _Session:
         try:
             for frame in self.protocol.greeting():
                 self.conn.send(frame)
+            opened = self.protocol.opened(self.conn.request.path if self.conn.request else "/")
+            if opened is not None:
+                self._apply(opened)
+            if self.protocol.ping_every:
+                threading.Thread(target=self._ping, name="bcx-replay-ping", daemon=True).start()
             while not self.subs:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -192,7 +203,9 @@ class _Session:
                 self.player.join()
 
     def _request(self, raw: str | bytes) -> None:
-        request = self.protocol.request(raw, self.subs)
+        self._apply(self.protocol.request(raw, self.subs))
+
+    def _apply(self, request: Request) -> None:
         subs = {name: set(ids) for name, ids in self.subs.items()}
         for name, ids in request.subscribe.items():
             subs.setdefault(name, set()).update(ids)
@@ -236,7 +249,7 @@ class _Session:
                 if split(entry.product).exchange != exchange:
                     continue
                 entry = shifted(self.protocol, entry, shift)
-                if speed is not None:
+                if speed is not None and entry.time_ms:  # time 0: sent right after the line before it
                     self._wait_until(self.started + (entry.time_ms - info.first_ms) / 1000 / speed)
                 elif time.monotonic() >= self.next_beat:
                     self._heartbeats()
@@ -251,7 +264,8 @@ class _Session:
 
     def _send(self, entry: Entry) -> None:
         self.played[entry.product] = entry
-        self.clock_ms, self.clock_at = entry.time_ms, time.monotonic()
+        if entry.time_ms:
+            self.clock_ms, self.clock_at = entry.time_ms, time.monotonic()
         if (entry.channel, entry.product) not in self.playing:
             return
         for frame in self.protocol.frames(entry):
@@ -274,6 +288,22 @@ class _Session:
             if self.conn.protocol.state is not State.OPEN:
                 raise ConnectionClosed(None, None)
             self.conn.socket.sendall(frames)
+
+    def _ping(self) -> None:
+        """The protocol's keepalive pings; a client whose pong is late is disconnected, as the exchange does."""
+        every, timeout = self.protocol.ping_every, self.protocol.pong_timeout
+        while not self.stop.wait(every):
+            try:
+                pong = self.conn.ping(ack_on_close=True)  # set by the pong, or by the end of the connection
+            except ConnectionClosed:
+                return
+            if not pong.wait(timeout):
+                self.server._count("pong_timeouts")
+                self.conn.close(1008, f"no pong within {timeout:g}s")
+                return
+            if self.conn.protocol.state is not State.OPEN:
+                return
+            self.server._count("pongs")
 
     def _wait_until(self, due: float) -> None:
         """Sleep until `due`, sending the keepalives that fall due meanwhile; returns early on stop."""
