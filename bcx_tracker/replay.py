@@ -81,10 +81,18 @@ def shifted(protocol: ReplayProtocol, entry: Entry, shift: Shift) -> Entry:
 
 
 class ReplayServer:
-    """Plays `path` to every client; `speed` None plays as fast as possible."""
+    """Plays `path` to every client; `speed` None plays as fast as possible. `live`: every client gets the recording
+    from where the server's clock is, as from a live feed (a client that comes later misses what played before it),
+    instead of from the start of the file."""
 
     def __init__(
-        self, path: str | Path, host: str = "127.0.0.1", port: int = 0, speed: float | None = 1.0, loop: bool = False
+        self,
+        path: str | Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        speed: float | None = 1.0,
+        loop: bool = False,
+        live: bool = False,
     ):
         if speed is not None and speed <= 0:
             raise ValueError("speed must be greater than 0")
@@ -92,6 +100,8 @@ class ReplayServer:
         self.host, self.port = host, port
         self.speed = speed
         self.loop = loop
+        self.live = live
+        self.started_at = 0.0  # monotonic, set by start(): the recording's first moment for a live replay
         self.info: RecordingInfo | None = None
         self.passes = 0  # complete passes of the file, over all connections
         self.pongs = 0  # pongs received in time to the pings of a protocol that pings (Binance)
@@ -106,6 +116,7 @@ class ReplayServer:
 
     def start(self) -> ReplayServer:
         self.info = scan_recording(self.path)
+        self.started_at = time.monotonic()
         # A short close_timeout: at shutdown, clients that do not answer the close handshake are not waited for.
         self._server = serve(self._handle, self.host, self.port, close_timeout=1)
         self.port = self._server.socket.getsockname()[1]
@@ -241,21 +252,26 @@ class _Session:
     def _play_file(self) -> None:
         info, speed = self.server.info, self.server.speed
         exchange = self.protocol.name
-        self.started = self.clock_at = time.monotonic()
-        self.next_beat = self.started + self.protocol.heartbeat_every
-        shift = NO_SHIFT
+        joined = self.clock_at = time.monotonic()
+        self.started = self.server.started_at if self.server.live and speed is not None else joined
+        self.next_beat = joined + self.protocol.heartbeat_every
+        shift, missed = NO_SHIFT, False
         while True:
             for entry in info.index.entries(self.server.path):
                 if split(entry.product).exchange != exchange:
                     continue
                 entry = shifted(self.protocol, entry, shift)
-                if speed is not None and entry.time_ms:  # time 0: sent right after the line before it
-                    self._wait_until(self.started + (entry.time_ms - info.first_ms) / 1000 / speed)
+                if speed is not None and entry.time_ms:  # time 0: sent right after the line before it (or not)
+                    due = self.started + (entry.time_ms - info.first_ms) / 1000 / speed
+                    missed = due < joined  # live: played before this client came
+                    if not missed:
+                        self._wait_until(due)
                 elif time.monotonic() >= self.next_beat:
                     self._heartbeats()
                 if self.stop.is_set():
                     return
-                self._send(entry)
+                if not missed:
+                    self._send(entry)
             self._flush()
             self.server._pass_done()
             if not self.server.loop:
