@@ -33,6 +33,7 @@ from bcx_tracker.exchange import (
     MalformedMessage,
     Message,
     Reconnect,
+    Subscribed,
     TickEvent,
     Unconfigured,
 )
@@ -79,6 +80,7 @@ class Binance(Exchange):
         # BTCUSDT -> binance:BTC-USDT: from the products subscribed, never from the symbol's shape
         self._series_of_symbol = {native_symbol(p): series for p, series in self.series.items()}
         self._book: dict[str, tuple[str | None, str | None]] = {}  # series -> (bid, ask); None: empty side
+        self._confirmed = False  # a frame came on this connection: the streams of the URL are subscribed
 
     def connect_url(self, feed_url: str) -> str:
         """`wss://stream.binance.com:9443` -> `.../stream?streams=btcusdt@aggTrade/btcusdt@bookTicker/...`."""
@@ -94,6 +96,7 @@ class Binance(Exchange):
     def connected(self) -> None:
         """The book of an earlier connection is stale by now."""
         self._book.clear()
+        self._confirmed = False
 
     def refused(self, status: int) -> str | None:
         if status != RESTRICTED:
@@ -110,6 +113,15 @@ class Binance(Exchange):
         return BinanceRest(base_url, cls.name)
 
     def parse(self, raw: str | bytes) -> list[Message]:
+        """One frame -> its events. The first frame of a connection also says it is subscribed (Binance sends no ack
+        for streams named in the URL), which tells the feed loop that the connection works."""
+        events = self._parse(raw)
+        if self._confirmed:
+            return events
+        self._confirmed = True
+        return [Subscribed({channel: tuple(self.series.values()) for channel in CHANNELS}), *events]
+
+    def _parse(self, raw: str | bytes) -> list[Message]:
         try:
             data = json.loads(raw)
         except ValueError as exc:  # also UnicodeDecodeError

@@ -18,6 +18,7 @@ from bcx_tracker.exchange import (
     MalformedMessage,
     Reconnect,
     Request,
+    Subscribed,
     TickEvent,
     Unconfigured,
 )
@@ -44,9 +45,15 @@ ADAPTED = {TRADE_2019, SHUTDOWN_COMBINED}
 PRODUCTS = ("NKN-USDT", "BNB-BTC", "BTC-USDT")
 
 
+def confirmed(adapter: Binance) -> Binance:
+    """The adapter past the first frame of its connection (which also reports the subscription)."""
+    adapter.parse(SUBSCRIBE_ACK)
+    return adapter
+
+
 @pytest.fixture
 def binance() -> Binance:
-    return Binance(PRODUCTS)
+    return confirmed(Binance(PRODUCTS))
 
 
 def agg_trade(symbol="BTCUSDT", agg_id=100, price="97259.01000000", qty="0.00420000", time_ms=1633998523963) -> str:
@@ -121,11 +128,10 @@ def test_native_symbols_and_stream_names():
 
 def test_the_way_back_comes_from_the_subscription_not_the_symbols_shape():
     """`BTCUSDT` could be BTC-USDT or BTCU-SDT: only the configured product says; anything else is unconfigured."""
-    adapter = Binance(["BTCU-SDT"])
-    [tick] = ticks(adapter.parse(agg_trade("BTCUSDT")))
+    [tick] = ticks(Binance(["BTCU-SDT"]).parse(agg_trade("BTCUSDT")))
     assert tick.product == "binance:BTCU-SDT"
-    assert Binance(["ETH-USDT"]).parse(agg_trade("BTCUSDT")) == [Unconfigured("BTCUSDT")]
-    assert Binance(["ETH-USDT"]).parse(book_ticker("BTCUSDT")) == [Unconfigured("BTCUSDT")]
+    assert confirmed(Binance(["ETH-USDT"])).parse(agg_trade("BTCUSDT")) == [Unconfigured("BTCUSDT")]
+    assert confirmed(Binance(["ETH-USDT"])).parse(book_ticker("BTCUSDT")) == [Unconfigured("BTCUSDT")]
 
 
 def test_connect_url_names_every_stream():
@@ -162,6 +168,19 @@ def test_a_zero_side_is_no_price_and_a_new_connection_forgets_the_book(binance):
     assert ticks(binance.parse(agg_trade()))[0][4:6] == (None, "97259.02000000")
     binance.connected()
     assert ticks(binance.parse(agg_trade()))[0][4:6] == (None, None)
+
+
+def test_the_first_frame_of_each_connection_reports_the_subscription():
+    adapter = Binance(["BTC-USDT", "ETH-BTC"])
+    subscribed = Subscribed(
+        {channel: ("binance:BTC-USDT", "binance:ETH-BTC") for channel in ("aggTrade", "bookTicker")}
+    )
+    assert adapter.parse(book_ticker()) == [subscribed]
+    assert adapter.parse(book_ticker()) == []
+    adapter.connected()
+    with pytest.raises(MalformedMessage):
+        adapter.parse("garbage")  # not a frame of Binance's: proves nothing yet
+    assert adapter.parse(SUBSCRIBE_ACK) == [subscribed, Ignored("result")]
 
 
 # Numbers: kept as sent.
@@ -311,7 +330,7 @@ def test_sample_frames_parse_back_to_the_walks_tick():
     walk = {"time": "2026-11-01T00:00:01.5Z", "price": "97259.01", "best_bid": "97259", "best_ask": "97259.02"}
     walk |= {"best_bid_size": "0.5", "best_ask_size": "1.25", "last_size": "0.0042", "side": "sell"}
     book, trade = binance_frames("BTCUSDT", walk, 7)
-    adapter = Binance(["BTC-USDT"])
+    adapter = confirmed(Binance(["BTC-USDT"]))
     assert adapter.parse(book) == []
     [tick] = ticks(adapter.parse(trade))
     assert tick == Tick("binance:BTC-USDT", 1793491201500, 7, "97259.01000000", "97259.00000000", "97259.02000000",
