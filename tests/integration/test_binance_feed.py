@@ -222,3 +222,19 @@ def test_the_tracker_rotates_a_connection_at_the_end_of_its_life_losing_and_dupl
     assert [t.trade_id for t in ticks] == list(agg_ids)  # every trade, each once
     assert first not in tracker.feeds  # the first connection was replaced (its successor may be in its overlap)
     assert sum(feed.stats.messages for feed in tracker.feeds) > 2 * len(agg_ids)  # overlaps' frames came twice
+
+
+def test_a_looped_replay_keeps_aggregate_ids_contiguous_across_passes(recording):
+    received: list[Tick] = []
+    gaps = []
+    with ReplayServer(recording, speed=None, loop=True) as replay:
+        feed = Feed(Binance(["BTC-USDT"]), replay.url_for("binance"), received.extend, on_gap=gaps.append).start()
+        try:
+            wait_for(lambda: len(received) >= 4 * len(FEED_IDS), "four passes")
+        finally:
+            stop(feed)
+    assert replay.info.trade_ids == (1, 20)  # a bookTicker's 0 is no trade id
+    # Each pass is 20 ids further on: the only gaps are the recording's own hole, pass after pass.
+    assert {(gap.after % 20, gap.upto - gap.after) for gap in gaps} == {(10, 5)}
+    assert len({tick.trade_id for tick in received}) == len(received)
+    assert all(tick.bid == f"{(tick.trade_id - 1) % 20 + 1}.00000000" for tick in received)  # each its own book
