@@ -183,7 +183,7 @@ def test_ticks_start_after_newest_tick_is_empty(client, store):
         ("/api/v1.0/ticks/kraken:BTC-USD", "'kraken:BTC-USD' is not recorded here"),
         ("/api/v1.0/ticks/btc-usd", "is not a series id"),
         ("/api/v1.0/ticks/BTC_USD", "is not a series id"),
-        ("/api/v1.0/ticks/binance:BTC-USDT", "product: 'binance:BTC-USDT': unknown exchange 'binance' (known: "),
+        ("/api/v1.0/ticks/deribit:BTC-USDT", "product: 'deribit:BTC-USDT': unknown exchange 'deribit' (known: "),
         ("/api/v1.0/ticks/BTC-USD?start=2000&end=1000", "start (2000) is after end (1000)"),
         ("/api/v1.0/ticks/BTC-USD?start=soon", "start: 'soon' is neither unix milliseconds nor an ISO 8601 time"),
         ("/api/v1.0/ticks/BTC-USD?end=1.5", "end: '1.5' is neither"),

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bcx.series import EXCHANGES
 from bcx_web.params import (
     MAX_TIME_MS,
     ParamError,
@@ -39,8 +40,8 @@ def test_product_malformed(text):
 
 
 def test_unknown_exchange_names_the_parameter_and_the_known_exchanges():
-    with pytest.raises(ParamError, match=r"^products: .*unknown exchange 'binance' \(known: coinbase, kraken\)"):
-        parse_products("coinbase:BTC-USD,binance:BTC-USDT", KNOWN)
+    with pytest.raises(ParamError, match=rf"^products: .*unknown exchange 'deribit' \(known: {', '.join(EXCHANGES)}\)"):
+        parse_products("coinbase:BTC-USD,deribit:BTC-USDT", KNOWN)
 
 
 def test_product_not_configured():
