@@ -2,13 +2,14 @@
 (as written by `bcx-tracker --record`, or `bcx_tracker.sample`) to each client that subscribes.
 
 The path a client connects to picks the protocol (bcx_tracker.exchanges): `/coinbase` (and `/`) the Coinbase
-Exchange feed, `/coinbase-advanced` Advanced Trade, `/kraken` Kraken v2. A connection plays that exchange's lines
-of the recording. Per connection: the protocol's greeting, then wait for a subscribe (an unknown product gets the
-exchange's own refusal), answer it, then play the file from its start, keeping the gaps between the messages'
-times divided by the speed, and sending only what the client subscribed to; about once a second the protocol's
-keepalive (Coinbase's per-product heartbeats carrying the last trade id played), after the end of the file as
-well. The connection stays open at the end; with `--loop` the file starts again, its times, trade ids and
-sequences shifted so that they keep increasing.
+Exchange feed, `/coinbase-advanced` Advanced Trade, `/kraken` Kraken v2, `/binance` and `/binance-us` Binance's
+combined streams (subscribed in the URL: `/binance/stream?streams=...`; kept alive by ping frames, and a client that
+does not answer them is disconnected). A connection plays that exchange's lines of the recording. Per connection:
+the protocol's greeting, then wait for a subscribe (an unknown product gets the exchange's own refusal), answer it,
+then play the file from its start, keeping the gaps between the messages' times divided by the speed, and sending
+only what the client subscribed to; about once a second the protocol's keepalive (Coinbase's per-product heartbeats
+carrying the last trade id played), after the end of the file as well. The connection stays open at the end; with
+`--loop` the file starts again, its times, trade ids and sequences shifted so that they keep increasing.
 
 In-process use (tests, `bcx up`): `ReplayServer(path, speed=None).start()`, `.url`, `.url_for(protocol)`,
 `.stop()`.

@@ -336,3 +336,11 @@ def test_sample_frames_parse_back_to_the_walks_tick():
     assert tick == Tick("binance:BTC-USDT", 1793491201500, 7, "97259.01000000", "97259.00000000", "97259.02000000",
                         "0.00420000")  # fmt: skip
     assert BinanceReplay.entry(trade).trade_id == 7
+
+
+def test_bcx_up_finds_the_series_of_a_binance_recording(tmp_path):
+    from bcx.up import products_in_file
+
+    path = tmp_path / "binance.jsonl"
+    path.write_text("".join(f"binance {frame}\n" for frame in (BOOK_TICKER, AGG_TRADE, SHUTDOWN)))
+    assert products_in_file(str(path)) == ["binance:NKN-USDT"]
