@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bcx.tick import Tick
-from bcx_tracker.binance import Binance, BinanceUS, native_symbol, stream_names
+from bcx_tracker.binance import MAX_URL, Binance, BinanceUS, native_symbol, stream_names
 from bcx_tracker.binance_replay import BinanceReplay, BinanceUSReplay, product_of_symbol
 from bcx_tracker.exchange import (
     Entry,
@@ -143,8 +143,16 @@ def test_connect_url_names_every_stream():
     assert adapter.subscribe_messages() == []
 
 
+def test_the_longest_url_of_a_connection_stays_under_binances_limit():
+    products = [
+        f"{chr(65 + i // 26)}{chr(65 + i % 26)}34567890-1234567890" for i in range(Binance.max_products_per_connection)
+    ]
+    url = Binance(products).connect_url("wss://stream.binance.com:9443")
+    assert len(url) <= MAX_URL - 1000  # room for a longer feed_url
+    assert url.count("@") == 2 * len(products) <= 1024  # the streams a connection may carry
+
+
 def test_limits_follow_the_reference():
-    assert Binance.max_products_per_connection * 2 == 1024
     assert Binance.max_connection_age == 86400
     assert Binance.connects_per_minute * 5 == 300
     assert Binance.send_interval >= 1 / 5  # 5 messages a second, with a margin
