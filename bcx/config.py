@@ -82,6 +82,14 @@ EXCHANGE_SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
         "feed_url": (_FEED_URL, "wss://ws.kraken.com/v2"),
         "rest_url": (_REST_URL, "https://api.kraken.com"),
     },
+    "binance": {
+        "feed_url": (_FEED_URL, "wss://stream.binance.com:9443"),
+        "rest_url": (_REST_URL, "https://api.binance.com"),
+    },
+    "binance-us": {
+        "feed_url": (_FEED_URL, "wss://stream.binance.us:9443"),
+        "rest_url": (_REST_URL, "https://api.binance.us"),
+    },
 }
 # [tracker] keys from before [exchange:NAME]: still read, as Coinbase's settings, with a warning
 LEGACY_TRACKER_KEYS = {"feed": "feed", "feed_url": "feed_url", "rest_url": "rest_url", "exchange": None}

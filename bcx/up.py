@@ -86,7 +86,7 @@ def products_in_file(path: str) -> list[str]:
 
     seen: dict[str, None] = {}
     for entry in read_entries(path):
-        if entry.channel in ("ticker", "trade"):
+        if entry.channel in ("ticker", "trade", "aggTrade"):  # the channels of trades: Coinbase's, Kraken's, Binance's
             seen.setdefault(entry.product, None)
     return list(seen)
 

@@ -212,7 +212,7 @@ class Entry(NamedTuple):  # NamedTuple: bcx-replay --speed max makes tens of tho
     raw: str  # the frame as recorded (without the recording line's exchange name)
     channel: str  # the channel that carries it, in the protocol's own names ("ticker", "heartbeat", "trade")
     product: str  # series id
-    time_ms: int
+    time_ms: int  # 0: a frame without a time of its own (Binance's bookTicker), played right after the one before
     trade_id: int  # the trade's id (of several: the highest), or the newest trade id a heartbeat names (0: none)
     sequence: int | None
     first_trade_id: int | None = None  # a frame of several trades: the lowest id (a looping replay's id span)
@@ -237,6 +237,10 @@ class ReplayProtocol(ABC):
 
     name: ClassVar[str]
     heartbeat_every: ClassVar[float] = 1.0
+    # A protocol whose keepalive is websocket pings (Binance): one every `ping_every` seconds, and the client is
+    # disconnected when its pong is not back within `pong_timeout`.
+    ping_every: ClassVar[float | None] = None
+    pong_timeout: ClassVar[float] = 60.0
 
     def __init__(self, products: Iterable[str]):
         self.products = frozenset(products)  # canonical products the recording holds for this exchange
@@ -244,6 +248,11 @@ class ReplayProtocol(ABC):
     def greeting(self) -> list[str]:
         """Frames sent as soon as a client connects."""
         return []
+
+    def opened(self, path: str) -> Request | None:
+        """What the request path (`/binance/stream?streams=...`) subscribes to, for a protocol that subscribes in
+        the URL; None: the client subscribes with messages."""
+        return None
 
     @abstractmethod
     def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:

@@ -1,11 +1,14 @@
 """Every exchange bcx-tracker speaks: the adapters by protocol name, and bcx-replay's server side by the path a
-client connects to (`ws://host:port/kraken`; `/` is Coinbase's Exchange feed)."""
+client connects to (`ws://host:port/kraken`; `/` is Coinbase's Exchange feed), by its first segment
+(`/binance/stream?streams=...`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
 
+from bcx_tracker.binance import Binance, BinanceUS
+from bcx_tracker.binance_replay import BinanceReplay, BinanceUSReplay
 from bcx_tracker.coinbase import Coinbase, CoinbaseReplay
 from bcx_tracker.coinbase_advanced import CoinbaseAdvanced, CoinbaseAdvancedReplay
 from bcx_tracker.exchange import Entry, Exchange, ReplayProtocol
@@ -17,12 +20,16 @@ ADAPTERS: dict[str, type[Exchange]] = {
     "coinbase-exchange": Coinbase,
     "coinbase-advanced": CoinbaseAdvanced,
     "kraken": Kraken,
+    "binance": Binance,
+    "binance-us": BinanceUS,
 }
 # bcx-replay's path -> the server side
 REPLAY_PROTOCOLS: dict[str, type[ReplayProtocol]] = {
     "coinbase": CoinbaseReplay,
     "coinbase-advanced": CoinbaseAdvancedReplay,
     "kraken": KrakenReplay,
+    "binance": BinanceReplay,
+    "binance-us": BinanceUSReplay,
 }
 # The exchange whose recorded lines each path plays (Advanced Trade plays Coinbase's recording).
 DEFAULT_PATH = "coinbase"
@@ -30,7 +37,7 @@ DEFAULT_PATH = "coinbase"
 
 def replay_protocol(path: str) -> type[ReplayProtocol] | None:
     """The server side for a request path (`/kraken`, `/`), None for an unknown one."""
-    name = path.split("?", 1)[0].strip("/") or DEFAULT_PATH
+    name = path.split("?", 1)[0].strip("/").split("/", 1)[0] or DEFAULT_PATH  # the first segment: /binance/stream
     return REPLAY_PROTOCOLS.get(name)
 
 

@@ -122,7 +122,7 @@ class RecordingInfo:
     index: RecordingIndex = field(default_factory=lambda: RecordingIndex(), compare=False, repr=False)
 
 
-_CHANNELS = ("", "ticker", "heartbeat", "trade")  # RecordingIndex.kinds: 0 for a line that is not played
+_CHANNELS = ("", "ticker", "heartbeat", "trade", "aggTrade", "bookTicker")  # RecordingIndex.kinds: 0: not played
 _NO_SEQUENCE = -1
 _NOT_PLAYED = Entry("", "", "", 0, 0, None)  # channel "": kind 0
 
@@ -223,8 +223,9 @@ def scan_recording(path: str | Path) -> RecordingInfo:
             continue
         products.add(entry.product)
         count += 1
-        first = entry.time_ms if first is None else min(first, entry.time_ms)
-        last = entry.time_ms if last is None else max(last, entry.time_ms)
+        if entry.time_ms:  # 0: no time of its own (played with the line before it), not the recording's start
+            first = entry.time_ms if first is None else min(first, entry.time_ms)
+            last = entry.time_ms if last is None else max(last, entry.time_ms)
         if entry.trade_id:  # 0: an entry without one (a Kraken ticker), which must not stretch a loop's id shift
             lowest = entry.first_trade_id or entry.trade_id
             trades = [min(trades[0], lowest), max(trades[1], entry.trade_id)]
@@ -235,7 +236,7 @@ def scan_recording(path: str | Path) -> RecordingInfo:
             sequences = [min(sequences[0], entry.sequence), max(sequences[1], entry.sequence)]
     if bad:
         log.warning("%s: %d malformed lines will be skipped", path, bad)
-    if not count:
+    if not count or first is None:
         raise ValueError(f"{path}: no ticker or heartbeat messages to play")
     if sequences[0] > sequences[1]:
         sequences = [0, 0]

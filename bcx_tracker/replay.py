@@ -2,13 +2,14 @@
 (as written by `bcx-tracker --record`, or `bcx_tracker.sample`) to each client that subscribes.
 
 The path a client connects to picks the protocol (bcx_tracker.exchanges): `/coinbase` (and `/`) the Coinbase
-Exchange feed, `/coinbase-advanced` Advanced Trade, `/kraken` Kraken v2. A connection plays that exchange's lines
-of the recording. Per connection: the protocol's greeting, then wait for a subscribe (an unknown product gets the
-exchange's own refusal), answer it, then play the file from its start, keeping the gaps between the messages'
-times divided by the speed, and sending only what the client subscribed to; about once a second the protocol's
-keepalive (Coinbase's per-product heartbeats carrying the last trade id played), after the end of the file as
-well. The connection stays open at the end; with `--loop` the file starts again, its times, trade ids and
-sequences shifted so that they keep increasing.
+Exchange feed, `/coinbase-advanced` Advanced Trade, `/kraken` Kraken v2, `/binance` and `/binance-us` Binance's
+combined streams (subscribed in the URL: `/binance/stream?streams=...`; kept alive by ping frames, and a client that
+does not answer them is disconnected). A connection plays that exchange's lines of the recording. Per connection:
+the protocol's greeting, then wait for a subscribe (an unknown product gets the exchange's own refusal), answer it,
+then play the file from its start, keeping the gaps between the messages' times divided by the speed, and sending
+only what the client subscribed to; about once a second the protocol's keepalive (Coinbase's per-product heartbeats
+carrying the last trade id played), after the end of the file as well. The connection stays open at the end; with
+`--loop` the file starts again, its times, trade ids and sequences shifted so that they keep increasing.
 
 In-process use (tests, `bcx up`): `ReplayServer(path, speed=None).start()`, `.url`, `.url_for(protocol)`,
 `.stop()`.
@@ -33,7 +34,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 from bcx.daemon import Stopper
 from bcx.logsetup import setup_logging
 from bcx.series import split
-from bcx_tracker.exchange import Entry, ReplayProtocol
+from bcx_tracker.exchange import Entry, ReplayProtocol, Request
 from bcx_tracker.exchanges import replay_path, replay_protocol
 from bcx_tracker.recorder import RecordingInfo, open_lines, scan_recording
 
@@ -81,10 +82,18 @@ def shifted(protocol: ReplayProtocol, entry: Entry, shift: Shift) -> Entry:
 
 
 class ReplayServer:
-    """Plays `path` to every client; `speed` None plays as fast as possible."""
+    """Plays `path` to every client; `speed` None plays as fast as possible. `live`: every client gets the recording
+    from where the server's clock is, as from a live feed (a client that comes later misses what played before it),
+    instead of from the start of the file."""
 
     def __init__(
-        self, path: str | Path, host: str = "127.0.0.1", port: int = 0, speed: float | None = 1.0, loop: bool = False
+        self,
+        path: str | Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        speed: float | None = 1.0,
+        loop: bool = False,
+        live: bool = False,
     ):
         if speed is not None and speed <= 0:
             raise ValueError("speed must be greater than 0")
@@ -92,8 +101,12 @@ class ReplayServer:
         self.host, self.port = host, port
         self.speed = speed
         self.loop = loop
+        self.live = live
+        self.started_at = 0.0  # monotonic, set by start(): the recording's first moment for a live replay
         self.info: RecordingInfo | None = None
         self.passes = 0  # complete passes of the file, over all connections
+        self.pongs = 0  # pongs received in time to the pings of a protocol that pings (Binance)
+        self.pong_timeouts = 0  # clients disconnected for not answering a ping in time
         self._lock = threading.Lock()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -104,6 +117,7 @@ class ReplayServer:
 
     def start(self) -> ReplayServer:
         self.info = scan_recording(self.path)
+        self.started_at = time.monotonic()
         # A short close_timeout: at shutdown, clients that do not answer the close handshake are not waited for.
         self._server = serve(self._handle, self.host, self.port, close_timeout=1)
         self.port = self._server.socket.getsockname()[1]
@@ -149,6 +163,10 @@ class ReplayServer:
         with self._lock:
             self.passes += 1
 
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
 
 class _Session:
     """One client: a handler thread reads its requests, a player thread sends it the file."""
@@ -172,6 +190,11 @@ class _Session:
         try:
             for frame in self.protocol.greeting():
                 self.conn.send(frame)
+            opened = self.protocol.opened(self.conn.request.path if self.conn.request else "/")
+            if opened is not None:
+                self._apply(opened)
+            if self.protocol.ping_every:
+                threading.Thread(target=self._ping, name="bcx-replay-ping", daemon=True).start()
             while not self.subs:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -192,7 +215,9 @@ class _Session:
                 self.player.join()
 
     def _request(self, raw: str | bytes) -> None:
-        request = self.protocol.request(raw, self.subs)
+        self._apply(self.protocol.request(raw, self.subs))
+
+    def _apply(self, request: Request) -> None:
         subs = {name: set(ids) for name, ids in self.subs.items()}
         for name, ids in request.subscribe.items():
             subs.setdefault(name, set()).update(ids)
@@ -228,21 +253,26 @@ class _Session:
     def _play_file(self) -> None:
         info, speed = self.server.info, self.server.speed
         exchange = self.protocol.name
-        self.started = self.clock_at = time.monotonic()
-        self.next_beat = self.started + self.protocol.heartbeat_every
-        shift = NO_SHIFT
+        joined = self.clock_at = time.monotonic()
+        self.started = self.server.started_at if self.server.live and speed is not None else joined
+        self.next_beat = joined + self.protocol.heartbeat_every
+        shift, missed = NO_SHIFT, False
         while True:
             for entry in info.index.entries(self.server.path):
                 if split(entry.product).exchange != exchange:
                     continue
                 entry = shifted(self.protocol, entry, shift)
-                if speed is not None:
-                    self._wait_until(self.started + (entry.time_ms - info.first_ms) / 1000 / speed)
+                if speed is not None and entry.time_ms:  # time 0: sent right after the line before it (or not)
+                    due = self.started + (entry.time_ms - info.first_ms) / 1000 / speed
+                    missed = due < joined  # live: played before this client came
+                    if not missed:
+                        self._wait_until(due)
                 elif time.monotonic() >= self.next_beat:
                     self._heartbeats()
                 if self.stop.is_set():
                     return
-                self._send(entry)
+                if not missed:
+                    self._send(entry)
             self._flush()
             self.server._pass_done()
             if not self.server.loop:
@@ -251,7 +281,8 @@ class _Session:
 
     def _send(self, entry: Entry) -> None:
         self.played[entry.product] = entry
-        self.clock_ms, self.clock_at = entry.time_ms, time.monotonic()
+        if entry.time_ms:
+            self.clock_ms, self.clock_at = entry.time_ms, time.monotonic()
         if (entry.channel, entry.product) not in self.playing:
             return
         for frame in self.protocol.frames(entry):
@@ -274,6 +305,22 @@ class _Session:
             if self.conn.protocol.state is not State.OPEN:
                 raise ConnectionClosed(None, None)
             self.conn.socket.sendall(frames)
+
+    def _ping(self) -> None:
+        """The protocol's keepalive pings; a client whose pong is late is disconnected, as the exchange does."""
+        every, timeout = self.protocol.ping_every, self.protocol.pong_timeout
+        while not self.stop.wait(every):
+            try:
+                pong = self.conn.ping(ack_on_close=True)  # set by the pong, or by the end of the connection
+            except ConnectionClosed:
+                return
+            if not pong.wait(timeout):
+                self.server._count("pong_timeouts")
+                self.conn.close(1008, f"no pong within {timeout:g}s")
+                return
+            if self.conn.protocol.state is not State.OPEN:
+                return
+            self.server._count("pongs")
 
     def _wait_until(self, due: float) -> None:
         """Sleep until `due`, sending the keepalives that fall due meanwhile; returns early on stop."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 import requests
@@ -34,7 +34,23 @@ THROTTLED_RETRIES = 3
 
 
 class RestError(Exception):
-    """The REST API could not be reached or answered with an error; the message says which."""
+    """The REST API could not be reached or answered with an error; the message says which, `status` the HTTP
+    status when there was an answer and `headers` its headers (an exchange's client may act on them: a ban)."""
+
+    def __init__(self, message: str, status: int | None = None, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+def retry_after(headers: Mapping[str, str], default: float) -> float:
+    """The seconds a `Retry-After` header asks to wait (the delta-seconds form), else `default`."""
+    value = headers.get("Retry-After", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return default  # absent, or the HTTP-date form, which no exchange we speak to sends
+    return seconds if 0 <= seconds < 86400 else default
 
 
 class RestClient(ExchangeRest):
@@ -61,16 +77,18 @@ class RestClient(ExchangeRest):
             except requests.RequestException as exc:
                 raise RestError(f"GET {path}: {exc}") from None
             if response.status_code == 429 and attempt < THROTTLED_RETRIES:
-                self.sleep(2.0 * (attempt + 1))
+                self.sleep(retry_after(response.headers, 2.0 * (attempt + 1)))
                 continue
             break
         try:
             body = json.loads(response.text, parse_float=Decimal)
         except ValueError:
-            raise RestError(f"GET {path}: HTTP {response.status_code}, not JSON: {response.text[:100]!r}") from None
-        if response.status_code != 200 or isinstance(body, dict) and "message" in body:
-            message = body.get("message") if isinstance(body, dict) else body
-            raise RestError(f"GET {path}: HTTP {response.status_code}: {message}")
+            status, text = response.status_code, response.text[:100]
+            raise RestError(f"GET {path}: HTTP {status}, not JSON: {text!r}", status, response.headers) from None
+        status = response.status_code
+        if status != 200 or isinstance(body, dict) and "message" in body:
+            message = (body.get("message") or body.get("msg")) if isinstance(body, dict) else body  # msg: Binance's
+            raise RestError(f"GET {path}: HTTP {status}: {message}", status, response.headers)
         return body, response.headers
 
     def products(self) -> list[dict]:

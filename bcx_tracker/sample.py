@@ -268,5 +268,42 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def binance_frames(symbol: str, ticker: dict, agg_id: int) -> list[str]:
+    """A Coinbase-shaped ticker of the walk as Binance combined-stream frames: the bookTicker, then the aggTrade
+    (aggregate id `agg_id`, one trade of the same id). `symbol` is Binance's (`BTCUSDT`); numbers are strings with
+    the 8 decimals Binance writes; `m` (the buyer is the maker) from the maker side Coinbase's ticker names."""
+    stream, time_ms = symbol.lower(), iso_to_ms(ticker["time"])
+
+    def eight(value: str) -> str:
+        return fixed(int(Decimal(value).scaleb(8)), 8)
+
+    book = {
+        "u": agg_id,
+        "s": symbol,
+        "b": eight(ticker["best_bid"]),
+        "B": eight(ticker["best_bid_size"]),
+        "a": eight(ticker["best_ask"]),
+        "A": eight(ticker["best_ask_size"]),
+    }
+    trade = {
+        "e": "aggTrade",
+        "E": time_ms,
+        "s": symbol,
+        "a": agg_id,
+        "p": eight(ticker["price"]),
+        "q": eight(ticker["last_size"]),
+        "f": agg_id,
+        "l": agg_id,
+        "T": time_ms,
+        "m": ticker["side"] == "buy",
+        "M": True,
+    }
+    compact = (",", ":")
+    return [
+        json.dumps({"stream": f"{stream}@bookTicker", "data": book}, separators=compact),
+        json.dumps({"stream": f"{stream}@aggTrade", "data": trade}, separators=compact),
+    ]
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,7 +14,8 @@ Over one generated recording of three products (about 7,100 ticks per hour, so t
   each, over the first `--naive` ticks (its rate is steady; the whole file would take minutes).
 
 Then per exchange (issue 12), over recordings of the same hours: Coinbase alone (three products), Kraken alone
-(two products, a book update before each trade: twice the frames per tick) and both in one tracker process,
+(two products, a book update before each trade: twice the frames per tick), Binance alone (Coinbase's walks as
+bookTicker + aggTrade frames: twice the frames per tick) and Coinbase with Kraken in one tracker process,
 each end to end with the tracker's CPU per tick (user + system time from /proc, over the whole run).
 
 Prints ticks/s for each and the ratios. Figures vary with the machine: compare within one run.
@@ -24,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import redis
@@ -46,8 +48,8 @@ from bcx_tracker.coinbase import subscribe_message
 from bcx_tracker.exchange import TickEvent
 from bcx_tracker.exchanges import ADAPTERS, replay_path
 from bcx_tracker.framed_ws import FramedWebSocket
-from bcx_tracker.recorder import split_line
-from bcx_tracker.sample import KRAKEN_PRODUCTS, PRODUCTS, recording_lines, write_sample
+from bcx_tracker.recorder import recording_line, split_line
+from bcx_tracker.sample import KRAKEN_PRODUCTS, PRODUCTS, binance_frames, recording_lines, write_sample
 from bcx_tracker.tracker import by_exchange
 
 BIN = Path(sys.executable).parent
@@ -79,7 +81,7 @@ def write_config(path: Path, redis_url: str, feed_url: str, products: list[str])
     exchanges = "".join(
         # no REST: nothing may leave the machine (an unreachable local port; the tracker only warns)
         f"[exchange:{name}]\nfeed_url = {feed_url}{replay_path(protocol)}\nrest_url = http://127.0.0.1:9\n"
-        for name, protocol in (("coinbase", "coinbase-exchange"), ("kraken", "kraken"))
+        for name, protocol in (("coinbase", "coinbase-exchange"), ("kraken", "kraken"), ("binance", "binance"))
     )
     path.write_text(
         f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = {', '.join(products)}\n{exchanges}[log]\nlevel = WARNING\n"
@@ -172,18 +174,35 @@ def recorded_ticks(path: Path, products: list[str]) -> list[Tick]:
     return found
 
 
+def binance_lines(hours: float) -> Iterator[str]:
+    """The sample's Coinbase tickers as Binance frames (coinbase:BTC-USD becomes binance:BTC-USDT), a bookTicker
+    before each aggTrade: the sample has no Binance walk of its own yet."""
+    agg_ids: dict[str, int] = {}
+    for line in recording_lines(seed=11, hours=hours):
+        exchange, raw = split_line(line)
+        message = json.loads(raw) if exchange == "coinbase" else {}
+        if message.get("type") == "ticker":
+            symbol = message["product_id"].replace("-", "") + "T"
+            agg_ids[symbol] = agg_ids.get(symbol, 0) + 1
+            yield from (recording_line("binance", frame) for frame in binance_frames(symbol, message, agg_ids[symbol]))
+
+
 def per_exchange(hours: float, workdir: Path) -> dict[str, tuple[int, float, float]]:
-    """Coinbase alone, Kraken alone, both at once: (ticks, ticks/s, tracker CPU us per tick) each."""
+    """Coinbase alone, Kraken alone, Binance alone, Coinbase and Kraken at once: (ticks, ticks/s, tracker CPU us per
+    tick) each."""
+    coinbase = [str(model.product) if ":" in model.product else f"coinbase:{model.product}" for model in PRODUCTS]
     runs = {
-        "coinbase": [str(model.product) if ":" in model.product else f"coinbase:{model.product}" for model in PRODUCTS],
+        "coinbase": coinbase,
         "kraken": [model.product for model in KRAKEN_PRODUCTS],
+        "binance": [f"binance:{split(series).product}T" for series in coinbase],
     }
     runs["coinbase + kraken, one tracker"] = runs["coinbase"] + runs["kraken"]
     results = {}
     for name, products in runs.items():
         path = workdir / f"{name.split()[0]}-{len(products)}.jsonl"
+        lines = binance_lines(hours) if name == "binance" else recording_lines(seed=11, hours=hours)
         with path.open("w") as out:
-            for line in recording_lines(seed=11, hours=hours):
+            for line in lines:
                 exchange, _ = split_line(line)
                 if any(p.startswith(exchange + ":") for p in products):
                     out.write(line + "\n")

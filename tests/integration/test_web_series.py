@@ -13,7 +13,7 @@ from bcx import alerts
 from bcx.candles import Candle, CandleStore
 from bcx.config import load_config
 from bcx.keys import alerts_key
-from bcx.series import SERIES_PATTERN
+from bcx.series import EXCHANGES, SERIES_PATTERN
 from bcx.store import TickStore
 from bcx_web.app import create_app
 from tests.integration.test_web import T0, get, tick
@@ -88,7 +88,7 @@ def test_metrics_label_each_series(client, store):
 @pytest.mark.parametrize(
     "url, parameter",
     [
-        ("/api/v1.0/ticks/binance:BTC-USDT", "product"),
+        ("/api/v1.0/ticks/deribit:BTC-USDT", "product"),
         ("/api/v1.0/series/bitfinex:BTC-USD", "product"),
         (f"/api/v1.0/compare?products={BOTH},okx:BTC-USDT", "products"),
         ("/api/v1.0/ticks/stream?products=bybit:BTC-USDT", "products"),
@@ -96,7 +96,8 @@ def test_metrics_label_each_series(client, store):
 )
 def test_an_unknown_exchange_is_400_naming_the_parameter_and_the_known_exchanges(client, url, parameter):
     error = get(client, url, 400)["error"]
-    assert error.startswith(f"{parameter}: ") and "unknown exchange" in error and "(known: coinbase, kraken)" in error
+    assert error.startswith(f"{parameter}: ") and "unknown exchange" in error
+    assert f"(known: {', '.join(EXCHANGES)})" in error
 
 
 # ---- URLs and data of before series ids ----
@@ -156,6 +157,8 @@ def test_openapi_documents_product_parameters_as_series_ids(client):
     (products,) = paths["/api/v1.0/compare"]["get"]["parameters"][:1]
     assert products["name"] == "products" and products["schema"]["items"]["pattern"] == SERIES_PATTERN
     accepted = [
-        s for s in ("kraken:BTC-USD", "BTC-USD", "binance:BTC-USDT", "btc-usd") if re.fullmatch(SERIES_PATTERN, s)
+        s
+        for s in ("kraken:BTC-USD", "BTC-USD", "binance-us:BTC-USD", "deribit:BTC-USDT", "btc-usd", "binance:BTC-USD:X")
+        if re.fullmatch(SERIES_PATTERN, s)
     ]
-    assert accepted == ["kraken:BTC-USD", "BTC-USD"]  # the pattern refuses what the API refuses
+    assert accepted == ["kraken:BTC-USD", "BTC-USD", "binance-us:BTC-USD"]  # the pattern refuses what the API refuses

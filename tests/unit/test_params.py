@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bcx.series import EXCHANGES
 from bcx_web.params import (
     MAX_TIME_MS,
     ParamError,
@@ -39,7 +40,7 @@ def test_product_malformed(text):
 
 
 def test_unknown_exchange_names_the_parameter_and_the_known_exchanges():
-    with pytest.raises(ParamError, match=r"^products: .*unknown exchange 'deribit' \(known: coinbase, kraken\)"):
+    with pytest.raises(ParamError, match=rf"^products: .*unknown exchange 'deribit' \(known: {', '.join(EXCHANGES)}\)"):
         parse_products("coinbase:BTC-USD,deribit:BTC-USDT", KNOWN)
 
 
