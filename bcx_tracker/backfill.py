@@ -61,7 +61,7 @@ class TradeBackfiller(Worker):
                 self._fill(gap)
 
     def _fill(self, gap: Gap) -> None:
-        if gap.size > self.max_gap:
+        if gap.size > self.max_gap and gap.upto_ms is None:  # a time window (upto_ms) bounds itself
             log.warning("%s: %d trades missing, backfilling the newest %d", gap.product, gap.size, self.max_gap)
             # after_ms stays: the time of an older trade, still where an exchange paging by time (Kraken) starts
             gap = Gap(gap.product, gap.upto - self.max_gap, gap.upto, gap.after_ms)
