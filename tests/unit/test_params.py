@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bcx.series import EXCHANGES
 from bcx_web.params import (
     MAX_TIME_MS,
     ParamError,
@@ -39,8 +42,9 @@ def test_product_malformed(text):
 
 
 def test_unknown_exchange_names_the_parameter_and_the_known_exchanges():
-    with pytest.raises(ParamError, match=r"^products: .*unknown exchange 'binance' \(known: coinbase, kraken\)"):
-        parse_products("coinbase:BTC-USD,binance:BTC-USDT", KNOWN)
+    known = re.escape(", ".join(EXCHANGES))
+    with pytest.raises(ParamError, match=rf"^products: .*unknown exchange 'bybit' \(known: {known}\)"):
+        parse_products("coinbase:BTC-USD,bybit:BTC-USDT", KNOWN)
 
 
 def test_product_not_configured():
