@@ -270,3 +270,51 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _bitfinex_number(decimal: str) -> str:
+    """A decimal string as Bitfinex writes its float: no trailing zeros (`97259.00` -> `97259`, `0.0400` -> `0.04`)."""
+    return format(Decimal(decimal).normalize(), "f")
+
+
+def bitfinex_subscribed(chan_ids: dict[str, tuple[int, int]]) -> list[str]:
+    """The events a recording of Bitfinex starts with, as the tracker records them: the `conf` ack (frame times on:
+    TIMESTAMP, 32768) and a `subscribed` per channel; `chan_ids` is symbol (`tBTCUSD`) -> (trades, ticker) chanIds.
+    bcx-replay learns from them which channel each recorded chanId is."""
+    events = ['{"event":"conf","status":"OK","flags":32768}']
+    for symbol, (trades, ticker) in chan_ids.items():
+        for channel, chan_id in (("trades", trades), ("ticker", ticker)):
+            events.append(
+                f'{{"event":"subscribed","channel":"{channel}","chanId":{chan_id},"symbol":"{symbol}",'
+                f'"pair":"{symbol[1:]}"}}'
+            )
+    return events
+
+
+def bitfinex_frames(chan_ids: tuple[int, int], ticker: dict, trade_id: int) -> list[str]:
+    """A Coinbase-shaped ticker of the walk as Bitfinex v2 frames, each with its time (conf TIMESTAMP): the `ticker`
+    channel's update, then the trade's `te` (`[ID, MTS, AMOUNT, PRICE]`, a taker's sell negative). bcx-replay sends
+    the `tu` after each `te` itself. Numbers are JSON numbers written as Bitfinex's floats are (no trailing zeros)."""
+    trades, ticker_id = chan_ids
+    time_ms = iso_to_ms(ticker["time"])
+    price, open_24h = Decimal(ticker["price"]), Decimal(ticker["open_24h"])
+    change = price - open_24h
+    book = [
+        ticker["best_bid"],
+        ticker["best_bid_size"],
+        ticker["best_ask"],
+        ticker["best_ask_size"],
+        str(change),
+        str(round(change / open_24h, 4)),
+        ticker["price"],
+        ticker["volume_24h"],
+        ticker["high_24h"],
+        ticker["low_24h"],
+    ]
+    amount = _bitfinex_number(ticker["last_size"])
+    amount = amount if ticker["side"] == "buy" else f"-{amount}"
+    trade = f"[{trade_id},{time_ms},{amount},{_bitfinex_number(ticker['price'])}]"
+    return [
+        f"[{ticker_id},[{','.join(_bitfinex_number(n) for n in book)}],{time_ms}]",
+        f'[{trades},"te",{trade},{time_ms}]',
+    ]

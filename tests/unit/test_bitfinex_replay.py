@@ -4,14 +4,16 @@ this connection's chanIds, sequence and times in the frames it plays, te then tu
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
 from bcx_tracker.bitfinex import FLAGS, Bitfinex
 from bcx_tracker.bitfinex_replay import BitfinexReplay, RecordingReader
-from bcx_tracker.exchange import Entry, MalformedMessage
+from bcx_tracker.exchange import Entry, MalformedMessage, TickEvent
 from bcx_tracker.exchanges import REPLAY_PROTOCOLS, replay_protocol
 from bcx_tracker.recorder import read_entries, recording_line, scan_recording
+from bcx_tracker.sample import ProductModel, _Walk, bitfinex_frames, bitfinex_subscribed
 
 BTC = "bitfinex:BTC-USD"
 SUBSCRIBED = [
@@ -212,3 +214,21 @@ def test_a_later_pass_moves_ids_and_times_keeping_the_digits():
     moved = BitfinexReplay.shifted(snapshot, 1000, 10, 99)
     assert json.loads(replay.frames(moved)[0])[1][1][:2] == [669899168, 1574694471000]
     assert BitfinexReplay.shifted(te, 0, 0, 0) is te
+
+
+def test_the_samples_frames_are_read_by_the_replay_and_parsed_by_the_adapter():
+    walk = _Walk(ProductModel("bitfinex:BTC-USD", 9_725_000, 8, 0.004, 1.0, 0, 0, 8_231.5, 261_377.9), 42, 0)
+    ticker = walk.ticker(1_700_000_000_000_000, 1.0)
+    lines = [*bitfinex_subscribed({"tBTCUSD": (7, 8)}), *bitfinex_frames((7, 8), ticker, 123)]
+    entries = read(*lines)
+    assert [(e.channel, e.time_ms) for e in entries if e] == [
+        ("ticker", 1_700_000_000_000),
+        ("trades", 1_700_000_000_000),
+    ]
+    adapter = Bitfinex(["BTC-USD"])
+    events = [event for line in lines for event in adapter.parse(line)]
+    [tick] = [event.tick for event in events if isinstance(event, TickEvent)]
+    assert (tick.trade_id, tick.time_ms, Decimal(tick.price)) == (123, 1_700_000_000_000, Decimal(ticker["price"]))
+    assert Decimal(tick.size) == Decimal(ticker["last_size"])
+    assert (Decimal(tick.bid), Decimal(tick.ask)) == (Decimal(ticker["best_bid"]), Decimal(ticker["best_ask"]))
+    assert lines[-1].split(",")[3].startswith("-") == (ticker["side"] == "sell")
