@@ -9,11 +9,9 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -29,6 +27,7 @@ from bcx_tracker.exchanges import REPLAY_PROTOCOLS
 from bcx_tracker.feed import Feed
 from bcx_tracker.recorder import Recorder, recording_line
 from bcx_tracker.replay import ReplayServer
+from tests.feedstub import RestStub
 
 TIMEOUT = 10.0
 TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
@@ -93,51 +92,27 @@ def lossy(monkeypatch):
     monkeypatch.setitem(REPLAY_PROTOCOLS, "bitfinex", LossyReplay)
 
 
-class BitfinexRestStub:
+class BitfinexRestStub(RestStub):
     """Bitfinex's public REST on 127.0.0.1: trades/hist by time window (start and end inclusive, sort=1) and the
-    pairs list; every request's path and query kept in `requests`."""
+    pairs list. The rows' floats are doubles whose shortest form is the literal text Bitfinex sends."""
 
     def __init__(self, trade_ids):
+        super().__init__([])
         self.trade_ids = sorted(trade_ids)
-        self.requests: list[tuple[str, dict]] = []
-        stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                url = urlparse(self.path)
-                query = {key: values[0] for key, values in parse_qs(url.query).items()}
-                stub.requests.append((url.path, query))
-                body = stub.answer(url.path, query).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def answer(self, path: str, query: dict) -> str:
-        if path == "/v2/conf/pub:list:pair:exchange":
-            return '[["BTCUSD","ETHUSD","AVAX:USD"]]'
-        if path == "/v2/trades/tBTCUSD/hist":
+    def answer(self, path: str) -> tuple[int, object, dict]:
+        url = urlparse(path)
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if url.path == "/v2/conf/pub:list:pair:exchange":
+            return 200, [["BTCUSD", "ETHUSD", "AVAX:USD"]], {}
+        if url.path == "/v2/trades/tBTCUSD/hist":
             start, end = int(query["start"]), int(query.get("end", 2**62))
-            rows = [row(i) for i in self.trade_ids if start <= trade_ms(i) <= end][: int(query["limit"])]
-            return "[" + ",".join(rows) + "]"
-        return '["error",10020,"unknown"]'
+            rows = [json.loads(row(i)) for i in self.trade_ids if start <= trade_ms(i) <= end]
+            return 200, rows[: int(query["limit"])], {}
+        return 500, ["error", 10020, "unknown"], {}
 
-    def __enter__(self) -> BitfinexRestStub:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(TIMEOUT)
+    def asked(self) -> list[tuple[str, dict]]:
+        return [(urlparse(p).path, {k: v[0] for k, v in parse_qs(urlparse(p).query).items()}) for p in self.requests]
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
@@ -192,7 +167,7 @@ def test_te_tu_once_heartbeats_and_a_sequence_gap_filled_from_rest(recording, lo
     # The window runs from the last trade seen to the frame after the jump; ids above the last seen are kept.
     assert [t.trade_id for t in backfilled] == [*MISSING, MISSING[-1] + 7]
     after, first_after = MISSING[0] - 7, MISSING[-1] + 7
-    assert rest.requests == [
+    assert rest.asked() == [
         (
             "/v2/trades/tBTCUSD/hist",
             {"start": str(trade_ms(after)), "end": str(trade_ms(first_after) + 5), "limit": "10000", "sort": "1"},
@@ -264,5 +239,5 @@ def test_the_tracker_process_stores_each_trade_once_with_the_gap_filled(
     assert [t.trade_id for t in ticks] == IDS
     assert {(t.price, t.size) for t in ticks} == {(PRICE, SIZE)}
     assert [t.trade_id for t in ticks if t.bid is None] == [*IDS[:3], *MISSING]  # the snapshot, and REST's
-    assert [path for path, _ in rest.requests] == ["/v2/conf/pub:list:pair:exchange", "/v2/trades/tBTCUSD/hist"]
+    assert [path for path, _ in rest.asked()] == ["/v2/conf/pub:list:pair:exchange", "/v2/trades/tBTCUSD/hist"]
     assert "backfilled 6 trades of bitfinex:BTC-USD" in log.read_text()
