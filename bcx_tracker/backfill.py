@@ -69,12 +69,12 @@ class TradeBackfiller(Worker):
             ticks = self.rest.fetch_gap(gap, lambda: self.stopping)
         except RestError as exc:
             self.failed_gaps += 1
-            log.warning("cannot backfill trades %d..%d of %s: %s", gap.after + 1, gap.upto, gap.product, exc)
+            log.warning("cannot backfill %s of %s: %s", gap, gap.product, exc)
             return
         for tick in ticks:
             self.sink(tick)
         self.backfilled += len(ticks)
-        log.info("backfilled %d trades of %s (ids %d..%d)", len(ticks), gap.product, gap.after + 1, gap.upto)
+        log.info("backfilled %d trades of %s (%s)", len(ticks), gap.product, gap)
 
 
 class CandleBackfiller(Worker):

@@ -34,6 +34,12 @@ class Gap:
     def size(self) -> int:
         return self.upto - self.after
 
+    def __str__(self) -> str:
+        """For the log: the ids, or the time window where the ids only bound it from below (Bitfinex)."""
+        if self.upto_ms is None:
+            return f"trades {self.after + 1}..{self.upto}"
+        return f"trades after {self.after} from {self.after_ms} to {self.upto_ms} ms"
+
 
 class TradeGaps:
     """The last trade id known per series; reports a Gap when a heartbeat or a post-reconnect trade skips ahead,

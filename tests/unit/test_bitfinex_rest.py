@@ -167,3 +167,8 @@ def test_the_backfiller_does_not_cut_a_window_gap_to_its_newest_ids():
 
     TradeBackfiller(Rest(), lambda tick: None)._fill(Gap(BTC, 100, UNBOUNDED, T0, T0 + 30))
     assert asked == [Gap(BTC, 100, UNBOUNDED, T0, T0 + 30)]
+
+
+def test_a_gap_says_its_ids_or_its_window():
+    assert str(Gap(BTC, 10, 15)) == "trades 11..15"
+    assert str(Gap(BTC, 10, UNBOUNDED, T0, T0 + 30)) == f"trades after 10 from {T0} to {T0 + 30} ms"
