@@ -14,8 +14,10 @@ Over one generated recording of three products (about 7,100 ticks per hour, so t
   each, over the first `--naive` ticks (its rate is steady; the whole file would take minutes).
 
 Then per exchange (issue 12), over recordings of the same hours: Coinbase alone (three products), Kraken alone
-(two products, a book update before each trade: twice the frames per tick) and both in one tracker process,
-each end to end with the tracker's CPU per tick (user + system time from /proc, over the whole run).
+(two products, a book update before each trade: twice the frames per tick), Bitfinex alone (two products, a
+ticker update before each trade, which bcx-replay sends as te and tu: three frames per tick) and all three in one
+tracker process, each end to end with the tracker's CPU per tick (user + system time from /proc, over the whole
+run).
 
 Prints ticks/s for each and the ratios. Figures vary with the machine: compare within one run.
 """
@@ -41,17 +43,33 @@ from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
 from bcx.series import split
 from bcx.store import TickStore
-from bcx.tick import Tick, encode_member
+from bcx.tick import Tick, encode_member, iso_to_ms
 from bcx_tracker.coinbase import subscribe_message
 from bcx_tracker.exchange import TickEvent
 from bcx_tracker.exchanges import ADAPTERS, replay_path
 from bcx_tracker.framed_ws import FramedWebSocket
 from bcx_tracker.recorder import split_line
-from bcx_tracker.sample import KRAKEN_PRODUCTS, PRODUCTS, recording_lines, write_sample
+from bcx_tracker.sample import (
+    DEFAULT_START,
+    KRAKEN_PRODUCTS,
+    PRODUCTS,
+    ProductModel,
+    _product_messages,
+    bitfinex_frames,
+    bitfinex_subscribed,
+    recording_lines,
+    write_sample,
+)
 from bcx_tracker.tracker import by_exchange
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 600.0
+# Bitfinex's series for the per-exchange runs, until the bundled sample has its own: symbol and (trades, ticker) ids
+BITFINEX_PRODUCTS = (
+    ProductModel("bitfinex:BTC-USD", 9_726_100, 8, 0.003, 0.8, 0, 1_604_200_001, 1_800.2, 60_311.4),
+    ProductModel("bitfinex:ETH-USD", 348_090, 8, 0.05, 0.5, 0, 1_704_200_001, 30_102.7, 1_002_775.9),
+)
+BITFINEX_CHANNELS = {"bitfinex:BTC-USD": ("tBTCUSD", (101, 102)), "bitfinex:ETH-USD": ("tETHUSD", (103, 104))}
 
 
 def pinned(core: int):
@@ -79,7 +97,7 @@ def write_config(path: Path, redis_url: str, feed_url: str, products: list[str])
     exchanges = "".join(
         # no REST: nothing may leave the machine (an unreachable local port; the tracker only warns)
         f"[exchange:{name}]\nfeed_url = {feed_url}{replay_path(protocol)}\nrest_url = http://127.0.0.1:9\n"
-        for name, protocol in (("coinbase", "coinbase-exchange"), ("kraken", "kraken"))
+        for name, protocol in (("coinbase", "coinbase-exchange"), ("kraken", "kraken"), ("bitfinex", "bitfinex"))
     )
     path.write_text(
         f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = {', '.join(products)}\n{exchanges}[log]\nlevel = WARNING\n"
@@ -172,18 +190,34 @@ def recorded_ticks(path: Path, products: list[str]) -> list[Tick]:
     return found
 
 
+def bitfinex_lines(seed: int, hours: float) -> list[str]:
+    """Recording lines of BITFINEX_PRODUCTS' walks as Bitfinex frames (bcx_tracker.sample.bitfinex_frames)."""
+    start_us = iso_to_ms(DEFAULT_START) * 1000
+    end_us = start_us + int(hours * 3600 * 1e6)
+    timed = []
+    for index, model in enumerate(BITFINEX_PRODUCTS):
+        chan_ids = BITFINEX_CHANNELS[model.product][1]
+        for time_us, _, message in _product_messages(model, 10 + index, seed, start_us, end_us):
+            if message["type"] == "ticker":
+                timed += [(time_us, index, frame) for frame in bitfinex_frames(chan_ids, message, message["trade_id"])]
+    head = bitfinex_subscribed(dict(BITFINEX_CHANNELS.values()))
+    return [f"bitfinex {frame}" for frame in head + [frame for *_, frame in sorted(timed, key=lambda t: t[:2])]]
+
+
 def per_exchange(hours: float, workdir: Path) -> dict[str, tuple[int, float, float]]:
-    """Coinbase alone, Kraken alone, both at once: (ticks, ticks/s, tracker CPU us per tick) each."""
+    """Each exchange alone, then all at once: (ticks, ticks/s, tracker CPU us per tick) each."""
     runs = {
         "coinbase": [str(model.product) if ":" in model.product else f"coinbase:{model.product}" for model in PRODUCTS],
         "kraken": [model.product for model in KRAKEN_PRODUCTS],
+        "bitfinex": [model.product for model in BITFINEX_PRODUCTS],
     }
-    runs["coinbase + kraken, one tracker"] = runs["coinbase"] + runs["kraken"]
+    runs["all three, one tracker"] = runs["coinbase"] + runs["kraken"] + runs["bitfinex"]
+    bitfinex = bitfinex_lines(seed=11, hours=hours)
     results = {}
     for name, products in runs.items():
         path = workdir / f"{name.split()[0]}-{len(products)}.jsonl"
         with path.open("w") as out:
-            for line in recording_lines(seed=11, hours=hours):
+            for line in [*recording_lines(seed=11, hours=hours), *bitfinex]:
                 exchange, _ = split_line(line)
                 if any(p.startswith(exchange + ":") for p in products):
                     out.write(line + "\n")
