@@ -99,7 +99,8 @@ class Bitfinex(Exchange):
         self._sequence: int | None = None
         self._frame_ms: int | None = None  # the time of the last frame of this connection
         self._book: dict[str, tuple[str | None, str | None]] = {}
-        self._last_trade: dict[str, tuple[int, int]] = {}  # series -> (id, ms) of its newest trade seen
+        # series -> (id, ms) of its newest trade seen, kept over reconnects: where a later gap's window starts
+        self._last_trade: dict[str, tuple[int, int]] = {}
 
     @classmethod
     def symbol(cls, product: str) -> str:

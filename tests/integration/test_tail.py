@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bcx import tail_cli
+from bcx.series import EXCHANGES
 from bcx.store import TickStore
 from bcx.tail_cli import Cursor
 from bcx.tick import Tick, ms_to_iso
@@ -41,9 +42,9 @@ def test_tail_takes_series_ids_a_bare_product_being_coinbases():
 
 def test_tail_refuses_an_unknown_exchange_listing_the_known_ones(capsys):
     with pytest.raises(SystemExit) as exit_:
-        parse_tail("binance:BTC-USDT")
+        parse_tail("gemini:BTC-USD")
     assert exit_.value.code == 2
-    assert "unknown exchange 'binance' (known: coinbase, kraken)" in capsys.readouterr().err
+    assert f"unknown exchange 'gemini' (known: {', '.join(EXCHANGES)})" in capsys.readouterr().err
 
 
 def test_tail_prints_ticks_as_they_are_stored(redis_conn, redis_section, tmp_path):
