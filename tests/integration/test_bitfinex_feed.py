@@ -241,3 +241,27 @@ def test_the_tracker_process_stores_each_trade_once_with_the_gap_filled(
     assert [t.trade_id for t in ticks if t.bid is None] == [*IDS[:3], *MISSING]  # the snapshot, and REST's
     assert [path for path, _ in rest.asked()] == ["/v2/conf/pub:list:pair:exchange", "/v2/trades/tBTCUSD/hist"]
     assert "backfilled 6 trades of bitfinex:BTC-USD" in log.read_text()
+
+
+def test_a_recording_made_by_the_tracker_plays_back_the_same_ticks(recording, tmp_path):
+    """The recorder keeps every frame, the replay's own `subscribed` events among them: played again, the new
+    recording's chanIds (the first replay's) are mapped by them, and the same trades come out with the same book."""
+    first_pass: list[Tick] = []
+    recorded = tmp_path / "recorded.jsonl"
+    recorder = Recorder(recorded)
+    with ReplayServer(recording, speed=None) as replay:
+        feed = Feed(Bitfinex(["BTC-USD"]), replay.url_for("bitfinex"), first_pass.extend, recorder=recorder).start()
+        try:
+            wait_for(lambda: len(first_pass) == len(FEED_IDS), "the recording")
+        finally:
+            stop(feed)
+        recorder.close()
+    again: list[Tick] = []
+    with ReplayServer(recorded, speed=None) as replay:
+        feed = Feed(Bitfinex(["BTC-USD"]), replay.url_for("bitfinex"), again.extend).start()
+        try:
+            wait_for(lambda: len(again) == len(FEED_IDS), "the recording of the recording")
+        finally:
+            stop(feed)
+    assert again == first_pass
+    assert feed.stats.malformed == 0
