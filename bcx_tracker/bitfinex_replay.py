@@ -52,8 +52,8 @@ class RecordingReader:
         name, series = channel
         if data[1] == "te" and len(data) > 2:
             return self._trades(raw, series, [data[2]], self._frame_ms(data, 3))
-        if type(data[1]) is not list:
-            return None  # tu (played with its te), hb (made by the connection), anything else
+        if type(data[1]) is not list or not data[1]:
+            return None  # tu (played with its te), hb (made by the connection), an empty snapshot, anything else
         if name == "trades":
             return self._trades(raw, series, data[1], self._frame_ms(data, 2))
         time_ms = self._frame_ms(data, 2) or self.last_ms

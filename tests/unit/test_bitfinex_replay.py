@@ -49,6 +49,7 @@ def test_a_recording_is_read_in_file_order_with_the_recorded_chan_ids():
     assert entries[5] is None  # tu: its te plays it
     assert entries[6] == Entry(TICKER, "ticker", BTC, 1574694478900, 0, None)
     assert entries[7] is None  # heartbeats come from the connection
+    assert read(*SUBSCRIBED, "[19111,[],1,1574694478000]") == [None, None, None, None]  # a pair without trades yet
 
 
 def test_frames_without_flags_take_the_trades_time_and_a_ticker_the_last_time_seen():
