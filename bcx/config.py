@@ -90,6 +90,10 @@ EXCHANGE_SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
         "feed_url": (_FEED_URL, "wss://stream.binance.us:9443"),
         "rest_url": (_REST_URL, "https://api.binance.us"),
     },
+    "bitfinex": {
+        "feed_url": (_FEED_URL, "wss://api-pub.bitfinex.com/ws/2"),
+        "rest_url": (_REST_URL, "https://api-pub.bitfinex.com"),
+    },
 }
 # [tracker] keys from before [exchange:NAME]: still read, as Coinbase's settings, with a warning
 LEGACY_TRACKER_KEYS = {"feed": "feed", "feed_url": "feed_url", "rest_url": "rest_url", "exchange": None}

@@ -12,7 +12,7 @@ import re
 from typing import NamedTuple
 
 # The exchanges bcx-tracker has an adapter for (bcx_tracker.exchanges.ADAPTERS; a test keeps the two equal).
-EXCHANGES = ("coinbase", "kraken", "binance", "binance-us")
+EXCHANGES = ("coinbase", "kraken", "binance", "binance-us", "bitfinex")
 DEFAULT_EXCHANGE = "coinbase"
 PRODUCT_PATTERN = r"[A-Z0-9]{2,10}-[A-Z0-9]{2,10}"
 SERIES_PATTERN = rf"(?:(?:{'|'.join(EXCHANGES)}):)?{PRODUCT_PATTERN}"

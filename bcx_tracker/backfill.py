@@ -61,7 +61,7 @@ class TradeBackfiller(Worker):
                 self._fill(gap)
 
     def _fill(self, gap: Gap) -> None:
-        if gap.size > self.max_gap:
+        if gap.size > self.max_gap and gap.upto_ms is None:  # a time window (upto_ms) bounds itself
             log.warning("%s: %d trades missing, backfilling the newest %d", gap.product, gap.size, self.max_gap)
             # after_ms stays: the time of an older trade, still where an exchange paging by time (Kraken) starts
             gap = Gap(gap.product, gap.upto - self.max_gap, gap.upto, gap.after_ms)
@@ -69,12 +69,12 @@ class TradeBackfiller(Worker):
             ticks = self.rest.fetch_gap(gap, lambda: self.stopping)
         except RestError as exc:
             self.failed_gaps += 1
-            log.warning("cannot backfill trades %d..%d of %s: %s", gap.after + 1, gap.upto, gap.product, exc)
+            log.warning("cannot backfill %s of %s: %s", gap, gap.product, exc)
             return
         for tick in ticks:
             self.sink(tick)
         self.backfilled += len(ticks)
-        log.info("backfilled %d trades of %s (ids %d..%d)", len(ticks), gap.product, gap.after + 1, gap.upto)
+        log.info("backfilled %d trades of %s (%s)", len(ticks), gap.product, gap)
 
 
 class CandleBackfiller(Worker):

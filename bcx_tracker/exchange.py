@@ -263,6 +263,13 @@ class ReplayProtocol(ABC):
     def entry(raw: str) -> Entry | None:
         """A recording line of this exchange as an Entry, None when it is not played; raises MalformedMessage."""
 
+    @classmethod
+    def reader(cls) -> Callable[[str], Entry | None]:
+        """What reads this exchange's lines of one recording, in file order, for one pass over the file: `entry`,
+        unless a frame cannot be read alone (Bitfinex names a channel by a number that an earlier `subscribed` line
+        explains): then a reader that keeps what the earlier lines said."""
+        return cls.entry
+
     def frames(self, entry: Entry) -> list[str]:
         """The frames that play an entry (the recorded line itself, unless the protocol rewraps it)."""
         return [entry.raw]

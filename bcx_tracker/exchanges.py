@@ -5,10 +5,11 @@ client connects to (`ws://host:port/kraken`; `/` is Coinbase's Exchange feed), b
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 from bcx_tracker.binance import Binance, BinanceUS
 from bcx_tracker.binance_replay import BinanceReplay, BinanceUSReplay
+from bcx_tracker.bitfinex import Bitfinex
+from bcx_tracker.bitfinex_replay import BitfinexReplay
 from bcx_tracker.coinbase import Coinbase, CoinbaseReplay
 from bcx_tracker.coinbase_advanced import CoinbaseAdvanced, CoinbaseAdvancedReplay
 from bcx_tracker.exchange import Entry, Exchange, ReplayProtocol
@@ -22,6 +23,7 @@ ADAPTERS: dict[str, type[Exchange]] = {
     "kraken": Kraken,
     "binance": Binance,
     "binance-us": BinanceUS,
+    "bitfinex": Bitfinex,
 }
 # bcx-replay's path -> the server side
 REPLAY_PROTOCOLS: dict[str, type[ReplayProtocol]] = {
@@ -30,6 +32,7 @@ REPLAY_PROTOCOLS: dict[str, type[ReplayProtocol]] = {
     "kraken": KrakenReplay,
     "binance": BinanceReplay,
     "binance-us": BinanceUSReplay,
+    "bitfinex": BitfinexReplay,
 }
 # The exchange whose recorded lines each path plays (Advanced Trade plays Coinbase's recording).
 DEFAULT_PATH = "coinbase"
@@ -46,7 +49,6 @@ def replay_path(protocol: str) -> str:
     return "/" + ("coinbase" if protocol == "coinbase-exchange" else protocol)
 
 
-@cache
 def entry_readers() -> dict[str, Callable[[str], Entry | None]]:
-    """Exchange name -> the function reading its recorded lines (ReplayProtocol.entry)."""
-    return {cls.name: cls.entry for cls in REPLAY_PROTOCOLS.values()}
+    """Exchange name -> what reads its recorded lines (ReplayProtocol.reader), fresh for one pass over a file."""
+    return {cls.name: cls.reader() for cls in REPLAY_PROTOCOLS.values()}

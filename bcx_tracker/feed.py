@@ -311,7 +311,7 @@ class Feed(Worker):
         if gap is None:
             return
         self.stats.gaps += 1
-        log.info("%s: trades %d..%d missed by the feed", gap.product, gap.after + 1, gap.upto)
+        log.info("%s: %s missed by the feed", gap.product, gap)
         self.on_gap(gap)
 
     def _subscribed(self, message: Subscribed) -> None:

@@ -34,6 +34,12 @@ class Gap:
     def size(self) -> int:
         return self.upto - self.after
 
+    def __str__(self) -> str:
+        """For the log: the ids, or the time window where the ids only bound it from below (Bitfinex)."""
+        if self.upto_ms is None:
+            return f"trades {self.after + 1}..{self.upto}"
+        return f"trades after {self.after} from {self.after_ms} to {self.upto_ms} ms"
+
 
 class TradeGaps:
     """The last trade id known per series; reports a Gap when a heartbeat or a post-reconnect trade skips ahead,
@@ -100,7 +106,10 @@ def merge_gaps(gaps: Iterable[Gap]) -> list[Gap]:
     for gap in sorted(gaps, key=lambda g: (g.product, g.after)):
         last = merged[-1] if merged else None
         if last and last.product == gap.product and gap.after <= last.upto:
-            merged[-1] = Gap(gap.product, last.after, max(last.upto, gap.upto))
+            # the times stay: exchanges that page trades by time (Kraken, Bitfinex) need the window
+            after_ms = min((t for t in (last.after_ms, gap.after_ms) if t is not None), default=None)
+            upto_ms = max((t for t in (last.upto_ms, gap.upto_ms) if t is not None), default=None)
+            merged[-1] = Gap(gap.product, last.after, max(last.upto, gap.upto), after_ms, upto_ms)
         else:
             merged.append(gap)
     return merged

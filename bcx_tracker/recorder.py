@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import logging
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -122,7 +122,15 @@ class RecordingInfo:
     index: RecordingIndex = field(default_factory=lambda: RecordingIndex(), compare=False, repr=False)
 
 
-_CHANNELS = ("", "ticker", "heartbeat", "trade", "aggTrade", "bookTicker")  # RecordingIndex.kinds: 0: not played
+_CHANNELS = (
+    "",
+    "ticker",
+    "heartbeat",
+    "trade",
+    "aggTrade",
+    "bookTicker",
+    "trades",
+)  # RecordingIndex.kinds: 0: not played
 _NO_SEQUENCE = -1
 _NOT_PLAYED = Entry("", "", "", 0, 0, None)  # channel "": kind 0
 
@@ -181,24 +189,30 @@ def _lines(path: str | Path) -> Iterator[str]:
                 yield raw
 
 
-def _entry(line: str) -> Entry | None:
+def _entry(line: str, readers: dict[str, Callable[[str], Entry | None]]) -> Entry | None:
     """A line as an Entry (its frame without the exchange's name); None for a message that is not played;
-    MalformedMessage for a malformed line or an exchange this version does not know."""
-    from bcx_tracker.exchanges import entry_readers  # the adapters import this module's Entry users
-
+    MalformedMessage for a malformed line or an exchange this version does not know. `readers`: entry_readers() of
+    this pass over the file (a reader may keep what earlier lines said)."""
     exchange, raw = split_line(line)
-    reader = entry_readers().get(exchange)
+    reader = readers.get(exchange)
     if reader is None:
         raise MalformedMessage(f"a recording line of an unknown exchange {exchange!r}")
     return reader(raw)
 
 
+def _readers() -> dict[str, Callable[[str], Entry | None]]:
+    from bcx_tracker.exchanges import entry_readers  # the adapters import this module's Entry users
+
+    return entry_readers()
+
+
 def read_entries(path: str | Path) -> Iterator[Entry]:
     """The playable lines of a recording in file order; other messages (subscriptions, errors, unknown types)
     and malformed lines are skipped."""
+    readers = _readers()
     for raw in _lines(path):
         try:
-            entry = _entry(raw)
+            entry = _entry(raw, readers)
         except MalformedMessage:
             continue
         if entry is not None:
@@ -213,9 +227,10 @@ def scan_recording(path: str | Path) -> RecordingInfo:
     trades, sequences = [2**63, 0], [2**63, 0]
     ranges: dict[str, tuple[int, int]] = {}
     index = RecordingIndex()
+    readers = _readers()
     for raw in _lines(path):
         try:
-            entry = _entry(raw)
+            entry = _entry(raw, readers)
         except MalformedMessage:
             entry, bad = None, bad + 1
         index.add(entry)

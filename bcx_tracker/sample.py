@@ -2,9 +2,11 @@
 
 Seeded random walks for Coinbase's BTC-USD, ETH-USD and SOL-USD written as the exchange's own messages (the 2022
 ticker schema of shared/reference/coinbase-feed.md §3.1, numbers as strings, sequence and trade_id as integers),
-plus a heartbeat per product about every 10 s; and for Kraken's BTC-USD and ETH-USD as Kraken v2 frames (a `ticker`
+plus a heartbeat per product about every 10 s; for Kraken's BTC-USD and ETH-USD as Kraken v2 frames (a `ticker`
 best-bid-offer update before each `trade`, numbers as JSON numbers with their trailing zeros, contiguous trade
-ids), recorded as `kraken <frame>` lines. Trades arrive as a Poisson process whose rate switches between
+ids); for Binance's BTC-USDT and ETH-USDT as combined-stream frames (a `bookTicker` before each `aggTrade`); for
+Bitfinex's BTC-USD and ETH-USD as v2 frames (its `conf` and `subscribed` events first, then a `ticker` update
+before each trade's `te`). The other exchanges' lines are recorded as `EXCHANGE <frame>`. Trades arrive as a Poisson process whose rate switches between
 quiet, normal and busy stretches; sizes are log-normal, rounded to the product's base increment; prices sit on
 the 0.01 quote increment with a spread of a few increments that widens when the market is quiet. Sequences
 increase with gaps (the ticker shares its counter with the full feed) and trade ids with occasional gaps
@@ -20,7 +22,7 @@ import json
 import math
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -62,6 +64,18 @@ KRAKEN_PRODUCTS = (
     ProductModel("kraken:ETH-USD", 348_120, 8, 0.05, 0.4, 0, 31_200_517, 40_211.9, 1_311_050.2),
 )
 KRAKEN_SYMBOLS = {"kraken:BTC-USD": "BTC/USD", "kraken:ETH-USD": "ETH/USD"}
+# Quieter walks for Binance and Bitfinex: the demo shows four venues without tripling the bundled file.
+BINANCE_PRODUCTS = (
+    ProductModel("binance:BTC-USDT", 9_723_850, 8, 0.002, 0.3, 0, 3_102_550_001, 19_002.4, 610_388.1),
+    ProductModel("binance:ETH-USDT", 347_910, 8, 0.04, 0.2, 0, 2_211_070_001, 301_211.9, 9_311_050.2),
+)
+BINANCE_SYMBOLS = {"binance:BTC-USDT": "BTCUSDT", "binance:ETH-USDT": "ETHUSDT"}
+BITFINEX_PRODUCTS = (
+    ProductModel("bitfinex:BTC-USD", 9_726_100, 8, 0.003, 0.3, 0, 1_604_200_001, 1_800.2, 60_311.4),
+    ProductModel("bitfinex:ETH-USD", 348_090, 8, 0.05, 0.2, 0, 1_704_200_001, 30_102.7, 1_002_775.9),
+)
+# series -> (Bitfinex's symbol, (trades chanId, ticker chanId) in the recording)
+BITFINEX_CHANNELS = {"bitfinex:BTC-USD": ("tBTCUSD", (101, 102)), "bitfinex:ETH-USD": ("tETHUSD", (103, 104))}
 _VOLATILITY = 0.5 / math.sqrt(365 * 86400)  # 50% a year, per sqrt(second)
 
 
@@ -206,6 +220,33 @@ def _kraken_lines(model: ProductModel, index: int, seed: int, start_us: int, end
             yield time_us, index, f"kraken {frame}"
 
 
+def _binance_lines(model: ProductModel, index: int, seed: int, start_us: int, end_us: int) -> Iterator:
+    symbol, agg_id = BINANCE_SYMBOLS[model.product], model.trade_id
+    for time_us, _, message in _product_messages(model, index, seed, start_us, end_us):
+        if message["type"] == "ticker":
+            agg_id += 1  # contiguous per symbol, as Binance's aggregate ids are
+            for frame in binance_frames(symbol, message, agg_id):
+                yield time_us, index, f"binance {frame}"
+
+
+def _bitfinex_lines(model: ProductModel, index: int, seed: int, start_us: int, end_us: int) -> Iterator:
+    chan_ids, trade_id = BITFINEX_CHANNELS[model.product][1], model.trade_id
+    for time_us, _, message in _product_messages(model, index, seed, start_us, end_us):
+        if message["type"] == "ticker":
+            trade_id += 1 + (message["trade_id"] % 3)  # ids are global over Bitfinex's pairs: others fall between
+            for frame in bitfinex_frames(chan_ids, message, trade_id):
+                yield time_us, index, f"bitfinex {frame}"
+
+
+# exchange -> its demo walks and what makes a walk's recording lines
+SAMPLE_EXCHANGES = {
+    "coinbase": (PRODUCTS, _product_messages),
+    "kraken": (KRAKEN_PRODUCTS, _kraken_lines),
+    "binance": (BINANCE_PRODUCTS, _binance_lines),
+    "bitfinex": (BITFINEX_PRODUCTS, _bitfinex_lines),
+}
+
+
 def generate(seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START) -> Iterator[dict]:
     """The Coinbase messages of every product in time order."""
     start_us = iso_to_ms(start) * 1000
@@ -216,22 +257,31 @@ def generate(seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START) -> 
 
 
 def recording_lines(
-    seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START, kraken: bool = True
+    seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START, exchanges: Iterable[str] = tuple(SAMPLE_EXCHANGES)
 ) -> Iterator[str]:
-    """The lines of the recording: Coinbase's messages and (unless `kraken` is False) Kraken's frames, in time
-    order."""
+    """The lines of the recording, in time order: Coinbase's messages and the other exchanges' frames (`kraken
+    {...}`), for each of `exchanges`. Bitfinex's `conf` and `subscribed` events come first, as recorded."""
     start_us = iso_to_ms(start) * 1000
     end_us = start_us + int(hours * 3600 * 1e6)
-    streams = [_product_messages(m, i, seed, start_us, end_us) for i, m in enumerate(PRODUCTS)]
-    if kraken:
-        offset = len(PRODUCTS)
-        streams += [_kraken_lines(m, offset + i, seed, start_us, end_us) for i, m in enumerate(KRAKEN_PRODUCTS)]
+    wanted = set(exchanges)
+    if "bitfinex" in wanted:
+        yield from (f"bitfinex {event}" for event in bitfinex_subscribed(dict(BITFINEX_CHANNELS.values())))
+    streams, index = [], 0
+    for exchange, (models, lines) in SAMPLE_EXCHANGES.items():
+        for model in models:
+            if exchange in wanted:
+                streams.append(lines(model, index, seed, start_us, end_us))
+            index += 1
     for _, _, message in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
         yield message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
 
 
 def write_sample(
-    path: str | Path, seed: int = 42, hours: float = 3.0, start: str = DEFAULT_START, kraken: bool = True
+    path: str | Path,
+    seed: int = 42,
+    hours: float = 3.0,
+    start: str = DEFAULT_START,
+    exchanges: Iterable[str] = tuple(SAMPLE_EXCHANGES),
 ) -> int:
     """Write the recording's lines (gzip when the name ends in .gz, with a fixed header so the bytes depend on the
     seed only); returns how many lines."""
@@ -242,7 +292,7 @@ def write_sample(
         else:
             out = raw
         try:
-            for line in recording_lines(seed, hours, start, kraken):
+            for line in recording_lines(seed, hours, start, exchanges):
                 out.write(line.encode() + b"\n")
                 lines += 1
         finally:
@@ -302,6 +352,54 @@ def binance_frames(symbol: str, ticker: dict, agg_id: int) -> list[str]:
     return [
         json.dumps({"stream": f"{stream}@bookTicker", "data": book}, separators=compact),
         json.dumps({"stream": f"{stream}@aggTrade", "data": trade}, separators=compact),
+    ]
+
+
+def _bitfinex_number(decimal: str) -> str:
+    """A decimal string as Bitfinex writes its float: no trailing zeros (`97259.00` -> `97259`, `0.0400` -> `0.04`)."""
+    return format(Decimal(decimal).normalize(), "f")
+
+
+def bitfinex_subscribed(chan_ids: dict[str, tuple[int, int]]) -> list[str]:
+    """The events a recording of Bitfinex starts with, as the tracker records them: the `conf` ack (frame times on:
+    TIMESTAMP, 32768) and a `subscribed` per channel; `chan_ids` is symbol (`tBTCUSD`) -> (trades, ticker) chanIds.
+    bcx-replay learns from them which channel each recorded chanId is."""
+    events = ['{"event":"conf","status":"OK","flags":32768}']
+    for symbol, (trades, ticker) in chan_ids.items():
+        for channel, chan_id in (("trades", trades), ("ticker", ticker)):
+            events.append(
+                f'{{"event":"subscribed","channel":"{channel}","chanId":{chan_id},"symbol":"{symbol}",'
+                f'"pair":"{symbol[1:]}"}}'
+            )
+    return events
+
+
+def bitfinex_frames(chan_ids: tuple[int, int], ticker: dict, trade_id: int) -> list[str]:
+    """A Coinbase-shaped ticker of the walk as Bitfinex v2 frames, each with its time (conf TIMESTAMP): the `ticker`
+    channel's update, then the trade's `te` (`[ID, MTS, AMOUNT, PRICE]`, a taker's sell negative). bcx-replay sends
+    the `tu` after each `te` itself. Numbers are JSON numbers written as Bitfinex's floats are (no trailing zeros)."""
+    trades, ticker_id = chan_ids
+    time_ms = iso_to_ms(ticker["time"])
+    price, open_24h = Decimal(ticker["price"]), Decimal(ticker["open_24h"])
+    change = price - open_24h
+    book = [
+        ticker["best_bid"],
+        ticker["best_bid_size"],
+        ticker["best_ask"],
+        ticker["best_ask_size"],
+        str(change),
+        str(round(change / open_24h, 4)),
+        ticker["price"],
+        ticker["volume_24h"],
+        ticker["high_24h"],
+        ticker["low_24h"],
+    ]
+    amount = _bitfinex_number(ticker["last_size"])
+    amount = amount if ticker["side"] == "buy" else f"-{amount}"
+    trade = f"[{trade_id},{time_ms},{amount},{_bitfinex_number(ticker['price'])}]"
+    return [
+        f"[{ticker_id},[{','.join(_bitfinex_number(n) for n in book)}],{time_ms}]",
+        f'[{trades},"te",{trade},{time_ms}]',
     ]
 
 

@@ -14,9 +14,9 @@ Over one generated recording of three products (about 7,100 ticks per hour, so t
   each, over the first `--naive` ticks (its rate is steady; the whole file would take minutes).
 
 Then per exchange (issue 12), over recordings of the same hours: Coinbase alone (three products), Kraken alone
-(two products, a book update before each trade: twice the frames per tick), Binance alone (Coinbase's walks as
-bookTicker + aggTrade frames: twice the frames per tick) and Coinbase with Kraken in one tracker process,
-each end to end with the tracker's CPU per tick (user + system time from /proc, over the whole run).
+(two products), Binance alone (two products), Bitfinex alone (two products; bcx-replay sends each trade as te
+and tu), each with a book update before each trade, and all four in one tracker process, each end to end with the
+tracker's CPU per tick (user + system time from /proc, over the whole run).
 
 Prints ticks/s for each and the ratios. Figures vary with the machine: compare within one run.
 """
@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -48,12 +47,13 @@ from bcx_tracker.coinbase import subscribe_message
 from bcx_tracker.exchange import TickEvent
 from bcx_tracker.exchanges import ADAPTERS, replay_path
 from bcx_tracker.framed_ws import FramedWebSocket
-from bcx_tracker.recorder import recording_line, split_line
-from bcx_tracker.sample import KRAKEN_PRODUCTS, PRODUCTS, binance_frames, recording_lines, write_sample
+from bcx_tracker.recorder import split_line
+from bcx_tracker.sample import PRODUCTS, SAMPLE_EXCHANGES, recording_lines, write_sample
 from bcx_tracker.tracker import by_exchange
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 600.0
+# Bitfinex's series for the per-exchange runs, until the bundled sample has its own: symbol and (trades, ticker) ids
 
 
 def pinned(core: int):
@@ -81,7 +81,12 @@ def write_config(path: Path, redis_url: str, feed_url: str, products: list[str])
     exchanges = "".join(
         # no REST: nothing may leave the machine (an unreachable local port; the tracker only warns)
         f"[exchange:{name}]\nfeed_url = {feed_url}{replay_path(protocol)}\nrest_url = http://127.0.0.1:9\n"
-        for name, protocol in (("coinbase", "coinbase-exchange"), ("kraken", "kraken"), ("binance", "binance"))
+        for name, protocol in (
+            ("coinbase", "coinbase-exchange"),
+            ("kraken", "kraken"),
+            ("binance", "binance"),
+            ("bitfinex", "bitfinex"),
+        )
     )
     path.write_text(
         f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = {', '.join(products)}\n{exchanges}[log]\nlevel = WARNING\n"
@@ -174,38 +179,20 @@ def recorded_ticks(path: Path, products: list[str]) -> list[Tick]:
     return found
 
 
-def binance_lines(hours: float) -> Iterator[str]:
-    """The sample's Coinbase tickers as Binance frames (coinbase:BTC-USD becomes binance:BTC-USDT), a bookTicker
-    before each aggTrade: the sample has no Binance walk of its own yet."""
-    agg_ids: dict[str, int] = {}
-    for line in recording_lines(seed=11, hours=hours):
-        exchange, raw = split_line(line)
-        message = json.loads(raw) if exchange == "coinbase" else {}
-        if message.get("type") == "ticker":
-            symbol = message["product_id"].replace("-", "") + "T"
-            agg_ids[symbol] = agg_ids.get(symbol, 0) + 1
-            yield from (recording_line("binance", frame) for frame in binance_frames(symbol, message, agg_ids[symbol]))
-
-
 def per_exchange(hours: float, workdir: Path) -> dict[str, tuple[int, float, float]]:
-    """Coinbase alone, Kraken alone, Binance alone, Coinbase and Kraken at once: (ticks, ticks/s, tracker CPU us per
-    tick) each."""
-    coinbase = [str(model.product) if ":" in model.product else f"coinbase:{model.product}" for model in PRODUCTS]
+    """Each exchange of the sample alone, then all at once: (ticks, ticks/s, tracker CPU us per tick) each."""
     runs = {
-        "coinbase": coinbase,
-        "kraken": [model.product for model in KRAKEN_PRODUCTS],
-        "binance": [f"binance:{split(series).product}T" for series in coinbase],
+        name: [model.product if ":" in model.product else f"coinbase:{model.product}" for model in models]
+        for name, (models, _) in SAMPLE_EXCHANGES.items()
     }
-    runs["coinbase + kraken, one tracker"] = runs["coinbase"] + runs["kraken"]
+    runs["all four, one tracker"] = [series for products in runs.values() for series in products]
     results = {}
     for name, products in runs.items():
+        exchanges = {split(series).exchange for series in products}
         path = workdir / f"{name.split()[0]}-{len(products)}.jsonl"
-        lines = binance_lines(hours) if name == "binance" else recording_lines(seed=11, hours=hours)
         with path.open("w") as out:
-            for line in lines:
-                exchange, _ = split_line(line)
-                if any(p.startswith(exchange + ":") for p in products):
-                    out.write(line + "\n")
+            for line in recording_lines(seed=11, hours=hours, exchanges=exchanges):
+                out.write(line + "\n")
         ticks = recorded_ticks(path, products)
         rate, cpu = end_to_end_cpu(path, ticks, products, workdir)
         results[name] = (len(ticks), rate, cpu)
@@ -263,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
         workdir = Path(tmp)
         path = workdir / "feed.jsonl"
-        write_sample(path, seed=11, hours=args.hours, kraken=False)
+        write_sample(path, seed=11, hours=args.hours, exchanges=["coinbase"])
         ticks = recorded_ticks(path, products)
         # Half a million ticks held here would make every full garbage collection of this process walk them,
         # slowing the loops measured in it ((a), (b), (c)) by up to 2x: keep them out of the collector's sight.

@@ -89,7 +89,7 @@ def test_metrics_label_each_series(client, store):
     "url, parameter",
     [
         ("/api/v1.0/ticks/deribit:BTC-USDT", "product"),
-        ("/api/v1.0/series/bitfinex:BTC-USD", "product"),
+        ("/api/v1.0/series/gemini:BTC-USD", "product"),
         (f"/api/v1.0/compare?products={BOTH},okx:BTC-USDT", "products"),
         ("/api/v1.0/ticks/stream?products=bybit:BTC-USDT", "products"),
     ],
