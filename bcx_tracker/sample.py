@@ -6,7 +6,9 @@ plus a heartbeat per product about every 10 s; for Kraken's BTC-USD and ETH-USD 
 best-bid-offer update before each `trade`, numbers as JSON numbers with their trailing zeros, contiguous trade
 ids); for Binance's BTC-USDT and ETH-USDT as combined-stream frames (a `bookTicker` before each `aggTrade`); for
 Bitfinex's BTC-USD and ETH-USD as v2 frames (its `conf` and `subscribed` events first, then a `ticker` update
-before each trade's `te`). The other exchanges' lines are recorded as `EXCHANGE <frame>`. Trades arrive as a Poisson process whose rate switches between
+before each trade's `te`). The other exchanges' lines are recorded as `EXCHANGE <frame>`.
+
+Trades arrive as a Poisson process whose rate switches between
 quiet, normal and busy stretches; sizes are log-normal, rounded to the product's base increment; prices sit on
 the 0.01 quote increment with a spread of a few increments that widens when the market is quiet. Sequences
 increase with gaps (the ticker shares its counter with the full feed) and trade ids with occasional gaps

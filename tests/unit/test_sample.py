@@ -72,7 +72,7 @@ def test_counters_increase_per_product_and_heartbeats_come_every_ten_seconds():
 
 def test_bundled_sample_is_there_and_starts_on_2026_11_01():
     path = bundled_sample()
-    assert path.stat().st_size < 2 * 1024 * 1024
+    assert path.stat().st_size < 4 * 1024 * 1024
     with gzip.open(path, "rt") as lines:
         exchanges = {split_line(line)[0]: json.loads(split_line(line)[1]) for line in itertools.islice(lines, 50)}
     assert exchanges["coinbase"]["time"].startswith("2026-11-01T00:00:")
