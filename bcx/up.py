@@ -81,14 +81,10 @@ def command(name: str) -> list[str]:
 
 
 def products_in_file(path: str) -> list[str]:
-    """Series ids of the trades in a recording, in order of first appearance."""
+    """Series ids of the playable lines of a recording (trades, books, heartbeats), in order of first appearance."""
     from bcx_tracker.recorder import read_entries
 
-    seen: dict[str, None] = {}
-    for entry in read_entries(path):
-        if entry.channel in ("ticker", "trade", "aggTrade"):  # the channels of trades: Coinbase's, Kraken's, Binance's
-            seen.setdefault(entry.product, None)
-    return list(seen)
+    return list(dict.fromkeys(entry.product for entry in read_entries(path)))
 
 
 def replay_overrides(url: str, products: list[str]) -> dict[str, dict[str, str]]:

@@ -174,12 +174,16 @@ def test_bcx_up_replays_the_sample_and_ctrl_c_leaves_nothing_behind(tmp_path, pr
             ),
             what="ticks from every product of the sample",
         )
-        assert {p["series"] for p in products["products"]} == {  # the bundled sample: two exchanges side by side
+        assert {p["series"] for p in products["products"]} == {  # the bundled sample: four exchanges side by side
             "coinbase:BTC-USD",
             "coinbase:ETH-USD",
             "coinbase:SOL-USD",
             "kraken:BTC-USD",
             "kraken:ETH-USD",
+            "binance:BTC-USDT",
+            "binance:ETH-USDT",
+            "bitfinex:BTC-USD",
+            "bitfinex:ETH-USD",
         }
         assert len(processes_mentioning(str(tmp_path))) >= 4  # replay, tracker, watcher, web (+ redis-server)
 
