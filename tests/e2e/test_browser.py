@@ -250,7 +250,8 @@ def test_one_tracker_records_coinbase_and_kraken_through_to_the_api_and_the_page
 ):
     """bcx-replay speaking both protocols -> one bcx-tracker process -> Redis -> bcx-web and the chart page."""
     recording = tmp_path / "both.jsonl"
-    write_sample(recording, seed=8, hours=0.05, start=iso_us((time.time_ns() // 1000) - 600_000_000))
+    start = iso_us((time.time_ns() // 1000) - 600_000_000)
+    write_sample(recording, seed=8, hours=0.05, start=start, exchanges=["coinbase", "kraken"])
     expected = recorded_ticks(recording)
     series = sorted({tick.product for tick in expected})
     assert series == ["coinbase:BTC-USD", "coinbase:ETH-USD", "coinbase:SOL-USD", "kraken:BTC-USD", "kraken:ETH-USD"]

@@ -38,14 +38,16 @@ def test_every_ini_example_loads(tmp_path, block):
 
 @pytest.mark.parametrize("line", CURLS)
 def test_every_api_example_answers(redis_config, redis_conn, line):
-    base = replace(load_config(str(packaged_default())), redis=redis_config)
+    default = load_config(str(packaged_default()))
+    series = ("coinbase:BTC-USD", "coinbase:ETH-USD", "kraken:BTC-USD")  # the README's examples name all three
+    base = replace(default, redis=redis_config, tracker=replace(default.tracker, products=series))
     start = iso_to_ms("2026-11-01T00:00:00Z")
     ticks = [
         Tick(p, start + i * 60_000, i + 1, "97250.05", "97250.04", "97250.06", "0.1")
         for i in range(600)
-        for p in ("BTC-USD", "ETH-USD")
+        for p in series
     ]
-    TickStore(redis_conn, "bcx", "coinbase").add(ticks)
+    TickStore(redis_conn, "bcx").add(ticks)
     client = create_app(base, {"TESTING": True}).test_client()
     words = shlex.split(line.split("   #")[0].replace("$B", "http://127.0.0.1:8080/api/v1.0"))
     url = next(word for word in words if word.startswith("http"))

@@ -58,8 +58,8 @@ def store_data(url: str, config) -> None:
         for bid, ask in [(None, None) if i % 7 == 0 else (f"{99 + i % 13}.99", f"{100 + i % 13}.01")]
     ]
     ticks.append(Tick("BTC-USD", START + 541 * 20_000, 9999, "100", "99", "101", "1"))  # mid 100, not 1E+2
-    TickStore(conn, "bcx", "coinbase").add(ticks)
-    candles = CandleStore(conn, "bcx", "coinbase")
+    TickStore(conn, "bcx").add(ticks)
+    candles = CandleStore(conn, "bcx")
     for product in config.tracker.products:
         candles.put(product, "1m", [Candle(START + m * MIN, "100", "112.5", "99", "101", "7", 3) for m in range(170)])
         candles.put(

@@ -281,7 +281,9 @@ def test_one_tick_from_the_far_future_is_not_trusted_for_ranges_or_health(client
     minute_ticks(store, 10)
     store.add([tick(253_402_300_799_999, 99, "1.00")])  # 9999-12-31T23:59:59.999Z, stored before the tracker refused it
     health = get(client, "/api/v1.0/health")
-    assert health["tick_age_seconds"]["BTC-USD"] > 0  # from the real newest tick, not minus 251 million seconds
+    assert (
+        health["tick_age_seconds"]["coinbase:BTC-USD"] > 0
+    )  # from the real newest tick, not minus 251 million seconds
     answer = get(client, "/api/v1.0/ticks/BTC-USD")
     assert answer["end"] == T0 + 10 * MIN - 10_000 and len(answer["ticks"]) == 60
     assert get(client, f"/api/v1.0/candles/BTC-USD?start={T0}")["candles"]  # not 400 "range too long"

@@ -153,9 +153,9 @@ def test_openapi_documents_product_parameters_as_series_ids(client):
     paths = get(client, "/api/v1.0/openapi.json")["paths"]
     for path in ("/api/v1.0/ticks/{product}", "/api/v1.0/series/{product}", "/api/v1.0/candles/{product}"):
         (product,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == "product"]
-        assert product["schema"]["pattern"] == SERIES_PATTERN and "kraken:BTC-USD" in product["description"]
+        assert product["schema"]["pattern"] == f"^{SERIES_PATTERN}$" and "kraken:ETH-USD" in product["description"]
     (products,) = paths["/api/v1.0/compare"]["get"]["parameters"][:1]
-    assert products["name"] == "products" and products["schema"]["items"]["pattern"] == SERIES_PATTERN
+    assert products["name"] == "products" and products["schema"]["pattern"] == f"^{SERIES_PATTERN}(,{SERIES_PATTERN})*$"
     accepted = [
         s
         for s in ("kraken:BTC-USD", "BTC-USD", "binance-us:BTC-USD", "deribit:BTC-USDT", "btc-usd", "binance:BTC-USD:X")
