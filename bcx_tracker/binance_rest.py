@@ -25,10 +25,9 @@ from bcx.candles import Candle
 from bcx.series import split
 from bcx.tick import Tick
 from bcx_tracker.binance import decimal, native_symbol
-from bcx_tracker.exchange import ExchangeRest
 from bcx_tracker.gaps import Gap
 from bcx_tracker.ratelimit import TokenBucket
-from bcx_tracker.rest import RestClient, RestError, retry_after
+from bcx_tracker.rest import PacedRest, RestError, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,9 @@ def weight_wait(headers: Mapping[str, str], now_s: float) -> float:
     return 60.0 - now_s % 60 if used >= WEIGHT_HIGH else 0.0
 
 
-class BinanceRest(ExchangeRest):
+class BinanceRest(PacedRest):
+    rate, burst = RATE, BURST
+
     def __init__(
         self,
         base_url: str,
@@ -60,9 +61,8 @@ class BinanceRest(ExchangeRest):
         sleep: Callable[[float], None] = time.sleep,
         wall: Callable[[], float] = time.time,
     ):
-        self.base_url = base_url
+        super().__init__(base_url, session, bucket, clock, sleep)
         self.exchange = exchange
-        self.client = RestClient(base_url, session, bucket or TokenBucket(RATE, BURST, clock()), clock, sleep)
         self.clock, self.sleep, self.wall = clock, sleep, wall
         self.banned_until: float | None = None  # monotonic; inf: until a restart
 

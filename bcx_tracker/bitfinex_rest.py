@@ -15,20 +15,15 @@ this client.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-
-import requests
 
 from bcx.candles import Candle
 from bcx.series import split
 from bcx.tick import Tick
 from bcx_tracker.bitfinex import Bitfinex, product_of_symbol
-from bcx_tracker.exchange import ExchangeRest
 from bcx_tracker.gaps import Gap
-from bcx_tracker.ratelimit import TokenBucket
-from bcx_tracker.rest import RestClient, RestError, exact
+from bcx_tracker.rest import PacedRest, RestError, exact
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +33,8 @@ MAX_PAGES = 10  # a gap wider than 100,000 trades is a stop, not a blip: the can
 CANDLES_PER_PAGE = 10_000
 
 
-class BitfinexRest(ExchangeRest):
-    def __init__(
-        self,
-        base_url: str,
-        session: requests.Session | None = None,
-        bucket: TokenBucket | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.base_url = base_url
-        self.client = RestClient(base_url, session, bucket or TokenBucket(RATE, BURST, clock()), clock, sleep)
+class BitfinexRest(PacedRest):
+    rate, burst = RATE, BURST
 
     def _list(self, path: str, params: dict | None = None) -> list:
         body, _ = self.client.get(path, params)

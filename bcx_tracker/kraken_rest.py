@@ -16,19 +16,14 @@ better left alone (`candles` is ExchangeRest's None: the candle backfill skips K
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-import requests
-
 from bcx.series import split
 from bcx.tick import Tick
-from bcx_tracker.exchange import ExchangeRest
 from bcx_tracker.gaps import Gap
 from bcx_tracker.kraken import Kraken, product_of_symbol
-from bcx_tracker.ratelimit import TokenBucket
-from bcx_tracker.rest import RestClient, RestError, exact
+from bcx_tracker.rest import PacedRest, RestError, exact
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +40,8 @@ def rest_pair(product: str) -> str:
     return Kraken.native_asset(base) + Kraken.native_asset(quote)
 
 
-class KrakenRest(ExchangeRest):
-    def __init__(
-        self,
-        base_url: str,
-        session: requests.Session | None = None,
-        bucket: TokenBucket | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.base_url = base_url
-        self.client = RestClient(base_url, session, bucket or TokenBucket(RATE, BURST, clock()), clock, sleep)
+class KrakenRest(PacedRest):
+    rate, burst = RATE, BURST
 
     def _result(self, path: str, params: dict | None = None) -> dict:
         """The `result` of a Kraken answer; RestError for a non-empty `error` list (Kraken answers errors with 200)."""

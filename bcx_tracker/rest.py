@@ -181,3 +181,22 @@ def exact(value: object) -> str:
     if not number.is_finite() or number < 0:
         raise ValueError(f"not a price or size: {value!r}")
     return format(number, "f")
+
+
+class PacedRest(ExchangeRest):
+    """An exchange's REST API through one RestClient paced under that exchange's limit (`rate` requests a second,
+    bursts of `burst`): the base of every exchange's REST client but Coinbase's, which is the RestClient itself."""
+
+    rate: float = RATE
+    burst: float = BURST
+
+    def __init__(
+        self,
+        base_url: str,
+        session: requests.Session | None = None,
+        bucket: TokenBucket | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url
+        self.client = RestClient(base_url, session, bucket or TokenBucket(self.rate, self.burst, clock()), clock, sleep)

@@ -11,13 +11,19 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
+from bcx.tick import Tick
+
 CLOSE, SILENT = "close", "silent"
+
+
+TIMEOUT = 10.0
 
 
 def iso(ms: int) -> str:
@@ -161,3 +167,24 @@ def rest_trade(trade_id: int, base_ms: int = 1_790_000_000_000) -> dict:
         "size": "0.5",
         "side": "sell",
     }
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def stop(*workers) -> None:
+    """Stop tracker workers (feeds, writers) as the Tracker does: all asked first, then each joined."""
+    deadline = time.monotonic() + 2
+    for worker in workers:
+        worker.stop(deadline)
+    for worker in workers:
+        assert worker.join()
+
+
+def book(ticks: list[Tick], trade_id: int) -> tuple[str | None, str | None]:
+    [tick] = [t for t in ticks if t.trade_id == trade_id]
+    return tick.bid, tick.ask

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -30,7 +29,7 @@ from bcx_tracker.framed_ws import FramedWebSocket
 from bcx_tracker.recorder import recording_line
 from bcx_tracker.replay import ReplayServer
 from bcx_tracker.tracker import Tracker
-from tests.feedstub import RestStub
+from tests.feedstub import RestStub, stop, wait_for
 
 TIMEOUT = 10.0
 T0_MS = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
@@ -101,21 +100,6 @@ class BinanceRestStub(RestStub):
             ]
             return 200, rows[:limit], weight
         return 451, {"code": 0, "msg": "Service unavailable from a restricted location"}, {}
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def stop(*workers) -> None:
-    deadline = time.monotonic() + 2
-    for worker in workers:
-        worker.stop(deadline)
-    for worker in workers:
-        assert worker.join()
 
 
 def test_a_gap_filled_from_rest_and_pings_that_keep_the_connection(recording, fast_pings):

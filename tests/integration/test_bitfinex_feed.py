@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -27,7 +26,7 @@ from bcx_tracker.exchanges import REPLAY_PROTOCOLS
 from bcx_tracker.feed import Feed
 from bcx_tracker.recorder import Recorder, recording_line
 from bcx_tracker.replay import ReplayServer
-from tests.feedstub import RestStub
+from tests.feedstub import RestStub, book, stop, wait_for
 
 TIMEOUT = 10.0
 TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
@@ -113,26 +112,6 @@ class BitfinexRestStub(RestStub):
 
     def asked(self) -> list[tuple[str, dict]]:
         return [(urlparse(p).path, {k: v[0] for k, v in parse_qs(urlparse(p).query).items()}) for p in self.requests]
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def stop(*workers) -> None:
-    deadline = time.monotonic() + 2
-    for worker in workers:
-        worker.stop(deadline)
-    for worker in workers:
-        assert worker.join()
-
-
-def book(ticks: list[Tick], trade_id: int) -> tuple[str | None, str | None]:
-    [tick] = [t for t in ticks if t.trade_id == trade_id]
-    return tick.bid, tick.ask
 
 
 def test_te_tu_once_heartbeats_and_a_sequence_gap_filled_from_rest(recording, lossy, tmp_path, monkeypatch):

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +26,7 @@ from bcx_tracker.kraken import Kraken
 from bcx_tracker.kraken_rest import KrakenRest
 from bcx_tracker.recorder import Recorder, recording_line
 from bcx_tracker.replay import ReplayServer
+from tests.feedstub import book, stop, wait_for
 
 TIMEOUT = 10.0
 TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
@@ -129,26 +129,6 @@ class KrakenRestStub:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(TIMEOUT)
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def stop(*workers) -> None:
-    deadline = time.monotonic() + 2
-    for worker in workers:
-        worker.stop(deadline)
-    for worker in workers:
-        assert worker.join()
-
-
-def book(ticks: list[Tick], trade_id: int) -> tuple[str | None, str | None]:
-    [tick] = [t for t in ticks if t.trade_id == trade_id]
-    return tick.bid, tick.ask
 
 
 def test_acks_heartbeats_pings_and_a_gap_filled_from_rest(recording, tmp_path, monkeypatch):
