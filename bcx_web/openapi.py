@@ -108,6 +108,25 @@ PATHS = {
     "/docs": _get("This document rendered for people", [], "text/html", {"type": "string"}),
 }
 
+PATHS[f"{API}/export/{{product}}"] = _get(
+    "A stored range streamed as CSV (header row) or JSON lines; 400 above [web] max_read rows; X-BCX-Rows, "
+    "X-BCX-Stored-From and X-BCX-Stored-To say how many rows follow and what is stored",
+    [
+        PRODUCT,
+        _param(
+            "what",
+            "query",
+            "ticks (default) or a candle tier",
+            {"enum": ["ticks", "candles:1m", "candles:1h", "candles:1d"]},
+        ),
+        _param("start", "query", "Range start: unix ms or ISO 8601 (default: the oldest stored)"),
+        _param("end", "query", "Range end, inclusive: unix ms or ISO 8601 (default: the newest stored)"),
+        _param("format", "query", "csv (default) or jsonl", {"enum": ["csv", "jsonl"]}),
+    ],
+    "text/csv",
+    {"type": "string"},
+)
+
 
 def document() -> dict:
     return {
