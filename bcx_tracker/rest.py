@@ -21,7 +21,7 @@ import requests
 from bcx.candles import Candle
 from bcx.series import split
 from bcx.tick import Tick, iso_to_ms
-from bcx_tracker.exchange import ExchangeRest
+from bcx_tracker.exchange import ExchangeRest, TradesPage
 from bcx_tracker.gaps import Gap, trades_page_done
 from bcx_tracker.ratelimit import TokenBucket
 
@@ -31,6 +31,7 @@ TIMEOUT = (5.0, 15.0)  # connect, read
 RATE, BURST = 5.0, 5.0  # half the public limit (10/s, bursts of 15): other clients may share the address
 TRADES_PER_PAGE = 1000
 THROTTLED_RETRIES = 3
+MAX_RETRY_AFTER = 120.0  # seconds: a longer wait asked for is capped (the next 429 asks again)
 
 
 class RestError(Exception):
@@ -61,7 +62,7 @@ class RestClient(ExchangeRest):
             except requests.RequestException as exc:
                 raise RestError(f"GET {path}: {exc}") from None
             if response.status_code == 429 and attempt < THROTTLED_RETRIES:
-                self.sleep(2.0 * (attempt + 1))
+                self.sleep(retry_after(response.headers.get("Retry-After"), 2.0 * (attempt + 1)))
                 continue
             break
         try:
@@ -94,6 +95,14 @@ class RestClient(ExchangeRest):
         cursor = headers.get("CB-AFTER")
         return [trade_tick(series, row) for row in body], int(cursor) if cursor and cursor.isdigit() else None
 
+    def trades_since(self, series: str, since_ms: int, cursor: str | None = None) -> TradesPage:
+        """The pages of `trades`, newest first, down to since_ms; the cursor is the CB-AFTER trade id."""
+        after = int(cursor) if cursor else None
+        page, next_cursor = self.trades(series, after=after)
+        ticks = [t for t in page if t.time_ms >= since_ms]
+        done = len(ticks) < len(page) or next_cursor is None or (after is not None and next_cursor >= after)
+        return TradesPage(ticks, None if done or not page else str(next_cursor))
+
     def fetch_gap(self, gap: Gap, stopping: Callable[[], bool] = lambda: False) -> list[Tick]:
         """The trades with after < id <= upto, oldest first: pages walked down from just above the gap's end."""
         found: dict[int, Tick] = {}
@@ -114,6 +123,16 @@ class RestClient(ExchangeRest):
         if not isinstance(body, list):
             raise RestError(f"GET /products/{product}/candles: not a list")
         return sorted((candle_of_row(row) for row in body), key=lambda c: c.time_ms)
+
+
+def retry_after(value: str | None, default: float) -> float:
+    """The seconds a 429's Retry-After header asks for (capped at MAX_RETRY_AFTER); `default` without one, or
+    for an HTTP date (none of our exchanges sends one)."""
+    try:
+        seconds = float(value) if value is not None else default
+    except ValueError:
+        seconds = default
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if seconds == seconds else default
 
 
 def unknown_products(wanted: tuple[str, ...], listed: list[dict]) -> list[str]:
