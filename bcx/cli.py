@@ -1,5 +1,5 @@
 """`bcx`: the command-line front door (`bcx up`, `alerts`, `tail`, `install`, `uninstall`, `status`, `export`,
-`backfill`)."""
+`backfill`, `import`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from bcx import __version__, alerts_cli, export_cli, install, status, tail_cli, up
-from bcx_tracker import backfill_cli
+from bcx_tracker import backfill_cli, import_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     status.add_parser(commands)
     export_cli.add_parser(commands)
     backfill_cli.add_parser(commands)
+    import_cli.add_parser(commands)
     args = parser.parse_args(argv)
     return args.run(args) or 0
 

@@ -1,0 +1,65 @@
+"""`bcx import FILE`: load a `--record` recording (any exchange; `.gz` too) into Redis (bcx_tracker.importer).
+
+Exit status: 0 every line imported, 1 some lines skipped as malformed or the file unreadable past a line (every
+whole line before it is stored; the message names the line), or Redis failing; 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import redis
+
+from bcx.connection import connect, describe
+from bcx.daemon import load_or_exit
+from bcx.progress import bar
+from bcx.store import TickStore
+from bcx_tracker.importer import Parsers, import_lines, numbered_lines
+
+DESCRIPTION = "Load a recording made by bcx-tracker --record into Redis, without a websocket."
+
+
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add `import` to the `bcx` command's subcommands."""
+    parser = commands.add_parser("import", help="load a recording into Redis", description=DESCRIPTION)
+    parser.add_argument("file", metavar="FILE", help="a recording (JSON lines, .gz for gzip)")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $BCX_CONFIG, /etc/bcx/bcx.conf)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    if not os.path.isfile(args.file):
+        print(f"bcx import: {args.file}: no such file", file=sys.stderr)
+        return 2
+    config = load_or_exit(args)
+    protocols = {name: exchange.protocol for name, exchange in config.exchanges.items()}
+    conn = connect(config.redis)
+    progress = bar(os.path.getsize(args.file), "B", os.path.basename(args.file), unit_scale=True)
+
+    def read_to(position: int) -> None:
+        progress.update(position - progress.n)
+
+    try:
+        store = TickStore(conn, config.redis.prefix)
+        result = import_lines(numbered_lines(args.file, read_to), Parsers(protocols), store.add)
+    except redis.RedisError as exc:
+        print(f"bcx import: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        progress.close()
+        conn.close()
+    print(
+        f"bcx import: {args.file}: {result.lines} lines, {result.ticks} ticks, {result.new} new "
+        f"({result.ticks - result.new} already stored), {result.stale} stale dropped",
+        file=sys.stderr,
+    )
+    if result.bad:
+        shown = ", ".join(map(str, result.bad_lines))
+        print(f"bcx import: {result.bad} malformed lines skipped (line {shown})", file=sys.stderr)
+    if result.stopped:
+        line, why = result.stopped
+        print(f"bcx import: {args.file}: unreadable at line {line} ({why}): stopped there", file=sys.stderr)
+    return 1 if result.bad or result.stopped else 0
