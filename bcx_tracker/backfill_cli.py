@@ -9,6 +9,7 @@ Exit status: 0 done, 1 stopped (run it again to continue), 2 bad arguments or no
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     if rest is None:
         print(f"bcx backfill: {args.series}: no REST API configured for its exchange (rest_url)", file=sys.stderr)
         return 2
+    # Ctrl-C stops after the page in flight, its ticks and position saved; the handlers go back afterwards (the
+    # command may run inside another program, a test session say)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     stopper = Stopper().install()
     conn = connect(config.redis)
     try:
@@ -61,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         conn.close()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def _backfill(args, rest: ExchangeRest, conn: redis.Redis, prefix: str, stopper: Stopper) -> int:
