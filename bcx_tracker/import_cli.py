@@ -15,7 +15,7 @@ import redis
 from bcx.connection import connect, describe
 from bcx.daemon import load_or_exit
 from bcx.progress import bar
-from bcx.store import TickStore
+from bcx_tracker.import_writer import ProcessWriter
 from bcx_tracker.importer import Parsers, import_lines, numbered_lines
 
 DESCRIPTION = "Load a recording made by bcx-tracker --record into Redis, without a websocket."
@@ -43,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
         progress.update(position - progress.n)
 
     try:
-        store = TickStore(conn, config.redis.prefix)
-        result = import_lines(numbered_lines(args.file, read_to), Parsers(protocols), store.add)
+        conn.ping()  # a Redis that is away is said before the file is read
+        writer = ProcessWriter(config.redis, config.redis.prefix)
+        result = import_lines(numbered_lines(args.file, read_to), Parsers(protocols), writer.put)
+        result.new = writer.close()
     except redis.RedisError as exc:
         print(f"bcx import: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
         return 1

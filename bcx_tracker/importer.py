@@ -41,6 +41,13 @@ class ImportResult:
     bad: int = 0
     stopped: tuple[int, str] | None = None  # (line number, why) when the file could not be read to its end
 
+    def malformed(self, number: int, exc: MalformedMessage) -> list[Message]:
+        """Count a bad line; what its good items parsed into (a batch with one broken item)."""
+        self.bad += 1
+        if len(self.bad_lines) < MAX_BAD_REPORTED:
+            self.bad_lines.append(number)
+        return exc.events
+
 
 class Parsers:
     """Each exchange's adapter for the lines of one recording, made lazily (see the module's docstring)."""
@@ -54,8 +61,12 @@ class Parsers:
         exchange, raw = split_line(line)
         adapter = self.adapters.get(exchange)
         messages = adapter.parse(raw) if adapter is not None else None
-        if messages is not None and not any(type(m) is Unconfigured for m in messages):
-            return messages
+        if messages is not None:
+            for message in messages:
+                if type(message) is Unconfigured:
+                    break
+            else:  # no generator expression: this runs once a line
+                return messages
         product = self._product(exchange, raw)
         known = adapter.products if adapter is not None else ()
         if product is None or product in known:
@@ -86,39 +97,35 @@ def numbered_lines(path: str | Path, on_bytes: Callable[[int], None]) -> Iterato
 
 
 def import_lines(
-    lines: Iterator[tuple[int, str]], parsers: Parsers, add: Callable[[list[Tick]], int], batch: int = BATCH
+    lines: Iterator[tuple[int, str]], parsers: Parsers, write: Callable[[list[Tick]], object]
 ) -> ImportResult:
-    """Parse and store every line; `add` stores a batch and returns how many ticks were new."""
-    result, ticks, stale = ImportResult(), [], SequenceFilter()
+    """Parse every line, handing the ticks to `write` in batches (ImportResult.new is the caller's to fill)."""
+    result, ticks = ImportResult(), []
+    parse, is_stale = parsers.parse, SequenceFilter().is_stale  # bound once: this loop runs per line
     number = 0
     try:
         for number, line in lines:
-            result.lines = number
-            _parse_line(number, line.strip(), parsers, ticks, stale, result)
-            if len(ticks) >= batch:
-                result.new += add(ticks)
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                messages = parse(line)
+            except MalformedMessage as exc:
+                messages = result.malformed(number, exc)
+            for message in messages:
+                if type(message) is TickEvent:
+                    if is_stale(message.tick):
+                        result.stale += 1
+                    else:
+                        ticks.append(message.tick)
+            if len(ticks) >= BATCH:
+                result.ticks += len(ticks)
+                write(ticks)
                 ticks = []
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         result.stopped = (number + 1, str(exc) or type(exc).__name__)
+    result.lines = number
+    result.ticks += len(ticks)
     if ticks:
-        result.new += add(ticks)
+        write(ticks)
     return result
-
-
-def _parse_line(number: int, line: str, parsers: Parsers, ticks: list, stale: SequenceFilter, result) -> None:
-    if not line:
-        return
-    try:
-        messages = parsers.parse(line)
-    except MalformedMessage as exc:
-        result.bad += 1
-        if len(result.bad_lines) < MAX_BAD_REPORTED:
-            result.bad_lines.append(number)
-        messages = exc.events
-    for message in messages:
-        if type(message) is TickEvent:
-            if stale.is_stale(message.tick):
-                result.stale += 1
-                continue
-            ticks.append(message.tick)
-            result.ticks += 1

@@ -106,13 +106,13 @@ class RestClient(ExchangeRest):
     def fetch_gap(self, gap: Gap, stopping: Callable[[], bool] = lambda: False) -> list[Tick]:
         """The trades with after < id <= upto, oldest first: pages walked down from just above the gap's end."""
         found: dict[int, Tick] = {}
-        cursor: int | None = gap.upto + 1
+        cursor: str | None = str(gap.upto + 1)
         while cursor is not None and not stopping():
-            page, next_cursor = self.trades(gap.product, after=cursor)
-            found.update((t.trade_id, t) for t in page if gap.after < t.trade_id <= gap.upto)
-            if trades_page_done((t.trade_id for t in page), gap) or next_cursor is None or next_cursor >= cursor:
+            page = self.trades_since(gap.product, 0, cursor)  # the ids end the walk, not a time
+            found.update((t.trade_id, t) for t in page.ticks if gap.after < t.trade_id <= gap.upto)
+            if trades_page_done((t.trade_id for t in page.ticks), gap):
                 break
-            cursor = next_cursor
+            cursor = page.cursor
         return [found[trade_id] for trade_id in sorted(found)]
 
     def candles(self, series: str, start_s: int, end_s: int) -> list[Candle]:

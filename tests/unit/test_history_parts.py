@@ -121,7 +121,7 @@ def test_an_unreadable_file_stops_the_import_at_its_line_and_keeps_what_came_bef
         raise EOFError("Compressed file ended before the end-of-stream marker was reached")
 
     batches = []
-    result = import_lines(numbered(), Parsers(PROTOCOLS), lambda ticks: batches.append(ticks) or len(ticks), batch=10)
+    result = import_lines(numbered(), Parsers(PROTOCOLS), batches.append)
     assert result.stopped == (51, "Compressed file ended before the end-of-stream marker was reached")
     assert sum(map(len, batches)) == result.ticks > 0 and result.lines == 50
 
