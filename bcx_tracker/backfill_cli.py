@@ -106,7 +106,7 @@ def _walk(series: str, rest: ExchangeRest, conn: redis.Redis, prefix: str, walk:
     progress = bar(round(hours, 2), "h", f"{series} {walk.what}", bar_format=_FORMAT)
     started, first_count = time.monotonic(), walk.count
 
-    def on_page(walk: hb.Walk, _: int) -> None:
+    def on_page(walk: hb.Walk) -> None:
         rate = (walk.count - first_count) / max(time.monotonic() - started, 1e-3)
         progress.n = round(min(walk.covered_ms / 3_600_000, hours), 2)
         progress.set_postfix_str(f"{walk.count} {walk.what}, {rate:,.0f}/s", refresh=False)
@@ -117,10 +117,10 @@ def _walk(series: str, rest: ExchangeRest, conn: redis.Redis, prefix: str, walk:
 
     try:
         if walk.what == hb.TRADES:
-            hb.walk_trades(rest, TickStore(conn, prefix), series, walk, save, lambda: stopper.stopping, on_page)
+            step = hb.trades_step(rest, TickStore(conn, prefix), series)
         else:
-            candles = CandleStore(conn, prefix)
-            hb.walk_candles(rest, candles, series, walk, save, lambda: stopper.stopping, on_page)
+            step = hb.candles_step(rest, CandleStore(conn, prefix), series)
+        hb.run(walk, step, save, lambda: stopper.stopping, on_page)
     finally:
         progress.close()
 

@@ -77,43 +77,46 @@ def save_walk(conn: redis.Redis, prefix: str, series: str, walk: Walk) -> None:
     conn.hset(SeriesKeys(prefix, series).backfill, mapping=fields)
 
 
-def walk_trades(
-    rest: ExchangeRest,
-    store: TickStore,
-    series: str,
+def run(
     walk: Walk,
+    step: Callable[[Walk], int],
     save: Callable[[Walk], None],
     stopping: Callable[[], bool],
-    on_page: Callable[[Walk, int], None],
+    on_page: Callable[[Walk], None],
 ) -> None:
-    """Page until the walk is done or `stopping()`; RestError and TradesNotPaged go to the caller, the walk saved
-    up to the last page written."""
+    """Take steps (a page each: trades_step, candles_step) until the walk is done or `stopping()`; the walk is
+    saved after every step, so an error raised by one (RestError) leaves it where the last one ended."""
     while not walk.done and not stopping():
+        step(walk)
+        save(walk)
+        on_page(walk)
+
+
+def trades_step(rest: ExchangeRest, store: TickStore, series: str) -> Callable[[Walk], int]:
+    """One page of the exchange's trades, written (TradesNotPaged from the first where it has none)."""
+
+    def step(walk: Walk) -> int:
         page = rest.trades_since(series, walk.since_ms, walk.cursor or None)
         store.add(page.ticks)
         walk.took(page.ticks, page.cursor)
-        save(walk)
-        on_page(walk, len(page.ticks))
+        return len(page.ticks)
+
+    return step
 
 
-def walk_candles(
-    rest: ExchangeRest,
-    candles: CandleStore,
-    series: str,
-    walk: Walk,
-    save: Callable[[Walk], None],
-    stopping: Callable[[], bool],
-    on_page: Callable[[Walk, int], None],
-) -> None:
-    """1-minute candles window by window, oldest first, into the 1m tier (where our own ticks made no candle)."""
+def candles_step(rest: ExchangeRest, candles: CandleStore, series: str) -> Callable[[Walk], int]:
+    """One request's window of 1-minute candles, oldest first, into the 1m tier (where our own ticks made no
+    candle: backfill_candles); TradesNotPaged now for an exchange without candles."""
     if type(rest).candles is ExchangeRest.candles:
         raise TradesNotPaged(f"{type(rest).__name__} gives no 1-minute candles for a long span: use --what trades")
-    end = walk.end_ms - walk.end_ms % MINUTE_MS
-    while not walk.done and not stopping():
+
+    def step(walk: Walk) -> int:
+        end = walk.end_ms - walk.end_ms % MINUTE_MS
         lo = int(walk.cursor) if walk.cursor else walk.since_ms - walk.since_ms % MINUTE_MS
         hi = min(lo + CANDLE_STEP_MS, end)
         written = backfill_candles(rest, candles, series, (lo, hi)) if lo < hi else 0
         walk.count += written
         walk.cursor, walk.done = str(hi), hi >= end
-        save(walk)
-        on_page(walk, written)
+        return written
+
+    return step

@@ -26,7 +26,10 @@ class ProcessWriter:
         self._tasks = context.Queue(maxsize=AHEAD)
         self._results = context.Queue()
         self._process = context.Process(
-            target=_write_batches, args=(config, prefix, self._tasks, self._results), name="bcx-import-writer"
+            target=_write_batches,
+            args=(config, prefix, self._tasks, self._results),
+            name="bcx-import-writer",
+            daemon=True,  # a parent ending on an error must not wait for a child waiting for batches
         )
         self._process.start()
 
