@@ -16,7 +16,7 @@ from bcx.connection import connect, describe
 from bcx.daemon import load_or_exit
 from bcx.progress import bar
 from bcx_tracker.import_writer import ProcessWriter
-from bcx_tracker.importer import Parsers, import_lines, numbered_lines
+from bcx_tracker.importer import Parsers, import_lines, open_recording
 
 DESCRIPTION = "Load a recording made by bcx-tracker --record into Redis, without a websocket."
 
@@ -39,13 +39,16 @@ def run(args: argparse.Namespace) -> int:
     conn = connect(config.redis)
     progress = bar(os.path.getsize(args.file), "B", os.path.basename(args.file), unit_scale=True)
 
-    def read_to(position: int) -> None:
-        progress.update(position - progress.n)
-
     try:
         conn.ping()  # a Redis that is away is said before the file is read
         writer = ProcessWriter(config.redis, config.redis.prefix)
-        result = import_lines(numbered_lines(args.file, read_to), Parsers(protocols), writer.put)
+        with open_recording(args.file) as (lines, position):
+
+            def read_to() -> None:
+                progress.update(position() - progress.n)
+
+            result = import_lines(lines, Parsers(protocols), writer.put, read_to)
+            read_to()
         result.new = writer.close()
     except redis.RedisError as exc:
         print(f"bcx import: redis at {describe(config.redis)}: {exc}", file=sys.stderr)

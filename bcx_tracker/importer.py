@@ -17,10 +17,12 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bcx.series import DEFAULT_EXCHANGE
 from bcx.tick import Tick
 from bcx_tracker.exchange import Exchange, MalformedMessage, Message, TickEvent, Unconfigured
 from bcx_tracker.exchanges import ADAPTERS, entry_readers
@@ -58,7 +60,7 @@ class Parsers:
 
     def parse(self, line: str) -> list[Message]:
         """A recording line's events; MalformedMessage for a bad line or an exchange this version does not know."""
-        exchange, raw = split_line(line)
+        exchange, raw = (DEFAULT_EXCHANGE, line) if line[0] == "{" else split_line(line)  # split_line's common case
         adapter = self.adapters.get(exchange)
         messages = adapter.parse(raw) if adapter is not None else None
         if messages is not None:
@@ -83,28 +85,28 @@ class Parsers:
         return entry.product.partition(":")[2] if entry is not None else None
 
 
-def numbered_lines(path: str | Path, on_bytes: Callable[[int], None]) -> Iterator[tuple[int, str]]:
-    """(line number, line) of a recording (.gz too), calling on_bytes with the bytes read of the file so far;
-    OSError, EOFError or UnicodeDecodeError when it cannot be read further."""
+@contextmanager
+def open_recording(path: str | Path) -> Iterator[tuple[Iterable[str], Callable[[], int]]]:
+    """The lines of a recording (.gz too), and a function telling how many bytes of the file were read so far
+    (progress). Reading raises OSError, EOFError or UnicodeDecodeError where the file cannot be read further."""
     with open(path, "rb") as raw:
         binary = gzip.GzipFile(fileobj=raw) if str(path).endswith(".gz") else raw
-        text = io.TextIOWrapper(binary, encoding="utf-8")
-        for number, line in enumerate(text, 1):
-            if number % 1000 == 0:
-                on_bytes(raw.tell())
-            yield number, line
-        on_bytes(raw.tell())
+        yield io.TextIOWrapper(binary, encoding="utf-8"), raw.tell
 
 
 def import_lines(
-    lines: Iterator[tuple[int, str]], parsers: Parsers, write: Callable[[list[Tick]], object]
+    lines: Iterable[str],
+    parsers: Parsers,
+    write: Callable[[list[Tick]], object],
+    on_batch: Callable[[], object] = lambda: None,
 ) -> ImportResult:
-    """Parse every line, handing the ticks to `write` in batches (ImportResult.new is the caller's to fill)."""
+    """Parse every line, handing the ticks to `write` in batches and calling `on_batch` after each (progress);
+    ImportResult.new is the caller's to fill."""
     result, ticks = ImportResult(), []
     parse, is_stale = parsers.parse, SequenceFilter().is_stale  # bound once: this loop runs per line
     number = 0
     try:
-        for number, line in lines:
+        for number, line in enumerate(lines, 1):  # no generator between the file and this loop: it runs per line
             line = line.strip()
             if not line:
                 continue
@@ -122,6 +124,7 @@ def import_lines(
                 result.ticks += len(ticks)
                 write(ticks)
                 ticks = []
+                on_batch()
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         result.stopped = (number + 1, str(exc) or type(exc).__name__)
     result.lines = number

@@ -117,7 +117,7 @@ def test_an_unreadable_file_stops_the_import_at_its_line_and_keeps_what_came_bef
     lines = list(recording_lines(seed=3, hours=0.02, kraken=False))[:50]
 
     def numbered():
-        yield from enumerate(lines, 1)
+        yield from lines
         raise EOFError("Compressed file ended before the end-of-stream marker was reached")
 
     batches = []
@@ -128,5 +128,5 @@ def test_an_unreadable_file_stops_the_import_at_its_line_and_keeps_what_came_bef
 
 def test_a_bad_line_is_skipped_and_named():
     lines = ["not json", "bitstamp {}", *list(recording_lines(seed=3, hours=0.01, kraken=False))[:20]]
-    result = import_lines(enumerate(lines, 1), Parsers(PROTOCOLS), len)
+    result = import_lines(lines, Parsers(PROTOCOLS), len)
     assert (result.bad, result.bad_lines, result.stopped) == (2, [1, 2], None) and result.ticks > 0
