@@ -33,8 +33,10 @@ setup(
         "prometheus-client>=0.20",
         "flask-compress>=1.14",
         "orjson>=3.9",
+        "tqdm>=4.60",
     ],
     extras_require={
+        "parquet": ["pyarrow>=14"],
         "test": ["pytest>=8", "fakeredis>=2.20", "hypothesis>=6", "ruff>=0.6", "schemathesis>=4.32"],
     },
     entry_points={

@@ -13,7 +13,7 @@ the chunk is made; the index score is the chunk's first score and moves with tri
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from itertools import chain
 
@@ -63,16 +63,56 @@ class ChunkedSets:
         chunk_ids = self._chunks_overlapping(keys, start, end)
         found: list[tuple[str, float]] = []
         for first in range(0, len(chunk_ids), READ_CHUNKS_PER_ROUND):
-            pipe = self.conn.pipeline(transaction=False)
-            round_ids = chunk_ids[first : first + READ_CHUNKS_PER_ROUND]
-            bases = [chunk_base(chunk_id) for chunk_id in round_ids]
-            for chunk_id, base in zip(round_ids, bases, strict=True):
-                pipe.zrangebyscore(keys.chunk(chunk_id), start - base, end - base, withscores=scores)
-            for base, entries in zip(bases, pipe.execute(), strict=True):
-                found.extend([(member, score + base) for member, score in entries] if base and scores else entries)
+            found.extend(self._read_chunks(keys, chunk_ids[first : first + READ_CHUNKS_PER_ROUND], start, end, scores))
             if limit is not None and len(found) >= limit:
                 return found[:limit]
         return found
+
+    def iter_range(
+        self, keys: ChunkKeys, start: int, end: int, scores: bool = True, chunks_per_round: int = READ_CHUNKS_PER_ROUND
+    ) -> Iterator[list]:
+        """range() one round of chunks at a time, in order: a range of any length read in bounded memory (exports).
+        The index is paged too: a year of ticks is tens of thousands of chunks."""
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.zrevrangebyscore(keys.index, start, "-inf", start=0, num=1)
+        pipe.zrangebyscore(keys.index, f"({start}", end, start=0, num=chunks_per_round, withscores=True)
+        covering, page = pipe.execute()
+        chunk_ids = list(covering)
+        while chunk_ids or page:
+            chunk_ids += [chunk_id for chunk_id, _ in page]
+            found = self._read_chunks(keys, chunk_ids, start, end, scores)
+            if found:
+                yield found
+            if len(page) < chunks_per_round:
+                return
+            # chunk starts are distinct (a split never falls between equal scores): page after the last one
+            after = f"({int(page[-1][1])}"
+            page = self.conn.zrangebyscore(keys.index, after, end, start=0, num=chunks_per_round, withscores=True)
+            chunk_ids = []
+
+    def _read_chunks(self, keys: ChunkKeys, chunk_ids: list[str], start: int, end: int, scores: bool) -> list:
+        pipe = self.conn.pipeline(transaction=False)
+        bases = [chunk_base(chunk_id) for chunk_id in chunk_ids]
+        for chunk_id, base in zip(chunk_ids, bases, strict=True):
+            pipe.zrangebyscore(keys.chunk(chunk_id), start - base, end - base, withscores=scores)
+        found: list = []
+        for base, entries in zip(bases, pipe.execute() if chunk_ids else [], strict=True):
+            found.extend([(member, score + base) for member, score in entries] if base and scores else entries)
+        return found
+
+    def count_range(self, keys: ChunkKeys, start: int, end: int) -> int:
+        """How many entries have start <= score <= end (one ZCOUNT per overlapping chunk, pipelined)."""
+        chunk_ids = self._chunks_overlapping(keys, start, end)
+        pipe = self.conn.pipeline(transaction=False)
+        for chunk_id in chunk_ids:
+            base = chunk_base(chunk_id)
+            pipe.zcount(keys.chunk(chunk_id), start - base, end - base)
+        return sum(pipe.execute()) if chunk_ids else 0
+
+    def oldest_score(self, keys: ChunkKeys) -> int | None:
+        """The score of the oldest entry (the first chunk's index score), or None when the chain is empty."""
+        first = self.conn.zrange(keys.index, 0, 0, withscores=True)
+        return int(first[0][1]) if first else None
 
     def _chunks_overlapping(self, keys: ChunkKeys, start: int, end: int) -> list[str]:
         pipe = self.conn.pipeline(transaction=False)

@@ -1,11 +1,13 @@
-"""`bcx`: the command-line front door (`bcx up`, `alerts`, `tail`, `install`, `uninstall`, `status`)."""
+"""`bcx`: the command-line front door (`bcx up`, `alerts`, `tail`, `install`, `uninstall`, `status`, `export`,
+`backfill`, `import`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bcx import __version__, alerts_cli, install, status, tail_cli, up
+from bcx import __version__, alerts_cli, export_cli, install, status, tail_cli, up
+from bcx_tracker import backfill_cli, import_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     tail_cli.add_parser(commands)
     install.add_parser(commands)
     status.add_parser(commands)
+    export_cli.add_parser(commands)
+    backfill_cli.add_parser(commands)
+    import_cli.add_parser(commands)
     args = parser.parse_args(argv)
     return args.run(args) or 0
 

@@ -74,6 +74,12 @@ class SeriesKeys:
         return f"{self.tag}:watch"
 
     @property
+    def backfill(self) -> str:
+        """Hash: `bcx backfill`'s walk through the exchange's trades or candles (since, cursor, covered span,
+        counts), so that an interrupted backfill continues where it stopped."""
+        return f"{self.tag}:backfill"
+
+    @property
     def lease(self) -> str:
         """String with an expiry: the id of the watcher that looks after this product."""
         return f"{self.tag}:lease"

@@ -183,6 +183,17 @@ class Exchange(ABC):
         return None
 
 
+class TradesPage(NamedTuple):
+    """One page of a walk through a series' trades back to a time (ExchangeRest.trades_since)."""
+
+    ticks: list[Tick]  # in the exchange's order; ticks without bid and ask
+    cursor: str | None  # where the next page starts, opaque (kept in Redis between runs); None: the walk is done
+
+
+class TradesNotPaged(Exception):
+    """The exchange's REST API cannot walk trades back in time (only candles can fill a long span)."""
+
+
 class ExchangeRest(ABC):
     """One exchange's public REST API, as far as the tracker uses it; every request paced under its limit."""
 
@@ -196,6 +207,14 @@ class ExchangeRest(ABC):
     @abstractmethod
     def fetch_gap(self, gap: Gap, stopping: Callable[[], bool]) -> list[Tick]:
         """The trades with gap.after < trade_id <= gap.upto, oldest first, as ticks without bid and ask."""
+
+    def trades_since(self, series: str, since_ms: int, cursor: str | None = None) -> TradesPage:
+        """One page of every trade of a series from since_ms until now (`bcx backfill`): start with cursor None,
+        go on with each page's cursor until it is None. The walk's direction is the exchange's (down by trade id,
+        or up by time); the same pages as the gap backfill's. The default: TradesNotPaged."""
+        raise TradesNotPaged(
+            f"{type(self).__name__} cannot page trades back in time: not supported, use --what candles"
+        )
 
     def candles(self, product: str, start_s: int, end_s: int) -> list[Candle] | None:
         """1-minute candles of a series id with start_s <= time <= end_s, oldest first; None when the exchange

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from bcx.series import split
 from bcx.tick import Tick
+from bcx_tracker.exchange import TradesPage
 from bcx_tracker.gaps import Gap
 from bcx_tracker.kraken import Kraken, product_of_symbol
 from bcx_tracker.rest import PacedRest, RestError, exact
@@ -78,6 +79,14 @@ class KrakenRest(PacedRest):
         except (KeyError, TypeError, ValueError):
             raise RestError(f"GET /0/public/Trades?pair={pair}: no 'last' cursor") from None
         return [trade_tick(series, row) for row in rows[0]], cursor
+
+    def trades_since(self, series: str, since_ms: int, cursor: str | None = None) -> TradesPage:
+        """The pages of `trades_page`, oldest first, up from since_ms; the cursor is Kraken's `last` (ns). A page
+        shorter than a full one has reached the newest trade."""
+        since = int(cursor) if cursor else since_ms * 1_000_000
+        page, last = self.trades_page(series, since)
+        done = len(page) < TRADES_PER_PAGE or last <= since
+        return TradesPage(page, None if done else str(last))
 
     def fetch_gap(self, gap: Gap, stopping: Callable[[], bool]) -> list[Tick]:
         if gap.after_ms is None:

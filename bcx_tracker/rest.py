@@ -21,7 +21,7 @@ import requests
 from bcx.candles import Candle
 from bcx.series import split
 from bcx.tick import Tick, iso_to_ms
-from bcx_tracker.exchange import ExchangeRest
+from bcx_tracker.exchange import ExchangeRest, TradesPage
 from bcx_tracker.gaps import Gap, trades_page_done
 from bcx_tracker.ratelimit import TokenBucket
 
@@ -31,6 +31,7 @@ TIMEOUT = (5.0, 15.0)  # connect, read
 RATE, BURST = 5.0, 5.0  # half the public limit (10/s, bursts of 15): other clients may share the address
 TRADES_PER_PAGE = 1000
 THROTTLED_RETRIES = 3
+MAX_RETRY_AFTER = 120.0  # seconds a 429 is waited out at most (the next 429 asks again)
 
 
 class RestError(Exception):
@@ -77,7 +78,7 @@ class RestClient(ExchangeRest):
             except requests.RequestException as exc:
                 raise RestError(f"GET {path}: {exc}") from None
             if response.status_code == 429 and attempt < THROTTLED_RETRIES:
-                self.sleep(retry_after(response.headers, 2.0 * (attempt + 1)))
+                self.sleep(min(retry_after(response.headers, 2.0 * (attempt + 1)), MAX_RETRY_AFTER))
                 continue
             break
         try:
@@ -112,16 +113,24 @@ class RestClient(ExchangeRest):
         cursor = headers.get("CB-AFTER")
         return [trade_tick(series, row) for row in body], int(cursor) if cursor and cursor.isdigit() else None
 
+    def trades_since(self, series: str, since_ms: int, cursor: str | None = None) -> TradesPage:
+        """The pages of `trades`, newest first, down to since_ms; the cursor is the CB-AFTER trade id."""
+        after = int(cursor) if cursor else None
+        page, next_cursor = self.trades(series, after=after)
+        ticks = [t for t in page if t.time_ms >= since_ms]
+        done = len(ticks) < len(page) or next_cursor is None or (after is not None and next_cursor >= after)
+        return TradesPage(ticks, None if done or not page else str(next_cursor))
+
     def fetch_gap(self, gap: Gap, stopping: Callable[[], bool] = lambda: False) -> list[Tick]:
         """The trades with after < id <= upto, oldest first: pages walked down from just above the gap's end."""
         found: dict[int, Tick] = {}
-        cursor: int | None = gap.upto + 1
+        cursor: str | None = str(gap.upto + 1)
         while cursor is not None and not stopping():
-            page, next_cursor = self.trades(gap.product, after=cursor)
-            found.update((t.trade_id, t) for t in page if gap.after < t.trade_id <= gap.upto)
-            if trades_page_done((t.trade_id for t in page), gap) or next_cursor is None or next_cursor >= cursor:
+            page = self.trades_since(gap.product, 0, cursor)  # the ids end the walk, not a time
+            found.update((t.trade_id, t) for t in page.ticks if gap.after < t.trade_id <= gap.upto)
+            if trades_page_done((t.trade_id for t in page.ticks), gap):
                 break
-            cursor = next_cursor
+            cursor = page.cursor
         return [found[trade_id] for trade_id in sorted(found)]
 
     def candles(self, series: str, start_s: int, end_s: int) -> list[Candle]:

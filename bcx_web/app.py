@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bcx.config import Config, load_config
 from bcx.connection import LazyClient
-from bcx_web import api, metrics, openapi
+from bcx_web import api, export_api, metrics, openapi
 from bcx_web.params import ParamError
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     Compress(app)
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(export_api.bp)
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/docs", "docs", docs)
     app.add_url_rule(f"{openapi.API}/openapi.json", "openapi", openapi_json)

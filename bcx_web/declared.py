@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import request
 
+from bcx import export
 from bcx.alerts import STREAM_ID_PATTERN
 from bcx.config import Config
 from bcx.series import SERIES_PATTERN
@@ -116,6 +117,10 @@ def _alert_id(name: str, where: str, description: str) -> Param:
 
 
 FIELD = _choice("field", FIELDS, "price", "Which value")
+WHAT = _choice("what", export.WHATS, "ticks", "Ticks or a candle tier")
+FORMAT = _choice("format", export.FORMATS, "csv", "csv (a header row) or jsonl")
+EXPORT_START = _time("start", "Range start, as for /ticks (default: the oldest stored)")
+EXPORT_END = _time("end", "Range end, inclusive, as for /ticks (default: the newest stored)")
 INTERVAL = _choice("interval", INTERVALS, "1m", "Candle width")
 SINCE = _alert_id("since", "query", "Only alerts after this id")
 LAST_EVENT_ID = _alert_id(

@@ -18,7 +18,7 @@ ERRORS = ("400", "404", "503")
 class Route:
     summary: str
     params: tuple[p.Param, ...] = ()
-    media: str = "application/json"
+    media: str | tuple[str, ...] = "application/json"  # several: the format a parameter chose
     answer: str | None = None  # its 200 schema's name in schemas.answers() (for a stream: of one event); None: text
 
 
@@ -59,6 +59,12 @@ ROUTES = {
     ),
     f"{API}/metrics": Route("Prometheus metrics", (), "text/plain"),
     f"{API}/openapi.json": Route("This document", (), answer="openapi"),
+    f"{API}/export/{{product}}": Route(
+        "A stored range streamed as CSV (header row) or JSON lines; 400 above [web] max_read rows; X-BCX-Rows, "
+        "X-BCX-Stored-From and X-BCX-Stored-To say how many rows follow and what is stored",
+        (p.PRODUCT, p.WHAT, p.EXPORT_START, p.EXPORT_END, p.FORMAT),
+        ("text/csv", "application/x-ndjson"),
+    ),
     "/": Route("The chart page", (), "text/html"),
     "/docs": Route("This document rendered for people", (), "text/html"),
 }
@@ -66,7 +72,8 @@ ROUTES = {
 
 def _operation(route: Route, config: Config, answers: dict[str, dict]) -> dict:
     body = answers[route.answer] if route.answer else {"type": "string"}
-    responses = {"200": {"description": "OK", "content": {route.media: {"schema": body}}}}
+    medias = (route.media,) if isinstance(route.media, str) else route.media
+    responses = {"200": {"description": "OK", "content": {media: {"schema": body} for media in medias}}}
     responses |= {status: {"$ref": "#/components/responses/Error"} for status in ERRORS}
     if route.answer == "health":  # Redis down: still JSON, with the reason, not the usual error body
         down = {"application/json": {"schema": answers["health_down"]}}

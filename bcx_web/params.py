@@ -42,9 +42,12 @@ def parse_product(text: str, known: Collection[str], name: str = "product") -> s
 
 
 def parse_time(text: str | None, name: str) -> int | None:
-    """Unix milliseconds (an integer) or an ISO 8601 time (no zone means UTC) -> unix ms; None when absent."""
-    if text is None or text == "":
+    """Unix milliseconds (an integer) or an ISO 8601 time (no zone means UTC) -> unix ms; None when absent. Present
+    but empty (`end=`) is refused, as for every parameter: a client that meant a time sent none."""
+    if text is None:
         return None
+    if not text:
+        raise ParamError(f"{name}: empty (leave it out for the default)")
     value = text.strip()
     try:
         ms = int(value) if _DIGITS.fullmatch(value) else iso_to_ms(value)

@@ -81,9 +81,10 @@ def test_time_values(text, expected):
     assert parse_time(text, "start") == expected
 
 
-@pytest.mark.parametrize("text", [None, ""])
-def test_time_absent(text):
-    assert parse_time(text, "end") is None
+def test_time_absent_is_the_default_and_empty_is_refused():
+    assert parse_time(None, "end") is None
+    with pytest.raises(ParamError, match="^end: empty"):
+        parse_time("", "end")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,144 @@
+"""The pure parts of history in and out: times and notes of an export, its encodings, Retry-After, the backfill's
+walk and resume, each exchange's trades_since paging, and the importer's lazy adapters and stops."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bcx import export
+from bcx.tick import Tick, iso_to_ms
+from bcx_tracker import history_backfill as hb
+from bcx_tracker.exchange import ExchangeRest, TradesNotPaged
+from bcx_tracker.importer import Parsers, import_lines, recorded_products
+from bcx_tracker.kraken_rest import TRADES_PER_PAGE, KrakenRest
+from bcx_tracker.rest import RestClient, retry_after
+from bcx_tracker.sample import recording_lines
+
+NOW = 1_790_000_000_000
+PROTOCOLS = {"coinbase": "coinbase-exchange", "kraken": "kraken", "binance": "binance", "bitfinex": "bitfinex"}
+
+
+def COINBASE_PARSERS() -> Parsers:  # noqa: N802 (reads as the constant it stands for)
+    return Parsers(PROTOCOLS, {"coinbase": ["BTC-USD", "ETH-USD", "SOL-USD"]})
+
+
+def tick(trade_id: int, time_ms: int, bid: str | None = None) -> Tick:
+    return Tick("coinbase:BTC-USD", time_ms, trade_id, "100.10", bid, "100.20" if bid else None, "0.50")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("1700000000000", 1_700_000_000_000), ("90d", NOW - 90 * 86_400_000), ("2026-11-01", iso_to_ms("2026-11-01"))],
+)
+def test_when_is_unix_ms_a_duration_ago_or_iso(text, expected):
+    assert export.parse_when(text, NOW) == expected
+
+
+def test_when_refuses_nonsense():
+    with pytest.raises(ValueError, match="duration ago"):
+        export.parse_when("yesterday", NOW)
+
+
+def test_coverage_note_only_when_the_range_reaches_beyond_what_is_stored():
+    assert export.coverage_note("s", "ticks", 10, 20, (5, 25)) is None
+    assert "exported what exists" in export.coverage_note("s", "ticks", 0, 20, (5, 25))
+    assert "no ticks of s are stored" in export.coverage_note("s", "ticks", 0, 20, None)
+
+
+def test_csv_and_json_lines_keep_exact_strings_and_empty_books():
+    rows = [tick(1, NOW)[:7], tick(2, NOW, "100.00")[:7]]
+    assert export.header("ticks", "csv") == b"series,time,trade_id,price,bid,ask,size\r\n"
+    assert export.encode("ticks", "csv", rows).decode().splitlines() == [
+        f"coinbase:BTC-USD,{NOW},1,100.10,,,0.50",
+        f"coinbase:BTC-USD,{NOW},2,100.10,100.00,100.20,0.50",
+    ]
+    first = json.loads(export.encode("ticks", "jsonl", rows).splitlines()[0])
+    assert first == {"series": "coinbase:BTC-USD", "time": NOW, "trade_id": 1, "price": "100.10", "bid": None,
+                     "ask": None, "size": "0.50"}  # fmt: skip
+    assert export.filename("kraken:BTC-USD", "candles:1m", 1, 2, "csv") == "kraken_BTC-USD_candles-1m_1_2.csv"
+
+
+@pytest.mark.parametrize(
+    "header, expected", [("7", 7.0), ("0.5", 0.5), (None, 2.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 2.0), ("-3", 2.0)]
+)
+def test_retry_after_as_told(header, expected):
+    assert retry_after({} if header is None else {"Retry-After": header}, 2.0) == expected
+
+
+def test_a_walk_covers_the_span_of_its_trades_and_resumes_only_unfinished():
+    walk = hb.Walk(hb.TRADES, NOW - 1000, NOW)
+    walk.took([tick(5, NOW - 10), tick(4, NOW - 300)], "4")
+    walk.took([tick(3, NOW - 900)], None)
+    assert (walk.covered_ms, walk.count, walk.done, walk.cursor) == (890, 3, True, "")
+    assert hb.resume(walk, hb.TRADES, NOW, NOW + 5) == (hb.Walk(hb.TRADES, NOW, NOW + 5), False)
+    unfinished = hb.Walk(hb.TRADES, NOW - 1000, NOW, cursor="4", count=2)
+    assert hb.resume(unfinished, hb.TRADES, NOW, NOW + 5) == (unfinished, True)
+    assert hb.resume(unfinished, hb.CANDLES, NOW, NOW + 5)[1] is False
+
+
+def test_an_exchange_without_trade_pages_says_so():
+    class Bare(ExchangeRest):
+        def fetch_gap(self, gap, stopping):
+            return []
+
+    with pytest.raises(TradesNotPaged, match="use --what candles"):
+        Bare().trades_since("binance:BTC-USDT", NOW)
+
+
+def test_coinbase_pages_down_until_a_trade_before_since():
+    pages = {None: ([tick(9, NOW), tick(8, NOW - 50)], 8), 8: ([tick(7, NOW - 90), tick(6, NOW - 200)], 6)}
+    rest = RestClient("http://127.0.0.1:1")
+    rest.trades = lambda series, after=None: pages[after]
+    first = rest.trades_since("coinbase:BTC-USD", NOW - 100)
+    assert first == ([tick(9, NOW), tick(8, NOW - 50)], "8")
+    last = rest.trades_since("coinbase:BTC-USD", NOW - 100, first.cursor)
+    assert last == ([tick(7, NOW - 90)], None)
+
+
+def test_kraken_pages_up_until_a_short_page():
+    rest = KrakenRest("http://127.0.0.1:1")
+    full = [tick(i, NOW + i) for i in range(TRADES_PER_PAGE)]
+    since, last = (NOW - 5) * 1_000_000, (NOW + 999) * 1_000_000
+    answers = {since: (full, last), last: (full[:3], last + 5)}
+    rest.trades_page = lambda series, since: answers[since]
+    first = rest.trades_since("kraken:BTC-USD", NOW - 5)
+    assert first.cursor == str(last) and len(first.ticks) == TRADES_PER_PAGE
+    assert rest.trades_since("kraken:BTC-USD", NOW - 5, str(last)) == (full[:3], None)
+
+
+def test_the_first_pass_finds_every_exchanges_products_and_the_second_parses_them(tmp_path):
+    path = tmp_path / "four.jsonl"
+    path.write_text("\n".join(recording_lines(seed=3, hours=0.02)) + "\n")
+    products = recorded_products(path)
+    assert {exchange: sorted(mine) for exchange, mine in products.items()} == {
+        "coinbase": ["BTC-USD", "ETH-USD", "SOL-USD"],
+        "kraken": ["BTC-USD", "ETH-USD"],
+        "binance": ["BTC-USDT", "ETH-USDT"],
+        "bitfinex": ["BTC-USD", "ETH-USD"],
+    }
+    parsers = Parsers(PROTOCOLS, products)
+    series = set()
+    for line in path.read_text().splitlines():
+        series |= {m.tick.product for m in parsers.parse(line) if hasattr(m, "tick")}
+    assert series == {f"{exchange}:{p}" for exchange, mine in products.items() for p in mine}
+
+
+def test_an_unreadable_file_stops_the_import_at_its_line_and_keeps_what_came_before():
+    lines = list(recording_lines(seed=3, hours=0.02, exchanges=["coinbase"]))[:50]
+
+    def numbered():
+        yield from lines
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    batches = []
+    result = import_lines(numbered(), COINBASE_PARSERS(), batches.append)
+    assert result.stopped == (51, "Compressed file ended before the end-of-stream marker was reached")
+    assert sum(map(len, batches)) == result.ticks > 0 and result.lines == 50
+
+
+def test_a_bad_line_is_skipped_and_named():
+    lines = ["not json", "bitstamp {}", *list(recording_lines(seed=3, hours=0.01, exchanges=["coinbase"]))[:20]]
+    result = import_lines(lines, COINBASE_PARSERS(), len)
+    assert (result.bad, result.bad_lines, result.stopped) == (2, [1, 2], None) and result.ticks > 0
