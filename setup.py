@@ -37,7 +37,7 @@ setup(
     ],
     extras_require={
         "parquet": ["pyarrow>=14"],
-        "test": ["pytest>=8", "fakeredis>=2.20", "hypothesis>=6", "ruff>=0.6", "schemathesis>=4.32"],
+        "test": ["pytest>=8", "fakeredis>=2.20", "hypothesis>=6", "ruff>=0.6", "schemathesis>=4.32", "pyarrow>=14"],
     },
     entry_points={
         "console_scripts": [
