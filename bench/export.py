@@ -107,7 +107,7 @@ def export_figures(count: int, workdir: Path) -> list[tuple[str, int, float, int
 def import_figures(hours: float, workdir: Path) -> list[tuple[str, int, float, int]]:
     products = [f"coinbase:{model.product}" for model in PRODUCTS]
     path = workdir / "feed.jsonl"
-    write_sample(path, seed=11, hours=hours, kraken=False)
+    write_sample(path, seed=11, hours=hours, exchanges=["coinbase"])
     ticks = recorded_ticks(path, products)
     websocket = end_to_end(path, ticks, products, workdir)
     with EmbeddedRedis() as server:
