@@ -81,10 +81,13 @@ def command(name: str) -> list[str]:
 
 
 def products_in_file(path: str) -> list[str]:
-    """Series ids of the playable lines of a recording (trades, books, heartbeats), in order of first appearance."""
+    """Series ids of the playable lines of a recording (trades, books, heartbeats), exchange by exchange in the
+    order bcx.series lists them (so the page lists Coinbase first), each exchange's in order of first appearance."""
+    from bcx.series import EXCHANGES, split
     from bcx_tracker.recorder import read_entries
 
-    return list(dict.fromkeys(entry.product for entry in read_entries(path)))
+    seen = list(dict.fromkeys(entry.product for entry in read_entries(path)))
+    return sorted(seen, key=lambda series: EXCHANGES.index(split(series).exchange))
 
 
 def replay_overrides(url: str, products: list[str]) -> dict[str, dict[str, str]]:
