@@ -19,8 +19,6 @@ safely: the way back to the canonical `BTC-USDT` is the table of the products th
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
@@ -35,12 +33,14 @@ from bcx_tracker.exchange import (
     Reconnect,
     Subscribed,
     TickEvent,
-    Unconfigured,
+    decimal_text,
+    is_zero,
+    unconfigured,
 )
+from bcx_tracker.literal_json import loads
 
 CHANNELS = ("aggTrade", "bookTicker")
 # Far above any price or size Binance lists (8 decimals, about 10 integer digits), far below what would hurt.
-_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?\Z", re.ASCII)
 RESTRICTED = 451  # "Service unavailable from a restricted location" (US addresses on binance.com)
 # Binance refuses a websocket URL longer than 8004 characters (measured by unicorn-binance-websocket-api, its issues
 # 17 and 19; not in Binance's docs): well below the 1024 streams a connection may carry once the streams are named in
@@ -57,15 +57,6 @@ def stream_names(product: str) -> list[str]:
     """The streams one product takes: its trades, and its best bid and ask for the trades that follow."""
     symbol = native_symbol(product).lower()
     return [f"{symbol}@{channel}" for channel in CHANNELS]
-
-
-def decimal(value: object) -> str | None:
-    """A price or size string as sent, when it is a plain non-negative decimal of sane length; else None."""
-    return value if type(value) is str and _DECIMAL.match(value) else None
-
-
-def _is_zero(value: str) -> bool:
-    return not value.strip("0.")
 
 
 class Binance(Exchange):
@@ -128,10 +119,7 @@ class Binance(Exchange):
         return [Subscribed({channel: tuple(self.series.values()) for channel in CHANNELS}), *events]
 
     def _parse(self, raw: str | bytes) -> list[Message]:
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:  # also UnicodeDecodeError
-            raise MalformedMessage(f"not JSON: {exc}") from None
+        data = loads(raw)  # no float ever: a JSON number keeps its literal digits
         if type(data) is not dict:
             raise MalformedMessage(f"not a JSON object but {type(data).__name__}")
         stream = data.get("stream")
@@ -163,8 +151,8 @@ class Binance(Exchange):
         get = payload.get
         series = self._series_of_symbol.get(get("s"))  # type: ignore[arg-type]
         if series is None:
-            return _unconfigured(payload)
-        price, size, trade_id, stamp = decimal(get("p")), decimal(get("q")), get("a"), get("T")
+            return unconfigured(payload.get("s"), "s")
+        price, size, trade_id, stamp = decimal_text(get("p")), decimal_text(get("q")), get("a"), get("T")
         if price is None or size is None or type(trade_id) is not int or trade_id < 0 or type(stamp) is not int:
             raise MalformedMessage(_why_bad_trade(payload))
         bid, ask = self._book.get(series, (None, None))
@@ -173,7 +161,7 @@ class Binance(Exchange):
     def _ticker(self, payload: dict) -> list[Message]:
         series = self._series_of_symbol.get(payload.get("s"))  # type: ignore[arg-type]
         if series is None:
-            return [_unconfigured(payload)]
+            return [unconfigured(payload.get("s"), "s")]
         self._book[series] = (_book_side(payload, "b"), _book_side(payload, "a"))
         return []
 
@@ -188,16 +176,9 @@ class BinanceUS(Binance):
         return None  # Binance.US's own refusals (none known) are worth the usual retries
 
 
-def _unconfigured(payload: dict) -> Unconfigured:
-    symbol = payload.get("s")
-    if type(symbol) is not str:
-        raise MalformedMessage(f"'s' (the symbol) is not a string: {symbol!r:.40}")
-    return Unconfigured(symbol)
-
-
 def _why_bad_trade(payload: dict) -> str:
     for name in ("p", "q"):
-        if decimal(payload.get(name)) is None:
+        if decimal_text(payload.get(name)) is None:
             return f"aggTrade: '{name}' is not a plain decimal string: {payload.get(name)!r:.40}"
     trade_id = payload.get("a")
     if type(trade_id) is not int or trade_id < 0:
@@ -207,7 +188,7 @@ def _why_bad_trade(payload: dict) -> str:
 
 def _book_side(payload: dict, name: str) -> str | None:
     """A bookTicker's best bid (`b`) or ask (`a`); None when zero (an empty side)."""
-    price = decimal(payload.get(name))
+    price = decimal_text(payload.get(name))
     if price is None:
         raise MalformedMessage(f"bookTicker: '{name}' is not a plain decimal string: {payload.get(name)!r:.40}")
-    return None if _is_zero(price) else price
+    return None if is_zero(price) else price

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bcx.series import series_id
 from bcx_tracker.binance import CHANNELS, Binance, BinanceUS, native_symbol
 from bcx_tracker.exchange import Entry, MalformedMessage, ReplayProtocol, Request
-from bcx_tracker.literal_json import dumps, loads_literal
+from bcx_tracker.literal_json import dumps, loads, loads_literal
 
 # Binance's quote assets, longest first so that BTCFDUSD is BTC-FDUSD and not BTCFD-USD.
 QUOTES = ("FDUSD", "USDT", "USDC", "TUSD", "BUSD", "USD", "BTC", "ETH", "BNB", "EUR", "GBP", "TRY", "BRL", "JPY")
@@ -66,7 +66,7 @@ class BinanceReplay(ReplayProtocol):
 
     def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:
         try:
-            data = json.loads(raw)
+            data = loads(raw)
         except ValueError:
             data = None
         if type(data) is not dict or data.get("method") not in ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS"):
@@ -87,7 +87,7 @@ class BinanceReplay(ReplayProtocol):
     @classmethod
     def entry(cls, raw: str) -> Entry | None:  # type: ignore[override]  (a classmethod: Binance.US's series differ)
         """An aggTrade: its series, time `T` and aggregate id `a`. A bookTicker: time NO_TIME. Anything else: None."""
-        data = json.loads(raw) if raw.startswith("{") else None
+        data = loads(raw) if raw.startswith("{") else None
         if type(data) is not dict:
             raise MalformedMessage("not a JSON object")
         payload = data.get("data") if "stream" in data else data

@@ -24,7 +24,8 @@ import requests
 from bcx.candles import Candle
 from bcx.series import split
 from bcx.tick import Tick
-from bcx_tracker.binance import decimal, native_symbol
+from bcx_tracker.binance import native_symbol
+from bcx_tracker.exchange import decimal_text
 from bcx_tracker.gaps import Gap
 from bcx_tracker.ratelimit import TokenBucket
 from bcx_tracker.rest import PacedRest, RestError, retry_after
@@ -146,7 +147,7 @@ def trade_tick(series: str, row: object) -> Tick:
     """An aggTrades row -> a tick without bid and ask (a REST answer has no book)."""
     if not isinstance(row, dict):
         raise RestError(f"an aggregate trade of {series} is not an object: {row!r:.100}")
-    price, size, trade_id, stamp = decimal(row.get("p")), decimal(row.get("q")), row.get("a"), row.get("T")
+    price, size, trade_id, stamp = decimal_text(row.get("p")), decimal_text(row.get("q")), row.get("a"), row.get("T")
     if price is None or size is None or type(trade_id) is not int or type(stamp) is not int:
         raise RestError(f"an aggregate trade of {series} is malformed: {row!r:.100}")
     return Tick(series, stamp, trade_id, price, size=size)
@@ -156,7 +157,7 @@ def candle_of_row(row: object) -> Candle:
     """`[open_time, open, high, low, close, volume, ...]` -> a Candle with no trade count (not from our ticks)."""
     if not isinstance(row, list) or len(row) < 6 or type(row[0]) is not int:
         raise RestError(f"a kline row is malformed: {row!r:.100}")
-    prices = [decimal(value) for value in row[1:6]]
+    prices = [decimal_text(value) for value in row[1:6]]
     if any(value is None for value in prices):
         raise RestError(f"a kline row's prices are not decimal strings: {row!r:.100}")
     return Candle(row[0], *prices)  # type: ignore[arg-type]

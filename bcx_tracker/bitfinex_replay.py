@@ -111,7 +111,7 @@ class BitfinexReplay(ReplayProtocol):
 
     def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:
         try:
-            data = json.loads(raw)
+            data = loads(raw)
         except ValueError:
             data = None
         event = data.get("event") if type(data) is dict else None

@@ -33,12 +33,13 @@ from bcx_tracker.exchange import (
     Subscribed,
     TickEvent,
     Unconfigured,
+    decimal_text,
 )
+from bcx_tracker.literal_json import loads
 from bcx_tracker.rest import RestClient
 
 NAME = "coinbase"
 CHANNELS = ("ticker", "heartbeat")
-_DECIMAL_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?\Z", re.ASCII)  # (match() anchors the start)
 _PRODUCT_RE = re.compile(rf"{PRODUCT_PATTERN}\Z")
 
 
@@ -143,7 +144,7 @@ def _ticker(data: dict, series: Mapping[str, str]) -> TickEvent | Unconfigured:
 
 
 def _is_decimal(value: object) -> bool:
-    return type(value) is str and _DECIMAL_RE.match(value) is not None
+    return decimal_text(value) is not None
 
 
 def _heartbeat(data: dict, series: Mapping[str, str]) -> Heartbeat | Ignored:
@@ -287,7 +288,7 @@ class CoinbaseReplay(ReplayProtocol):
 
     def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:
         try:
-            data = json.loads(raw)
+            data = loads(raw)
             kind = data.get("type") if isinstance(data, dict) else None
         except ValueError:
             data, kind = None, None

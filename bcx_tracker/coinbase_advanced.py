@@ -39,6 +39,7 @@ from bcx_tracker.exchange import (
     TickEvent,
     Unconfigured,
 )
+from bcx_tracker.literal_json import loads
 
 CHANNELS = ("ticker", "heartbeats")
 # Our internal channel names (those of the Exchange feed) for the replay server's bookkeeping.
@@ -66,10 +67,7 @@ def subscribe_messages(products: Iterable[str]) -> list[str]:
 
 def parse_messages(raw: str | bytes, series: Mapping[str, str] = ANY_PRODUCT) -> list[Message]:
     """One frame -> its events; raises MalformedMessage naming what is wrong."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise MalformedMessage(f"not JSON: {exc}") from None
+    data = loads(raw)  # no float ever: a JSON number keeps its literal digits
     if not isinstance(data, dict):
         raise MalformedMessage(f"not a JSON object but {type(data).__name__}")
     if data.get("type") == "error":

@@ -13,6 +13,7 @@ they speak to adapters through this interface. The server side of each protocol,
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,29 @@ class MalformedMessage(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.events = list(events)
+
+
+# A price or size as exchanges write it (a JSON string, or a JSON number's literal text): a plain non-negative
+# decimal. How long it may be is checked once, for every exchange, by bcx_tracker.tick_checks.
+DECIMAL_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?\Z", re.ASCII)
+
+
+def decimal_text(value: object) -> str | None:
+    """The value itself when it is a plain decimal string (kept exactly as sent); None otherwise."""
+    return value if type(value) is str and DECIMAL_RE.match(value) else None
+
+
+def is_zero(decimal: str) -> bool:
+    """`0`, `0.0`, `0.00000000`: a book side with nothing on it."""
+    return not decimal.strip("0.")
+
+
+def unconfigured(symbol: object, field: str) -> Unconfigured:
+    """The event for an item of a symbol this connection does not record; MalformedMessage when the symbol itself
+    is not even a string (`field` names where it was read)."""
+    if type(symbol) is not str:
+        raise MalformedMessage(f"'{field}' (the symbol) is not a string: {symbol!r:.40}")
+    return Unconfigured(symbol)
 
 
 # What one frame parses into.

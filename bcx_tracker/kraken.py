@@ -36,7 +36,8 @@ from bcx_tracker.exchange import (
     Subscribed,
     SubscribeFailed,
     TickEvent,
-    Unconfigured,
+    is_zero,
+    unconfigured,
 )
 from bcx_tracker.literal_json import loads, plain_decimal
 
@@ -44,10 +45,6 @@ from bcx_tracker.literal_json import loads, plain_decimal
 # dropping the connection, and costs one small frame.
 PING_EVERY = 30.0
 CHANNELS = ("ticker", "trade")
-
-
-def _is_zero(decimal: str) -> bool:
-    return not decimal.strip("0.")
 
 
 # Symbols.
@@ -175,7 +172,7 @@ class Kraken(Exchange):
         get = item.get
         series = self._series_of(get("symbol"))
         if series is None:
-            return _unconfigured(item)
+            return unconfigured(item.get("symbol"), "symbol")
         price, size = plain_decimal(get("price")), plain_decimal(get("qty"))
         trade_id, stamp = get("trade_id"), get("timestamp")
         if price is None or size is None or type(trade_id) is not int or trade_id < 0 or type(stamp) is not str:
@@ -191,7 +188,7 @@ class Kraken(Exchange):
             raise MalformedMessage(f"a ticker is not an object: {item!r:.40}")
         series = self._series_of(item.get("symbol"))
         if series is None:
-            return _unconfigured(item)
+            return unconfigured(item.get("symbol"), "symbol")
         self._book[series] = (_book_side(item, "bid"), _book_side(item, "ask"))
         return None
 
@@ -229,13 +226,6 @@ class Kraken(Exchange):
     }
 
 
-def _unconfigured(item: dict) -> Unconfigured:
-    symbol = item.get("symbol")
-    if not isinstance(symbol, str):
-        raise MalformedMessage(f"'symbol' is not a string: {symbol!r:.40}")
-    return Unconfigured(symbol)
-
-
 def _time(stamp: str) -> int:
     try:
         return iso_to_ms(stamp)
@@ -261,7 +251,7 @@ def _book_side(item: dict, name: str) -> str | None:
     price = plain_decimal(value)
     if price is None:
         raise MalformedMessage(f"ticker: '{name}' is not a non-negative decimal: {value!r:.40}")
-    return None if _is_zero(price) else price
+    return None if is_zero(price) else price
 
 
 # The server side, for bcx-replay.

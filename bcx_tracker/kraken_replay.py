@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 
@@ -33,7 +32,7 @@ class KrakenReplay(ReplayProtocol):
 
     def request(self, raw: str | bytes, subs: Mapping[str, frozenset[str]]) -> Request:
         try:
-            data = json.loads(raw)
+            data = loads(raw)
         except ValueError:
             data = None
         if type(data) is not dict:

@@ -13,9 +13,8 @@ import json
 import re
 from decimal import Decimal
 
-from bcx_tracker.exchange import MalformedMessage
+from bcx_tracker.exchange import DECIMAL_RE, MalformedMessage
 
-_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?\Z", re.ASCII)
 _EXPONENT_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]{1,2}\Z", re.ASCII)  # at most 99 zeros of padding
 
 
@@ -62,7 +61,7 @@ def plain_decimal(value: object) -> str | None:
         return str(value) if value >= 0 else None
     if not isinstance(value, str):  # bool, None, lists, objects
         return None
-    if _PLAIN_DECIMAL.match(value):
+    if DECIMAL_RE.match(value):
         return str.__str__(value)
     if _EXPONENT_DECIMAL.match(value):
         return format(Decimal(value), "f")
