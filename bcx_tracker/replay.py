@@ -18,12 +18,10 @@ In-process use (tests, `bcx up`): `ReplayServer(path, speed=None).start()`, `.ur
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +34,7 @@ from bcx.logsetup import setup_logging
 from bcx.series import split
 from bcx_tracker.exchange import Entry, ReplayProtocol, Request
 from bcx_tracker.exchanges import replay_path, replay_protocol
-from bcx_tracker.recorder import RecordingInfo, open_lines, scan_recording
+from bcx_tracker.recorder import RecordingInfo, scan_recording
 
 log = logging.getLogger(__name__)
 
@@ -349,18 +347,6 @@ def text_frame(payload: bytes) -> bytes:
     if size < 65536:
         return b"\x81\x7e" + size.to_bytes(2, "big") + payload
     return b"\x81\x7f" + size.to_bytes(8, "big") + payload
-
-
-def read_messages(path: str | Path) -> Iterator[dict]:
-    """Every JSON object of a recording as a dict, in file order (malformed lines skipped): for tools."""
-    with open_lines(path, "r") as lines:
-        for line in lines:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(message, dict):
-                yield message
 
 
 def parse_speed(text: str) -> float | None:

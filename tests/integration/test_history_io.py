@@ -122,7 +122,8 @@ def test_export_to_stdout_is_data_only_and_a_range_beyond_says_so(recording, con
 
 
 def test_export_candles_and_parquet(config_path, redis_conn, tmp_path):
-    pyarrow_parquet = pytest.importorskip("pyarrow.parquet")
+    import pyarrow.parquet as pyarrow_parquet  # the test extras install it: a missing one fails, never skips
+
     from bcx.candles import Candle, CandleStore
 
     candles = [Candle(60_000 * i, "10.50", "11", "10", "10.75", "2.000", i or None) for i in range(1, 200)]

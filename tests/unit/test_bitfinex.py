@@ -80,14 +80,6 @@ def channels(adapter: Bitfinex, *pairs: tuple[str, int, str]) -> Bitfinex:
 # The reference's examples, each one.
 
 
-def test_examples_fixture_is_the_reference_verbatim():
-    reference = Path("/work/shared/reference/exchanges.md")
-    if not reference.exists():
-        pytest.skip("the shared reference is not on this machine")
-    section = reference.read_text().split("## 2. Bitfinex")[1].split("## 3. ")[0]
-    assert all(example in section for example in EXAMPLES)
-
-
 def test_info_and_conf_are_ignored_unless_they_say_something_is_wrong(bitfinex):
     assert bitfinex.parse(INFO) == [Ignored("info")]
     assert bitfinex.parse(CONF) == [Ignored("conf")]

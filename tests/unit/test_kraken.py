@@ -80,14 +80,6 @@ def ticks(events) -> list[Tick]:
 # The reference's examples, each one.
 
 
-def test_examples_fixture_is_the_reference_verbatim():
-    reference = Path("/work/shared/reference/exchanges.md")
-    if not reference.exists():
-        pytest.skip("the shared reference is not on this machine")
-    section = reference.read_text().split("## 1. Kraken")[1].split("## 2. ")[0]
-    assert all(example in section for example in EXAMPLES)
-
-
 def test_trade_update_keeps_literal_digits(kraken):
     assert ticks(kraken.parse(TRADE_UPDATE)) == [
         Tick("kraken:BTC-USD", 1696613755440, 10218208, "105944.20", None, None, "0.00027625"),
