@@ -188,3 +188,24 @@ def stop(*workers) -> None:
 def book(ticks: list[Tick], trade_id: int) -> tuple[str | None, str | None]:
     [tick] = [t for t in ticks if t.trade_id == trade_id]
     return tick.bid, tick.ask
+
+
+class FakeResponse:
+    """What a requests.Session.get returns, as far as bcx_tracker.rest reads it."""
+
+    def __init__(self, text: str, status_code: int = 200, headers: dict | None = None):
+        self.text, self.status_code, self.headers = text, status_code, headers or {}
+
+
+class FakeSession:
+    """A requests.Session for unit tests of REST clients: answers each GET with the next prepared response (a
+    FakeResponse, or a body for a 200) and remembers what was asked."""
+
+    def __init__(self, *responses: FakeResponse | str):
+        self.responses = [r if isinstance(r, FakeResponse) else FakeResponse(r) for r in responses]
+        self.headers: dict = {}
+        self.asked: list[tuple[str, dict]] = []
+
+    def get(self, url, params=None, timeout=None):
+        self.asked.append((url, dict(params or {})))
+        return self.responses.pop(0)

@@ -13,26 +13,9 @@ from bcx.tick import Tick
 from bcx_tracker.binance_rest import WEIGHT_HIGH, BinanceRest, trade_tick, weight_wait
 from bcx_tracker.gaps import Gap
 from bcx_tracker.rest import RestError, retry_after
+from tests.feedstub import FakeResponse, FakeSession
 
 SERIES = "binance:BTC-USDT"
-
-
-class FakeResponse:
-    def __init__(self, text: str, status_code: int = 200, headers: dict | None = None):
-        self.text, self.status_code, self.headers = text, status_code, headers or {}
-
-
-class FakeSession:
-    """Answers each GET with the next prepared response and remembers what was asked."""
-
-    def __init__(self, *responses: FakeResponse | str):
-        self.responses = [r if isinstance(r, FakeResponse) else FakeResponse(r) for r in responses]
-        self.headers: dict = {}
-        self.asked: list[tuple[str, dict]] = []
-
-    def get(self, url, params=None, timeout=None):
-        self.asked.append((url, dict(params or {})))
-        return self.responses.pop(0)
 
 
 def client(*responses, wall: float = 30.0) -> tuple[BinanceRest, FakeSession, list[float]]:

@@ -12,27 +12,10 @@ from bcx_tracker.bitfinex import UNBOUNDED, Bitfinex
 from bcx_tracker.bitfinex_rest import BitfinexRest, trade_tick
 from bcx_tracker.gaps import Gap, merge_gaps
 from bcx_tracker.rest import RestError
+from tests.feedstub import FakeSession
 
 BTC = "bitfinex:BTC-USD"
 T0 = 1_700_000_000_000
-
-
-class FakeResponse:
-    def __init__(self, text: str, status_code: int = 200):
-        self.text, self.status_code, self.headers = text, status_code, {}
-
-
-class FakeSession:
-    """Answers each GET with the next prepared body and remembers what was asked."""
-
-    def __init__(self, *bodies: str):
-        self.bodies = list(bodies)
-        self.headers: dict = {}
-        self.asked: list[tuple[str, dict]] = []
-
-    def get(self, url, params=None, timeout=None):
-        self.asked.append((url, dict(params or {})))
-        return FakeResponse(self.bodies.pop(0))
 
 
 def client(*bodies: str) -> tuple[BitfinexRest, FakeSession, list[float]]:

@@ -12,28 +12,11 @@ from bcx_tracker.backfill import TradeBackfiller
 from bcx_tracker.gaps import Gap
 from bcx_tracker.kraken_rest import KrakenRest, rest_pair, trade_tick
 from bcx_tracker.rest import RestError
+from tests.feedstub import FakeSession
 
 REST_TRADES = (Path(__file__).parent.parent / "fixtures" / "kraken-examples.jsonl").read_text().splitlines()[13]
 BASE_S = 1688669597
 SINCE = (BASE_S * 1000 - 1) * 1_000_000  # the first `since` of a gap whose first known trade is at BASE_S
-
-
-class FakeResponse:
-    def __init__(self, text: str, status_code: int = 200):
-        self.text, self.status_code, self.headers = text, status_code, {}
-
-
-class FakeSession:
-    """Answers each GET with the next prepared body and remembers what was asked."""
-
-    def __init__(self, *bodies: str):
-        self.bodies = list(bodies)
-        self.headers: dict = {}
-        self.asked: list[tuple[str, dict]] = []
-
-    def get(self, url, params=None, timeout=None):
-        self.asked.append((url, dict(params or {})))
-        return FakeResponse(self.bodies.pop(0))
 
 
 def row(trade_id: int, seconds: str = f"{BASE_S}.5", price: str = "30243.40000") -> str:
