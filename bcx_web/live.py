@@ -2,7 +2,8 @@
 
 `new_ticks` reads each product's latest-tick hash (one pipelined HGETALL for all products) and the range after its
 cursor only for a product whose latest tick moved, so an idle check costs one round trip. A stream checks when the
-tracker announces a write (TickStore.announce: a PUBLISH after each flush, which `TickWaiter` waits for), and at
+tracker announces a write (TickStore.announce: a publish through bcx.pubsub after each flush, sharded on a Redis 7
+cluster like the alerts, which `TickWaiter` waits for), and at
 least every poll interval anyway, so ticks written without an announcement (an older tracker, a lost pub/sub
 connection) still arrive, only later.
 """
@@ -15,6 +16,7 @@ import time
 import redis
 
 from bcx.keys import ticks_channel
+from bcx.pubsub import Subscription
 from bcx.store import TickStore
 from bcx.tick import Tick
 
@@ -51,11 +53,9 @@ class TickWaiter:
     (plain polling) if the subscription fails. `close` when the stream ends."""
 
     def __init__(self, conn: redis.Redis, prefix: str):
-        self._pubsub = None
+        self._pubsub: Subscription | None = None
         try:
-            pubsub = conn.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(ticks_channel(prefix))
-            self._pubsub = pubsub
+            self._pubsub = Subscription(conn, ticks_channel(prefix))
         except redis.RedisError as exc:
             log.warning("cannot subscribe to tick announcements (%s): polling", exc)
 
@@ -65,9 +65,9 @@ class TickWaiter:
             time.sleep(timeout)
             return False
         try:
-            if self._pubsub.get_message(timeout=timeout) is None:
+            if self._pubsub.get(timeout=timeout) is None:
                 return False
-            while self._pubsub.get_message(timeout=0) is not None:  # a burst of writes wakes the stream once
+            while self._pubsub.get(timeout=0) is not None:  # a burst of writes wakes the stream once
                 pass
             return True
         except redis.RedisError as exc:
