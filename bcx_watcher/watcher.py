@@ -170,11 +170,17 @@ class Watcher:
             log.warning("could not release leases or heartbeat at exit (%s); they expire", exc)
         log.info("watcher stopped")
 
+    def reported(self) -> dict[str, int]:
+        """What `bcx status` shows for the watcher: its counters, and the webhook's alerts when there is one."""
+        if self.webhook is None:
+            return self.counters
+        return self.counters | {"webhook_delivered": self.webhook.delivered, "webhook_failed": self.webhook.failed}
+
     def loop_once(self, now: float) -> None:
         try:
             caught_up = self.run_pass(now)
             if now >= self.next_beat:
-                heartbeat.beat(self.conn, self.config.redis.prefix, self.ident, self.started, now, self.counters)
+                heartbeat.beat(self.conn, self.config.redis.prefix, self.ident, self.started, now, self.reported())
                 self.next_beat = now + HEARTBEAT_S
         except redis.RedisError as exc:
             self.failures += 1
