@@ -238,9 +238,3 @@ def optional_path(text: str) -> str | None:
     value = text.strip()
     return value or None
 
-
-def text_value(text: str) -> str:
-    value = text.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    return value
