@@ -18,11 +18,10 @@ import redis
 from bcx.keys import ticks_channel
 from bcx.pubsub import Subscription
 from bcx.store import TickStore
-from bcx.tick import Tick
+from bcx.tick import Cursor, Tick
 
 log = logging.getLogger(__name__)
 
-Cursor = tuple[int, int]  # (time ms, trade id) of the last tick sent
 MAX_PER_POLL = 1000  # per product; a stream that fell this far behind skips to the newest ticks
 
 
@@ -35,15 +34,15 @@ def new_ticks(store: TickStore, cursors: dict[str, Cursor | None], newest_at_mos
         if latest is not None and newest_at_most is not None and latest.time_ms > newest_at_most:
             latest = store.latest_at_most(product, newest_at_most)
         cursor = cursors[product]
-        if latest is None or (cursor is not None and (latest.time_ms, latest.trade_id) <= cursor):
+        if latest is None or (cursor is not None and Cursor.of(latest) <= cursor):
             continue
         if cursor is None:
             fresh = [latest]
         else:
-            fresh = [t for t in store.range(product, cursor[0], latest.time_ms) if (t.time_ms, t.trade_id) > cursor]
+            fresh = [t for t in store.range(product, cursor.time_ms, latest.time_ms) if Cursor.of(t) > cursor]
             fresh = fresh[-MAX_PER_POLL:]
         if fresh:
-            cursors[product] = (fresh[-1].time_ms, fresh[-1].trade_id)
+            cursors[product] = Cursor.of(fresh[-1])
             found.extend(fresh)
     return found
 

@@ -22,9 +22,9 @@ from bcx.heartbeat import read_heartbeats
 from bcx.keys import alerts_key
 from bcx.pubsub import Subscription
 from bcx.store import TickStore
-from bcx.tick import Tick
+from bcx.tick import Cursor, Tick
 from bcx_watcher.history import retention_cutoff
-from bcx_watcher.watcher import Cursor, Watcher, load_watch_state, ticks_after
+from bcx_watcher.watcher import Watcher, load_watch_state, ticks_after
 from tests.e2e.conftest import wait_for
 from tests.webhook_stub import WebhookStub
 
