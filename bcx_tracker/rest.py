@@ -224,13 +224,9 @@ class PacedRest(ExchangeRest):
     rate: float = RATE
     burst: float = BURST
 
-    def __init__(
-        self,
-        base_url: str,
-        session: requests.Session | None = None,
-        bucket: TokenBucket | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
+    def __init__(self, base_url: str, **client_options):
+        """`client_options`: RestClient's (session, bucket, clock, sleep); the bucket defaults to this exchange's."""
         self.base_url = base_url
-        self.client = RestClient(base_url, session, bucket or TokenBucket(self.rate, self.burst, clock()), clock, sleep)
+        clock = client_options.get("clock", time.monotonic)
+        client_options.setdefault("bucket", TokenBucket(self.rate, self.burst, clock()))
+        self.client = RestClient(base_url, **client_options)
