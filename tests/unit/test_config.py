@@ -193,11 +193,11 @@ def test_the_old_tracker_keys_still_work_as_coinbase_settings_with_a_warning(tmp
 
 
 def test_every_known_exchange_has_an_adapter_and_a_config_section():
-    from bcx.config import EXCHANGE_SCHEMA
+    from bcx.config import EXCHANGE_SECTIONS
     from bcx.series import EXCHANGES
     from bcx_tracker.exchanges import ADAPTERS
 
-    assert set(EXCHANGE_SCHEMA) == set(EXCHANGES) == {cls.name for cls in ADAPTERS.values()}
+    assert set(EXCHANGE_SECTIONS) == set(EXCHANGES) == {cls.name for cls in ADAPTERS.values()}
 
 
 def test_a_password_never_appears_in_a_config_error(tmp_path):
