@@ -141,7 +141,7 @@ class WatcherConfig:
         "A warning says how many ticks went. Empty: no ceiling.",
     )
     alert_stream_length: int = option(
-        c.positive_int, "10000", "alerts are kept in the Redis stream <prefix>:alerts, trimmed to about this many"
+        c.positive_int, "10000", "alerts are kept in the Redis stream PREFIX:alerts, trimmed to about this many"
     )
     lease: float = option(
         c.duration,
@@ -166,7 +166,7 @@ class WebConfig:
         "Keep 127.0.0.1 unless a reverse proxy or firewall is in front of it.",
     )
     port: int = option(c.port, "8080", "the port bcx-web listens on")
-    workers: int = option(c.int_between(1, MAX_WORKERS), "2", f"gunicorn worker processes (1-{MAX_WORKERS})")
+    workers: int = option(c.int_between(1, MAX_WORKERS), "2", f"worker processes of gunicorn (1-{MAX_WORKERS})")
     threads: int = option(
         c.int_between(1, MAX_THREADS), "8", f"threads per worker (above sse_max_streams, at most {MAX_THREADS})"
     )
@@ -184,7 +184,7 @@ class WebConfig:
     cors_origins: tuple[str, ...] = option(
         c.origin_list,
         "",
-        "origins allowed to call the API from a browser (CORS), comma separated; * allows any",
+        "origins allowed to call the API from a browser (CORS), comma separated; `*` allows any",
         "Like https://charts.example.com. Empty sends no CORS header: only pages served by bcx-web itself may call it.",
     )
     sse_max_streams: int = option(
@@ -225,8 +225,9 @@ class AlertConfig:
     hysteresis: Hysteresis = option(
         parse_hysteresis,
         "0",
-        "how far back past the line the value must go before the rule re-arms; price, bid, ask, change, spread",
-        "In the rule's units, or a percentage of the threshold (0.1%).",
+        "after firing, how far back past the line the value must go before the rule re-arms",
+        "In the rule's units, or a percentage of the threshold (0.1%); only price, bid, ask, change and spread "
+        "rules take it.",
     )
     cooldown: float = option(c.duration, "5m", "the rule fires at most once per cooldown (0s: never held back)")
 
