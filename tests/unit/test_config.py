@@ -216,3 +216,14 @@ def test_inline_comments_after_values_are_comments(tmp_path):
     assert config.tracker.products == ("coinbase:BTC-USD",)
     assert config.tracker.max_clock_skew == 120
     assert str(config.alerts[0].hysteresis.amount) == "50"
+
+
+def test_each_section_is_its_declared_options_and_built_bare_holds_the_defaults():
+    from dataclasses import fields
+
+    from bcx.config import DEFAULTS, SECTIONS
+    from bcx.options import options_of
+
+    for name, cls in SECTIONS.items():
+        assert [f.name for f in fields(cls)] == list(options_of(cls)), name
+        assert cls() == getattr(DEFAULTS, name) == getattr(load_config(str(packaged_default())), name)
