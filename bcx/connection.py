@@ -16,11 +16,12 @@ from bcx.config import RedisConfig
 from bcx.converters import mask_url
 
 # One retry policy for both topologies, inside redis-py: a command that meets a dropped connection or a timeout is
-# sent again twice, after 0.05-0.1s and 0.1-0.2s, which rides out a restart or a failover. A longer outage reaches
-# the caller: the tracker's writer keeps its ticks and retries with its own capped backoff (the one retry loop of
-# ours), the other daemons wait out their pass.
-RETRIES = 2
-RETRY_BASE_S, RETRY_CAP_S = 0.1, 1.0
+# sent once more, on a fresh connection, after 0.05-0.1s (redis-py's equal jitter, its failure count starting at
+# 1): a connection the server or the network dropped costs nothing more. An outage reaches the caller, at once:
+# the tracker's writer keeps its ticks and retries with its own capped backoff (the one retry loop of ours), the
+# watcher waits out its failed pass. (Before: no retry on a single server, three on a cluster.)
+RETRIES = 1
+RETRY_BASE_S, RETRY_CAP_S = 0.05, 1.0
 
 
 def retry_policy() -> Retry:
