@@ -22,7 +22,7 @@ from decimal import Decimal
 import requests
 
 from bcx.candles import Candle
-from bcx.httpretry import PausingRetry, retrying_session
+from bcx.httpretry import Pause, PausingRetry, retrying_session
 from bcx.series import split
 from bcx.tick import Tick, iso_to_ms
 from bcx_tracker.exchange import ExchangeRest, TradesPage
@@ -59,7 +59,7 @@ def retry_after(headers: Mapping[str, str], default: float) -> float:
     return seconds if 0 <= seconds < 86400 else default
 
 
-def throttled_retry(pause) -> PausingRetry:
+def throttled_retry(pause: Pause) -> PausingRetry:
     """A 429 retried THROTTLED_RETRIES times; anything else (errors, other statuses) is the caller's at once: a
     backfill resumes where it stopped, and a 418 (Binance's ban) must not be asked again."""
     return PausingRetry(
