@@ -70,6 +70,14 @@ class Coinbase(Exchange):
         return [parse_message(raw, self.series)]
 
     @classmethod
+    def for_any_product(cls) -> Coinbase:
+        """Product ids are canonical and a frame is read alone (no state between frames): every well-formed id
+        is a series, as for the replay server (ANY_PRODUCT)."""
+        adapter = cls.__new__(cls)  # Exchange.__init__ wants the products to subscribe to: none here
+        adapter.products, adapter.series = (), ANY_PRODUCT
+        return adapter
+
+    @classmethod
     def rest(cls, base_url: str) -> ExchangeRest:
         return RestClient(base_url)
 

@@ -7,6 +7,7 @@ whole line before it is stored; the message names the line), or Redis failing; 2
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
@@ -36,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = load_or_exit(args)
     protocols = {name: exchange.protocol for name, exchange in config.exchanges.items()}
-    products = recorded_products(args.file)  # the first pass: which series, for the adapters
     conn = connect(config.redis)
     progress = bar(os.path.getsize(args.file), "B", os.path.basename(args.file), unit_scale=True)
 
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
             def read_to() -> None:
                 progress.update(position() - progress.n)
 
-            result = import_lines(lines, Parsers(protocols, products), writer.put, read_to)
+            parsers = Parsers(protocols, functools.partial(recorded_products, args.file))
+            result = import_lines(lines, parsers, writer.put, read_to)
             read_to()
         result.new = writer.close()
     except redis.RedisError as exc:

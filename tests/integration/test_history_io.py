@@ -4,6 +4,7 @@ they stored (CSV, JSON lines, Parquet) round-tripping to the stored members, and
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import json
@@ -47,7 +48,7 @@ def recording(tmp_path) -> Path:
 def parsed_ticks(path: Path, config_path: Path) -> list[Tick]:
     """The ticks the tracker's adapters make of a recording, line by line (what an import must store)."""
     protocols = {name: e.protocol for name, e in load_config(str(config_path)).exchanges.items()}
-    parsers = Parsers(protocols, recorded_products(path))
+    parsers = Parsers(protocols, functools.partial(recorded_products, path))
     with open_lines(path, "r") as lines:
         return [m.tick for line in lines for m in parsers.parse(line.strip()) if type(m) is TickEvent]
 
