@@ -38,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
     config = load_or_exit(args)
     protocols = {name: exchange.protocol for name, exchange in config.exchanges.items()}
     conn = connect(config.redis)
-    progress = bar(os.path.getsize(args.file), "B", os.path.basename(args.file), unit_scale=True)
-
+    progress = None
     try:
         conn.ping()  # a Redis that is away is said before the file is read
-        writer = ProcessWriter(config.redis, config.redis.prefix)
+        writer = ProcessWriter(config.redis, config.redis.prefix)  # forked: before the bar's thread starts
+        progress = bar(os.path.getsize(args.file), "B", os.path.basename(args.file), unit_scale=True)
         with open_recording(args.file) as (lines, position):
 
             def read_to() -> None:
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"bcx import: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
         return 1
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         conn.close()
     print(
         f"bcx import: {args.file}: {result.lines} lines, {result.ticks} ticks, {result.new} new "
