@@ -68,6 +68,13 @@ class ProcessWriter:
             raise redis.RedisError(value)
         return value
 
+    def stop(self) -> None:
+        """End the child if it still runs (the parent stopped on an error before close): it would wait for
+        batches for ever."""
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
 
 def _write_batches(config: RedisConfig, prefix: str, tasks, results) -> None:
     new = 0

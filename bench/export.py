@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
 from bcx_tracker.sample import PRODUCTS, write_sample
 from bench.history import END, HOUR, hour_of_ticks
-from bench.ingest import end_to_end, recorded_ticks
+from bench.ingest import cpu_seconds, end_to_end_cpu, recorded_ticks
 
 SERIES = "coinbase:BTC-USD"
 RATE = 100  # ticks a second: 360,000 an hour
@@ -70,15 +71,22 @@ _MEASURED = (
 )
 
 
-def run_measured(args: list[str]) -> tuple[float, int]:
-    """Run `bcx ARGS` in a child; returns its wall seconds and its peak RSS in kB."""
+def run_measured(args: list[str]) -> tuple[float, int, float]:
+    """Run `bcx ARGS` in a child; returns its wall seconds, its peak RSS in kB and the CPU seconds (user + system)
+    of it and the children it waited for (the import's writer)."""
+    before = children_cpu()
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", _MEASURED, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.monotonic() - started
     err = done.stderr.decode()
     if done.returncode != 0:
         raise RuntimeError(f"bcx {args[0]} failed: {err[-500:]}")
-    return elapsed, int(err.rsplit("peak_kb ", 1)[1].split()[0])
+    return elapsed, int(err.rsplit("peak_kb ", 1)[1].split()[0]), children_cpu() - before
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def export_figures(count: int, workdir: Path) -> list[tuple[str, int, float, int]]:
@@ -91,7 +99,7 @@ def export_figures(count: int, workdir: Path) -> list[tuple[str, int, float, int
         for share, end in (("a tenth", times[len(times) // 10]), ("all", times[-1])):
             ticks = TickStore(conn, "bcx").chunks.count_range(TickStore(conn, "bcx").keys(SERIES).ticks, 0, end)
             command = ["export", SERIES, "--end", str(end), "--output", str(workdir / "out.csv")]
-            elapsed, rss = run_measured([*command, "--config", str(config)])
+            elapsed, rss, _ = run_measured([*command, "--config", str(config)])
             rows.append((f"bcx export to CSV, {share}", ticks, ticks / elapsed, rss))
         exporter = export.Exporter(TickStore(conn, "bcx").chunks, "bcx")
         started, seen = time.monotonic(), 0
@@ -104,24 +112,34 @@ def export_figures(count: int, workdir: Path) -> list[tuple[str, int, float, int
     return rows
 
 
-def import_figures(hours: float, workdir: Path) -> list[tuple[str, int, float, int]]:
+def import_figures(hours: float, workdir: Path) -> tuple[list[tuple[str, int, float, int]], str]:
+    """The two rows, and what each costs in CPU per tick (user + system over the whole run, start included: this
+    moves far less with the machine's load than ticks/s)."""
     products = [f"coinbase:{model.product}" for model in PRODUCTS]
     path = workdir / "feed.jsonl"
     write_sample(path, seed=11, hours=hours, exchanges=["coinbase"])
     ticks = recorded_ticks(path, products)
-    websocket = end_to_end(path, ticks, products, workdir)
+    websocket, tracker_cpu = end_to_end_cpu(path, ticks, products, workdir)
     with EmbeddedRedis() as server:
         config = config_file(workdir, server.url)
-        elapsed, rss = run_measured(["import", str(path), "--config", str(config)])
+        redis_before = cpu_seconds(server.process.pid)
+        elapsed, rss, cpu = run_measured(["import", str(path), "--config", str(config)])
+        redis_cpu = cpu_seconds(server.process.pid) - redis_before
         conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
         stored = sum(TickStore(conn, "bcx").count(p) for p in products)
         conn.close()
     if stored != len(ticks):
         raise RuntimeError(f"bcx import stored {stored} ticks of {len(ticks)}")
-    return [
+    rows = [
         ("end to end: bcx-replay --speed max -> bcx-tracker -> redis", len(ticks), websocket, 0),
         ("bcx import of the same recording (process start included)", len(ticks), len(ticks) / elapsed, rss),
     ]
+    per_tick = 1e6 / len(ticks)
+    cpu_note = (
+        f"CPU us/tick: tracker {tracker_cpu:.1f}; bcx import {cpu * per_tick:.1f} (parser and writer), "
+        f"its redis-server {redis_cpu * per_tick:.1f}"
+    )
+    return rows, cpu_note
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,11 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
         rows = [] if args.only_import else export_figures(args.ticks, Path(tmp))
-        rows += import_figures(args.hours, Path(tmp))
+        imported, cpu_note = import_figures(args.hours, Path(tmp))
+        rows += imported
     print(f"{'path':<62}{'ticks':>11}{'ticks/s':>11}{'peak RSS':>11}")
     for name, count, rate, rss in rows:
         print(f"{name:<62}{count:>11,}{rate:>11,.0f}{f'{rss / 1024:.0f} MB' if rss else '':>11}")
-    print(f"\nimport / websocket path: {rows[-1][2] / rows[-2][2]:.2f}x")
+    print(f"\nimport / websocket path: {rows[-1][2] / rows[-2][2]:.2f}x; {cpu_note}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import gc
 import gzip
 import io
 import json
@@ -63,7 +64,9 @@ def bcx(*args: str) -> int:
 
 
 def test_import_stores_every_trade_once_even_twice(recording, config_path, redis_conn, capsys):
+    collector = gc.get_threshold(), gc.get_freeze_count()
     assert bcx("import", str(recording), "--config", str(config_path)) == 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == collector  # the import's settings are undone
     first = capsys.readouterr().err
     counts = {s: TickStore(redis_conn, "bcx").count(s) for s in SERIES}
     assert all(counts.values()), counts
