@@ -10,8 +10,12 @@ import pytest
 from bcx import export
 from bcx.tick import Tick, iso_to_ms
 from bcx_tracker import history_backfill as hb
+from bcx_tracker.binance import Binance
+from bcx_tracker.bitfinex import Bitfinex
+from bcx_tracker.coinbase import Coinbase
 from bcx_tracker.exchange import ExchangeRest, TradesNotPaged
 from bcx_tracker.importer import Parsers, import_lines, recorded_products
+from bcx_tracker.kraken import Kraken
 from bcx_tracker.kraken_rest import TRADES_PER_PAGE, KrakenRest
 from bcx_tracker.rest import RestClient, retry_after
 from bcx_tracker.sample import recording_lines
@@ -140,6 +144,16 @@ def test_coinbase_lines_need_no_first_pass_and_a_product_appearing_late_is_parse
     result = import_lines(late, COINBASE_PARSERS(), len)
     everything = import_lines(lines, COINBASE_PARSERS(), len)
     assert result.bad == 0 and result.ticks == everything.ticks > 0
+
+
+def test_only_adapters_that_read_a_frame_alone_parse_any_product():
+    assert [kind.for_any_product() for kind in (Kraken, Binance, Bitfinex)] == [None, None, None]
+    frame = json.dumps({"type": "ticker", "product_id": "DOGE-EUR", "price": "0.1", "best_bid": "0.09",
+                        "best_ask": "0.11", "last_size": "5", "trade_id": 7, "sequence": 9,
+                        "time": "2026-11-30T07:00:00.123456Z"})  # fmt: skip
+    (event,) = Coinbase.for_any_product().parse(frame)
+    assert event.tick == Tick("coinbase:DOGE-EUR", iso_to_ms("2026-11-30T07:00:00.123Z"), 7, "0.1", "0.09", "0.11",
+                              "5", 9)  # fmt: skip
 
 
 def test_an_unreadable_file_stops_the_import_at_its_line_and_keeps_what_came_before():
