@@ -160,6 +160,13 @@ class Exchange(ABC):
         self.products = tuple(products)
         self.series = {product: series_id(self.name, product) for product in self.products}
 
+    @classmethod
+    def for_any_product(cls) -> Exchange | None:
+        """An adapter that parses the frames of every product its exchange names, for reading a recording whose
+        products are not known before its lines are (bcx import); None (the default) for an adapter that must be
+        told them first: it maps native symbols or channel numbers through them, or keeps state keyed by them."""
+        return None
+
     # Symbols.
 
     @classmethod
