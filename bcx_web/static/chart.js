@@ -56,6 +56,7 @@ const state = (window.bcx = {
   at: null, // an alert's moment to show once drawn
 });
 const view = new ChartView($("chart"));
+state.debug = view.debug(); // what the browser test reads off the canvas: panes, visible range, scale, formats
 
 function status(text, isError) {
   $("status").textContent = text || "";

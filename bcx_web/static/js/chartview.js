@@ -183,6 +183,16 @@ export class ChartView {
     return range ? range.to - range.from : null;
   }
 
+  debug() {
+    const time = this.chart.timeScale();
+    return {
+      panes: () => this.chart.panes().length,
+      range: () => ({ ...time.getVisibleLogicalRange(), fromTime: time.getVisibleRange()?.from, toTime: time.getVisibleRange()?.to }),
+      scaleMode: () => (this.main ? this.main.priceScale().options().mode : null),
+      format: (name, values) => values.map((v) => this.series[name].priceFormatter().format(v)),
+    };
+  }
+
   label(value) {
     return fixed(value, this.precision);
   }
