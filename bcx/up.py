@@ -46,6 +46,7 @@ from bcx.embedded import EmbeddedRedis, answers, die_with_parent, free_port, por
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 15.0
+DEMO_STREAMS = 24  # event streams per bcx-web worker
 LISTENING = re.compile(r"listening on (ws://\S+)")
 
 
@@ -274,6 +275,10 @@ def prepare(args: argparse.Namespace, config: Config, suite: Suite) -> dict[str,
         port = free_port(config.web.host)
         print(f"port {config.web.port} is busy; serving the web on {port}", flush=True)
     overrides["web"].update(host=config.web.host, port=str(port))
+    # Each chart tab holds two event streams, and a closed tab's are freed only at the next heartbeat: a first look
+    # opens and reloads tabs, so it gets room for a dozen of them rather than 503s.
+    streams = max(config.web.sse_max_streams, DEMO_STREAMS)
+    overrides["web"].update(sse_max_streams=str(streams), threads=str(max(config.web.threads, streams + 8)))
     return overrides
 
 

@@ -54,6 +54,7 @@ const state = (window.bcx = {
   error: null,
   down: null, // why the API is unavailable, while it is
   at: null, // an alert's moment to show once drawn
+  hover: null, // the time under the crosshair (null: off the chart)
 });
 const view = new ChartView($("chart"));
 state.debug = view.debug(); // what the browser test reads off the canvas: panes, visible range, scale, formats
@@ -126,6 +127,7 @@ async function loadCandles(generation) {
   learnPrecision(state.series, answer.candles.flatMap((r) => r.slice(1, 5)));
   view.clear();
   view.precision = precision(state.series);
+  view.scale = state.scale;
   view.candles(answer.candles);
   state.candles = answer.candles;
   drawIndicators();
@@ -387,6 +389,7 @@ function extendCandle(tick) {
   }
   view.updateCandle(rows[rows.length - 1]);
   if (Object.keys(state.indicators).length) drawIndicators();
+  showLegend(state.hover);
 }
 
 async function loadTape() {
@@ -428,6 +431,7 @@ function stream(path, event, handle) {
   let attempt = 0;
   const open = () => {
     const source = new EventSource(API + path);
+    window.addEventListener("pagehide", () => source.close()); // free the server's stream slot at once
     source.addEventListener("open", () => (attempt = 0));
     source.addEventListener(event, (e) => handle(JSON.parse(e.data)));
     source.addEventListener("error", () => {
@@ -504,7 +508,7 @@ function wire() {
   $("interval").addEventListener("change", () => { state.chosenInterval = $("interval").value; draw(); });
   $("scale").addEventListener("change", () => { state.scale = $("scale").value; view.applyScale(state.scale); writeURL(state); });
   $("indicators").addEventListener("change", () => { state.indicators = readIndicators(); drawIndicators(); writeURL(state); showLegend(null); });
-  view.onCrosshair(showLegend);
+  view.onCrosshair((time) => showLegend((state.hover = time)));
   view.onScrollBack(loadOlder);
   document.addEventListener("keydown", (e) => {
     if (e.target.closest("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;

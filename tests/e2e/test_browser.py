@@ -63,6 +63,10 @@ STATE = """JSON.stringify({drawn: bcx.drawn, series: bcx.series, view: bcx.view,
   downHidden: document.getElementById('down').hidden, downText: document.getElementById('down').textContent,
   tape: [...document.querySelectorAll('#tape tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent)),
   exchangesDisabled: document.getElementById('exchanges-view').disabled, url: location.search})"""
+LEGEND_AND_LAST = "JSON.stringify([document.getElementById('legend').textContent, bcx.candles[bcx.candles.length - 1]])"
+# the legend and the candle under the crosshair, once the crosshair is on one
+HOVERED = """JSON.stringify(bcx.hover && [document.getElementById('legend').textContent,
+  bcx.candles.find((r) => Math.floor(r[0] / 1000) * 1000 === bcx.hover)])"""
 GROUPS = """JSON.stringify([...document.querySelectorAll('#products section')].map((g) =>
   [g.querySelector('h2').textContent, [...g.querySelectorAll('li')].map((li) => li.dataset.series)]))"""
 
@@ -105,7 +109,7 @@ class DevTools:
             elif method == "Runtime.consoleAPICalled" and params["type"] == "error":
                 found.append(" ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
             elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-                found.append(params["entry"]["text"])
+                found.append(f"{params['entry']['text']} {params['entry'].get('url', '')}")
             elif method == "Network.responseReceived" and params["response"]["status"] == 404:
                 found.append(f"404 {params['response']['url']}")
         self.events = [e for e in self.events if e["method"] == "Network.responseReceived"]
@@ -174,9 +178,9 @@ def demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     recording = folder / "demo.jsonl"
     write_sample(recording, seed=5, hours=1 / 3, exchanges=["coinbase", "kraken", "binance"])
-    redis = EmbeddedRedis().start()
+    demo = Demo("", EmbeddedRedis().start())  # the Redis-down test replaces demo.redis: stop the one it holds
     conf = folder / "demo.conf"
-    conf.write_text(f"[redis]\nurl = {redis.url}\n[web]\nport = {free_port()}\n")
+    conf.write_text(f"[redis]\nurl = {demo.redis.url}\n[web]\nport = {free_port()}\n")
     processes = Processes(folder)
     env = {"XDG_RUNTIME_DIR": str(folder), "PATH": str(Path(bcx_command("bcx")).parent)}
     try:
@@ -189,8 +193,7 @@ def demo(tmp_path_factory):
         )
         lines: list[str] = []
         wait_for(lambda: lines.append(up.stdout.readline()) or "BCX is up" in lines[-1], what="bcx up to start")
-        base = re.search(r"(http://\S+?)/ ", lines[-1]).group(1)
-        demo = Demo(base, redis)
+        base = demo.base = re.search(r"(http://\S+?)/ ", lines[-1]).group(1)
 
         def caught_up():  # the history before now is in: every series' newest tick is recent, alerts fired
             answer = get_json(f"{base}/api/v1.0/products")
@@ -204,7 +207,7 @@ def demo(tmp_path_factory):
         up.wait(timeout=60)
     finally:
         processes.cleanup()
-        redis.stop()
+        demo.redis.stop()
 
 
 def viewport(tools: DevTools, size: tuple[int, int], dark: bool) -> None:
@@ -244,7 +247,8 @@ def key(tools: DevTools, name: str) -> None:
 
 
 def visible(tools: DevTools) -> dict:
-    return tools.eval("JSON.stringify(bcx.debug.range())")
+    """The chart's visible range: logical (from, to: bar indexes) and in time (fromTime, toTime: seconds)."""
+    return json.loads(tools.eval("JSON.stringify(bcx.debug.range())"))
 
 
 def set_control(tools: DevTools, selector: str, value) -> None:
@@ -293,16 +297,14 @@ def test_demo_header_legend_volume_alerts_tape_and_precision(demo, chromium):
     assert header[3] == pad(info["day"]["low"], 2) and re.fullmatch(r"[+-]\d+\.\d\d%", header[1]) and header[4] != "–"
 
     # the legend: the newest candle's O H L C V, then the candle under the crosshair when it moves
-    last = chromium.eval("JSON.stringify(bcx.candles[bcx.candles.length - 1])")
-    _, o, h, low, c, _ = json.loads(last)
-    assert state["legend"].startswith(f"O {pad(o, 2)}  H {pad(h, 2)}  L {pad(low, 2)}  C {pad(c, 2)}  V ")
+    legend, last = json.loads(chromium.eval(LEGEND_AND_LAST))  # read together: a live tick may move the candle
+    _, o, h, low, c, _ = last
+    assert legend.startswith(f"O {pad(o, 2)}  H {pad(h, 2)}  L {pad(low, 2)}  C {pad(c, 2)}  V ")
     box = json.loads(chromium.eval("JSON.stringify(document.getElementById('chart').getBoundingClientRect())"))
     chromium.call("Input.dispatchMouseEvent", type="mouseMoved", x=box["x"] + box["width"] * 0.3, y=box["y"] + 100)
-    hovered = wait_for(
-        lambda: (s := chromium.state()) and s["legend"] != state["legend"] and s, what="the legend to follow"
-    )
-    first_o = [r for r in json.loads(chromium.eval("JSON.stringify(bcx.candles.map((r) => r[1]))"))]
-    assert any(hovered["legend"].startswith(f"O {pad(one, 2)}  ") for one in first_o)
+    hovered = wait_for(lambda: json.loads(chromium.eval(HOVERED)), what="the crosshair on a candle")
+    legend, row = hovered
+    assert row != last and legend.startswith(f"O {pad(row[1], 2)}  H {pad(row[2], 2)}  L {pad(row[3], 2)}  ")
     assert chromium.eval("bcx.debug.panes()") == 2  # volume on its own pane and scale, below the price
 
     # alerts: markers at their times and the threshold rule as a price line; the panel lists them, newest first
@@ -383,15 +385,14 @@ def test_url_state_survives_a_reload_and_the_keyboard_moves_the_chart(demo, chro
     assert chromium.eval("bcx.debug.scaleMode()") == 1  # logarithmic
     assert state["url"] == url
 
-    before = json.loads(visible(chromium))
+    before = visible(chromium)
     key(chromium, "ArrowLeft")
-    moved = json.loads(visible(chromium))
-    assert moved["to"] < before["to"]
+    moved = wait_for(lambda: (r := visible(chromium))["to"] < before["to"] and r, what="the arrow to scroll back")
     key(chromium, "+")
-    zoomed = json.loads(visible(chromium))
-    assert zoomed["to"] - zoomed["from"] < moved["to"] - moved["from"]
+    span = moved["to"] - moved["from"]
+    wait_for(lambda: (r := visible(chromium))["to"] - r["from"] < span, what="+ to zoom in")
     key(chromium, "Escape")
-    assert json.loads(visible(chromium))["to"] >= before["to"] - 1
+    wait_for(lambda: visible(chromium)["to"] >= before["to"] - 1, what="Esc to show everything again")
     assert chromium.errors() == []
 
 
@@ -415,7 +416,7 @@ def test_compare_across_exchanges_line_view_and_an_alert_link(demo, chromium):
     before = chromium.state()["drawn"]
     chromium.eval("document.querySelector('#alerts li a').click()")
     state = drawn(chromium, "the alert's moment", before)
-    shown = json.loads(visible(chromium))
+    shown = visible(chromium)
     assert shown["fromTime"] * 1000 <= alert_time <= shown["toTime"] * 1000 + 60_000
     assert chromium.errors() == []
 
