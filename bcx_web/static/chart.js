@@ -321,9 +321,10 @@ function showLegend(timeMs) {
 
 function drawAlerts() {
   const mine = state.alerts.filter((a) => a.series === state.series);
-  state.markers = view.setMarkers(mine.map((a) => ({ time: a.time, above: a.op === ">" || a.op === ">=", text: a.rule })));
+  // arrows without text: the panel says what each alert was, and the chart stays readable with many of them
+  state.markers = view.setMarkers(mine.map((a) => ({ time: a.time, above: a.op === ">" || a.op === ">=", text: "" })));
   const lines = state.rules.filter((r) => r.series === state.series && r.kind === "threshold" && ["price", "bid", "ask"].includes(r.field));
-  view.setPriceLines(lines.map((r) => ({ price: r.threshold, title: `${r.name}: ${r.field} ${r.op} ${r.threshold}` })));
+  view.setPriceLines(lines.map((r) => ({ price: r.threshold, title: `${r.field} ${r.op}` })));
   state.priceLines = view.main ? lines.map((r) => r.threshold) : [];
 }
 

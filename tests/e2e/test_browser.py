@@ -403,12 +403,14 @@ def test_compare_across_exchanges_line_view_and_an_alert_link(demo, chromium):
     assert state["view"] == "exchanges" and state["title"] == "BTC-USD · coinbase / kraken" and state["status"] == ""
     assert state["lines"] == ["coinbase:BTC-USD", "kraken:BTC-USD", "spread"]
     assert "spread now" in state["legend"]
+    screenshot(chromium, "chart-exchanges.png")
     state = click_and_draw(chromium, '[data-unit="percent"]', "percent across", unit="percent")
     assert state["lines"] == ["coinbase:BTC-USD", "kraken:BTC-USD"] and state["status"] == ""  # no stuck "Loading…"
     labels = json.loads(chromium.eval("JSON.stringify(bcx.debug.format('kraken:BTC-USD', [0.11, 0.12, 0.13, 0.14]))"))
     assert len(set(labels)) == 4  # neighbouring percent labels differ (no 0.1%, 0.1%, 0.1%)
     state = open_page(chromium, f"{demo.base}/?product=eth-usd&view=line", "the line view", series="coinbase:ETH-USD")
     assert state["lines"] == ["ask", "bid", "price"] and state["precision"]["coinbase:ETH-USD"] == 2
+    screenshot(chromium, "chart-line.png")
 
     open_page(chromium, f"{demo.base}/", "the candles again", series="coinbase:BTC-USD")
     wait_for(lambda: chromium.eval("document.querySelectorAll('#alerts li a').length"), what="the alerts panel")

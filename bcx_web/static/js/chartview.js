@@ -19,7 +19,7 @@ function themeOptions() {
     layout: { background: { color: cssVar("--bg") }, textColor: cssVar("--fg"), panes: { separatorColor: cssVar("--border") } },
     grid: { vertLines: { color: cssVar("--grid") }, horzLines: { color: cssVar("--grid") } },
     timeScale: { borderColor: cssVar("--border"), timeVisible: true, secondsVisible: false, tickMarkFormatter: tickMark },
-    rightPriceScale: { borderColor: cssVar("--border"), scaleMargins: { top: 0.1, bottom: 0.08 } },
+    rightPriceScale: { borderColor: cssVar("--border"), scaleMargins: { top: 0.14, bottom: 0.08 } }, // room for the legend
     localization: { timeFormatter: (time) => `${day(time * 1000)} ${clock(time * 1000, true)}` },
   };
 }
