@@ -139,7 +139,7 @@ Message = (
 class Exchange(ABC):
     """The client side of one exchange's public feed."""
 
-    name: ClassVar[str]  # the EXCHANGE of its series ids (the endpoints are config: bcx.config.EXCHANGE_SCHEMA)
+    name: ClassVar[str]  # the EXCHANGE of its series ids (the endpoints are config: bcx.config.EXCHANGE_SECTIONS)
     # True: trade ids are contiguous per series, so a jump in them is a gap (Kraken). False: ids skip by design,
     # and only heartbeats' last_trade_id and the first trade after a reconnect reveal a gap (Coinbase).
     contiguous_trade_ids: ClassVar[bool] = False
