@@ -410,6 +410,8 @@ def test_compare_across_exchanges_line_view_and_an_alert_link(demo, chromium):
     assert len(set(labels)) == 4  # neighbouring percent labels differ (no 0.1%, 0.1%, 0.1%)
     state = open_page(chromium, f"{demo.base}/?product=eth-usd&view=line", "the line view", series="coinbase:ETH-USD")
     assert state["lines"] == ["ask", "bid", "price"] and state["precision"]["coinbase:ETH-USD"] == 2
+    axis = json.loads(chromium.eval("JSON.stringify(bcx.debug.format('price', [3486.7, 3500]))"))
+    assert axis == ["3486.70", "3500.00"]  # the series' two decimals, not six, trailing zeros kept
     screenshot(chromium, "chart-line.png")
 
     open_page(chromium, f"{demo.base}/", "the candles again", series="coinbase:BTC-USD")
@@ -432,9 +434,17 @@ def test_redis_down_keeps_the_chart_says_so_and_recovers(demo, chromium):
         assert down["downText"].startswith("Redis unavailable") and down["candles"] == candles
         assert chromium.eval(PIXELS) > 100  # the last data stays on screen
         screenshot(chromium, "chart-redis-down.png")
+        chromium.call("Page.navigate", url=f"{demo.base}/")  # a first load while Redis is down
+        banner = "document.getElementById('down').hidden ? null : document.getElementById('down').textContent"
+        assert wait_for(lambda: chromium.eval(banner), what="the banner on a fresh load").startswith(
+            "Redis unavailable"
+        )
+        assert chromium.eval("document.getElementById('status').textContent") == ""  # no "'null' is not a product"
+        assert chromium.eval("bcx.series") is None  # nothing drawn yet, nothing asked for a null series
     finally:
         demo.redis = EmbeddedRedis(port=demo.redis.port).start()
-    wait_for(lambda: chromium.state()["downHidden"], timeout=60, what="the page to notice Redis is back")
+    back = wait_for(lambda: (s := chromium.state()) and s["downHidden"] and s, timeout=60, what="Redis back")
+    assert back["series"] == "coinbase:BTC-USD" and back["error"] is None
     assert chromium.not_found() == []  # no request answered 404 in this whole file
     chromium.errors()  # the 503s while Redis was down are expected errors
 
