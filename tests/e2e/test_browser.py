@@ -33,7 +33,7 @@ from bcx_tracker.exchange import TickEvent
 from bcx_tracker.kraken import Kraken
 from bcx_tracker.recorder import split_line
 from bcx_tracker.sample import write_sample
-from tests.e2e.conftest import Processes, bcx_command, get_json, start_replay, wait_for
+from tests.e2e.conftest import Processes, bcx_command, get_json, start_bcx_up, start_replay, wait_for
 from tests.e2e.web_server import start_web
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -180,19 +180,14 @@ def demo(tmp_path_factory):
     write_sample(recording, seed=5, hours=1 / 3, exchanges=["coinbase", "kraken", "binance"])
     demo = Demo("", EmbeddedRedis().start())  # the Redis-down test replaces demo.redis: stop the one it holds
     conf = folder / "demo.conf"
-    conf.write_text(f"[redis]\nurl = {demo.redis.url}\n[web]\nport = {free_port()}\n")
+    # a stream whose page went away is noticed at its next heartbeat: soon, so bcx-web stops at once at the end
+    conf.write_text(f"[redis]\nurl = {demo.redis.url}\n[web]\nport = {free_port()}\nsse_heartbeat = 1s\n")
     processes = Processes(folder)
     env = {"XDG_RUNTIME_DIR": str(folder), "PATH": str(Path(bcx_command("bcx")).parent)}
     try:
-        up = processes.start(
-            "up",
-            [bcx_command("bcx"), "up", "--config", str(conf), "--replay", str(recording), "--history", "30m"],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
+        up, lines = start_bcx_up(
+            processes, "--config", str(conf), "--replay", str(recording), "--history", "30m", env=env
         )
-        lines: list[str] = []
-        wait_for(lambda: lines.append(up.stdout.readline()) or "BCX is up" in lines[-1], what="bcx up to start")
         base = demo.base = re.search(r"(http://\S+?)/ ", lines[-1]).group(1)
 
         def caught_up():  # the history before now is in: every series' newest tick is recent, alerts fired

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import websocket
 
+from bcx.tick import iso_to_ms
 from bcx_tracker.recorder import read_entries
 from bcx_tracker.replay import ReplayServer
-from bcx.tick import iso_to_ms
 from bcx_tracker.sample import iso_us, write_sample
 
 TIMEOUT = 5.0
