@@ -332,8 +332,9 @@ def test_layout_light_and_dark_on_desktop_and_phone_and_the_docs(demo, chromium)
         open_page(chromium, f"{demo.base}/", "the desktop page")
         bottom = chromium.eval("document.querySelector('.chart-box').getBoundingClientRect().bottom")
         assert DESKTOP[1] - bottom < 220  # the chart takes the height (the status and the tape below it)
-        aside = chromium.eval("document.querySelector('aside').getBoundingClientRect().bottom")
-        assert aside <= DESKTOP[1] + 1  # the alerts panel scrolls by itself: the page does not grow
+        aside = json.loads(chromium.eval("JSON.stringify(document.querySelector('aside').getBoundingClientRect())"))
+        assert aside["bottom"] <= DESKTOP[1] + 1  # the alerts panel scrolls by itself: the page does not grow
+        assert aside["right"] <= DESKTOP[0], aside  # and it is not cut at the window's edge
         assert chromium.eval("document.documentElement.scrollHeight") <= DESKTOP[1] + 1
         screenshot(chromium, f"chart-desktop-{'dark' if dark else 'light'}.png")
         viewport(chromium, PHONE, dark)
