@@ -68,6 +68,7 @@ ROUTES = {
     ),
     "/": Route("The chart page", (), "text/html"),
     "/docs": Route("This document rendered for people", (), "text/html"),
+    "/favicon.ico": Route("The pages' icon (SVG)", (), "image/svg+xml"),
 }
 
 

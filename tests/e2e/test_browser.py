@@ -341,6 +341,8 @@ def test_layout_light_and_dark_on_desktop_and_phone_and_the_docs(demo, chromium)
         open_page(chromium, f"{demo.base}/", "the phone page")
         assert chromium.eval("document.documentElement.scrollWidth") <= PHONE[0]  # no horizontal scroll
         screenshot(chromium, f"chart-phone-{'dark' if dark else 'light'}.png")
+    icon = requests.get(f"{demo.base}/favicon.ico", timeout=10)  # where browsers look by themselves
+    assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/svg+xml")
     chromium.call("Page.navigate", url=f"{demo.base}/docs")
     wait_for(lambda: chromium.eval("document.querySelectorAll('pre.schema').length") > 5, what="the docs' schemas")
     assert chromium.eval("document.documentElement.scrollWidth") <= PHONE[0]
