@@ -153,7 +153,9 @@ async function refreshProducts() {
   const answer = await getJSON("products");
   for (const p of answer.products) {
     state.products[p.series] = { ...state.products[p.series], ...p };
-    learnPrecision(p.series, [p.last && p.last.price, p.last && p.last.bid, p.last && p.last.ask]);
+    // seven prices at least, so a series is not taken for one decimal because its last price ended in a zero
+    const day = p.day || {};
+    learnPrecision(p.series, [p.last && p.last.price, p.last && p.last.bid, p.last && p.last.ask, day.open, day.high, day.low, day.close]);
   }
   return answer;
 }

@@ -285,9 +285,8 @@ def test_demo_header_legend_volume_alerts_tape_and_precision(demo, chromium):
     assert chromium.eval(PIXELS) > 100  # candles really painted
 
     # the header: last price and the 24h figures of /products, at the series' precision (2 for Coinbase)
-    info = json.loads(chromium.eval("JSON.stringify(bcx.products['coinbase:BTC-USD'])"))
     quote = "['last', 'change', 'high', 'low', 'volume'].map((k) => document.getElementById('q-' + k).textContent)"
-    header = json.loads(chromium.eval(f"JSON.stringify({quote})"))
+    info, header = json.loads(chromium.eval(f"JSON.stringify([bcx.products['coinbase:BTC-USD'], {quote}])"))
     assert header[0] == pad(info["last"]["price"], 2) and header[2] == pad(info["day"]["high"], 2)
     assert header[3] == pad(info["day"]["low"], 2) and re.fullmatch(r"[+-]\d+\.\d\d%", header[1]) and header[4] != "–"
 
