@@ -21,7 +21,7 @@
     if (schema.enum) return schema.enum.join(" | ");
     if (schema.anyOf) return schema.anyOf.map(describeSchema).join(" or ");
     const range = schema.minimum !== undefined && schema.maximum !== undefined ? ` ${schema.minimum}..${schema.maximum}` : "";
-    return `${schema.type || ""}${schema.format ? ` (${schema.format})` : ""}${range}`;
+    return `${[].concat(schema.type || []).join(" or ")}${schema.format ? ` (${schema.format})` : ""}${range}`;
   }
 
   function parameters(list) {

@@ -346,6 +346,7 @@ def test_layout_light_and_dark_on_desktop_and_phone_and_the_docs(demo, chromium)
     wait_for(lambda: chromium.eval("document.querySelectorAll('pre.schema').length") > 5, what="the docs' schemas")
     assert chromium.eval("document.documentElement.scrollWidth") <= PHONE[0]
     assert '"candles": [' in chromium.eval("document.getElementById('/api/v1.0/candles/{product}').textContent")
+    screenshot(chromium, "docs-phone.png")
     viewport(chromium, DESKTOP, dark=False)
     assert chromium.errors() == []
 
