@@ -60,8 +60,8 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--replay",
         metavar="FILE",
-        help="feed the tracker from a recorded JSON-lines file "
-        "(bcx-replay) instead of the live exchange; records the products the file holds",
+        help="feed the tracker from a recorded JSON-lines file (bcx-replay) instead of the live exchange, "
+        "played as live: shifted to end now, the --history before now recorded first, then looping in real time",
     )
     parser.add_argument(
         "--speed",
@@ -237,6 +237,11 @@ def run(args: argparse.Namespace) -> int:
                     suite.start(name, [*command(f"bcx-{name}"), "--config", run_config, "--pidfile", pidfile])
                 web = overrides["web"]
                 print(f"BCX is up: chart at http://{web['host']}:{web['port']}/  (Ctrl-C stops everything)", flush=True)
+                if args.replay and args.speed is None:
+                    print(
+                        "the replay's history before now is recorded first: the chart is complete in a minute or so",
+                        flush=True,
+                    )
                 result = supervise(suite, stopper)
         finally:
             if state is not None:
