@@ -361,7 +361,16 @@ def test_url_state_survives_a_reload_and_the_keyboard_moves_the_chart(demo, chro
     set_control(chromium, '[data-ind="sma"]', True)
     set_control(chromium, '[data-ind="vwap"]', True)
     state = wait_for(lambda: (s := chromium.state())["indicators"] == {"sma": 5, "vwap": True} and s, what="indicators")
-    assert "SMA 5 " in state["legend"] and "VWAP " in state["legend"]
+    legend, rows = json.loads(
+        chromium.eval("JSON.stringify([document.getElementById('legend').textContent, bcx.candles])")
+    )
+    closes = [float(r[4]) for r in rows]
+    sma5 = float(re.search(r"SMA 5 (\S+)", legend).group(1))
+    vwap = float(re.search(r"VWAP (\S+)", legend).group(1))
+    assert abs(sma5 - sum(closes[-5:]) / 5) < 0.006  # the newest candle's, at the series' two decimals
+    typical = [(float(r[2]) + float(r[3]) + float(r[4])) / 3 for r in rows]
+    volume = [float(r[5]) for r in rows]
+    assert abs(vwap - sum(t * v for t, v in zip(typical, volume, strict=True)) / sum(volume)) < 0.006
     url = state["url"]
     for part in (
         "series=coinbase%3AETH-USD",
@@ -391,6 +400,37 @@ def test_url_state_survives_a_reload_and_the_keyboard_moves_the_chart(demo, chro
     wait_for(lambda: (r := visible(chromium))["to"] - r["from"] < span, what="+ to zoom in")
     key(chromium, "Escape")
     wait_for(lambda: visible(chromium)["to"] >= before["to"] - 1, what="Esc to show everything again")
+    assert chromium.errors() == []
+
+
+# The page's pure modules, imported by the page itself: exact string work and the indicators' arithmetic.
+MODULES = """Promise.all(['format', 'indicators', 'url'].map((m) => import(`./static/js/${m}.js`))).then(([f, i, u]) =>
+  JSON.stringify({
+    pad: [f.padTo('3486.7', 2), f.padTo('97250.10000000', 2), f.padTo('5', 1)],
+    precision: [f.precisionOf(['97259.01000000', '97259.10000000']), f.precisionOf(['3486.7', '3486.75']),
+      f.precisionOf(['185'])],
+    sma: i.sma([[1, 0, 0, 0, '1'], [2, 0, 0, 0, '2'], [3, 0, 0, 0, '3'], [4, 0, 0, 0, '6']], 2).map((p) => p.value),
+    ema: i.ema([1, 2, 3, 4, 5].map((c, n) => [n, 0, 0, 0, String(c)]), 3).map((p) => p.value),
+    vwap: i.vwap([[1, 0, '3', '1', '2', '1'], [2, 0, '6', '3', '3', '3']]).map((p) => p.value),
+    spread: i.spread([['a', [[1000, '10'], [3000, '12']]], ['b', [[2000, '11'], [3000, '11.5']]]]),
+    series: [u.findSeries('ETH-usd', ['coinbase:ETH-USD']), u.findSeries('KRAKEN:btc-usd', ['kraken:BTC-USD']),
+      u.findSeries('x', ['coinbase:ETH-USD'])],
+    indicators: u.parseIndicators('SMA20,ema,vwap,bogus,sma1'),
+  }))"""
+
+
+def test_the_page_modules_format_exactly_and_compute_the_indicators(demo, chromium):
+    chromium.call("Page.navigate", url=f"{demo.base}/")
+    wait_for(lambda: chromium.eval("Boolean(window.bcx && bcx.drawn)"), what="the page")
+    found = json.loads(chromium.eval(MODULES))
+    assert found["pad"] == ["3486.70", "97250.10", "5.0"]
+    assert found["precision"] == [2, 2, 0]
+    assert found["sma"] == [1.5, 2.5, 4.5]
+    assert found["ema"] == [2, 3, 4]  # seeded with the first three closes' mean, then halfway (2 / (3 + 1))
+    assert found["vwap"] == [2, 3.5]  # typical prices 2 (volume 1) and 4 (volume 3)
+    assert found["spread"] == [[2000, 1], [3000, 0.5]]  # from the second both have a price
+    assert found["series"] == ["coinbase:ETH-USD", "kraken:BTC-USD", None]
+    assert found["indicators"] == {"sma": 2, "ema": 50, "vwap": True}  # bounded periods, a bare one its default
     assert chromium.errors() == []
 
 

@@ -4,6 +4,7 @@
 const VIEWS = ["candles", "line", "exchanges", "compare"];
 const RANGES = ["1h", "1d", "1w", "1M", "all"];
 const SCALES = ["linear", "log", "percent"];
+const DEFAULT_PERIOD = { sma: 20, ema: 50 }; // a bare "sma" in the URL
 
 // A series named in the URL, matched without regard to case: ?series=kraken:btc-usd, or ?product=eth-usd (a bare
 // product, as links from before series ids, is Coinbase's).
@@ -13,12 +14,14 @@ export function findSeries(text, ids) {
   return ids.find((id) => id.toLowerCase() === wanted) || null;
 }
 
-// Indicators as written in the URL: "sma20,ema50,vwap".
+// Indicators as written in the URL: "sma20,ema50,vwap" -> {sma: 20, ema: 50, vwap: true}.
 export function parseIndicators(text) {
   const found = {};
   for (const part of (text || "").split(",")) {
     const match = /^(sma|ema|vwap)(\d*)$/.exec(part.trim().toLowerCase());
-    if (match) found[match[1]] = match[2] ? Math.min(500, Math.max(2, +match[2])) : true;
+    if (!match) continue;
+    if (match[1] === "vwap") found.vwap = true;
+    else found[match[1]] = match[2] ? Math.min(500, Math.max(2, +match[2])) : DEFAULT_PERIOD[match[1]];
   }
   return found;
 }
