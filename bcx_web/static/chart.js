@@ -195,15 +195,17 @@ function readIndicators() {
   return want;
 }
 
-// The candle intervals /candles accepts, from the OpenAPI document (one list, the server's).
-async function loadIntervals() {
+// What this bcx-web serves, from its OpenAPI document: the candle intervals /candles accepts (one list, the
+// server's), and whether it has the /analytics page to link to.
+async function loadApiFacts() {
   try {
     const doc = await getJSON("openapi.json");
     const param = doc.paths["/api/v1.0/candles/{product}"].get.parameters.find((p) => p.name === "interval");
     const served = param.schema.enum.filter((i) => WIDTH[i]);
     if (served.length) state.intervals = served.sort((a, b) => WIDTH[a] - WIDTH[b]);
+    $("analytics-link").hidden = !doc.paths["/analytics"];
   } catch (err) {
-    // keep the fallback list
+    // keep the fallback list, and no link
   }
   $("interval").append(...state.intervals.map((i) => new Option(i, i)));
 }
@@ -227,7 +229,7 @@ function wire() {
 
 async function start() {
   wire();
-  await loadIntervals();
+  await loadApiFacts();
   const answer = await retrying(refreshProducts, unavailable);
   available();
   const ids = answer.products.map((p) => p.series);

@@ -299,6 +299,8 @@ def test_demo_header_legend_volume_alerts_tape_and_precision(demo, chromium):
     hovered = wait_for(lambda: json.loads(chromium.eval(HOVERED)), what="the crosshair on a candle")
     legend, row = hovered
     assert row != last and legend.startswith(f"O {pad(row[1], 2)}  H {pad(row[2], 2)}  L {pad(row[3], 2)}  ")
+    has_analytics = "/analytics" in demo.api("openapi.json")["paths"]  # another page, linked once it is served
+    assert chromium.eval("document.getElementById('analytics-link').hidden") is not has_analytics
     assert chromium.eval("bcx.debug.panes()") == 2  # volume on its own pane and scale, below the price
 
     # alerts: markers at their times and the threshold rule as a price line; the panel lists them, newest first
