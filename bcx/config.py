@@ -18,6 +18,7 @@ from typing import Any
 from bcx import converters as c
 from bcx.options import Option, Section, option, options_of
 from bcx.rule_grammar import LEVEL_RULES, Hysteresis, Rule, parse_hysteresis, parse_rule
+from bcx.tick import RAW
 
 SYSTEM_CONFIG = Path("/etc/bcx/bcx.conf")
 MAX_WORKERS = 256  # gunicorn processes: a few per core; more is a typo that would fork the machine to a halt
@@ -433,7 +434,7 @@ def _exchanges(parser, path: str, legacy: dict[str, str]) -> dict[str, ExchangeC
 
 def _watcher(values: dict[str, Any], path: str) -> WatcherConfig:
     """Every tier in `retention` must be raw or a configured candle interval; unnamed tiers keep their default."""
-    tiers = ("raw", *values["candles"])
+    tiers = (RAW, *values["candles"])
     for tier in values["retention"]:
         if tier not in tiers:
             raise ConfigError(

@@ -107,11 +107,6 @@ class TickWriter(Worker):
     def pending(self) -> int:
         return self._queue.qsize() + len(self._pending)
 
-    @property
-    def failing(self) -> bool:
-        """True while Redis is refusing writes (the buffer is growing)."""
-        return self._failures > 0
-
     def put(self, tick: Tick) -> bool:
         return self.put_many([tick])
 

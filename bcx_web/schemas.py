@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bcx.config import Config
 from bcx.series import split
+from bcx.tick import RAW
 from bcx_web.declared import INTERVALS
 from bcx_web.params import MAX_TIME_MS
 from bcx_web.series import FIELDS
@@ -112,7 +113,8 @@ RULE = obj(
         "threshold": NULLABLE_DECIMAL,
     }
 )
-TIER = {"type": "string", "enum": ["ticks", *INTERVALS]}
+TIER = {"type": "string", "enum": [RAW, *INTERVALS]}
+TIER_NAMES = "|".join(TIER["enum"])
 
 
 def sse_event(name: str, data: dict, with_id: bool) -> dict:
@@ -166,7 +168,7 @@ def answers(config: Config) -> dict[str, dict]:
         "compare": obj(
             {
                 **bounds(),
-                "tier": {"type": "string", "pattern": r"^(ticks|1m|5m|15m|1h|6h|1d)?(,(ticks|1m|5m|15m|1h|6h|1d))*$"},
+                "tier": {"type": "string", "pattern": rf"^({TIER_NAMES})?(,({TIER_NAMES}))*$"},
                 "series": {
                     "type": "object",
                     "additionalProperties": array(row(TIME, {"type": "number"}), max_items=config.web.max_points),
