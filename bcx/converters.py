@@ -34,6 +34,19 @@ def positive_duration(text: str) -> float:
     return value
 
 
+def replay_speed(text: str) -> float | None:
+    """A replay's speed: N times real time, or `max` (None: as fast as the client reads)."""
+    if text.strip().lower() == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a speed (a number like 1, 10, 0.5, or max)") from None
+    if value <= 0:
+        raise ValueError("the speed must be greater than 0")
+    return value
+
+
 def duration_or_forever(text: str) -> float | None:
     """A duration, or `forever` (None) for a tier that is never trimmed."""
     if text.strip().lower() == "forever":

@@ -249,6 +249,26 @@ def alert_dict(alert: alerts.Alert) -> dict:
     }
 
 
+@bp.get("/rules")
+def rule_list() -> dict:
+    """The configured alert rules: the chart draws the price thresholds as horizontal lines."""
+    return {"rules": [rule_dict(rule) for rule in get_config().alerts]}
+
+
+def rule_dict(rule) -> dict:
+    when = rule.when
+    threshold = getattr(when, "threshold", None)
+    return {
+        "name": rule.name,
+        **split(rule.product).as_dict(),
+        "kind": when.kind,
+        "when": when.describe(),
+        "field": getattr(when, "field", None),
+        "op": getattr(when, "op", None),
+        "threshold": None if threshold is None else format(threshold, "f"),
+    }
+
+
 @bp.get("/alerts/stream")
 def alert_stream() -> Response:
     """Alerts as Server-Sent Events, id = the alert id; resumes after Last-Event-ID (or ?since=), else from now."""

@@ -61,6 +61,7 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     app.register_blueprint(export_api.bp)
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/docs", "docs", docs)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.add_url_rule(f"{openapi.API}/openapi.json", "openapi", openapi_json)
     app.add_url_rule(f"{openapi.API}/metrics", "metrics", metrics_text)
     app.before_request(_start_timer)
@@ -86,6 +87,11 @@ def index() -> Response:
 def docs() -> Response:
     """The OpenAPI document rendered for people by a small local script (static/docs.js)."""
     return current_app.send_static_file("docs.html")
+
+
+def favicon() -> Response:
+    """The icon the pages link to, also at the address browsers ask for by themselves (no 404 in any log)."""
+    return current_app.send_static_file("favicon.svg")
 
 
 def openapi_json() -> dict:

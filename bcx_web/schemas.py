@@ -100,6 +100,19 @@ ALERT = obj(
         "message": {"type": "string"},
     }
 )
+RULE = obj(
+    {
+        "name": {"type": "string"},
+        "series": {"type": "string"},
+        "exchange": {"type": "string"},
+        "product": {"type": "string"},
+        "kind": {"type": "string", "enum": ["threshold", "change", "spike", "spread", "stale"]},
+        "when": {"type": "string"},
+        "field": nullable({"type": "string"}),
+        "op": nullable({"type": "string"}),
+        "threshold": NULLABLE_DECIMAL,
+    }
+)
 TIER = {"type": "string", "enum": [RAW, *INTERVALS]}
 TIER_NAMES = "|".join(TIER["enum"])
 
@@ -163,6 +176,7 @@ def answers(config: Config) -> dict[str, dict]:
             }
         ),
         "alerts": obj({"alerts": array(ALERT, max_items=1000)}),
+        "rules": obj({"rules": array(RULE)}),
         "health": obj(
             {
                 "status": {"type": "string", "enum": ["ok"]},
