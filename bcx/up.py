@@ -41,7 +41,7 @@ from bcx.config import Config, RedisConfig, find_config, new_parser
 from bcx.connection import connect, describe
 from bcx.converters import positive_duration, replay_speed
 from bcx.daemon import Stopper, arg_type, load_or_exit
-from bcx.embedded import EmbeddedRedis, answers, die_with_parent, free_port, port_is_free
+from bcx.embedded import EmbeddedRedis, NoRedisBinary, answers, die_with_parent, free_port, port_is_free
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,11 @@ def prepare(args: argparse.Namespace, config: Config, suite: Suite) -> dict[str,
     elif answers(config.redis.url):
         log.info("using the Redis at %s", describe(config.redis))
     else:
-        suite.redis = EmbeddedRedis(die_with_parent=True).start()
+        try:
+            suite.redis = EmbeddedRedis(die_with_parent=True).start()
+        except NoRedisBinary as missing:
+            print(f"bcx up: no Redis answered at {describe(config.redis)}; {missing}", file=sys.stderr)
+            return None
         overrides["redis"]["url"] = suite.redis.url
         print(
             f"no Redis answered at {describe(config.redis)}; started an embedded one at {suite.redis.url}", flush=True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -130,7 +131,12 @@ class DevTools:
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory):
     if CHROMIUM is None:
-        pytest.fail("Chromium is not installed: `sudo apt-get install chromium` (Debian) runs this test")
+        # CI installs Chromium and sets BCX_REQUIRE_CHROMIUM (.ci/run): there the page's tests must run. A
+        # developer's machine without it (installing needs root) says so in the summary, not a failed `make test`.
+        missing = "Chromium is not installed: `sudo apt-get install chromium` (Debian) runs the page's tests"
+        if os.environ.get("BCX_REQUIRE_CHROMIUM"):
+            pytest.fail(missing)
+        pytest.skip(missing)
     port = free_port()
     args = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
