@@ -33,7 +33,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
     "tracker": {
         "products": (c.series_list, "coinbase:BTC-USD, coinbase:ETH-USD"),
         "batch_size": (c.positive_int, "500"),
-        "flush_interval": (c.duration, "100ms"),
+        "flush_interval": (c.duration, "0s"),
         "queue_size": (c.positive_int, "100000"),
         "reconnect_max": (c.duration, "60s"),
         "stale_after": (c.positive_duration, "30s"),
