@@ -4,10 +4,10 @@ The reader hands ticks over in batches through a bounded queue and never waits o
 disconnected by the exchange). The writer thread moves them into its in-memory buffer and writes at once when
 nothing else is waiting: a lone tick goes out without delay, and under load the ticks that arrived during one write
 make the next batch (up to `batch_size`), so batches grow with the load by themselves. A `flush_interval` above 0
-makes it wait that long for a fuller batch instead (fewer, larger writes at a low rate). A Redis error never kills it: the buffer is kept, in
-order, and the flush retried with capped backoff while the thread goes on draining the queue, so the reader is
-never blocked. The buffer holds at most `buffer` ticks; past that the oldest are dropped, and how many is logged
-at most once a minute. Memory stays bounded by queue_size + buffer ticks (plus one batch).
+makes it wait that long for a fuller batch instead (fewer, larger writes at a low rate). A Redis error never kills
+it: the buffer is kept, in order, and the flush retried with capped backoff while the thread goes on draining the
+queue, so the reader is never blocked. The buffer holds at most `buffer` ticks; past that the oldest are dropped,
+and how many is logged at most once a minute. Memory stays bounded by queue_size + buffer ticks (plus one batch).
 """
 
 from __future__ import annotations
