@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from importlib import resources
-from itertools import chain
 
 import redis
 
@@ -44,11 +43,15 @@ class ChunkedSets:
         self._trim = conn.register_script(_lua("chunk_trim.lua"))
 
     def add(self, keys: ChunkKeys, entries: Iterable[tuple[int, str]], mode: str, latest=None) -> int:
-        """Write (score, member) entries; returns how many were new. `latest`: a hash key to keep the newest
-        entry's time and member in. One round trip (scripts cannot be pipelined on a Redis Cluster)."""
-        args: list = [keys.chunk_prefix, self.chunk_entries, mode, *chain.from_iterable(entries)]
+        """Write (score, member) entries (integer scores, members without spaces or line breaks); returns how many
+        were new. `latest`: a hash key to keep the newest entry's time and member in."""
+        return self.add_lines(keys, "\n".join([f"{score} {member}" for score, member in entries]), mode, latest)
+
+    def add_lines(self, keys: ChunkKeys, lines: str, mode: str, latest=None) -> int:
+        """add() of entries already written as `score member` lines (bcx.tick.encode_entries). One round trip
+        (scripts cannot be pipelined on a Redis Cluster)."""
         script_keys = [keys.index, keys.counter, keys.written] + ([latest] if latest else [])
-        return int(self._add(keys=script_keys, args=args))
+        return int(self._add(keys=script_keys, args=[keys.chunk_prefix, self.chunk_entries, mode, lines]))
 
     def range(self, keys: ChunkKeys, start: int, end: int, limit: int | None = None) -> list[tuple[str, float]]:
         """(member, score) with start <= score <= end, in order, at most `limit` of them."""

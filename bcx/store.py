@@ -13,7 +13,7 @@ import redis
 
 from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, ChunkedSets
 from bcx.keys import SeriesKeys, ticks_channel
-from bcx.tick import Tick, decode_member, encode_member
+from bcx.tick import Tick, decode_member, encode_entries
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ class TickStore:
         added = 0
         for product, batch in by_product.items():
             keys = self.keys(product)
-            entries = ((tick.time_ms, encode_member(tick)) for tick in batch)
-            added += self.chunks.add(keys.ticks, entries, TRADE, latest=keys.latest)
+            added += self.chunks.add_lines(keys.ticks, encode_entries(batch), TRADE, latest=keys.latest)
         return added
 
     def announce(self, products: Iterable[str]) -> None:
