@@ -57,15 +57,44 @@ class Tick(NamedTuple):
 
 
 def encode_member(tick: Tick) -> str:
-    price = _price_form(tick.price)
-    bid, ask = _book_offset(tick.bid, price, -1), _book_offset(tick.ask, price, 1)
-    return f"{base36(tick.trade_id)};{price[2]};{bid};{ask};{_size_form(tick.size)}"
+    return encode_entries([tick]).partition(" ")[2]
 
 
 def encode_entries(ticks: Iterable[Tick]) -> str:
     """`time member` lines, one a tick: the whole batch as one argument of the chunk script (bcx.chunks), which is
-    cheaper to send than two arguments a tick."""
-    return "\n".join([f"{tick.time_ms} {encode_member(tick)}" for tick in ticks])
+    cheaper to send than two arguments a tick.
+
+    The tracker encodes every tick it stores here, so the usual shapes (a book with the price's whole part and
+    decimals, a size below 1) are worked out inline, and a price once (_price_form is cached): a function call
+    costs as much as the work it would hold. The helpers handle the rest the same way."""
+    lines = []
+    for _, time_ms, trade_id, price, bid, ask, size, _ in ticks:
+        form = _price_form(price)
+        _, decimals, price_field, whole, fraction_units = form
+        if bid is None:
+            bid_field = ""
+        else:
+            bid_whole, _, fraction = bid.partition(".")
+            if bid_whole == whole and len(fraction) == decimals and fraction.isdigit() and fraction.isascii():
+                bid_field = str(fraction_units - int(fraction))
+            else:
+                bid_field = _book_offset(bid, form, -1)
+        if ask is None:
+            ask_field = ""
+        else:
+            ask_whole, _, fraction = ask.partition(".")
+            if ask_whole == whole and len(fraction) == decimals and fraction.isdigit() and fraction.isascii():
+                ask_field = str(int(fraction) - fraction_units)
+            else:
+                ask_field = _book_offset(ask, form, 1)
+        if size and size[:2] == "0." and (fraction := size[2:]).isdigit() and fraction.isascii() and len(size) < 38:
+            size_field = base36(int(fraction)) + _DIGITS36[len(fraction)]
+        else:
+            size_field = _size_form(size)
+        high, low = divmod(trade_id, 1296)
+        trade = _base36_high(high) + _PAIRS36[low] if high > 0 else base36(trade_id)
+        lines.append(f"{time_ms} {trade};{price_field};{bid_field};{ask_field};{size_field}")
+    return "\n".join(lines)
 
 
 def decode_member(product: str, member: str | bytes, score: float) -> Tick:
@@ -133,17 +162,17 @@ def _price_form(price: str) -> tuple[int, int, str, str, int]:
     return units, decimals, base36(units) + _DIGITS36[decimals], whole, int(fraction or 0)
 
 
-def _book_offset(value: str | None, price: tuple[int, int, str, str, int], sign: int) -> str:
+@lru_cache(maxsize=1024)
+def _base36_high(number: int) -> str:
+    """base36() of a trade id but its last two digits: consecutive trade ids share it for 1,296 trades."""
+    return base36(number)
+
+
+def _book_offset(value: str, price: tuple[int, int, str, str, int], sign: int) -> str:
     """A bid or ask against its trade's price (its _price_form()), in units of the price's last digit."""
-    if value is None:
-        return ""
-    units, decimals, _, price_whole, price_fraction = price
+    units, decimals, _, _, _ = price
     whole, _, fraction = value.partition(".")
-    if len(fraction) != decimals or units < 0:
-        return "=" + _checked_literal(value)
-    if whole == price_whole and fraction.isdigit() and fraction.isascii():
-        return str(sign * (int(fraction) - price_fraction))  # the usual case: the same whole part as the price
-    if not _PLAIN.match(value):
+    if len(fraction) != decimals or units < 0 or not _PLAIN.match(value):
         return "=" + _checked_literal(value)
     return str(sign * (int(whole + fraction) - units))
 

@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import redis
 import websocket
@@ -228,6 +229,83 @@ def store_alone(conn: redis.Redis, ticks: list[Tick]) -> None:
     store = TickStore(conn, "bcx")
     for first in range(0, len(ticks), 500):
         store.add(ticks[first : first + 500])
+
+
+def recorded_commands(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> list[bytes]:
+    """The script calls (EVALSHA, and SCRIPT LOAD when the script was missing) that `write` sends for these ticks,
+    as the bytes on the wire, recorded while it writes them into a throwaway server."""
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def record(connection, command, check_health=True):
+        packed = command if isinstance(command, bytes) else b"".join(command)
+        if packed[:40].upper().find(b"EVALSHA") >= 0 or packed[:40].upper().find(b"SCRIPT") >= 0:
+            sent.append(packed)
+        return original(connection, command, check_health)
+
+    redis.connection.AbstractConnection.send_packed_command = record
+    try:
+        rate_on_fresh_redis(ticks, write)
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = original
+    return sent
+
+
+class Costs(NamedTuple):
+    """One write of a list of ticks: its rate and the CPU it took a tick, in this process and in redis-server."""
+
+    rate: float
+    client_us: float
+    server_us: float
+
+    @property
+    def cpu_us(self) -> float:
+        return self.client_us + self.server_us
+
+
+def costs_on_fresh_redis(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> Costs:
+    """rate_on_fresh_redis() with the CPU time of both sides: on a machine shared with other work the CPU a tick
+    moves far less than the rate does."""
+    with EmbeddedRedis() as server:
+        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
+        conn.ping()
+        server_before, client_before, started = cpu_seconds(server.process.pid), time.process_time(), time.monotonic()
+        write(conn, ticks)
+        elapsed = time.monotonic() - started
+        client, server_cpu = time.process_time() - client_before, cpu_seconds(server.process.pid) - server_before
+        conn.close()
+    per_tick = 1e6 / len(ticks)
+    return Costs(len(ticks) / elapsed, client * per_tick, server_cpu * per_tick)
+
+
+def script_ceiling(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> Costs:
+    """The script alone: the calls `write` makes, pre-encoded (recorded_commands), sent one at a time to a fresh
+    server, each reply awaited as the store does. No Python work a tick: what the write path could reach if encoding
+    and packing cost nothing."""
+    commands = recorded_commands(ticks, write)
+
+    def replay(conn: redis.Redis, _: list[Tick]) -> None:
+        connection = redis.Connection(port=conn.connection_pool.connection_kwargs["port"], protocol=2)
+        connection.connect()
+        for command in commands:
+            connection.send_packed_command([command], check_health=False)
+            try:
+                connection.read_response()
+            except redis.ResponseError:  # NOSCRIPT before the first SCRIPT LOAD, as the store met it
+                pass
+        connection.disconnect()
+
+    return costs_on_fresh_redis(ticks, replay)
+
+
+def print_write_path(ticks: list[Tick]) -> None:
+    """Target 4 of issue 19: TickStore.add beside its own script's ceiling, as rates and as CPU a tick."""
+    ceiling, store = script_ceiling(ticks, store_alone), costs_on_fresh_redis(ticks, store_alone)
+    print(f"\n{'write path (batches of 500)':<52}{'ticks/s':>10}{'client us':>11}{'server us':>11}")
+    for name, costs in (("the script alone, pre-encoded RESP (ceiling)", ceiling), ("TickStore.add", store)):
+        print(f"{name:<52}{costs.rate:>10,.0f}{costs.client_us:>11.2f}{costs.server_us:>11.2f}")
+    print(f"TickStore.add / ceiling: {store.rate / ceiling.rate:.2f}x by rate, ", end="")
+    print(f"{ceiling.cpu_us / store.cpu_us:.2f}x by CPU a tick (client + server)")
 
 
 def naive(conn: redis.Redis, ticks: list[Tick]) -> None:
