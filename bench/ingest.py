@@ -1,17 +1,22 @@
 """Tracker ingest rate, replay -> Redis, beside its ceilings and the naive design, all in one run.
 
-    .venv/bin/python -m bench.ingest [--hours 72] [--naive 20000]
+    .venv/bin/python -m bench.ingest [--hours 72] [--naive 20000] [--no-exchanges]
 
 Over one generated recording of three products (about 7,100 ticks per hour, so the default is ~510k ticks):
 
 - end to end: `bcx-replay --speed max` -> one `bcx-tracker` process -> an embedded redis-server, from the
-  tracker's start to the moment every tick of the file is in Redis;
+  tracker's start to the moment every tick of the file is in Redis; and the same with the tracker's writer
+  waiting up to 100 ms for a fuller batch, as before issue 19 (now it writes at once when nothing else waits);
 - (a) redis-py + hiredis alone writing the same ticks (BCX members) with pipelines of 1,000 single-member ZADDs
   to one sorted set per product, no websocket; and TickStore.add alone (our Lua script, batches of 500);
 - (b) a websocket-client loop (skip_utf8_validation=True, as the tracker) that only drains the same frames from
   the same replay server, and the same with the tracker's receive path (bcx_tracker.framed_ws);
 - (c) the naive design: one ZADD per field (price, bid, ask sets, member = the value) per tick, one round trip
   each, over the first `--naive` ticks (its rate is steady; the whole file would take minutes).
+
+Then the write path (issue 19): TickStore.add alone beside its own Lua script fed the same calls pre-encoded
+(recorded as the bytes redis-py sent, then sent again to a fresh server with no Python work a tick), as ticks/s
+and as CPU a tick in this process and in redis-server (which moves far less with the machine's load).
 
 Then per exchange (issue 12), over recordings of the same hours: Coinbase alone (three products), Kraken alone
 (two products), Binance alone (two products), Bitfinex alone (two products; bcx-replay sends each trade as te
@@ -78,7 +83,7 @@ def start_replay(path: Path, log) -> tuple[subprocess.Popen, str]:
     return process, match.group(1)
 
 
-def write_config(path: Path, redis_url: str, feed_url: str, products: list[str]) -> None:
+def write_config(path: Path, redis_url: str, feed_url: str, products: list[str], tracker: str = "") -> None:
     exchanges = "".join(
         # no REST: nothing may leave the machine (an unreachable local port; the tracker only warns)
         f"[exchange:{name}]\nfeed_url = {feed_url}{replay_path(protocol)}\nrest_url = http://127.0.0.1:9\n"
@@ -90,7 +95,8 @@ def write_config(path: Path, redis_url: str, feed_url: str, products: list[str])
         )
     )
     path.write_text(
-        f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = {', '.join(products)}\n{exchanges}[log]\nlevel = WARNING\n"
+        f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = {', '.join(products)}\n{tracker}{exchanges}"
+        "[log]\nlevel = WARNING\n"
     )
 
 
@@ -104,16 +110,18 @@ def end_to_end(path: Path, ticks: list[Tick], products: list[str], workdir: Path
     return end_to_end_cpu(path, ticks, products, workdir)[0]
 
 
-def end_to_end_cpu(path: Path, ticks: list[Tick], products: list[str], workdir: Path) -> tuple[float, float]:
+def end_to_end_cpu(
+    path: Path, ticks: list[Tick], products: list[str], workdir: Path, tracker_options: str = ""
+) -> tuple[float, float]:
     """Until the newest tick of every product is stored; then every tick is checked to be there. Returns ticks/s
-    and the tracker's CPU microseconds per tick."""
+    and the tracker's CPU microseconds per tick. `tracker_options`: lines for the config's [tracker] section."""
     last_trade = {tick.product: tick.trade_id for tick in ticks}
     with EmbeddedRedis() as server, open(workdir / "bench.log", "w") as log:
         conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=5.0))
         store = TickStore(conn, "bcx")
         replay, url = start_replay(path, log)
         config = workdir / "bcx.conf"
-        write_config(config, server.url, url, products)
+        write_config(config, server.url, url, products, tracker_options)
         started = time.monotonic()
         tracker = subprocess.Popen(
             [str(BIN / "bcx-tracker"), "--config", str(config)], stderr=log, preexec_fn=pinned(0)
@@ -323,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive", type=int, default=20_000, help="ticks written the naive way (c)")
     parser.add_argument("--exchanges-hours", type=float, default=24.0, help="hours of each per-exchange run")
     parser.add_argument("--only-exchanges", action="store_true", help="run the per-exchange comparison alone")
+    parser.add_argument("--no-exchanges", action="store_true", help="leave the per-exchange comparison out")
     args = parser.parse_args(argv)
     if args.only_exchanges:
         with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
@@ -338,8 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         # slowing the loops measured in it ((a), (b), (c)) by up to 2x: keep them out of the collector's sight.
         gc.freeze()
         total, naive_ticks = len(ticks), ticks[: args.naive]
+        e2e, e2e_cpu = end_to_end_cpu(path, ticks, products, workdir)
+        # the writer before issue 19 waited up to 100 ms for a fuller batch; now it writes at once when idle
+        waiting, waiting_cpu = end_to_end_cpu(path, ticks, products, workdir, "flush_interval = 100ms\n")
         rates = {
-            "end to end: bcx-replay --speed max -> bcx-tracker -> redis": end_to_end(path, ticks, products, workdir),
+            "end to end: bcx-replay --speed max -> bcx-tracker -> redis": e2e,
+            "    the same, tracker flush_interval = 100ms (the writer before issue 19)": waiting,
             "(a) redis-py + hiredis, pipelined ZADD, no websocket": rate_on_fresh_redis(ticks, pipelined),
             "    TickStore.add alone (Lua, batches of 500)": rate_on_fresh_redis(ticks, store_alone),
             "(b) websocket-client drain of the same replay server": drain(path, total, products, workdir),
@@ -348,13 +361,15 @@ def main(argv: list[str] | None = None) -> int:
                 naive_ticks, naive
             ),
         }
-    e2e = next(iter(rates.values()))
     print(f"{total:,} ticks of {len(products)} products")
     print(f"{'path':<74}{'ticks/s':>10}{'end to end / it':>17}")
     for name, rate in rates.items():
         print(f"{name:<74}{rate:>10,.0f}{e2e / rate:>16.2f}x")
-    with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
-        print_exchanges(per_exchange(args.exchanges_hours, Path(tmp)))
+    print(f"tracker CPU a tick, end to end: {e2e_cpu:.1f} us (flush_interval 100ms: {waiting_cpu:.1f} us)")
+    print_write_path(ticks)
+    if not args.no_exchanges:
+        with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
+            print_exchanges(per_exchange(args.exchanges_hours, Path(tmp)))
     return 0
 
 
