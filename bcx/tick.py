@@ -62,38 +62,16 @@ def encode_member(tick: Tick) -> str:
 
 def encode_entries(ticks: Iterable[Tick]) -> str:
     """`time member` lines, one a tick: the whole batch as one argument of the chunk script (bcx.chunks), which is
-    cheaper to send than two arguments a tick.
-
-    The tracker encodes every tick it stores here, so the usual shapes (a book with the price's whole part and
-    decimals, a size below 1) are worked out inline, and a price once (_price_form is cached): a function call
-    costs as much as the work it would hold. The helpers handle the rest the same way."""
+    cheaper to send than two arguments a tick. The tracker encodes every tick it stores here: each price is worked
+    out once (_price_form is cached) and the usual shapes take the short paths."""
     lines = []
     for _, time_ms, trade_id, price, bid, ask, size, _ in ticks:
         form = _price_form(price)
-        _, decimals, price_field, whole, fraction_units = form
-        if bid is None:
-            bid_field = ""
-        else:
-            bid_whole, _, fraction = bid.partition(".")
-            if bid_whole == whole and len(fraction) == decimals and fraction.isdigit() and fraction.isascii():
-                bid_field = str(fraction_units - int(fraction))
-            else:
-                bid_field = _book_offset(bid, form, -1)
-        if ask is None:
-            ask_field = ""
-        else:
-            ask_whole, _, fraction = ask.partition(".")
-            if ask_whole == whole and len(fraction) == decimals and fraction.isdigit() and fraction.isascii():
-                ask_field = str(int(fraction) - fraction_units)
-            else:
-                ask_field = _book_offset(ask, form, 1)
-        if size and size[:2] == "0." and (fraction := size[2:]).isdigit() and fraction.isascii() and len(size) < 38:
-            size_field = base36(int(fraction)) + _DIGITS36[len(fraction)]
-        else:
-            size_field = _size_form(size)
+        bid_field = "" if bid is None else _book_offset(bid, form, -1)
+        ask_field = "" if ask is None else _book_offset(ask, form, 1)
         high, low = divmod(trade_id, 1296)
         trade = _base36_high(high) + _PAIRS36[low] if high > 0 else base36(trade_id)
-        lines.append(f"{time_ms} {trade};{price_field};{bid_field};{ask_field};{size_field}")
+        lines.append(f"{time_ms} {trade};{form[2]};{bid_field};{ask_field};{_size_form(size)}")
     return "\n".join(lines)
 
 
@@ -170,8 +148,10 @@ def _base36_high(number: int) -> str:
 
 def _book_offset(value: str, price: tuple[int, int, str, str, int], sign: int) -> str:
     """A bid or ask against its trade's price (its _price_form()), in units of the price's last digit."""
-    units, decimals, _, _, _ = price
+    units, decimals, _, price_whole, price_fraction = price
     whole, _, fraction = value.partition(".")
+    if whole == price_whole and len(fraction) == decimals and fraction.isdigit() and fraction.isascii():
+        return str(sign * (int(fraction) - price_fraction))  # the usual case: the price's whole part and decimals
     if len(fraction) != decimals or units < 0 or not _PLAIN.match(value):
         return "=" + _checked_literal(value)
     return str(sign * (int(whole + fraction) - units))
