@@ -1,6 +1,6 @@
 """Tracker ingest rate, replay -> Redis, beside its ceilings and the naive design, all in one run.
 
-    .venv/bin/python -m bench.ingest [--hours 72] [--naive 20000] [--no-exchanges]
+    .venv/bin/python -m bench.ingest [--hours 72] [--naive 20000] [--no-exchanges] [--only-write-path]
 
 Over one generated recording of three products (about 7,100 ticks per hour, so the default is ~510k ticks):
 
@@ -332,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exchanges-hours", type=float, default=24.0, help="hours of each per-exchange run")
     parser.add_argument("--only-exchanges", action="store_true", help="run the per-exchange comparison alone")
     parser.add_argument("--no-exchanges", action="store_true", help="leave the per-exchange comparison out")
+    parser.add_argument("--only-write-path", action="store_true", help="run the write path comparison alone")
     args = parser.parse_args(argv)
     if args.only_exchanges:
         with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
@@ -346,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         # Half a million ticks held here would make every full garbage collection of this process walk them,
         # slowing the loops measured in it ((a), (b), (c)) by up to 2x: keep them out of the collector's sight.
         gc.freeze()
+        if args.only_write_path:
+            print_write_path(ticks)
+            return 0
         total, naive_ticks = len(ticks), ticks[: args.naive]
         e2e, e2e_cpu = end_to_end_cpu(path, ticks, products, workdir)
         # the writer before issue 19 waited up to 100 ms for a fuller batch; now it writes at once when idle
