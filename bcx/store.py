@@ -47,11 +47,11 @@ class TickStore:
         by_product: dict[str, list[Tick]] = {}
         for tick in ticks:
             by_product.setdefault(tick.product, []).append(tick)
-        added = 0
-        for product, batch in by_product.items():
-            keys = self.keys(product)
-            added += self.chunks.add_lines(keys.ticks, encode_entries(batch), TRADE, latest=keys.latest)
-        return added
+        calls = (  # lazy: each product's lines are built while the server writes the previous product's
+            (keys.ticks, encode_entries(batch), TRADE, keys.latest)
+            for keys, batch in ((self.keys(product), batch) for product, batch in by_product.items())
+        )
+        return self.chunks.add_each(calls)
 
     def announce(self, products: Iterable[str]) -> None:
         """Tell live readers that these products have new ticks (PUBLISH on ticks_channel); nobody listening is fine."""

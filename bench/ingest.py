@@ -288,7 +288,7 @@ def costs_on_fresh_redis(ticks: list[Tick], write: Callable[[redis.Redis, list[T
 
 def script_ceiling(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> Costs:
     """The script alone: the calls `write` makes, pre-encoded (recorded_commands), sent one at a time to a fresh
-    server, each reply awaited as the store does. No Python work a tick: what the write path could reach if encoding
+    server, each reply awaited before the next call. No Python work a tick: what the write path could reach if encoding
     and packing cost nothing."""
     commands = recorded_commands(ticks, write)
 

@@ -113,6 +113,20 @@ def test_members_written_before_issue_19_read_back_and_count_as_the_same_trade(r
     assert store.count(PRODUCT) == 3
 
 
+@pytest.mark.single_redis
+def test_a_batch_of_several_products_is_stored_after_the_server_forgot_the_script(redis_conn):
+    store = TickStore(redis_conn, "bcx")
+    first = [tick(1000, 1), Tick("ETH-USD", 1000, 2, "3480.08", "3480.07", "3480.09", "0.5")]
+    assert store.add(first) == 2
+    redis_conn.script_flush()  # as after a restart: every call of the next batch meets NOSCRIPT
+    later = [tick(2000, 3), Tick("ETH-USD", 2000, 4, "3480.10", size="1"), Tick("SOL-USD", 2000, 5, "184.99")]
+    assert store.add(later + first) == 3
+    assert store.range(PRODUCT, 0, 3000) == [first[0], later[0]]
+    assert store.range("ETH-USD", 0, 3000) == [first[1], later[1]]
+    assert store.range("SOL-USD", 0, 3000) == [later[2]]
+    assert redis_conn.ping()  # the connection that carried the calls is still usable
+
+
 def test_latest_tracks_newest_time(redis_conn):
     store = TickStore(redis_conn, "bcx")
     store.add([tick(2000, 2, price="2"), tick(1000, 1, price="1")])
