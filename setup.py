@@ -17,7 +17,7 @@ setup(
         "bcx_web": ["static/*", "static/vendor/*"],
     },
     install_requires=[
-        "redis[hiredis]>=5",
+        "redis[hiredis]>=5.3",  # ConnectionPool.get_connection() without a command name (bcx.chunks.add_each)
         # FramedWebSocket reads through websocket-client's `_recv` (tests/integration/test_contracts.py guards it)
         "websocket-client>=1.9,<1.10",
         "orjson>=3.9",

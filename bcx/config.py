@@ -69,8 +69,19 @@ class TrackerConfig:
         "Like coinbase:BTC-USD, kraken:BTC-USD: whatever the exchange itself calls the market. Each exchange gets "
         "its own connection.",
     )
-    batch_size: int = option(c.positive_int, "500", "the most ticks one pipelined write to Redis holds")
-    flush_interval: float = option(c.duration, "100ms", "waiting ticks are written to Redis at least this often")
+    batch_size: int = option(
+        c.positive_int,
+        "500",
+        "the most ticks one pipelined write to Redis holds",
+        "Ticks are written at once when nothing else waits; under load, what arrived during one write is the next "
+        "batch.",
+    )
+    flush_interval: float = option(
+        c.duration,
+        "0s",
+        "above 0s, wait this long for a fuller batch before writing (fewer, larger writes; each tick later by up to "
+        "this)",
+    )
     queue_size: int = option(
         c.positive_int,
         "100000",

@@ -14,7 +14,7 @@ import redis
 from bcx import pubsub
 from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, ChunkedSets
 from bcx.keys import SeriesKeys, ticks_channel
-from bcx.tick import Tick, decode_member, encode_member
+from bcx.tick import Tick, decode_member, encode_entries
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,11 @@ class TickStore:
         by_product: dict[str, list[Tick]] = {}
         for tick in ticks:
             by_product.setdefault(tick.product, []).append(tick)
-        added = 0
-        for product, batch in by_product.items():
-            keys = self.keys(product)
-            entries = ((tick.time_ms, encode_member(tick)) for tick in batch)
-            added += self.chunks.add(keys.ticks, entries, TRADE, latest=keys.latest)
-        return added
+        calls = (  # lazy: each product's lines are built while the server writes the previous product's
+            (keys.ticks, encode_entries(batch), TRADE, keys.latest)
+            for keys, batch in ((self.keys(product), batch) for product, batch in by_product.items())
+        )
+        return self.chunks.add_each(calls)
 
     def announce(self, products: Iterable[str]) -> None:
         """Tell live readers that these products have new ticks (on ticks_channel, through bcx.pubsub: sharded on a

@@ -27,7 +27,7 @@ def test_packaged_default_loads_with_documented_defaults():
     assert (kraken.feed_url, kraken.rest_url) == ("wss://ws.kraken.com/v2", "https://api.kraken.com")
     assert config.tracker.products == ("coinbase:BTC-USD", "coinbase:ETH-USD")
     assert config.warnings == ()
-    assert config.tracker.flush_interval == pytest.approx(0.1)
+    assert config.tracker.flush_interval == 0.0  # write at once when nothing else waits
     assert config.watcher.retention == {"raw": 7 * 86400, "1m": 90 * 86400, "1h": 5 * 365 * 86400, "1d": None}
     assert config.watcher.candles == ("1m", "1h", "1d")
     assert (config.web.host, config.web.port) == ("127.0.0.1", 8080)
