@@ -21,15 +21,23 @@ from pathlib import Path
 
 import requests
 
+from bcx.candles import interval_ms
 from bcx.config import RedisConfig, load_config, packaged_default
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
 from bcx_web.app import create_app
-from bench.history import DAY, END, HOUR, PRODUCTS, write_history
+from bench.history import DAY, END, HOUR, PRODUCTS, stored_intervals, write_history
 from bench.web import configured_workers, p50_p99, running_web
 
 SPANS = (("1 hour", HOUR, "1m"), ("1 day", DAY, "1m"), ("1 week", 7 * DAY, "15m"), ("1 month", 30 * DAY, "1h"))
+
+
+ONE_PRODUCT = "/series 1 week, one product"
+
+
+def series_name(label: str) -> str:
+    return f"/series {label}, 1000 points"
 
 
 def queries(products, tick_hours: int) -> list[tuple[str, list[str], int | None]]:
@@ -38,10 +46,11 @@ def queries(products, tick_hours: int) -> list[tuple[str, list[str], int | None]
     for label, span, interval in SPANS:
         window = f"start={END - span}&end={END}"
         raw = span if span <= tick_hours * HOUR else None
-        count = span // int(interval[:-1]) // {"m": 60_000, "h": HOUR}[interval[-1]]
-        found.append(
-            (f"/series {label}, 1000 points", [f"/api/v1.0/series/{p}?{window}&points=1000" for p in products], raw)
-        )
+        count = span // interval_ms(interval)
+        series = [f"/api/v1.0/series/{p}?{window}&points=1000" for p in products]
+        found.append((series_name(label), series, raw))
+        if label == "1 week":
+            found.append((ONE_PRODUCT, series[:1], None))
         found.append(
             (
                 f"/candles {label} at {interval} ({count})",
@@ -84,15 +93,26 @@ def main() -> None:
     parser.add_argument("--tick-hours", type=int, default=24, help="hours of raw ticks at the end")
     parser.add_argument("--requests", type=int, default=60, help="timed requests per query and path")
     parser.add_argument("--raw-requests", type=int, default=6, help="timed raw-tick reads per range")
+    parser.add_argument(
+        "--stored",
+        type=lambda text: tuple(i.strip() for i in text.split(",")),
+        default=stored_intervals(),
+        help="the candle tiers the history holds (default: the packaged [watcher] candles; 1m,1h,1d: a store "
+        "written before 5m and 15m, which bcx-web then reads from the finer tiers)",
+    )
     args = parser.parse_args()
     products = PRODUCTS[: args.products]
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as tmp:
         conn = connect(RedisConfig(server.url, "bcx", 60.0))
         began = time.perf_counter()
-        total = sum(write_history(conn, p, args.rate, args.days, args.tick_hours, s) for s, p in enumerate(products))
+        total = sum(
+            write_history(conn, p, args.rate, args.days, args.tick_hours, s, args.stored)
+            for s, p in enumerate(products)
+        )
         print(
-            f"history: {len(products)} products, {args.days} days of 1m/1h/1d candles, the last {args.tick_hours} h "
-            f"as {total:,} raw ticks ({args.rate}/s each), written in {time.perf_counter() - began:.0f} s"
+            f"history: {len(products)} products, {args.days} days of {'/'.join(args.stored)} candles, the last "
+            f"{args.tick_hours} h as {total:,} raw ticks ({args.rate}/s each), written in "
+            f"{time.perf_counter() - began:.0f} s; bcx-web configured for {'/'.join(stored_intervals())}"
         )
         base_config = load_config(str(packaged_default()))
         config = replace(
@@ -108,18 +128,34 @@ def main() -> None:
                 in_process = time_calls(lambda u: client.get(u).get_data(), paths, args.requests)
                 over_http = time_calls(lambda u: session.get(base + u).raise_for_status(), paths, args.requests)
                 raw = raw_read(store, products, raw_span, args.raw_requests) if raw_span else None
-                rows.append((name, in_process, over_http, raw))
+                rows.append((name, in_process, over_http, raw, tier_of(client, paths[0])))
         workers, threads = configured_workers()
         print(f"\nms, p50 / p99; gunicorn: bcx-web with {workers} workers x {threads} threads, one client\n")
         print(f"| {'query':32} | {'test client':>17} | {'gunicorn (HTTP)':>17} | {'raw ticks (TickStore.range)':>34} |")
         print(f"| {'-' * 32} | {'-' * 16}: | {'-' * 16}: | {'-' * 33}: |")
-        for name, in_process, over_http, raw in rows:
+        for name, in_process, over_http, raw, tier in rows:
             if raw:
                 ratio = p50_p99(raw[0])[0] / p50_p99(over_http)[0]
                 raw_text = f"{cell(raw[0])} ({raw[1]:,} ticks, {ratio:4.0f}x)"
             else:
                 raw_text = "not generated"
-            print(f"| {name:32} | {cell(in_process):>17} | {cell(over_http):>17} | {raw_text:>34} |")
+            name = f"{name} [{tier}]" if tier else name
+            print(f"| {name:40} | {cell(in_process):>17} | {cell(over_http):>17} | {raw_text:>34} |")
+        print_ratios({name: p50_p99(over_http)[0] for name, _, over_http, _, _ in rows})
+
+
+def tier_of(client, path: str) -> str | None:
+    """The tier a /series answer was read from (a /candles answer has none)."""
+    return client.get(path).get_json().get("tier")
+
+
+def print_ratios(p50: dict[str, float]) -> None:
+    """Issue 19's targets 1 and 2, as ratios of gunicorn p50s of this run."""
+    day, week, month = (p50[series_name(label)] for label in ("1 day", "1 week", "1 month"))
+    print("\ngunicorn p50 ratios (issue 19):")
+    print(f"  1 week / 1 day /series:                          {week / day:5.2f}x (target 1: about 1x)")
+    print(f"  1 month / 1 day /series:                         {month / day:5.2f}x")
+    print(f"  1 week /series, 3 products in turn / one product: {week / p50[ONE_PRODUCT]:5.2f}x (target 2: <= 1.5x)")
 
 
 if __name__ == "__main__":
