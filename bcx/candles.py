@@ -20,7 +20,7 @@ from functools import cached_property
 
 import redis
 
-from bcx.chunks import REPLACE, ChunkedSets
+from bcx.chunks import REPLACE, ChunkedSets, _lua
 from bcx.keys import SeriesKeys
 from bcx.tick import Tick, base36, from_offset, offset
 
@@ -148,6 +148,16 @@ def decode_candle(member: str | bytes, time_ms: int | None = None) -> Candle:
     )
 
 
+@dataclass(frozen=True)
+class TierRead:
+    """What CandleStore.range_tiers found: candles per tier, the raw ticks after them as (member, time ms), and
+    the time the raw part starts at (where the tiers stopped)."""
+
+    candles: list[list[Candle]]
+    ticks: list[tuple[str, int]]
+    raw_from: int
+
+
 class CandleStore:
     """Candles of any product and interval, chunked like ticks; a bucket holds one candle, the last written."""
 
@@ -162,6 +172,7 @@ class CandleStore:
         self.prefix = prefix
         self.chunks = ChunkedSets(conn, chunk_entries)
         self.decode = decode  # decode_candle, or a memoized one: bcx-web reads the same candles again and again
+        self._read_tiers = conn.register_script(_lua("tier_read.lua"))
 
     def keys(self, product: str) -> SeriesKeys:
         return SeriesKeys(self.prefix, product)
@@ -178,6 +189,29 @@ class CandleStore:
         members = self.chunks.range_members(self.keys(product).candles(interval), start_ms, end_ms, limit)
         decode = self.decode
         return [decode(member) for member in members]
+
+    def range_tiers(
+        self,
+        product: str,
+        tiers: Sequence[tuple[str, int]],
+        start_ms: int,
+        end_ms: int,
+        raw_end_ms: int,
+        limit: int | None = None,
+    ) -> TierRead:
+        """Candles of `tiers` ((interval, width ms), coarsest first) whose bucket starts within [start_ms, end_ms],
+        each tier from the end of the newest bucket of the coarser ones on; then the product's raw ticks from there
+        to raw_end_ms, when the tiers leave anything of [start_ms, end_ms]. At most `limit` from each. One round
+        trip (lua/tier_read.lua), where reading chain by chain costs two a chain."""
+        keys = self.keys(product)
+        args: list = [start_ms, end_ms, raw_end_ms, limit or 0, keys.ticks.chunk_prefix]
+        for interval, width in tiers:
+            args += [keys.candles(interval).chunk_prefix, width]
+        indexes = [keys.candles(interval).index for interval, _ in tiers]
+        *found, raw, covered = self._read_tiers(keys=[*indexes, keys.ticks.index], args=args)
+        decode = self.decode
+        pairs = list(zip(raw[::2], raw[1::2], strict=True))
+        return TierRead([[decode(member) for member in members] for members in found], pairs, covered)
 
     def trim_before(self, product: str, interval: str, cutoff_ms: int) -> int:
         return self.chunks.trim_before(self.keys(product).candles(interval), cutoff_ms)

@@ -43,8 +43,8 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[str], Any], str]]] = {
     },
     "watcher": {
         "interval": (c.positive_duration, "1s"),
-        "candles": (c.candle_intervals, "1m, 1h, 1d"),
-        "retention": (c.retention_tiers, "raw:7d, 1m:90d, 1h:5y, 1d:forever"),
+        "candles": (c.candle_intervals, "1m, 5m, 15m, 1h, 6h, 1d"),
+        "retention": (c.retention_tiers, "raw:7d, 1m:90d, 5m:1y, 15m:2y, 1h:5y, 6h:forever, 1d:forever"),
         "trim_interval": (c.duration, "60s"),
         "max_memory": (c.optional_byte_size, ""),
         "alert_stream_length": (c.positive_int, "10000"),
@@ -104,7 +104,13 @@ ALERT_SCHEMA: dict[str, tuple[Callable[[str], Any], str | None]] = {
     "cooldown": (c.duration, "5m"),
 }
 # what a tier keeps when `[watcher] retention` does not name it (None: forever)
-DEFAULT_RETENTION: dict[str, float | None] = {"raw": 7 * 86400, "1m": 90 * 86400, "1h": 5 * 365 * 86400}
+DEFAULT_RETENTION: dict[str, float | None] = {
+    "raw": 7 * 86400,
+    "1m": 90 * 86400,
+    "5m": 365 * 86400,
+    "15m": 2 * 365 * 86400,
+    "1h": 5 * 365 * 86400,
+}
 
 
 class ConfigError(Exception):

@@ -24,6 +24,7 @@ import requests
 from bcx.candles import interval_ms
 from bcx.config import RedisConfig, load_config, packaged_default
 from bcx.connection import connect
+from bcx.converters import series_list
 from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
 from bcx_web.app import create_app
@@ -118,7 +119,7 @@ def main() -> None:
         config = replace(
             base_config,
             redis=replace(base_config.redis, url=server.url),
-            tracker=replace(base_config.tracker, products=products),
+            tracker=replace(base_config.tracker, products=series_list(", ".join(products))),
         )
         client = create_app(config).test_client()
         store = TickStore(conn, "bcx")
@@ -145,8 +146,11 @@ def main() -> None:
 
 
 def tier_of(client, path: str) -> str | None:
-    """The tier a /series answer was read from (a /candles answer has none)."""
-    return client.get(path).get_json().get("tier")
+    """The tier a /series answer was read from (a /candles answer has none); an error answer stops the bench."""
+    answer = client.get(path)
+    if answer.status_code != 200:
+        raise SystemExit(f"{path}: HTTP {answer.status_code} {answer.get_data(as_text=True)}")
+    return answer.get_json().get("tier")
 
 
 def print_ratios(p50: dict[str, float]) -> None:

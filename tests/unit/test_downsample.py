@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bcx.candles import Candle
-from bcx_web.candle_source import sources_for
+from bcx.candles import Candle, interval_ms
+from bcx_web.candle_source import DEFAULT_STORED, sources_for
 from bcx_web.downsample import RAW, candle_points, choose_tier, min_max
 
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
@@ -68,3 +68,19 @@ def test_sources_are_the_stored_intervals_dividing_the_width_coarsest_first():
     assert sources_for(6 * HOUR, ("1m", "1h", "1d")) == [("1h", HOUR), ("1m", MIN)]
     assert sources_for(5 * MIN, ("1m", "1h", "1d")) == [("1m", MIN)]
     assert sources_for(MIN, ()) == []
+
+
+def test_with_the_default_tiers_a_1000_point_chart_of_any_span_reads_at_most_3000_candles():
+    tiers = [(name, interval_ms(name)) for name in DEFAULT_STORED]
+    assert [choose_tier(span, 1000, tiers) for span in (DAY, 3 * DAY, 7 * DAY, 30 * DAY, 365 * DAY)] == [
+        "1m",
+        "5m",
+        "15m",
+        "1h",
+        "6h",
+    ]
+    widths = dict(tiers)
+    for span in range(HOUR, 4 * 365 * DAY, 37 * MIN):  # every span from an hour to four years, 37 minutes apart
+        tier = choose_tier(span, 1000, tiers)
+        # The widest step between tiers is 6 (1h to 6h): a span just short of the coarser tier reads 3,000.
+        assert tier == RAW or span // widths[tier] <= 3000
