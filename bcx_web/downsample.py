@@ -52,22 +52,25 @@ def candle_points(
 ) -> tuple[list[Point], list[float]]:
     """Two points per candle, its extremes in the order the price most likely met them (low first when it
     closed up), the second half a bucket later so that times stay distinct; and their values as floats, for
-    min_max (computed once per candle: see Candle.low_high). Times are kept within [first_ms, last_ms] (the
+    min_max (computed once per candle: see Candle.drawing). Times are kept within [first_ms, last_ms] (the
     range asked for and the data there is): a day candle of three hours of ticks must not draw a point twelve
     hours after the newest tick, nor before the range's start."""
     points: list[Point] = []
     values: list[float] = []
     half = width_ms // 2
-    low_bound = -(2**63) if first_ms is None else first_ms
-    high_bound = 2**63 if last_ms is None else last_ms
     for candle in candles:
-        time_ms = min(max(candle.time_ms, low_bound), high_bound)
-        later = min(max(candle.time_ms + half, low_bound), high_bound)
-        low, high = candle.low_high
-        if candle.rising:
-            points += ((time_ms, candle.low), (later, candle.high))
+        low, high, rising = candle.drawing
+        time_ms = candle.time_ms
+        if rising:
+            points += ((time_ms, candle.low), (time_ms + half, candle.high))
             values += (low, high)
         else:
-            points += ((time_ms, candle.high), (later, candle.low))
+            points += ((time_ms, candle.high), (time_ms + half, candle.low))
             values += (high, low)
+    # Only the first and the last candle can reach outside [first_ms, last_ms]: clamp those points alone.
+    low_bound = points[0][0] if first_ms is None or not points else first_ms
+    high_bound = points[-1][0] if last_ms is None or not points else last_ms
+    for index in (0, 1, -2, -1)[: len(points)]:
+        time_ms, value = points[index]
+        points[index] = (min(max(time_ms, low_bound), high_bound), value)
     return points, values
