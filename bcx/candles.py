@@ -19,8 +19,8 @@ from decimal import Decimal
 
 import redis
 
-from bcx.chunks import REPLACE, ChunkedSets, _lua
-from bcx.keys import SeriesKeys
+from bcx.chunks import READ_CHUNKS_PER_ROUND, REPLACE, ChunkedSets, _lua, chunk_base
+from bcx.keys import ChunkKeys, SeriesKeys
 from bcx.tick import Tick, base36, from_offset, offset
 
 _INTERVAL_RE = re.compile(r"^(\d+)([mhdw])$")
@@ -117,6 +117,15 @@ def combine(candles: Iterable[Candle], width_ms: int) -> list[Candle]:
     return merged
 
 
+def _queue_reads(pipe, chain: ChunkKeys, lo: int, hi: int, chunk_ids: Sequence[str], scores: bool) -> int:
+    """Queue the reads of [lo, hi] in the given chunks of a chain (scores are stored relative to the chunk's base);
+    returns how many."""
+    for chunk_id in chunk_ids:
+        base = chunk_base(chunk_id)
+        pipe.zrangebyscore(chain.chunk(chunk_id), lo - base, hi - base, withscores=scores)
+    return len(chunk_ids)
+
+
 def candle_time(tag: str) -> int:
     """A member's time tag (encode_candle) -> the bucket's start in unix ms."""
     return int(tag[1:], 36) if tag[0] == "." else int(tag, 36) * 60_000
@@ -171,7 +180,7 @@ class CandleStore:
         self.prefix = prefix
         self.chunks = ChunkedSets(conn, chunk_entries)
         self.decode = decode  # decode_candle, or a memoized one: bcx-web reads the same candles again and again
-        self._read_tiers = conn.register_script(_lua("tier_read.lua"))
+        self._plan_read = conn.register_script(_lua("tier_read.lua"))
 
     def keys(self, product: str) -> SeriesKeys:
         return SeriesKeys(self.prefix, product)
@@ -200,17 +209,36 @@ class CandleStore:
     ) -> TierRead:
         """Candles of `tiers` ((interval, width ms), coarsest first) whose bucket starts within [start_ms, end_ms],
         each tier from the end of the newest bucket of the coarser ones on; then the product's raw ticks from there
-        to raw_end_ms, when the tiers leave anything of [start_ms, end_ms]. At most `limit` from each. One round
-        trip (lua/tier_read.lua), where reading chain by chain costs two a chain."""
+        to raw_end_ms, when the tiers leave anything of [start_ms, end_ms]. At most `limit` from each. Two round
+        trips however many tiers (lua/tier_read.lua finds the chunks, one pipeline reads them), where reading
+        chain by chain costs two a chain."""
         keys = self.keys(product)
-        args: list = [start_ms, end_ms, raw_end_ms, limit or 0, keys.ticks.chunk_prefix]
-        for interval, width in tiers:
-            args += [keys.candles(interval).chunk_prefix, width]
-        indexes = [keys.candles(interval).index for interval, _ in tiers]
-        *found, raw, covered = self._read_tiers(keys=[*indexes, keys.ticks.index], args=args)
+        chains = [keys.candles(interval) for interval, _ in tiers]
+        args: list = [start_ms, end_ms, raw_end_ms]
+        for chain, (_, width) in zip(chains, tiers, strict=True):
+            args += [chain.chunk_prefix, width]
+        *plans, raw_plan = self._plan_read(keys=[*(chain.index for chain in chains), keys.ticks.index], args=args)
+        raw_in_pipeline = len(raw_plan) - 2 <= READ_CHUNKS_PER_ROUND  # more: read in rounds, up to the limit
+        pipe = self.conn.pipeline(transaction=False)
+        queued = 0
+        for chain, (lo, hi, *chunk_ids) in zip(chains, plans, strict=True):
+            queued += _queue_reads(pipe, chain, int(lo), int(hi), chunk_ids, False)
+        if raw_in_pipeline and len(raw_plan) > 2:
+            queued += _queue_reads(pipe, keys.ticks, int(raw_plan[0]), int(raw_plan[1]), raw_plan[2:], True)
+        replies = iter(pipe.execute() if queued else ())
         decode = self.decode
-        pairs = list(zip(raw[::2], raw[1::2], strict=True))
-        return TierRead([[decode(member) for member in members] for members in found], pairs, covered)
+        found = []
+        for _, _, *chunk_ids in plans:
+            members = [member for _ in chunk_ids for member in next(replies)]
+            found.append([decode(member) for member in members[:limit]])
+        if len(raw_plan) < 2:
+            ticks: list[tuple[str, int]] = []
+        elif raw_in_pipeline:
+            bases = [chunk_base(chunk_id) for chunk_id in raw_plan[2:]]
+            ticks = [(member, int(score) + base) for base in bases for member, score in next(replies)]
+        else:
+            ticks = self.chunks.range(keys.ticks, int(raw_plan[0]), int(raw_plan[1]), limit)
+        return TierRead(found, ticks[:limit], int(raw_plan[0]))
 
     def trim_before(self, product: str, interval: str, cutoff_ms: int) -> int:
         return self.chunks.trim_before(self.keys(product).candles(interval), cutoff_ms)

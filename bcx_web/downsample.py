@@ -67,10 +67,53 @@ def candle_points(
         else:
             points += ((time_ms, candle.high), (time_ms + half, candle.low))
             values += (high, low)
-    # Only the first and the last candle can reach outside [first_ms, last_ms]: clamp those points alone.
-    low_bound = points[0][0] if first_ms is None or not points else first_ms
-    high_bound = points[-1][0] if last_ms is None or not points else last_ms
+    return _clamped(points, first_ms, last_ms), values
+
+
+def candle_min_max(
+    candles: Sequence[Candle], width_ms: int, limit: int, first_ms: int | None = None, last_ms: int | None = None
+) -> list[Point]:
+    """At most `limit` points drawing `candles`: candle_points when they fit, else per bucket of consecutive
+    candles the lowest low and the highest high, each at the time candle_points gives it, in time order. What
+    min_max(candle_points(...)) draws, without making two points of every candle first (a day of 1m candles is
+    2,880 of them for 1,000 kept)."""
+    if 2 * len(candles) <= limit or limit < 2:
+        points, values = candle_points(candles, width_ms, first_ms, last_ms)
+        return min_max(points, limit, values)
+    half = width_ms // 2
+    drawings = [candle.drawing for candle in candles]
+    lows = [drawing[0] for drawing in drawings]
+    highs = [drawing[1] for drawing in drawings]
+    buckets, count = limit // 2, len(candles)
+    kept: list[Point] = []
+    for index in range(buckets):
+        first, stop = index * count // buckets, (index + 1) * count // buckets
+        bucket = lows[first:stop]
+        low = first + bucket.index(min(bucket))
+        bucket = highs[first:stop]
+        high = first + bucket.index(max(bucket))
+        if low == high:  # one candle holds both: its two points, as candle_points orders them
+            candle = candles[low]
+            if drawings[low][2]:
+                kept += ((candle.time_ms, candle.low), (candle.time_ms + half, candle.high))
+            else:
+                kept += ((candle.time_ms, candle.high), (candle.time_ms + half, candle.low))
+            continue
+        low_candle, high_candle = candles[low], candles[high]
+        low_point = (low_candle.time_ms + (0 if drawings[low][2] else half), low_candle.low)
+        high_point = (high_candle.time_ms + (half if drawings[high][2] else 0), high_candle.high)
+        kept += (low_point, high_point) if low < high else (high_point, low_point)
+    return _clamped(kept, first_ms, last_ms)
+
+
+def _clamped(points: list[Point], first_ms: int | None, last_ms: int | None) -> list[Point]:
+    """Points with times kept within [first_ms, last_ms]; only the first and the last candle's points can be
+    outside (buckets are aligned down to their width, and the last one is drawn half a width on)."""
+    if not points:
+        return points
+    low_bound = points[0][0] if first_ms is None else first_ms
+    high_bound = points[-1][0] if last_ms is None else last_ms
     for index in (0, 1, -2, -1)[: len(points)]:
         time_ms, value = points[index]
         points[index] = (min(max(time_ms, low_bound), high_bound), value)
-    return points, values
+    return points

@@ -35,6 +35,7 @@ SPANS = (("1 hour", HOUR, "1m"), ("1 day", DAY, "1m"), ("1 week", 7 * DAY, "15m"
 
 
 ONE_PRODUCT = "/series 1 week, one product"
+HEALTH = "/health (one Redis round trip)"
 
 
 def series_name(label: str) -> str:
@@ -59,6 +60,7 @@ def queries(products, tick_hours: int) -> list[tuple[str, list[str], int | None]
                 raw,
             )
         )
+    found.append((HEALTH, ["/api/v1.0/health"], None))
     return found
 
 
@@ -160,6 +162,7 @@ def print_ratios(p50: dict[str, float]) -> None:
     print(f"  1 week / 1 day /series:                          {week / day:5.2f}x (target 1: about 1x)")
     print(f"  1 month / 1 day /series:                         {month / day:5.2f}x")
     print(f"  1 week /series, 3 products in turn / one product: {week / p50[ONE_PRODUCT]:5.2f}x (target 2: <= 1.5x)")
+    print(f"  1 day /series / /health:                          {day / p50[HEALTH]:5.2f}x (target 3: <= 2x)")
 
 
 if __name__ == "__main__":
