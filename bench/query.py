@@ -4,10 +4,12 @@ ticks (TickStore.range).
 
     .venv/bin/python -m bench.query [--products 3] [--rate 10] [--days 30] [--tick-hours 24] [--requests 60]
 
-Starts its own embedded redis-server and writes the history of bench.history: `days` of the watcher's 1m/1h/1d
-candles, the last `tick-hours` of them as raw ticks at `rate` per second per product (a month of raw ticks would
-be 26M per product: too many to write here, and no query below a day reads them). Requests go one at a time, in
-turn over the products, as a browser asks (HTTP with Accept-Encoding: gzip). Compare figures within one run.
+Starts its own embedded redis-server and writes the history of bench.history: `days` of the watcher's candles
+(the packaged tiers, or `--stored`), the last `tick-hours` of them as raw ticks at `rate` per second per product
+(a month of raw ticks would be 26M per product: too many to write here, and no query below a day reads them).
+Requests go one at a time, in turn over the products, as a browser asks (HTTP with Accept-Encoding: gzip), and
+the queries in turns (one request of each, then the next round), so that the machine's load falls on all alike.
+Compare within one run.
 """
 
 from __future__ import annotations
@@ -73,6 +75,18 @@ def time_calls(get: Callable[[str], object], paths: list[str], count: int) -> li
     return samples
 
 
+def time_in_turns(get: Callable[[str], object], queries: list[list[str]], count: int) -> list[list[float]]:
+    """Times of `count` requests of each query, taken in turns (one of each query, then the next round): the
+    machine's load falls on every query alike, so the ratios between them hold within a run."""
+    samples: list[list[float]] = [[] for _ in queries]
+    for index in range(count):
+        for times, paths in zip(samples, queries, strict=True):
+            began = time.perf_counter()
+            get(paths[index % len(paths)])
+            times.append(time.perf_counter() - began)
+    return samples
+
+
 def raw_read(store: TickStore, products, span: int, count: int) -> tuple[list[float], int]:
     """Times of reading the span as raw ticks, and how many ticks one read returned."""
     sizes = []
@@ -126,12 +140,14 @@ def main() -> None:
         client = create_app(config).test_client()
         store = TickStore(conn, "bcx")
         rows = []
+        asked = queries(products, args.tick_hours)
+        urls = [paths for _, paths, _ in asked]
         with running_web(server.url, products, Path(tmp)) as base, requests.Session() as session:
-            for name, paths, raw_span in queries(products, args.tick_hours):
-                in_process = time_calls(lambda u: client.get(u).get_data(), paths, args.requests)
-                over_http = time_calls(lambda u: session.get(base + u).raise_for_status(), paths, args.requests)
+            in_process = time_in_turns(lambda u: client.get(u).get_data(), urls, args.requests)
+            over_http = time_in_turns(lambda u: session.get(base + u).raise_for_status(), urls, args.requests)
+            for (name, paths, raw_span), mine, http in zip(asked, in_process, over_http, strict=True):
                 raw = raw_read(store, products, raw_span, args.raw_requests) if raw_span else None
-                rows.append((name, in_process, over_http, raw, tier_of(client, paths[0])))
+                rows.append((name, mine, http, raw, tier_of(client, paths[0])))
         workers, threads = configured_workers()
         print(f"\nms, p50 / p99; gunicorn: bcx-web with {workers} workers x {threads} threads, one client\n")
         print(f"| {'query':32} | {'test client':>17} | {'gunicorn (HTTP)':>17} | {'raw ticks (TickStore.range)':>34} |")
