@@ -6,7 +6,7 @@ on the chart: a line drawn from the result has the same envelope as one drawn fr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from bcx.candles import Candle
 
@@ -23,18 +23,25 @@ def min_max(points: Sequence[Point], limit: int, values: Sequence[float] | None 
         values = [float(value) for _, value in points]  # once per point, not once per comparison
     if limit < 2:
         return [points[values.index(max(values))]] if limit == 1 else []
-    buckets, count = limit // 2, len(points)
     kept: list[Point] = []
-    for index in range(buckets):
-        first, stop = index * count // buckets, (index + 1) * count // buckets
-        bucket = values[first:stop]
-        low = first + bucket.index(min(bucket))
-        high = first + bucket.index(max(bucket))
+    for low, high in _extremes(values, values, limit // 2):
         if low == high:
             kept.append(points[low])
         else:
             kept += (points[low], points[high]) if low < high else (points[high], points[low])
     return kept
+
+
+def _extremes(lows: Sequence[float], highs: Sequence[float], buckets: int) -> Iterator[tuple[int, int]]:
+    """Per bucket of consecutive indexes (`buckets` about equal ones), the index of the lowest of `lows` there and
+    that of the highest of `highs` (the first of equal ones)."""
+    count = len(lows)
+    for index in range(buckets):
+        first, stop = index * count // buckets, (index + 1) * count // buckets
+        bucket = lows[first:stop]
+        low = first + bucket.index(min(bucket))
+        bucket = highs[first:stop]
+        yield low, first + bucket.index(max(bucket))
 
 
 def choose_tier(span_ms: int, points: int, tiers: Sequence[tuple[str, int]]) -> str:
@@ -84,14 +91,8 @@ def candle_min_max(
     drawings = [candle.drawing for candle in candles]
     lows = [drawing[0] for drawing in drawings]
     highs = [drawing[1] for drawing in drawings]
-    buckets, count = limit // 2, len(candles)
     kept: list[Point] = []
-    for index in range(buckets):
-        first, stop = index * count // buckets, (index + 1) * count // buckets
-        bucket = lows[first:stop]
-        low = first + bucket.index(min(bucket))
-        bucket = highs[first:stop]
-        high = first + bucket.index(max(bucket))
+    for low, high in _extremes(lows, highs, limit // 2):
         if low == high:  # one candle holds both: its two points, as candle_points orders them
             candle = candles[low]
             if drawings[low][2]:
