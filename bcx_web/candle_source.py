@@ -21,7 +21,7 @@ DEFAULT_STORED = ("1m", "5m", "15m", "1h", "6h", "1d")
 @dataclass(frozen=True)
 class CandleRead:
     candles: list[Candle]
-    truncated: bool  # the raw-tick part hit the read cap: the newest candles may be missing trades
+    truncated: bool  # a part hit the read cap: candles after it may be missing or missing trades
 
 
 def sources_for(width_ms: int, stored: Sequence[str]) -> list[tuple[str, int]]:
@@ -49,16 +49,17 @@ def read_candles(
     read = candles.range_tiers(product, sources, start, end_ms, raw_end, limit)
     parts: list[Candle] = []
     widths = set()
+    truncated = False
     for (_, source_ms), found in zip(sources, read.candles, strict=True):
         if found:
+            truncated = truncated or (max_read is not None and len(found) > max_read)
             parts.extend(found[:max_read])
             widths.add(source_ms)
-    truncated = False
     if read.raw_from <= end_ms:
         finest = sources[-1][1] if sources else width_ms
         raw = [ticks.decode(product, member, time_ms) for member, time_ms in read.ticks]
-        truncated = max_read is not None and len(raw) > max_read
-        parts.extend(rollup(raw[:max_read] if truncated else raw, finest))
+        truncated = truncated or (max_read is not None and len(raw) > max_read)
+        parts.extend(rollup(raw[:max_read], finest))
         widths.add(finest)
     # Parts that all have the asked width (1m candles for 1m) are already the answer: in order, one per bucket.
     return CandleRead(parts if widths <= {width_ms} else combine(parts, width_ms), truncated)

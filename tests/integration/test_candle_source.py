@@ -71,3 +71,10 @@ def test_a_store_without_the_middle_tiers_or_with_them_half_built_gives_the_same
     assert [
         c.as_row() for c in read_candles(candle_store, tick_store, "BTC-USD", 5 * MIN, 0, 3 * HOUR, tiers).candles
     ] == [c.as_row() for c in rollup(ticks, 5 * MIN)]
+
+
+def test_a_tier_cut_by_the_read_cap_marks_the_answer_truncated(stores):
+    candle_store, tick_store = stores
+    candle_store.put("BTC-USD", "1m", [Candle(i * MIN, "1", "2", "1", "2", "1") for i in range(30)])
+    read = read_candles(candle_store, tick_store, "BTC-USD", MIN, 0, HOUR, ("1m",), max_read=10)
+    assert read.truncated and [c.time_ms for c in read.candles] == [i * MIN for i in range(10)]
