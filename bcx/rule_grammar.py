@@ -25,7 +25,6 @@ from decimal import Decimal, InvalidOperation
 from bcx.converters import duration
 
 FIELDS = ("price", "bid", "ask")
-OPERATORS = (">=", "<=", ">", "<")
 DIRECTIONS = ("change", "rise", "fall")
 SPIKE_BUCKET_MS = 60_000  # a volume spike compares one minute's volume with the trailing per-minute average
 

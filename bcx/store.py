@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import redis
 
+from bcx import pubsub
 from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, ChunkedSets
 from bcx.keys import SeriesKeys, ticks_channel
 from bcx.tick import Tick, decode_member, encode_member
@@ -55,8 +56,9 @@ class TickStore:
         return added
 
     def announce(self, products: Iterable[str]) -> None:
-        """Tell live readers that these products have new ticks (PUBLISH on ticks_channel); nobody listening is fine."""
-        self.conn.publish(ticks_channel(self.prefix), ",".join(sorted(set(products))))
+        """Tell live readers that these products have new ticks (on ticks_channel, through bcx.pubsub: sharded on a
+        Redis 7 cluster); nobody listening is fine."""
+        pubsub.publish(self.conn, ticks_channel(self.prefix), ",".join(sorted(set(products))))
 
     def latest(self, product: str) -> Tick | None:
         return self.latest_many([product])[product]

@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 SEPARATOR = "|"
+RAW = "raw"  # the tier of the ticks themselves, beside the candle intervals: retention's key, the API's `tier`
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -50,6 +51,18 @@ class Tick(NamedTuple):
             "ask": self.ask,
             "size": self.size,
         }
+
+
+class Cursor(NamedTuple):
+    """Where a reader of a series stands: the last tick it took. Ticks are read in (time_ms, trade_id) order, and a
+    Cursor compares in that order with the tuple of a tick's two."""
+
+    time_ms: int
+    trade_id: int
+
+    @classmethod
+    def of(cls, tick: Tick) -> Cursor:
+        return cls(tick.time_ms, tick.trade_id)
 
 
 def encode_member(tick: Tick) -> str:

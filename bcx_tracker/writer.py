@@ -21,6 +21,7 @@ from typing import Protocol
 import redis
 
 from bcx.backoff import backoff_delay
+from bcx.config import DEFAULTS
 from bcx.ratelog import worth_logging
 from bcx.tick import Tick
 from bcx_tracker.worker import Worker
@@ -69,11 +70,11 @@ class TickWriter(Worker):
     def __init__(
         self,
         store: Store,
-        batch_size: int = 500,
-        flush_interval: float = 0.1,
-        queue_size: int = 100_000,
-        retry_max: float = 60.0,
-        buffer: int = 1_000_000,
+        batch_size: int = DEFAULTS.tracker.batch_size,
+        flush_interval: float = DEFAULTS.tracker.flush_interval,
+        queue_size: int = DEFAULTS.tracker.queue_size,
+        retry_max: float = DEFAULTS.tracker.reconnect_max,
+        buffer: int = DEFAULTS.tracker.buffer,
         clock: Callable[[], float] = time.monotonic,
         on_written: Callable[[list[Tick]], None] | None = None,
     ):
@@ -105,11 +106,6 @@ class TickWriter(Worker):
     @property
     def pending(self) -> int:
         return self._queue.qsize() + len(self._pending)
-
-    @property
-    def failing(self) -> bool:
-        """True while Redis is refusing writes (the buffer is growing)."""
-        return self._failures > 0
 
     def put(self, tick: Tick) -> bool:
         return self.put_many([tick])

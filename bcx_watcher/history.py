@@ -40,10 +40,10 @@ import redis
 from bcx.candles import Candle, CandleStore, bucket_start, combine, interval_ms, rollup
 from bcx.keys import ChunkKeys
 from bcx.store import TickStore
+from bcx.tick import RAW
 
 log = logging.getLogger(__name__)
 
-RAW = "raw"
 READ_SPAN_MS = 6 * 3_600_000  # raw ticks are read for compaction six hours at a time
 SPANS_PER_PASS = 4  # at most this many reads per tier and pass: a long recompute goes on over several passes
 _DIRTY, _FLOOR = "dirty:", "floor:"

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bcx.candles import Candle, CandleStore, bucket_start, combine, interval_ms, rollup
+from bcx.config import DEFAULTS
 from bcx.store import TickStore
 
-DEFAULT_STORED = ("1m", "5m", "15m", "1h", "6h", "1d")
+DEFAULT_STORED = DEFAULTS.watcher.candles  # what the watcher stores by default
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from bcx.candles import Candle
+from bcx.tick import RAW
 
 Point = tuple[int, str]  # (unix ms, exact value string)
-RAW = "ticks"
 
 
 def min_max(points: Sequence[Point], limit: int, values: Sequence[float] | None = None) -> list[Point]:

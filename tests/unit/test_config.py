@@ -202,11 +202,11 @@ def test_the_old_tracker_keys_still_work_as_coinbase_settings_with_a_warning(tmp
 
 
 def test_every_known_exchange_has_an_adapter_and_a_config_section():
-    from bcx.config import EXCHANGE_SCHEMA
+    from bcx.config import EXCHANGE_SECTIONS
     from bcx.series import EXCHANGES
     from bcx_tracker.exchanges import ADAPTERS
 
-    assert set(EXCHANGE_SCHEMA) == set(EXCHANGES) == {cls.name for cls in ADAPTERS.values()}
+    assert set(EXCHANGE_SECTIONS) == set(EXCHANGES) == {cls.name for cls in ADAPTERS.values()}
 
 
 def test_a_password_never_appears_in_a_config_error(tmp_path):
@@ -225,3 +225,14 @@ def test_inline_comments_after_values_are_comments(tmp_path):
     assert config.tracker.products == ("coinbase:BTC-USD",)
     assert config.tracker.max_clock_skew == 120
     assert str(config.alerts[0].hysteresis.amount) == "50"
+
+
+def test_each_section_is_its_declared_options_and_built_bare_holds_the_defaults():
+    from dataclasses import fields
+
+    from bcx.config import DEFAULTS, SECTIONS
+    from bcx.options import options_of
+
+    for name, cls in SECTIONS.items():
+        assert [f.name for f in fields(cls)] == list(options_of(cls)), name
+        assert cls() == getattr(DEFAULTS, name) == getattr(load_config(str(packaged_default())), name)
