@@ -133,13 +133,13 @@ class WatcherConfig:
     )
     candles: tuple[str, ...] = option(
         c.candle_intervals,
-        "1m, 1h, 1d",
-        "candle intervals, ascending; each is built from the one before it (1m from the raw ticks, 1h from 1m)",
+        "1m, 5m, 15m, 1h, 6h, 1d",
+        "candle intervals, ascending; each is built from the one before it (1m from the raw ticks, 5m from 1m, ...)",
     )
     # "raw" and each candle interval -> seconds, None for forever (every tier: parse_config fills in the defaults)
     retention: dict[str, float | None] = option(
         c.retention_tiers,
-        "raw:7d, 1m:90d, 1h:5y, 1d:forever",
+        "raw:7d, 1m:90d, 5m:1y, 15m:2y, 1h:5y, 6h:forever, 1d:forever",
         "how long each tier is kept, counted back from the newest sample of that series; forever keeps everything",
         "Not the wall clock, so a replayed old file does not vanish; a sample dated more than [tracker] "
         "max_clock_skew ahead of the clock does not count. Tiers not named keep these defaults; a bare duration "

@@ -183,7 +183,7 @@ def series(product: str) -> dict:
         "end": end,
         "tier": found.tier,
         "truncated": found.truncated,
-        "points": [[t, v] for t, v in found.points],
+        "points": found.points,  # (time, value) tuples: orjson writes each as [time, "value"]
     }
 
 

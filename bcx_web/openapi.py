@@ -32,7 +32,7 @@ ROUTES = {
         "Raw ticks in a range, exact strings", (p.PRODUCT, p.START, p.END, p.LIMIT), answer="ticks"
     ),
     f"{API}/series/{{product}}": Route(
-        "One field downsampled to at most N points (bucket extremes); `tier` names the source (ticks, 1m, 1h, 1d)",
+        "One field downsampled to at most N points (bucket extremes); `tier` names the source (ticks, 1m, 15m, ...)",
         (p.PRODUCT, p.FIELD, p.START, p.END, p.POINTS),
         answer="series",
     ),

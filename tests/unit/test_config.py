@@ -28,8 +28,17 @@ def test_packaged_default_loads_with_documented_defaults():
     assert config.tracker.products == ("coinbase:BTC-USD", "coinbase:ETH-USD")
     assert config.warnings == ()
     assert config.tracker.flush_interval == 0.0  # write at once when nothing else waits
-    assert config.watcher.retention == {"raw": 7 * 86400, "1m": 90 * 86400, "1h": 5 * 365 * 86400, "1d": None}
-    assert config.watcher.candles == ("1m", "1h", "1d")
+    year = 365 * 86400
+    assert config.watcher.retention == {
+        "raw": 7 * 86400,
+        "1m": 90 * 86400,
+        "5m": year,
+        "15m": 2 * year,
+        "1h": 5 * year,
+        "6h": None,
+        "1d": None,
+    }
+    assert config.watcher.candles == ("1m", "5m", "15m", "1h", "6h", "1d")
     assert (config.web.host, config.web.port) == ("127.0.0.1", 8080)
     assert config.alerts == ()
 
@@ -98,7 +107,7 @@ def test_values_and_alerts(tmp_path):
         ("[alert:x]\nproduct = BTC-USD\nwhen = price > 1\nhysteresis = -1\n", "alert:x", "hysteresis", "negative"),
         ("[alert:x]\nproduct = BTC-USD\nwhen = stale 60s\nhysteresis = 5\n", "alert:x", "hysteresis", "only price"),
         ("[alert:x]\nproduct = BTC-USD\nwhen = price > 1\ncooldown = later\n", "alert:x", "cooldown", "duration"),
-        ("[watcher]\nretention = raw:7d, 5m:1d\n", "watcher", "retention", "unknown tier '5m'"),
+        ("[watcher]\nretention = raw:7d, 2h:1d\n", "watcher", "retention", "unknown tier '2h'"),
         ("[watcher]\nretention = raw:7d, raw:1d\n", "watcher", "retention", "twice"),
         ("[watcher]\nretention = raw=7d\n", "watcher", "retention", "not a duration"),
         ("[watcher]\ncandles = 1h, 1m\n", "watcher", "candles", "whole multiple"),
