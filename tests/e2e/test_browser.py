@@ -459,6 +459,11 @@ def test_compare_across_exchanges_line_view_and_an_alert_link(demo, chromium):
     axis = json.loads(chromium.eval("JSON.stringify(bcx.debug.format('price', [3486.7, 3500]))"))
     assert axis == ["3486.70", "3500.00"]  # the series' two decimals, not six, trailing zeros kept
     screenshot(chromium, "chart-line.png")
+    # "all" draws the whole history, not a diagonal through two points, and no point after the newest tick
+    open_page(chromium, f"{demo.base}/?series=coinbase:ETH-USD&view=line&range=all", "all", range="all")
+    price = json.loads(chromium.eval("JSON.stringify(bcx.lines.price)"))
+    newest = next(p for p in demo.api("products")["products"] if p["series"] == "coinbase:ETH-USD")["last"]["time"]
+    assert len(price) > 100 and price[-1]["time"] * 1000 <= newest
 
     open_page(chromium, f"{demo.base}/", "the candles again", series="coinbase:BTC-USD")
     wait_for(lambda: chromium.eval("document.querySelectorAll('#alerts li a').length"), what="the alerts panel")
