@@ -1,0 +1,242 @@
+"""Market analytics from candles: rankings rows, daily returns, correlation of returns, cross-exchange spread.
+
+Pure functions: candles (bcx.candles.Candle, exact strings) and times in, figures out; no Redis. Prices and volumes
+shown back stay exact strings (Decimal arithmetic); statistics (returns, volatility, correlation) are floats, rounded
+on the way out:
+
+- percentages (change, range, returns, spread): PCT_PLACES decimals of a percent;
+- volatility: VOL_PLACES decimals of a log return; correlation and activity: RATIO_PLACES decimals.
+
+Plain Python, not numpy: the work per request is a few thousand floats per series, and the cost is turning the
+candles' strings into numbers, which numpy does not speed up (bench/analytics.py prints both timings).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bcx.candles import Candle, bucket_start
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+YEAR_MS = 365 * DAY_MS  # crypto trades every day: annualized over 365 days of 1-minute returns
+WINDOWS = {"1h": HOUR_MS, "24h": DAY_MS, "7d": 7 * DAY_MS}
+RANK_BY = ("change", "volatility", "volume", "range", "activity")
+RETURN_MODES = ("day-on-day", "day-to-first")
+PCT_PLACES = 4
+VOL_PLACES = 8
+RATIO_PLACES = 4
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One series' figures over a window; every figure None when the series has no candle in it."""
+
+    series: str
+    last: str | None  # the last trade's price in the window, exact
+    change_pct: float | None  # last against the window's first open
+    volatility: float | None  # sample standard deviation of 1-minute log returns
+    volatility_annualized: float | None  # volatility * sqrt(minutes in a year)
+    volume: str | None  # exact sum
+    trades: int | None  # None when a candle in the window has no count (backfilled from REST)
+    range_pct: float | None  # (high - low) / low
+    activity: float | None  # the last hour's volume over the window's average hour
+    activity_trades: float | None  # the same with trade counts
+    returns: int  # how many 1-minute returns the volatility used
+    complete: bool  # the stored data reaches back to the window's start
+
+    def as_dict(self) -> dict:
+        return {
+            "series": self.series,
+            "last": self.last,
+            "change_pct": self.change_pct,
+            "volatility": self.volatility,
+            "volatility_annualized": self.volatility_annualized,
+            "volume": self.volume,
+            "trades": self.trades,
+            "range_pct": self.range_pct,
+            "activity": self.activity,
+            "activity_trades": self.activity_trades,
+            "returns": self.returns,
+            "complete": self.complete,
+        }
+
+
+SORT_KEYS = {
+    "change": lambda r: r.change_pct,
+    "volatility": lambda r: r.volatility,
+    "volume": lambda r: None if r.volume is None else Decimal(r.volume),
+    "range": lambda r: r.range_pct,
+    "activity": lambda r: r.activity,
+}
+
+
+def ranking(series: str, minutes: Sequence[Candle], end_ms: int, window_ms: int, complete: bool) -> Ranking:
+    """The figures of one series from its 1-minute candles (time order) in the window of `window_ms` ending at
+    end_ms (whole minutes: the open one is the last)."""
+    start_ms = window_start(end_ms, window_ms)
+    candles = [c for c in minutes if start_ms <= c.time_ms <= end_ms]
+    if not candles:
+        return Ranking(series, None, None, None, None, None, None, None, None, None, 0, complete)
+    first_open, last = Decimal(candles[0].open), candles[-1].close
+    high = max(Decimal(c.high) for c in candles)
+    low = min(Decimal(c.low) for c in candles)
+    volumes = [Decimal(c.volume) for c in candles]
+    counts = [c.count for c in candles]
+    trades = None if None in counts else sum(counts)
+    returns = list(log_returns(candles, MINUTE_MS).values())
+    volatility = stdev(returns)
+    hours = window_ms / HOUR_MS
+    since = window_start(end_ms, HOUR_MS)
+    return Ranking(
+        series=series,
+        last=last,
+        change_pct=pct(Decimal(last) - first_open, first_open),
+        volatility=None if volatility is None else round(volatility, VOL_PLACES),
+        volatility_annualized=None if volatility is None else round(annualized(volatility, MINUTE_MS), VOL_PLACES),
+        volume=plain(sum(volumes, Decimal(0))),
+        trades=trades,
+        range_pct=pct(high - low, low),
+        activity=activity([(c.time_ms, v) for c, v in zip(candles, volumes, strict=True)], since, hours),
+        activity_trades=None if trades is None else activity([(c.time_ms, c.count) for c in candles], since, hours),
+        returns=len(returns),
+        complete=complete,
+    )
+
+
+def sort_rankings(rows: Sequence[Ranking], by: str) -> list[Ranking]:
+    """Largest first; rows without the figure (no data) last, in the order given."""
+    key = SORT_KEYS[by]
+    with_figure = [r for r in rows if key(r) is not None]
+    return sorted(with_figure, key=key, reverse=True) + [r for r in rows if key(r) is None]
+
+
+def activity(amounts: Sequence[tuple[int, Decimal | int]], since_ms: int, hours: float) -> float | None:
+    """The amount after `since_ms` (the last hour) over the average hour (total / hours); None without any."""
+    total = sum((Decimal(a) for _, a in amounts), Decimal(0))
+    if total <= 0:
+        return None
+    last_hour = sum((Decimal(a) for t, a in amounts if t >= since_ms), Decimal(0))
+    return round(float(last_hour * Decimal(hours) / total), RATIO_PLACES)
+
+
+def log_returns(candles: Sequence[Candle], width_ms: int) -> dict[int, float]:
+    """ln(close / previous close) keyed by bucket start, only where the previous bucket has a candle too: a bucket
+    without trades leaves a hole, and the return across the hole is not a `width_ms` return."""
+    out: dict[int, float] = {}
+    previous: tuple[int, float] | None = None
+    for candle in candles:
+        close = _positive_float(candle.close)
+        if close is None:
+            previous = None
+            continue
+        if previous is not None and candle.time_ms - previous[0] == width_ms:
+            out[candle.time_ms] = math.log(close / previous[1])
+        previous = (candle.time_ms, close)
+    return out
+
+
+def stdev(values: Sequence[float]) -> float | None:
+    """Sample standard deviation (n - 1); None below two values."""
+    n = len(values)
+    if n < 2:
+        return None
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def annualized(volatility: float, width_ms: int) -> float:
+    return volatility * math.sqrt(YEAR_MS / width_ms)
+
+
+def pearson(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float | None, int]:
+    """Pearson correlation over the buckets both have, and how many that is; None below two buckets or when one
+    side does not move."""
+    common = sorted(a.keys() & b.keys())
+    n = len(common)
+    if n < 2:
+        return None, n
+    xs, ys = [a[k] for k in common], [b[k] for k in common]
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None, n
+    return round(max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy))), RATIO_PLACES), n
+
+
+def correlation(returns: Sequence[Mapping[int, float]]) -> tuple[list[list[float | None]], list[list[int]]]:
+    """The matrix of pairwise correlations and the matrix of buckets each pair used."""
+    size = len(returns)
+    matrix: list[list[float | None]] = [[None] * size for _ in range(size)]
+    used = [[0] * size for _ in range(size)]
+    for i in range(size):
+        for j in range(i, size):
+            matrix[i][j], used[i][j] = pearson(returns[i], returns[j])
+            matrix[j][i], used[j][i] = matrix[i][j], used[i][j]
+    return matrix, used
+
+
+def daily_returns(days: Sequence[Candle], mode: str) -> list[list]:
+    """[day start, percent] per daily candle, exact Decimal arithmetic rounded to PCT_PLACES. day-on-day: the close
+    against the previous candle's close (the first day: against its own open); day-to-first: the close against the
+    first day's open."""
+    if not days:
+        return []
+    first_open = Decimal(days[0].open)
+    previous = first_open
+    out: list[list] = []
+    for candle in days:
+        close = Decimal(candle.close)
+        base = previous if mode == "day-on-day" else first_open
+        out.append([candle.time_ms, pct(close - base, base)])
+        previous = close
+    return out
+
+
+def spread_points(a: Sequence[Candle], b: Sequence[Candle]) -> list[list]:
+    """[bucket, a - b (exact), (a - b) / b percent] on the buckets both have, from the candles' closes."""
+    closes_b = {c.time_ms: c.close for c in b}
+    out = []
+    for candle in a:
+        other = closes_b.get(candle.time_ms)
+        if other is not None:
+            out.append([candle.time_ms, *spread(candle.close, other)])
+    return out
+
+
+def spread(a: str, b: str) -> tuple[str, float | None]:
+    """a - b exactly and as a percent of b."""
+    x, y = Decimal(a), Decimal(b)
+    return plain(x - y), pct(x - y, y)
+
+
+def pct(part: Decimal, whole: Decimal) -> float | None:
+    """part / whole in percent, rounded to PCT_PLACES; None for a zero whole."""
+    if whole == 0:
+        return None
+    return float(round(part * HUNDRED / whole, PCT_PLACES))
+
+
+def plain(value: Decimal) -> str:
+    """An exact decimal written without exponent (1E+1 -> 10), trailing zeros kept as the data wrote them."""
+    return format(value, "f")
+
+
+def window_start(end_ms: int, window_ms: int, width_ms: int = MINUTE_MS) -> int:
+    """The first bucket of a window ending at end_ms: `window_ms` back, whole buckets (the open one counts)."""
+    return bucket_start(end_ms, width_ms) - window_ms + width_ms
+
+
+def _positive_float(text: str) -> float | None:
+    try:
+        value = float(text)  # a statistic's input: the exact string stays in the candle
+    except ValueError:
+        return None
+    return value if value > 0 else None

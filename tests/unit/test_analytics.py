@@ -1,0 +1,151 @@
+"""bcx.analytics: each figure against a hand-computed example."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bcx import analytics
+from bcx.analytics import DAY_MS, HOUR_MS, MINUTE_MS
+from bcx.candles import Candle
+
+T0 = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS  # midnight UTC
+
+
+def candle(minute: int, open_: str, high: str, low: str, close: str, volume: str, count: int | None) -> Candle:
+    return Candle(T0 + minute * MINUTE_MS, open_, high, low, close, volume, count)
+
+
+# Minutes 0, 1, 2 and 4 of a day (minute 3 had no trade), and one quiet minute two hours before.
+MINUTES = [
+    candle(-120, "100", "100", "100", "100", "5", 10),
+    candle(0, "100", "101", "99", "100", "1.5", 3),
+    candle(1, "100", "111", "100", "110", "2.5", 4),
+    candle(2, "110", "112", "98", "99", "0.25", 5),
+    candle(4, "99", "105", "104", "104.5", "0.75", 6),
+]
+END = T0 + 4 * MINUTE_MS + 30_000  # within minute 4
+
+
+def test_ranking_figures_by_hand():
+    row = analytics.ranking("coinbase:BTC-USD", MINUTES, END, DAY_MS, complete=True)
+    assert row.last == "104.5"  # the exact string of the last close
+    assert row.change_pct == 4.5  # (104.5 - 100) / 100
+    assert row.range_pct == 14.2857  # (112 - 98) / 98
+    assert row.volume == "10.00"  # 5 + 1.5 + 2.5 + 0.25 + 0.75, exact
+    assert row.trades == 28
+    # returns only between consecutive minutes: ln(110/100) at 1 and ln(99/110) at 2; not across the hole at 3
+    # nor across the two quiet hours: stdev of two values = |a - b| / sqrt(2)
+    assert row.returns == 2
+    assert row.volatility == pytest.approx((math.log(1.1) - math.log(0.9)) / math.sqrt(2), abs=1e-8)
+    assert row.volatility == 0.14189561
+    assert row.volatility_annualized == 102.87187042  # x sqrt(365 * 1440)
+    # last hour: 5 of 10 volume, 18 of 28 trades; the average hour of 24h: 10 / 24 and 28 / 24
+    assert row.activity == 12.0
+    assert row.activity_trades == 15.4286
+    assert row.complete
+
+
+def test_window_keeps_only_its_minutes():
+    row = analytics.ranking("coinbase:BTC-USD", MINUTES, END, HOUR_MS, complete=False)
+    assert row.volume == "5.00"  # the quiet minute two hours back is outside the hour
+    assert row.change_pct == 4.5
+    assert row.activity == 1.0  # a one-hour window is its own average hour
+    assert not row.complete
+
+
+def test_no_data_gives_null_figures_and_sorts_last():
+    empty = analytics.ranking("kraken:BTC-USD", [], END, DAY_MS, complete=False)
+    assert empty.as_dict() | {"series": None} == {
+        "series": None,
+        "last": None,
+        "change_pct": None,
+        "volatility": None,
+        "volatility_annualized": None,
+        "volume": None,
+        "trades": None,
+        "range_pct": None,
+        "activity": None,
+        "activity_trades": None,
+        "returns": 0,
+        "complete": False,
+    }
+    full = analytics.ranking("coinbase:BTC-USD", MINUTES, END, DAY_MS, complete=True)
+    small = analytics.ranking("coinbase:ETH-USD", MINUTES[3:], END, DAY_MS, complete=True)
+    for by in analytics.RANK_BY:
+        ordered = analytics.sort_rankings([small, empty, full], by)
+        assert ordered[-1] is empty
+    assert [r.series for r in analytics.sort_rankings([small, full], "volume")] == [full.series, small.series]
+
+
+def test_a_backfilled_candle_without_count_leaves_trades_unknown():
+    minutes = [*MINUTES[:-1], candle(4, "99", "105", "104", "104.5", "0.75", None)]
+    row = analytics.ranking("coinbase:BTC-USD", minutes, END, DAY_MS, complete=True)
+    assert row.trades is None and row.activity_trades is None
+    assert row.activity == 12.0
+
+
+def test_log_returns_skip_missing_buckets():
+    returns = analytics.log_returns(MINUTES, MINUTE_MS)
+    assert sorted(returns) == [T0 + MINUTE_MS, T0 + 2 * MINUTE_MS]
+    assert returns[T0 + MINUTE_MS] == pytest.approx(math.log(1.1))
+
+
+def test_pearson_on_common_buckets_only():
+    # a has buckets 1, 2, 3, 5; b has 1, 2, 3, 4: the pair uses 1, 2, 3 where a = 1, 2, 3 and b = 1, 3, 2:
+    # means 2 and 2, sum of products of deviations 1, sums of squares 2 and 2: r = 1 / sqrt(2 * 2) = 0.5
+    a = {1: 1.0, 2: 2.0, 3: 3.0, 5: 40.0}
+    b = {1: 1.0, 2: 3.0, 3: 2.0, 4: -7.0}
+    assert analytics.pearson(a, b) == (0.5, 3)
+    assert analytics.pearson(a, {1: 1.0}) == (None, 1)  # one common bucket: no correlation
+    assert analytics.pearson(a, {1: 1.0, 2: 1.0}) == (None, 2)  # a flat series does not correlate
+
+
+def test_correlation_matrix_is_symmetric_with_buckets_per_pair():
+    a = {1: 1.0, 2: 2.0, 3: 3.0, 5: 40.0}
+    b = {1: 1.0, 2: 3.0, 3: 2.0, 4: -7.0}
+    c = {1: 3.0, 2: 2.0, 3: 1.0, 5: 4.0}
+    matrix, used = analytics.correlation([a, b, c])
+    assert used == [[4, 3, 4], [3, 4, 3], [4, 3, 4]]
+    assert matrix[0][0] == 1.0 and matrix[0][1] == matrix[1][0] == 0.5
+    assert matrix[1][2] == -0.5  # on 1, 2, 3: b = 1, 3, 2 and c = 3, 2, 1
+    # a and c on 1, 2, 3, 5: means 11.5 and 2.5; sxy = -58.5 + 0 + 0 + 42.75 ... computed in full:
+    xs, ys = [1, 2, 3, 40], [3, 2, 1, 4]
+    mx, my = sum(xs) / 4, sum(ys) / 4
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    expected = sxy / math.sqrt(sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys))
+    assert matrix[0][2] == round(expected, 4)
+
+
+def day(n: int, open_: str, close: str) -> Candle:
+    return Candle(T0 + n * DAY_MS, open_, close, open_, close, "1", 1)
+
+
+def test_daily_returns_both_modes():
+    days = [day(0, "100", "110"), day(1, "110", "99"), day(3, "99", "121")]  # day 2 had no trade
+    # day-on-day: 110/100 - 1 = 10%; 99/110 - 1 = -10%; 121/99 - 1 = 22.2222% (against the previous candle)
+    assert analytics.daily_returns(days, "day-on-day") == [
+        [T0, 10.0],
+        [T0 + DAY_MS, -10.0],
+        [T0 + 3 * DAY_MS, 22.2222],
+    ]
+    # day-to-first: against the first open, 100
+    assert analytics.daily_returns(days, "day-to-first") == [
+        [T0, 10.0],
+        [T0 + DAY_MS, -1.0],
+        [T0 + 3 * DAY_MS, 21.0],
+    ]
+    assert analytics.daily_returns([], "day-on-day") == []
+
+
+def test_spread_points_on_common_buckets_exact_difference():
+    a = [day(0, "100", "100.50"), day(1, "100", "101"), day(2, "1", "102")]
+    b = [day(0, "100", "100.25"), day(2, "1", "100")]
+    # 100.50 - 100.25 = 0.25 exactly, 0.25 / 100.25 = 0.2494%; 102 - 100 = 2, 2%
+    assert analytics.spread_points(a, b) == [[T0, "0.25", 0.2494], [T0 + 2 * DAY_MS, "2", 2.0]]
+    assert analytics.spread("0.1", "0.3") == ("-0.2", -66.6667)
+
+
+def test_window_start_counts_the_open_minute():
+    assert analytics.window_start(END, HOUR_MS) == T0 + 5 * MINUTE_MS - HOUR_MS
