@@ -1,0 +1,166 @@
+"""Market analytics under /api/v1.0/: rankings, daily returns, correlation and cross-exchange spread.
+
+Thin views: parameters through bcx_web.declared, candles through bcx_web.candle_source (the stored tiers, and raw
+ticks only for the open interval), figures from the pure bcx.analytics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Blueprint
+
+from bcx import analytics
+from bcx.candles import Candle, interval_ms
+from bcx.series import split
+from bcx_web import declared, params
+from bcx_web.api import get_candles, get_config, get_store, now_ms, stored_intervals, trusted_latest
+from bcx_web.candle_source import read_candles, sources_for
+
+bp = Blueprint("analytics", __name__, url_prefix="/api/v1.0")
+
+RETURNS_SPAN_MS = 30 * analytics.DAY_MS
+SPREAD_SPAN_MS = analytics.DAY_MS
+MIN_BUCKETS = 3  # two returns: the least a correlation needs
+
+
+def newest_end(series: Sequence[str], end: int | None) -> int:
+    """The given end, else the newest trusted tick of the series, else now."""
+    if end is not None:
+        return end
+    now = now_ms()
+    newest = [t.time_ms for t in trusted_latest(get_store(), series, now).values() if t]
+    return max(newest) if newest else now
+
+
+def candles_of(series: str, width_ms: int, start_ms: int, end_ms: int) -> list[Candle]:
+    config = get_config()
+    read = read_candles(
+        get_candles(), get_store(), series, width_ms, start_ms, end_ms, stored_intervals(), config.web.max_read
+    )
+    return read.candles
+
+
+def check_retention(name: str, label: str, span_ms: int, width_ms: int) -> None:
+    """400 naming `name` when no tier that can give `width_ms` candles keeps `span_ms` of them."""
+    retention = get_config().watcher.retention
+    tiers = [tier for tier, _ in sources_for(width_ms, stored_intervals())] or ["raw"]
+    kept = [retention.get(tier) for tier in tiers]
+    if None in kept:
+        return
+    longest = max(kept)
+    if span_ms > longest * 1000:
+        raise params.ParamError(
+            f"{name}: {label} is beyond the retention of the {', '.join(tiers)} data ({longest:g}s, [watcher] "
+            "retention)"
+        )
+
+
+@bp.get("/rankings")
+def rankings() -> dict:
+    """Every configured series (or `series=`) ranked over a window by one figure, largest first."""
+    config = get_config()
+    window, by = declared.RANK_WINDOW.read(config), declared.RANK_BY.read(config)
+    series = declared.RANK_SERIES.read(config)
+    end = newest_end(series, declared.WINDOW_END.read(config))
+    window_ms = analytics.WINDOWS[window]
+    check_retention("window", window, window_ms, analytics.MINUTE_MS)
+    start = analytics.window_start(end, window_ms)
+    rows = [ranking_of(one, start, end, window_ms) for one in series]
+    return {
+        "window": window,
+        "by": by,
+        "start": start,
+        "end": end,
+        "rankings": [{**split(r.series).as_dict(), **r.as_dict()} for r in analytics.sort_rankings(rows, by)],
+    }
+
+
+def ranking_of(series: str, start: int, end: int, window_ms: int) -> analytics.Ranking:
+    oldest, _ = get_store().extent(series, stored_intervals())
+    minutes = candles_of(series, analytics.MINUTE_MS, start, end)
+    return analytics.ranking(series, minutes, end, window_ms, complete=oldest is not None and oldest <= start)
+
+
+@bp.get("/returns/<product>")
+def returns(product: str) -> dict:
+    """Daily returns from the daily candles (the open day from finer data), in percent."""
+    config = get_config()
+    series, mode = declared.PRODUCT.read(config), declared.RETURN_MODE.read(config)
+    start, end = declared.RETURN_START.read(config), declared.WINDOW_END.read(config)
+    end = newest_end((series,), end)
+    start, end = params.resolve_range(start, end, end, RETURNS_SPAN_MS)
+    params.capped_span(start, end, analytics.DAY_MS * config.web.max_points)
+    days = candles_of(series, analytics.DAY_MS, start, end)
+    closes = {c.time_ms: c.close for c in days}
+    return {
+        **split(series).as_dict(),
+        "mode": mode,
+        "start": start,
+        "end": end,
+        "places": analytics.PCT_PLACES,
+        "returns": [[t, closes[t], pct] for t, pct in analytics.daily_returns(days, mode)],
+    }
+
+
+@bp.get("/correlation")
+def correlation() -> dict:
+    """Pearson correlations of the series' log returns over a window, pair by pair on the buckets both have."""
+    config = get_config()
+    series = declared.CORR_SERIES.read(config)
+    window, interval = declared.CORR_WINDOW.read(config), declared.CORR_INTERVAL.read(config)
+    window_ms, width = analytics.WINDOWS[window], interval_ms(interval)
+    if window_ms < MIN_BUCKETS * width:
+        raise params.ParamError(
+            f"interval: {interval} is too coarse for the {window} window (it must fit at least {MIN_BUCKETS} times)"
+        )
+    check_retention("window", window, window_ms, width)
+    end = newest_end(series, declared.WINDOW_END.read(config))
+    start = analytics.window_start(end, window_ms, width)
+    returns_of = [analytics.log_returns(candles_of(one, width, start, end), width) for one in series]
+    matrix, used = analytics.correlation(returns_of)
+    return {
+        "series": list(series),
+        "window": window,
+        "interval": interval,
+        "start": start,
+        "end": end,
+        "matrix": matrix,
+        "buckets": used,
+    }
+
+
+@bp.get("/spread")
+def spread() -> dict:
+    """The first series' price less the second's over time (bucket closes), and now (the newest ticks)."""
+    config = get_config()
+    series = declared.SPREAD_SERIES.read(config)
+    points = declared.POINTS.read(config)
+    start, end = declared.SPREAD_START.read(config), declared.WINDOW_END.read(config)
+    end = newest_end(series, end)
+    start, end = params.resolve_range(start, end, end, SPREAD_SPAN_MS)
+    width = spread_width(end - start, points)
+    first, second = (candles_of(one, interval_ms(width), start, end) for one in series)
+    latest = trusted_latest(get_store(), series, now_ms())
+    a, b = latest[series[0]], latest[series[1]]
+    current = None
+    if a is not None and b is not None:
+        difference, percent = analytics.spread(a.price, b.price)
+        current = {"time": max(a.time_ms, b.time_ms), "a": a.price, "b": b.price}
+        current |= {"difference": difference, "percent": percent}
+    return {
+        "series": list(series),
+        "start": start,
+        "end": end,
+        "interval": width,
+        "current": current,
+        "points": analytics.spread_points(first, second)[-points:],
+    }
+
+
+def spread_width(span_ms: int, points: int) -> str:
+    """The finest candle interval that draws the span in at most `points` buckets (the coarsest otherwise)."""
+    for name in declared.INTERVALS:
+        if span_ms // interval_ms(name) + 1 <= points:
+            return name
+    return declared.INTERVALS[-1]
