@@ -87,8 +87,9 @@ def parse_limit(text: str | None, default: int, maximum: int, name: str = "limit
 
 
 def parse_choice(text: str | None, name: str, choices: Sequence[str], default: str) -> str:
-    """One of `choices` (exact spelling); `default` when absent."""
-    if text is None or text == "":
+    """One of `choices` (exact spelling); `default` when absent. Present but empty (`by=`) is refused, as for every
+    parameter (the OpenAPI enum has no empty choice)."""
+    if text is None:
         return default
     if text not in choices:
         raise ParamError(f"{name}: {text!r} is not one of {', '.join(choices)}")
