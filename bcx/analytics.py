@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bcx.candles import Candle, bucket_start
+from bcx.minute_summary import Summary, positive_float, summarize, variance
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -81,30 +82,28 @@ def ranking(series: str, minutes: Sequence[Candle], end_ms: int, window_ms: int,
     end_ms (whole minutes: the open one is the last)."""
     start_ms = window_start(end_ms, window_ms)
     candles = [c for c in minutes if start_ms <= c.time_ms <= end_ms]
-    if not candles:
+    return summary_ranking(series, summarize(candles, window_start(end_ms, HOUR_MS)), window_ms, complete)
+
+
+def summary_ranking(series: str, summary: Summary | None, window_ms: int, complete: bool) -> Ranking:
+    """The figures of a window from the Summary of its minutes (bcx.minute_summary)."""
+    if summary is None:
         return Ranking(series, None, None, None, None, None, None, None, None, None, 0, complete)
-    first_open, last = Decimal(candles[0].open), candles[-1].close
-    high = max(Decimal(c.high) for c in candles)
-    low = min(Decimal(c.low) for c in candles)
-    volumes = [Decimal(c.volume) for c in candles]
-    counts = [c.count for c in candles]
-    trades = None if None in counts else sum(counts)
-    returns = list(log_returns(candles, MINUTE_MS).values())
-    volatility = stdev(returns)
-    hours = window_ms / HOUR_MS
-    since = window_start(end_ms, HOUR_MS)
+    var = variance(summary)
+    volatility = None if var is None else math.sqrt(var)
+    hours = Decimal(window_ms) / HOUR_MS
     return Ranking(
         series=series,
-        last=last,
-        change_pct=pct(Decimal(last) - first_open, first_open),
+        last=summary.last_close,
+        change_pct=pct(Decimal(summary.last_close) - summary.first_open, summary.first_open),
         volatility=None if volatility is None else round(volatility, VOL_PLACES),
         volatility_annualized=None if volatility is None else round(annualized(volatility, MINUTE_MS), VOL_PLACES),
-        volume=plain(sum(volumes, Decimal(0))),
-        trades=trades,
-        range_pct=pct(high - low, low),
-        activity=activity([(c.time_ms, v) for c, v in zip(candles, volumes, strict=True)], since, hours),
-        activity_trades=None if trades is None else activity([(c.time_ms, c.count) for c in candles], since, hours),
-        returns=len(returns),
+        volume=plain(summary.volume),
+        trades=summary.trades,
+        range_pct=pct(summary.high - summary.low, summary.low),
+        activity=ratio(summary.hour_volume * hours, summary.volume),
+        activity_trades=None if summary.trades is None else ratio(summary.hour_trades * hours, summary.trades),
+        returns=summary.returns,
         complete=complete,
     )
 
@@ -116,13 +115,9 @@ def sort_rankings(rows: Sequence[Ranking], by: str) -> list[Ranking]:
     return sorted(with_figure, key=key, reverse=True) + [r for r in rows if key(r) is None]
 
 
-def activity(amounts: Sequence[tuple[int, Decimal | int]], since_ms: int, hours: float) -> float | None:
-    """The amount after `since_ms` (the last hour) over the average hour (total / hours); None without any."""
-    total = sum((Decimal(a) for _, a in amounts), Decimal(0))
-    if total <= 0:
-        return None
-    last_hour = sum((Decimal(a) for t, a in amounts if t >= since_ms), Decimal(0))
-    return round(float(last_hour * Decimal(hours) / total), RATIO_PLACES)
+def ratio(part: Decimal, whole: Decimal | int) -> float | None:
+    """part / whole rounded to RATIO_PLACES; None for nothing in the whole."""
+    return round(float(part / whole), RATIO_PLACES) if whole > 0 else None
 
 
 def log_returns(candles: Sequence[Candle], width_ms: int) -> dict[int, float]:
@@ -131,7 +126,7 @@ def log_returns(candles: Sequence[Candle], width_ms: int) -> dict[int, float]:
     out: dict[int, float] = {}
     previous: tuple[int, float] | None = None
     for candle in candles:
-        close = _positive_float(candle.close)
+        close = positive_float(candle.close)
         if close is None:
             previous = None
             continue
@@ -232,11 +227,3 @@ def plain(value: Decimal) -> str:
 def window_start(end_ms: int, window_ms: int, width_ms: int = MINUTE_MS) -> int:
     """The first bucket of a window ending at end_ms: `window_ms` back, whole buckets (the open one counts)."""
     return bucket_start(end_ms, width_ms) - window_ms + width_ms
-
-
-def _positive_float(text: str) -> float | None:
-    try:
-        value = float(text)  # a statistic's input: the exact string stays in the candle
-    except ValueError:
-        return None
-    return value if value > 0 else None

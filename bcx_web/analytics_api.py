@@ -6,21 +6,27 @@ ticks only for the open interval), figures from the pure bcx.analytics.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from bcx import analytics
-from bcx.candles import Candle, interval_ms
+from bcx.analytics import MINUTE_MS
+from bcx.candles import Candle, bucket_start, interval_ms
 from bcx.series import split
 from bcx_web import declared, params
 from bcx_web.api import get_candles, get_config, get_store, now_ms, stored_intervals, trusted_latest
+from bcx_web.cache import FreshCache
 from bcx_web.candle_source import read_candles, sources_for
+from bcx_web.rank_source import MinuteSummaries
 
 bp = Blueprint("analytics", __name__, url_prefix="/api/v1.0")
 
 RETURNS_SPAN_MS = 30 * analytics.DAY_MS
 SPREAD_SPAN_MS = analytics.DAY_MS
+SUMMARIES_KEY = "bcx_minute_summaries"
+OLDEST_KEY = "bcx_oldest_cache"
 MIN_BUCKETS = 3  # two returns: the least a correlation needs
 
 
@@ -39,6 +45,10 @@ def candles_of(series: str, width_ms: int, start_ms: int, end_ms: int) -> list[C
         get_candles(), get_store(), series, width_ms, start_ms, end_ms, stored_intervals(), config.web.max_read
     )
     return read.candles
+
+
+def minutes_of(series: str, first_ms: int, last_ms: int) -> list[Candle]:
+    return candles_of(series, MINUTE_MS, first_ms, last_ms)
 
 
 def check_retention(name: str, label: str, span_ms: int, width_ms: int) -> None:
@@ -77,9 +87,16 @@ def rankings() -> dict:
 
 
 def ranking_of(series: str, start: int, end: int, window_ms: int) -> analytics.Ranking:
-    oldest, _ = get_store().extent(series, stored_intervals())
-    minutes = candles_of(series, analytics.MINUTE_MS, start, end)
-    return analytics.ranking(series, minutes, end, window_ms, complete=oldest is not None and oldest <= start)
+    extensions = current_app.extensions
+    summaries = extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of))
+    oldest = extensions.setdefault(OLDEST_KEY, FreshCache(ttl=60.0)).get(
+        series,
+        bucket_start(end, MINUTE_MS),
+        time.monotonic(),
+        lambda: get_store().extent(series, stored_intervals())[0],
+    )
+    complete = oldest is not None and oldest <= start
+    return analytics.summary_ranking(series, summaries.window(series, end, window_ms), window_ms, complete)
 
 
 @bp.get("/returns/<product>")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import pytest
 
 from bcx import analytics
 from bcx.analytics import DAY_MS, HOUR_MS, MINUTE_MS
 from bcx.candles import Candle
+from bcx.minute_summary import merge, summarize
+from bcx_web.rank_source import MinuteSummaries
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS  # midnight UTC
 
@@ -149,3 +152,37 @@ def test_spread_points_on_common_buckets_exact_difference():
 
 def test_window_start_counts_the_open_minute():
     assert analytics.window_start(END, HOUR_MS) == T0 + 5 * MINUTE_MS - HOUR_MS
+
+
+def test_summaries_of_runs_merge_into_the_summary_of_the_whole():
+    since = T0 + 2 * MINUTE_MS
+    whole = summarize(MINUTES, since)
+    for cut in range(1, len(MINUTES)):
+        parts = merge(summarize(MINUTES[:cut], since), summarize(MINUTES[cut:], since))
+        assert parts.returns == whole.returns == 2  # the seam's return counted once, when the runs touch
+        assert parts.mean == pytest.approx(whole.mean) and parts.m2 == pytest.approx(whole.m2)
+        assert (parts.volume, parts.high, parts.low, parts.trades) == (whole.volume, whole.high, whole.low, 28)
+        assert (parts.hour_volume, parts.hour_trades, parts.last_close) == (Decimal("1.00"), 11, "104.5")
+
+
+def test_minute_summaries_read_closed_hours_once_and_agree_with_a_full_read():
+    # a trade every minute for 30 hours, the price wandering, some minutes empty
+    minutes = [
+        Candle(T0 + m * MINUTE_MS, str(100 + m % 7), str(101 + m % 7), str(99 + m % 7), str(100 + m % 5), "0.5", 2)
+        for m in range(30 * 60)
+        if m % 11
+    ]
+    reads = []
+
+    def read(series, first, last):
+        reads.append((first, last))
+        return [c for c in minutes if first <= c.time_ms <= last]
+
+    summaries = MinuteSummaries(read)
+    for end in (T0 + 25 * HOUR_MS + 17 * MINUTE_MS + 5, T0 + 25 * HOUR_MS + 18 * MINUTE_MS + 5, T0 + 29 * HOUR_MS):
+        for window in analytics.WINDOWS.values():
+            got = analytics.summary_ranking("s", summaries.window("s", end, window), window, True)
+            assert got == analytics.ranking("s", minutes, end, window, True)
+    reads.clear()
+    summaries.window("s", T0 + 29 * HOUR_MS + 30_000, DAY_MS)  # the same minute: only the open minute is read
+    assert reads == [(T0 + 29 * HOUR_MS, T0 + 29 * HOUR_MS + 30_000)]

@@ -1,0 +1,108 @@
+"""Analytics through gunicorn: p50/p99 of `/rankings` over 50 series for 24h and of a 10x10 `/correlation` over
+7 days of hourly candles, how the cost grows with the number of series, and the pure computation in plain Python
+beside numpy (when numpy is installed) to show why bcx.analytics uses plain Python.
+
+    .venv/bin/python -m bench.analytics [--requests 200] [--series 50]
+
+Starts an embedded redis-server with bench.history's data (the watcher's 1m/1h/1d candles, the last hour as raw
+ticks at 1/s) for each series, then a real `bcx-web` (the configured workers and threads) and times sequential
+requests. Targets (issue 16): p50 <= 25 ms, p99 <= 60 ms for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from bcx import analytics
+from bcx.candles import CandleStore
+from bcx.config import RedisConfig
+from bcx.connection import connect
+from bcx.embedded import EmbeddedRedis
+from bench.history import DAY, END, write_history
+from bench.web import configured_workers, p50_p99, running_web
+
+CORRELATED = 10
+
+
+def series_names(count: int) -> list[str]:
+    return [f"coinbase:S{n:02d}-USD" for n in range(count)]
+
+
+def timed(url: str, count: int) -> tuple[float, float]:
+    """p50 and p99 in ms of `count` sequential GETs (after one warm-up)."""
+    session = requests.Session()
+    session.get(url, timeout=60).raise_for_status()
+    samples = []
+    for _ in range(count):
+        began = time.perf_counter()
+        response = session.get(url, timeout=60)
+        samples.append(time.perf_counter() - began)
+        response.raise_for_status()
+    return p50_p99(samples)
+
+
+def pure_figures(conn, names: list[str]) -> list[tuple[str, float]]:
+    """Milliseconds of the rankings' computation alone (candles already in memory): plain Python, then the
+    numpy equivalent of its float part (log returns and their standard deviation) when numpy is importable."""
+    store = CandleStore(conn, "bcx")
+    minutes = {name: store.range(name, "1m", END - DAY, END) for name in names}
+    began = time.perf_counter()
+    for name, candles in minutes.items():
+        analytics.ranking(name, candles, END, DAY, True)
+    plain_ms = (time.perf_counter() - began) * 1000
+    began = time.perf_counter()
+    for candles in minutes.values():
+        analytics.stdev(list(analytics.log_returns(candles, analytics.MINUTE_MS).values()))
+    float_part_ms = (time.perf_counter() - began) * 1000
+    rows = [("rankings, all figures, plain Python", plain_ms), ("its float part (returns, stdev), plain", float_part_ms)]
+    try:
+        import numpy as np
+    except ImportError:
+        return [*rows, ("its float part with numpy", math.nan)]
+    began = time.perf_counter()
+    for candles in minutes.values():
+        times = np.array([c.time_ms for c in candles])
+        closes = np.array([float(c.close) for c in candles])
+        consecutive = np.diff(times) == analytics.MINUTE_MS
+        np.std(np.diff(np.log(closes))[consecutive], ddof=1)
+    return [*rows, ("its float part with numpy", (time.perf_counter() - began) * 1000)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--series", type=int, default=50)
+    args = parser.parse_args()
+    names = series_names(args.series)
+    with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as tmp:
+        conn = connect(RedisConfig(server.url, "bcx", 60.0))
+        for seed, name in enumerate(names):
+            write_history(conn, name, 1, 8 if seed < CORRELATED else 2, 1, seed)
+        pure = pure_figures(conn, names)
+        rows = []
+        with running_web(server.url, names, Path(tmp)) as base:
+            for count in sorted({10, 25, args.series}):
+                url = f"{base}/api/v1.0/rankings?window=24h&by=volatility&series={','.join(names[:count])}"
+                rows.append((f"/rankings 24h, {count} series", *timed(url, args.requests)))
+            for count in (2, 5, CORRELATED):
+                series = ",".join(names[:count])
+                url = f"{base}/api/v1.0/correlation?series={series}&window=7d&interval=1h"
+                rows.append((f"/correlation 7d of 1h, {count}x{count}", *timed(url, args.requests)))
+    workers, threads = configured_workers()
+    print(f"\nbcx-web, {workers} workers x {threads} threads; {args.requests} sequential requests each\n")
+    print("| request | p50 ms | p99 ms |\n| --- | ---: | ---: |")
+    for name, p50, p99 in rows:
+        print(f"| {name} | {p50:.1f} | {p99:.1f} |")
+    print(f"\n| computation alone, {len(names)} series x 24h of 1m candles | ms |\n| --- | ---: |")
+    for name, ms in pure:
+        print(f"| {name} | {ms:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
