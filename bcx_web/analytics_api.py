@@ -72,11 +72,15 @@ def rankings() -> dict:
     config = get_config()
     window, by = declared.RANK_WINDOW.read(config), declared.RANK_BY.read(config)
     series = declared.RANK_SERIES.read(config)
-    end = newest_end(series, declared.WINDOW_END.read(config))
+    end = declared.WINDOW_END.read(config)
     window_ms = analytics.WINDOWS[window]
-    check_retention("window", window, window_ms, analytics.MINUTE_MS)
+    check_retention("window", window, window_ms, MINUTE_MS)
+    latest = trusted_latest(get_store(), series, now_ms())
+    if end is None:
+        end = max((t.time_ms for t in latest.values() if t), default=now_ms())
     start = analytics.window_start(end, window_ms)
-    rows = [ranking_of(one, start, end, window_ms) for one in series]
+    versions = {one: None if t is None else (t.time_ms, t.trade_id) for one, t in latest.items()}
+    rows = [ranking_of(one, start, end, window_ms, versions[one]) for one in series]
     return {
         "window": window,
         "by": by,
@@ -86,7 +90,8 @@ def rankings() -> dict:
     }
 
 
-def ranking_of(series: str, start: int, end: int, window_ms: int) -> analytics.Ranking:
+def ranking_of(series: str, start: int, end: int, window_ms: int, version: tuple | None) -> analytics.Ranking:
+    """One row; its open minute is read again only when the series' newest tick changed (`version`)."""
     extensions = current_app.extensions
     summaries = extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of))
     oldest = extensions.setdefault(OLDEST_KEY, FreshCache(ttl=60.0)).get(
@@ -96,7 +101,8 @@ def ranking_of(series: str, start: int, end: int, window_ms: int) -> analytics.R
         lambda: get_store().extent(series, stored_intervals())[0],
     )
     complete = oldest is not None and oldest <= start
-    return analytics.summary_ranking(series, summaries.window(series, end, window_ms), window_ms, complete)
+    summary = summaries.window(series, end, window_ms, version)
+    return analytics.summary_ranking(series, summary, window_ms, complete)
 
 
 @bp.get("/returns/<product>")

@@ -15,6 +15,7 @@ import argparse
 import math
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -24,6 +25,8 @@ from bcx.candles import CandleStore
 from bcx.config import RedisConfig
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
+from bcx.store import TickStore
+from bcx.tick import Tick
 from bench.history import DAY, END, write_history
 from bench.web import configured_workers, p50_p99, running_web
 
@@ -34,17 +37,24 @@ def series_names(count: int) -> list[str]:
     return [f"coinbase:S{n:02d}-USD" for n in range(count)]
 
 
-def timed(url: str, count: int) -> tuple[float, float]:
-    """p50 and p99 in ms of `count` sequential GETs (after one warm-up)."""
+def timed(url: str, count: int, before=None) -> tuple[float, float]:
+    """p50 and p99 in ms of `count` sequential GETs (after one warm-up), calling `before(i)` untimed before each."""
     session = requests.Session()
     session.get(url, timeout=60).raise_for_status()
     samples = []
-    for _ in range(count):
+    for i in range(count):
+        if before is not None:
+            before(i)
         began = time.perf_counter()
         response = session.get(url, timeout=60)
         samples.append(time.perf_counter() - began)
         response.raise_for_status()
     return p50_p99(samples)
+
+
+def trade_everywhere(store: TickStore, names: list[str], i: int) -> None:
+    """One more trade in every series, within END's minute: every open minute must be read again."""
+    store.add([Tick(name, END + 1 + i * 50, 10_000_000 + i, "1000.00", None, None, "0.01") for name in names])
 
 
 def pure_figures(conn, names: list[str]) -> list[tuple[str, float]]:
@@ -60,7 +70,10 @@ def pure_figures(conn, names: list[str]) -> list[tuple[str, float]]:
     for candles in minutes.values():
         analytics.stdev(list(analytics.log_returns(candles, analytics.MINUTE_MS).values()))
     float_part_ms = (time.perf_counter() - began) * 1000
-    rows = [("rankings, all figures, plain Python", plain_ms), ("its float part (returns, stdev), plain", float_part_ms)]
+    rows = [
+        ("rankings, all figures, plain Python", plain_ms),
+        ("its float part (returns, stdev), plain", float_part_ms),
+    ]
     try:
         import numpy as np
     except ImportError:
@@ -89,7 +102,9 @@ def main() -> None:
         with running_web(server.url, names, Path(tmp)) as base:
             for count in sorted({10, 25, args.series}):
                 url = f"{base}/api/v1.0/rankings?window=24h&by=volatility&series={','.join(names[:count])}"
-                rows.append((f"/rankings 24h, {count} series", *timed(url, args.requests)))
+                rows.append((f"/rankings 24h, {count} series, no new trade", *timed(url, args.requests)))
+                traded = partial(trade_everywhere, TickStore(conn, "bcx"), names[:count])
+                rows.append((f"/rankings 24h, {count} series, each traded since", *timed(url, args.requests, traded)))
             for count in (2, 5, CORRELATED):
                 series = ",".join(names[:count])
                 url = f"{base}/api/v1.0/correlation?series={series}&window=7d&interval=1h"
