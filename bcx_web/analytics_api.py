@@ -27,6 +27,9 @@ RETURNS_SPAN_MS = 30 * analytics.DAY_MS
 SPREAD_SPAN_MS = analytics.DAY_MS
 SUMMARIES_KEY = "bcx_minute_summaries"
 OLDEST_KEY = "bcx_oldest_cache"
+CLOSED_KEY = "bcx_closed_buckets"
+OPEN_KEY = "bcx_open_buckets"
+CLOSED_TTL_S = 60.0  # a backfill into a closed bucket shows within this
 MIN_BUCKETS = 3  # two returns: the least a correlation needs
 
 
@@ -138,10 +141,14 @@ def correlation() -> dict:
             f"interval: {interval} is too coarse for the {window} window (it must fit at least {MIN_BUCKETS} times)"
         )
     check_retention("window", window, window_ms, width)
-    end = newest_end(series, declared.WINDOW_END.read(config))
+    latest = trusted_latest(get_store(), series, now_ms())
+    end = declared.WINDOW_END.read(config)
+    if end is None:
+        end = max((t.time_ms for t in latest.values() if t), default=now_ms())
     start = analytics.window_start(end, window_ms, width)
-    returns_of = [analytics.log_returns(candles_of(one, width, start, end), width) for one in series]
-    matrix, used = analytics.correlation(returns_of)
+    versions = {one: None if t is None else (t.time_ms, t.trade_id) for one, t in latest.items()}
+    candles = [bucket_candles(one, width, start, end, versions[one]) for one in series]
+    matrix, used = analytics.correlation([analytics.log_returns(found, width) for found in candles])
     return {
         "series": list(series),
         "window": window,
@@ -151,6 +158,20 @@ def correlation() -> dict:
         "matrix": matrix,
         "buckets": used,
     }
+
+
+def bucket_candles(series: str, width: int, start: int, end: int, version: tuple | None) -> list[Candle]:
+    """Candles of `width` in [start, end]: the closed buckets kept until the open one moves (at most
+    CLOSED_TTL_S), the open bucket until the series trades again (`version`: its newest tick)."""
+    extensions, now = current_app.extensions, time.monotonic()
+    opened = bucket_start(end, width)
+    closed = extensions.setdefault(CLOSED_KEY, FreshCache(ttl=CLOSED_TTL_S)).get(
+        f"{series}|{width}|{opened - start}", opened, now, lambda: candles_of(series, width, start, opened - 1)
+    )
+    current = extensions.setdefault(OPEN_KEY, FreshCache(ttl=CLOSED_TTL_S)).get(
+        f"{series}|{width}", (opened, end, version), now, lambda: candles_of(series, width, opened, end)
+    )
+    return closed + current
 
 
 @bp.get("/spread")

@@ -108,7 +108,11 @@ def main() -> None:
             for count in (2, 5, CORRELATED):
                 series = ",".join(names[:count])
                 url = f"{base}/api/v1.0/correlation?series={series}&window=7d&interval=1h"
-                rows.append((f"/correlation 7d of 1h, {count}x{count}", *timed(url, args.requests)))
+                rows.append((f"/correlation 7d of 1h, {count}x{count}, no new trade", *timed(url, args.requests)))
+                traded = partial(trade_everywhere, TickStore(conn, "bcx"), names[:count])
+                rows.append(
+                    (f"/correlation 7d of 1h, {count}x{count}, each traded since", *timed(url, args.requests, traded))
+                )
     workers, threads = configured_workers()
     print(f"\nbcx-web, {workers} workers x {threads} threads; {args.requests} sequential requests each\n")
     print("| request | p50 ms | p99 ms |\n| --- | ---: | ---: |")
