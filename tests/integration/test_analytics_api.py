@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from bcx import cli
 from bcx.candles import CandleStore
 from bcx.config import load_config, packaged_default
 from bcx.store import TickStore
@@ -122,3 +123,19 @@ def test_a_window_beyond_retention_is_a_400(config):
     assert get(client, "/api/v1.0/rankings?window=24h")["rankings"][0]["last"] is None  # no data: null figures
     error = get(client, "/api/v1.0/correlation?series=BTC-USD,kraken:BTC-USD&window=7d&interval=1h", 400)["error"]
     assert error.startswith("window: 7d is beyond the retention of the 1h, 1m data")
+
+
+def test_bcx_rank_prints_the_rankings_table(stored, redis_section, tmp_path, capsys):
+    conf = tmp_path / "bcx.conf"
+    conf.write_text(f"{redis_section}[tracker]\nproducts = {', '.join(SERIES)}\n")
+    assert cli.main(["rank", "--config", str(conf), "--by", "volume", "--window", "1h"]) == 0
+    header, columns, *rows = capsys.readouterr().out.splitlines()
+    assert header == "1h from 2022-10-22T23:00:00.000Z to 2022-10-22T23:59:05.000Z, by volume"
+    assert columns.split() == ["series", "last", "change", "%", "volatility", "annualized", "volume", "range", "%"] + [
+        "activity",
+        "full",
+    ]
+    # Coinbase traded every minute of the last hour, Kraken too (from 1001): equal volume, the order given; ETH none
+    assert [row.split()[0] for row in rows] == ["coinbase:BTC-USD", "kraken:BTC-USD", "coinbase:ETH-USD"]
+    assert rows[0].split()[1:2] + rows[0].split()[5:6] + rows[0].split()[-1:] == ["5319", "30.0", "yes"]
+    assert rows[2].split()[1:] == ["-"] * 7 + ["no"]
