@@ -16,9 +16,9 @@ import redis
 from bcx import analytics, up_state
 from bcx.candles import CandleStore
 from bcx.connection import connect, describe
-from bcx.converters import series_id
-from bcx.daemon import arg_type, load_or_exit
+from bcx.daemon import load_or_exit
 from bcx.store import TickStore
+from bcx.tail_cli import add_series_and_config
 from bcx.tick import ms_to_iso
 from bcx_web.candle_source import read_candles
 
@@ -29,16 +29,9 @@ COLUMNS = ("series", "last", "change %", "volatility", "annualized", "volume", "
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `rank` to the `bcx` command's subcommands."""
     parser = commands.add_parser("rank", help="print the rankings table", description=DESCRIPTION)
-    parser.add_argument(
-        "products",
-        nargs="*",
-        type=arg_type(series_id),
-        metavar="SERIES",
-        help="series ids like kraken:BTC-USD (a bare BTC-USD is Coinbase's); default: [tracker] products",
-    )
+    add_series_and_config(parser)
     parser.add_argument("--window", choices=tuple(analytics.WINDOWS), default="24h")
     parser.add_argument("--by", choices=analytics.RANK_BY, default="change", help="sort by (largest first)")
-    parser.add_argument("--config", metavar="PATH", help=up_state.CONFIG_HELP)
     parser.set_defaults(run=run)
     return parser
 

@@ -339,16 +339,12 @@ def _judge_minute(alert: AlertConfig, minute: int, volumes: Mapping[int, Decimal
         return None
     ratio = volume / average
     window = _duration_text(rule.window_ms)
-    return Alert(
-        rule=alert.name,
-        series=alert.product,
-        kind=rule.kind,
-        field=rule.field,
-        op=rule.op,
-        value=_plain(volume),
-        threshold=_plain(rule.factor * average),
-        time_ms=minute + rule.bucket_ms,
-        message=(
+    return _minute_alert(
+        alert,
+        _plain(volume),
+        _plain(rule.factor * average),
+        minute + rule.bucket_ms,
+        (
             f"{alert.product} volume {_plain(volume)} in the minute from {ms_to_iso(minute)} is {_pct(ratio)}x "
             f"the {window} average of {_pct(average)} (rule {alert.name})"
         ),
@@ -407,19 +403,31 @@ def _activity_at(
 def _activity_alert(alert: AlertConfig, time_ms: int, value: Decimal, last_hour: Decimal, average: Decimal) -> Alert:
     rule: ActivityRule = alert.when
     window = _duration_text(rule.window_ms)
+    return _minute_alert(
+        alert,
+        _pct(value, rule.factor),
+        _plain(rule.factor),
+        time_ms,
+        (
+            f"{alert.product} {rule.measure} in the hour to {ms_to_iso(time_ms)} is {_pct(value)}x the {window} "
+            f"average hour ({_plain(last_hour)} against {_pct(average)}) (rule {alert.name})"
+        ),
+    )
+
+
+def _minute_alert(alert: AlertConfig, value: str, threshold: str, time_ms: int, message: str) -> Alert:
+    """The alert of a rule judged as a minute closes (spike, activity): no trade fired it."""
+    rule = alert.when
     return Alert(
         rule=alert.name,
         series=alert.product,
         kind=rule.kind,
         field=rule.field,
         op=rule.op,
-        value=_pct(value, rule.factor),
-        threshold=_plain(rule.factor),
+        value=value,
+        threshold=threshold,
         time_ms=time_ms,
-        message=(
-            f"{alert.product} {rule.measure} in the hour to {ms_to_iso(time_ms)} is {_pct(value)}x the {window} "
-            f"average hour ({_plain(last_hour)} against {_pct(average)}) (rule {alert.name})"
-        ),
+        message=message,
     )
 
 
