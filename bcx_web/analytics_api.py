@@ -13,7 +13,7 @@ from flask import Blueprint, current_app
 
 from bcx import analytics
 from bcx.analytics import MINUTE_MS
-from bcx.candles import Candle, bucket_start, interval_ms
+from bcx.candles import Candle, bucket_start, interval_ms, rollup
 from bcx.series import split
 from bcx_web import declared, params
 from bcx_web.api import get_candles, get_config, get_store, now_ms, stored_intervals, trusted_latest
@@ -52,6 +52,11 @@ def candles_of(series: str, width_ms: int, start_ms: int, end_ms: int) -> list[C
 
 def minutes_of(series: str, first_ms: int, last_ms: int) -> list[Candle]:
     return candles_of(series, MINUTE_MS, first_ms, last_ms)
+
+
+def open_minute_of(series: str, first_ms: int, last_ms: int) -> list[Candle]:
+    """The minute holding the series' newest tick: never compacted, so raw ticks alone (one read, not two)."""
+    return rollup(get_store().range(series, first_ms, last_ms, get_config().web.max_read), MINUTE_MS)
 
 
 def check_retention(name: str, label: str, span_ms: int, width_ms: int) -> None:
@@ -96,7 +101,7 @@ def rankings() -> dict:
 def ranking_of(series: str, start: int, end: int, window_ms: int, version: tuple | None) -> analytics.Ranking:
     """One row; its open minute is read again only when the series' newest tick changed (`version`)."""
     extensions = current_app.extensions
-    summaries = extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of))
+    summaries = extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of, open_minute_of))
     oldest = extensions.setdefault(OLDEST_KEY, FreshCache(ttl=60.0)).get(
         series,
         bucket_start(end, MINUTE_MS),

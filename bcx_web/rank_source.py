@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 
 from bcx.analytics import HOUR_MS, MINUTE_MS, window_start
 from bcx.candles import Candle, bucket_start
@@ -26,29 +26,36 @@ ReadMinutes = Callable[[str, int, int], list[Candle]]  # (series, first ms, last
 
 
 class MinuteSummaries:
-    def __init__(self, read: ReadMinutes, clock: Callable[[], float] = time.monotonic):
-        self.read = read
+    def __init__(
+        self, read: ReadMinutes, read_open: ReadMinutes | None = None, clock: Callable[[], float] = time.monotonic
+    ):
+        self.read = read  # stored 1m candles, raw ticks after them
+        self.read_open = read_open  # raw ticks only: for a minute never compacted (it holds the newest tick)
         self.clock = clock
         self.blocks: dict[tuple[str, int], tuple[float, Summary | None]] = {}
         self.closed: dict[tuple[str, int], tuple[int, Summary | None]] = {}
         self.whole: dict[tuple[str, int], tuple[tuple, Summary | None]] = {}
         self.lock = threading.Lock()
 
-    def window(self, series: str, end_ms: int, window_ms: int, version: Hashable = None) -> Summary | None:
-        """The summary of the window of `window_ms` ending at end_ms (its last minute open). `version` names the
-        series' newest tick: while it is the same, the open minute is not read again."""
+    def window(self, series: str, end_ms: int, window_ms: int, newest: tuple[int, int] | None = None) -> Summary | None:
+        """The summary of the window of `window_ms` ending at end_ms (its last minute open). `newest`, the series'
+        newest tick (time, trade id): while it is the same the open minute is not read again; before the open
+        minute, there is nothing to read; within it, the minute was never compacted and comes from raw ticks alone."""
         open_minute = bucket_start(end_ms, MINUTE_MS)
         key = (series, window_ms)
         whole = self.whole.get(key)
-        if whole is not None and whole[0] == (open_minute, end_ms, version) and version is not None:
+        if whole is not None and whole[0] == (open_minute, end_ms, newest) and newest is not None:
             return whole[1]
         closed = self.closed.get(key)
         if closed is None or closed[0] != open_minute:
             closed = (open_minute, self.closed_part(series, end_ms, window_ms))
             self.closed[key] = closed
-        since = window_start(end_ms, HOUR_MS)
-        summary = summarize(self.read(series, open_minute, end_ms), since, closed[1])
-        self.whole[key] = ((open_minute, end_ms, version), summary)
+        summary = closed[1]
+        if newest is None or newest[0] >= open_minute:
+            fresh = newest is not None and newest[0] <= end_ms  # the newest tick is in the open minute: raw only
+            read = self.read_open if fresh and self.read_open is not None else self.read
+            summary = summarize(read(series, open_minute, end_ms), window_start(end_ms, HOUR_MS), summary)
+        self.whole[key] = ((open_minute, end_ms, newest), summary)
         return summary
 
     def closed_part(self, series: str, end_ms: int, window_ms: int) -> Summary | None:
