@@ -33,13 +33,13 @@ CLOSED_TTL_S = 60.0  # a backfill into a closed bucket shows within this
 MIN_BUCKETS = 3  # two returns: the least a correlation needs
 
 
-def newest_end(series: Sequence[str], end: int | None) -> int:
-    """The given end, else the newest trusted tick of the series, else now."""
-    if end is not None:
-        return end
-    now = now_ms()
-    newest = [t.time_ms for t in trusted_latest(get_store(), series, now).values() if t]
-    return max(newest) if newest else now
+def newest_ticks(series: Sequence[str], end: int | None) -> tuple[int, dict[str, tuple[int, int] | None]]:
+    """The end (given, else the newest trusted tick of the series, else now) and each series' newest tick as
+    (time, trade id): what tells a cached open bucket is still right."""
+    latest = trusted_latest(get_store(), series, now_ms())
+    if end is None:
+        end = max((t.time_ms for t in latest.values() if t), default=now_ms())
+    return end, {one: None if t is None else (t.time_ms, t.trade_id) for one, t in latest.items()}
 
 
 def candles_of(series: str, width_ms: int, start_ms: int, end_ms: int) -> list[Candle]:
@@ -83,11 +83,8 @@ def rankings() -> dict:
     end = declared.WINDOW_END.read(config)
     window_ms = analytics.WINDOWS[window]
     check_retention("window", window, window_ms, MINUTE_MS)
-    latest = trusted_latest(get_store(), series, now_ms())
-    if end is None:
-        end = max((t.time_ms for t in latest.values() if t), default=now_ms())
+    end, versions = newest_ticks(series, end)
     start = analytics.window_start(end, window_ms)
-    versions = {one: None if t is None else (t.time_ms, t.trade_id) for one, t in latest.items()}
     rows = [ranking_of(one, start, end, window_ms, versions[one]) for one in series]
     return {
         "window": window,
@@ -119,7 +116,7 @@ def returns(product: str) -> dict:
     config = get_config()
     series, mode = declared.PRODUCT.read(config), declared.RETURN_MODE.read(config)
     start, end = declared.RETURN_START.read(config), declared.WINDOW_END.read(config)
-    end = newest_end((series,), end)
+    end = newest_ticks((series,), end)[0]
     start, end = params.resolve_range(start, end, end, RETURNS_SPAN_MS)
     params.capped_span(start, end, analytics.DAY_MS * config.web.max_points)
     days = candles_of(series, analytics.DAY_MS, start, end)
@@ -146,12 +143,8 @@ def correlation() -> dict:
             f"interval: {interval} is too coarse for the {window} window (it must fit at least {MIN_BUCKETS} times)"
         )
     check_retention("window", window, window_ms, width)
-    latest = trusted_latest(get_store(), series, now_ms())
-    end = declared.WINDOW_END.read(config)
-    if end is None:
-        end = max((t.time_ms for t in latest.values() if t), default=now_ms())
+    end, versions = newest_ticks(series, declared.WINDOW_END.read(config))
     start = analytics.window_start(end, window_ms, width)
-    versions = {one: None if t is None else (t.time_ms, t.trade_id) for one, t in latest.items()}
     candles = [bucket_candles(one, width, start, end, versions[one]) for one in series]
     matrix, used = analytics.correlation([analytics.log_returns(found, width) for found in candles])
     return {
@@ -186,7 +179,7 @@ def spread() -> dict:
     series = declared.SPREAD_SERIES.read(config)
     points = declared.POINTS.read(config)
     start, end = declared.SPREAD_START.read(config), declared.WINDOW_END.read(config)
-    end = newest_end(series, end)
+    end = newest_ticks(series, end)[0]
     start, end = params.resolve_range(start, end, end, SPREAD_SPAN_MS)
     width = spread_width(end - start, points)
     first, second = (candles_of(one, interval_ms(width), start, end) for one in series)
