@@ -54,9 +54,9 @@ def minutes_of(series: str, first_ms: int, last_ms: int) -> list[Candle]:
     return candles_of(series, MINUTE_MS, first_ms, last_ms)
 
 
-def open_minute_of(series: str, first_ms: int, last_ms: int) -> list[Candle]:
-    """The minute holding the series' newest tick: never compacted, so raw ticks alone (one read, not two)."""
-    return rollup(get_store().range(series, first_ms, last_ms, get_config().web.max_read), MINUTE_MS)
+def open_minutes_of(ranges: list[tuple[str, int, int]]) -> list[list[Candle]]:
+    """The minutes holding each series' newest tick: never compacted, so raw ticks alone, all in one read."""
+    return [rollup(ticks, MINUTE_MS) for ticks in get_store().range_many(ranges)]
 
 
 def check_retention(name: str, label: str, span_ms: int, width_ms: int) -> None:
@@ -85,7 +85,9 @@ def rankings() -> dict:
     check_retention("window", window, window_ms, MINUTE_MS)
     end, versions = newest_ticks(series, end)
     start = analytics.window_start(end, window_ms)
-    rows = [ranking_of(one, start, end, window_ms, versions[one]) for one in series]
+    summaries = current_app.extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of, open_minutes_of))
+    found = summaries.windows(end, window_ms, versions)
+    rows = [analytics.summary_ranking(one, found[one], window_ms, covers(one, start, end)) for one in series]
     return {
         "window": window,
         "by": by,
@@ -95,19 +97,15 @@ def rankings() -> dict:
     }
 
 
-def ranking_of(series: str, start: int, end: int, window_ms: int, version: tuple | None) -> analytics.Ranking:
-    """One row; its open minute is read again only when the series' newest tick changed (`version`)."""
-    extensions = current_app.extensions
-    summaries = extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of, open_minute_of))
-    oldest = extensions.setdefault(OLDEST_KEY, FreshCache(ttl=60.0)).get(
+def covers(series: str, start: int, end: int) -> bool:
+    """Whether the series' stored data reaches back to `start` (its oldest time, kept per minute)."""
+    oldest = current_app.extensions.setdefault(OLDEST_KEY, FreshCache(ttl=60.0)).get(
         series,
         bucket_start(end, MINUTE_MS),
         time.monotonic(),
         lambda: get_store().extent(series, stored_intervals())[0],
     )
-    complete = oldest is not None and oldest <= start
-    summary = summaries.window(series, end, window_ms, version)
-    return analytics.summary_ranking(series, summary, window_ms, complete)
+    return oldest is not None and oldest <= start
 
 
 @bp.get("/returns/<product>")

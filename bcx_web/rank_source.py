@@ -3,7 +3,8 @@
 A window's minutes split into: whole closed hours before its last hour (their summaries are kept per series and
 hour, for BLOCK_TTL_S: a backfill into a closed hour shows within that), the minutes around them (read again once
 a minute, when the open minute moves), and the open minute (from raw ticks, read again when the series' newest
-tick changed). A day's rankings of 50 series thus read at most 50 open minutes per request, not 72,000 candles.
+tick changed; every such series' in one read). A day's rankings of 50 series thus read at most 50 open minutes
+per request, in two round trips, not 72,000 candles.
 Per worker, in memory; every piece comes through bcx_web.candle_source.read_candles (stored 1m candles, then raw
 ticks).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from bcx.analytics import HOUR_MS, MINUTE_MS, window_start
 from bcx.candles import Candle, bucket_start
@@ -23,40 +24,53 @@ MAX_BLOCKS = 100_000  # (series, hour) entries: 50 series x 7 days is 8,400
 NEVER = 2**62  # a `since` no candle reaches: a closed hour before the last one adds nothing to its volume
 
 ReadMinutes = Callable[[str, int, int], list[Candle]]  # (series, first ms, last ms) -> 1m candles in time order
+ReadOpen = Callable[[list[tuple[str, int, int]]], list[list[Candle]]]  # the same for several series at once
 
 
 class MinuteSummaries:
-    def __init__(
-        self, read: ReadMinutes, read_open: ReadMinutes | None = None, clock: Callable[[], float] = time.monotonic
-    ):
+    def __init__(self, read: ReadMinutes, read_open: ReadOpen, clock: Callable[[], float] = time.monotonic):
         self.read = read  # stored 1m candles, raw ticks after them
-        self.read_open = read_open  # raw ticks only: for a minute never compacted (it holds the newest tick)
+        self.read_open = read_open  # raw ticks only, several series at once: minutes never compacted
         self.clock = clock
         self.blocks: dict[tuple[str, int], tuple[float, Summary | None]] = {}
         self.closed: dict[tuple[str, int], tuple[int, Summary | None]] = {}
         self.whole: dict[tuple[str, int], tuple[tuple, Summary | None]] = {}
         self.lock = threading.Lock()
 
-    def window(self, series: str, end_ms: int, window_ms: int, newest: tuple[int, int] | None = None) -> Summary | None:
-        """The summary of the window of `window_ms` ending at end_ms (its last minute open). `newest`, the series'
-        newest tick (time, trade id): while it is the same the open minute is not read again; before the open
-        minute, there is nothing to read; within it, the minute was never compacted and comes from raw ticks alone."""
+    def windows(
+        self, end_ms: int, window_ms: int, newest: Mapping[str, tuple[int, int] | None]
+    ) -> dict[str, Summary | None]:
+        """Each series' summary of the window of `window_ms` ending at end_ms (its last minute open). `newest`: each
+        series' newest tick (time, trade id). While it is the same, the open minute is not read again; before the
+        open minute, there is nothing to read; within it, the minute was never compacted: the open minutes of all
+        such series come from raw ticks in one read (read_open)."""
         open_minute = bucket_start(end_ms, MINUTE_MS)
-        key = (series, window_ms)
-        whole = self.whole.get(key)
-        if whole is not None and whole[0] == (open_minute, end_ms, newest) and newest is not None:
-            return whole[1]
-        closed = self.closed.get(key)
-        if closed is None or closed[0] != open_minute:
-            closed = (open_minute, self.closed_part(series, end_ms, window_ms))
-            self.closed[key] = closed
-        summary = closed[1]
-        if newest is None or newest[0] >= open_minute:
-            fresh = newest is not None and newest[0] <= end_ms  # the newest tick is in the open minute: raw only
-            read = self.read_open if fresh and self.read_open is not None else self.read
-            summary = summarize(read(series, open_minute, end_ms), window_start(end_ms, HOUR_MS), summary)
-        self.whole[key] = ((open_minute, end_ms, newest), summary)
-        return summary
+        since = window_start(end_ms, HOUR_MS)
+        found: dict[str, Summary | None] = {}
+        raw: dict[str, Summary | None] = {}
+        for series, tick in newest.items():
+            key = (series, window_ms)
+            whole = self.whole.get(key)
+            if whole is not None and whole[0] == (open_minute, end_ms, tick) and tick is not None:
+                found[series] = whole[1]
+                continue
+            closed = self.closed.get(key)
+            if closed is None or closed[0] != open_minute:
+                closed = (open_minute, self.closed_part(series, end_ms, window_ms))
+                self.closed[key] = closed
+            if tick is not None and open_minute <= tick[0] <= end_ms:
+                raw[series] = closed[1]
+            elif tick is None or tick[0] >= open_minute:
+                found[series] = summarize(self.read(series, open_minute, end_ms), since, closed[1])
+            else:
+                found[series] = closed[1]
+        if raw:
+            reads = self.read_open([(series, open_minute, end_ms) for series in raw])
+            for (series, closed_part), minutes in zip(raw.items(), reads, strict=True):
+                found[series] = summarize(minutes, since, closed_part)
+        for series, tick in newest.items():
+            self.whole[(series, window_ms)] = ((open_minute, end_ms, tick), found[series])
+        return {series: found[series] for series in newest}
 
     def closed_part(self, series: str, end_ms: int, window_ms: int) -> Summary | None:
         """Every minute of the window but the open one."""

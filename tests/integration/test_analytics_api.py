@@ -139,3 +139,17 @@ def test_bcx_rank_prints_the_rankings_table(stored, redis_section, tmp_path, cap
     assert [row.split()[0] for row in rows] == ["coinbase:BTC-USD", "kraken:BTC-USD", "coinbase:ETH-USD"]
     assert rows[0].split()[1:2] + rows[0].split()[5:6] + rows[0].split()[-1:] == ["5319", "30.0", "yes"]
     assert rows[2].split()[1:] == ["-"] * 7 + ["no"]
+
+
+def test_range_many_reads_what_range_reads_for_each_series(redis_conn):
+    store = TickStore(redis_conn, "bcx", chunk_entries=4)  # small chunks: a range spans several
+    store.add(minute_ticks("coinbase:BTC-USD", 1000)[:30] + minute_ticks("kraken:BTC-USD", 2000)[:30])
+    ranges = [
+        ("coinbase:BTC-USD", T0 + 3 * MIN, T0 + 17 * MIN),
+        ("kraken:BTC-USD", T0, T0 + 5 * MIN + 5_000),
+        ("coinbase:ETH-USD", T0, T0 + 30 * MIN),  # nothing stored
+        ("coinbase:BTC-USD", T0 + 40 * MIN, T0 + 50 * MIN),  # after the data
+    ]
+    found = store.range_many(ranges)
+    assert found == [store.range(*one) for one in ranges]
+    assert [len(ticks) for ticks in found] == [14, 6, 0, 0]

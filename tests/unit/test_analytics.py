@@ -178,13 +178,13 @@ def test_minute_summaries_read_closed_hours_once_and_agree_with_a_full_read():
         reads.append((first, last))
         return [c for c in minutes if first <= c.time_ms <= last]
 
-    summaries = MinuteSummaries(read)
+    summaries = MinuteSummaries(read, lambda ranges: [read(*r) for r in ranges])
     for end in (T0 + 25 * HOUR_MS + 17 * MINUTE_MS + 5, T0 + 25 * HOUR_MS + 18 * MINUTE_MS + 5, T0 + 29 * HOUR_MS):
         for window in analytics.WINDOWS.values():
-            got = analytics.summary_ranking("s", summaries.window("s", end, window), window, True)
+            got = analytics.summary_ranking("s", summaries.windows(end, window, {"s": None})["s"], window, True)
             assert got == analytics.ranking("s", minutes, end, window, True)
     reads.clear()
-    summaries.window("s", T0 + 29 * HOUR_MS + 30_000, DAY_MS)  # the same minute: only the open minute is read
+    summaries.windows(T0 + 29 * HOUR_MS + 30_000, DAY_MS, {"s": None})  # the same minute: only the open one is read
     assert reads == [(T0 + 29 * HOUR_MS, T0 + 29 * HOUR_MS + 30_000)]
 
 
@@ -196,22 +196,22 @@ def test_the_open_minute_is_read_from_raw_ticks_when_it_holds_the_newest_tick_an
         reads.append((first, last))
         return [c for c in minutes if first <= c.time_ms <= last]
 
-    def read_raw(series, first, last):
-        raw_reads.append((first, last))
-        return [c for c in minutes if first <= c.time_ms <= last]
+    def read_raw(ranges):
+        raw_reads.extend((first, last) for _, first, last in ranges)
+        return [[c for c in minutes if first <= c.time_ms <= last] for _, first, last in ranges]
 
     summaries = MinuteSummaries(read, read_raw)
     end = T0 + 179 * MINUTE_MS + 30_000
     newest = (end, 7)
     expected = analytics.ranking("s", minutes, end, DAY_MS, True)
-    assert analytics.summary_ranking("s", summaries.window("s", end, DAY_MS, newest), DAY_MS, True) == expected
+    assert analytics.summary_ranking("s", summaries.windows(end, DAY_MS, {"s": newest})["s"], DAY_MS, True) == expected
     assert raw_reads == [(T0 + 179 * MINUTE_MS, end)] and (T0 + 179 * MINUTE_MS, end) not in reads
     reads.clear()
     raw_reads.clear()
-    summaries.window("s", end, DAY_MS, newest)  # no new trade: nothing read at all
+    summaries.windows(end, DAY_MS, {"s": newest})  # no new trade: nothing read at all
     assert reads == raw_reads == []
     later = end + 20_000  # another series traded: this one's newest tick is before the open minute
-    quiet = summaries.window("s", later + MINUTE_MS, DAY_MS, newest)
+    quiet = summaries.windows(later + MINUTE_MS, DAY_MS, {"s": newest})["s"]
     assert raw_reads == [] and all(last < T0 + 180 * MINUTE_MS for _, last in reads)
     assert analytics.summary_ranking("s", quiet, DAY_MS, True) == analytics.ranking(
         "s", minutes, later + MINUTE_MS, DAY_MS, True
