@@ -13,7 +13,7 @@ from flask import Blueprint, current_app
 
 from bcx import analytics
 from bcx.analytics import MINUTE_MS
-from bcx.candles import Candle, bucket_start, interval_ms, rollup
+from bcx.candles import Candle, bucket_start, interval_ms
 from bcx.series import split
 from bcx_web import declared, params
 from bcx_web.api import get_candles, get_config, get_store, now_ms, stored_intervals, trusted_latest
@@ -54,11 +54,6 @@ def minutes_of(series: str, first_ms: int, last_ms: int) -> list[Candle]:
     return candles_of(series, MINUTE_MS, first_ms, last_ms)
 
 
-def open_minutes_of(ranges: list[tuple[str, int, int]]) -> list[list[Candle]]:
-    """The minutes holding each series' newest tick: never compacted, so raw ticks alone, all in one read."""
-    return [rollup(ticks, MINUTE_MS) for ticks in get_store().range_many(ranges)]
-
-
 def check_retention(name: str, label: str, span_ms: int, width_ms: int) -> None:
     """400 naming `name` when no tier that can give `width_ms` candles keeps `span_ms` of them."""
     retention = get_config().watcher.retention
@@ -85,7 +80,7 @@ def rankings() -> dict:
     check_retention("window", window, window_ms, MINUTE_MS)
     end, versions = newest_ticks(series, end)
     start = analytics.window_start(end, window_ms)
-    summaries = current_app.extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of, open_minutes_of))
+    summaries = current_app.extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of, get_store().range_many))
     found = summaries.windows(end, window_ms, versions)
     rows = [analytics.summary_ranking(one, found[one], window_ms, covers(one, start, end)) for one in series]
     return {

@@ -16,15 +16,16 @@ import time
 from collections.abc import Callable, Mapping
 
 from bcx.analytics import HOUR_MS, MINUTE_MS, window_start
-from bcx.candles import Candle, bucket_start
+from bcx.candles import Candle, bucket_start, combine, rollup
 from bcx.minute_summary import Summary, merge, summarize
+from bcx.tick import Tick
 
 BLOCK_TTL_S = 600.0
 MAX_BLOCKS = 100_000  # (series, hour) entries: 50 series x 7 days is 8,400
 NEVER = 2**62  # a `since` no candle reaches: a closed hour before the last one adds nothing to its volume
 
 ReadMinutes = Callable[[str, int, int], list[Candle]]  # (series, first ms, last ms) -> 1m candles in time order
-ReadOpen = Callable[[list[tuple[str, int, int]]], list[list[Candle]]]  # the same for several series at once
+ReadOpen = Callable[[list[tuple[str, int, int]]], list[list[Tick]]]  # raw ticks of several (series, first, last)
 
 
 class MinuteSummaries:
@@ -35,6 +36,8 @@ class MinuteSummaries:
         self.blocks: dict[tuple[str, int], tuple[float, Summary | None]] = {}
         self.closed: dict[tuple[str, int], tuple[int, Summary | None]] = {}
         self.whole: dict[tuple[str, int], tuple[tuple, Summary | None]] = {}
+        # series -> (its open minute, the newest tick folded in, the minute's candle so far)
+        self.open: dict[str, tuple[int, tuple[int, int] | None, Candle | None]] = {}
         self.lock = threading.Lock()
 
     def windows(
@@ -65,12 +68,27 @@ class MinuteSummaries:
             else:
                 found[series] = closed[1]
         if raw:
-            reads = self.read_open([(series, open_minute, end_ms) for series in raw])
-            for (series, closed_part), minutes in zip(raw.items(), reads, strict=True):
-                found[series] = summarize(minutes, since, closed_part)
+            opened = self.open_minutes(open_minute, end_ms, {series: newest[series] for series in raw})
+            for series, closed_part in raw.items():
+                found[series] = summarize([c for c in (opened[series],) if c is not None], since, closed_part)
         for series, tick in newest.items():
             self.whole[(series, window_ms)] = ((open_minute, end_ms, tick), found[series])
         return {series: found[series] for series in newest}
+
+    def open_minutes(self, open_minute: int, end_ms: int, newest: Mapping[str, tuple[int, int]]) -> dict:
+        """Each series' open minute as one candle (None without a trade), from raw ticks: only those after the
+        ticks already folded in (a busy market's minute is not decoded again on every request), all in one read."""
+        known = {}
+        for series in newest:
+            kept = self.open.get(series)
+            known[series] = kept if kept is not None and kept[0] == open_minute else (open_minute, None, None)
+        ranges = [(series, open_minute if k[1] is None else k[1][0], end_ms) for series, k in known.items()]
+        for (series, _, _), ticks in zip(ranges, self.read_open(ranges), strict=True):
+            _, folded, candle = known[series]
+            new = [t for t in ticks if folded is None or (t.time_ms, t.trade_id) > folded]
+            merged = combine([*([candle] if candle else []), *rollup(new, MINUTE_MS)], MINUTE_MS)
+            self.open[series] = (open_minute, newest[series], merged[0] if merged else None)
+        return {series: self.open[series][2] for series in newest}
 
     def closed_part(self, series: str, end_ms: int, window_ms: int) -> Summary | None:
         """Every minute of the window but the open one."""

@@ -9,8 +9,9 @@ import pytest
 
 from bcx import analytics
 from bcx.analytics import DAY_MS, HOUR_MS, MINUTE_MS
-from bcx.candles import Candle
+from bcx.candles import Candle, rollup
 from bcx.minute_summary import merge, summarize
+from bcx.tick import Tick
 from bcx_web.rank_source import MinuteSummaries
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS  # midnight UTC
@@ -189,30 +190,38 @@ def test_minute_summaries_read_closed_hours_once_and_agree_with_a_full_read():
 
 
 def test_the_open_minute_is_read_from_raw_ticks_when_it_holds_the_newest_tick_and_only_when_it_changed():
-    minutes = [Candle(T0 + m * MINUTE_MS, "100", "101", "99", str(100 + m % 3), "0.5", 2) for m in range(180)]
+    closed = [Candle(T0 + m * MINUTE_MS, "100", "101", "99", str(100 + m % 3), "0.5", 2) for m in range(179)]
+    opened = T0 + 179 * MINUTE_MS
+    ticks = [Tick("s", opened + k * 1000, 500 + k, str(101 + k % 4), None, None, "0.25") for k in range(40)]
     reads, raw_reads = [], []
 
     def read(series, first, last):
         reads.append((first, last))
-        return [c for c in minutes if first <= c.time_ms <= last]
+        return [c for c in closed + rollup(ticks, MINUTE_MS) if first <= c.time_ms <= last]
 
     def read_raw(ranges):
         raw_reads.extend((first, last) for _, first, last in ranges)
-        return [[c for c in minutes if first <= c.time_ms <= last] for _, first, last in ranges]
+        return [[t for t in ticks if first <= t.time_ms <= last] for _, first, last in ranges]
+
+    def ranked(summaries, end, newest):
+        return analytics.summary_ranking("s", summaries.windows(end, DAY_MS, {"s": newest})["s"], DAY_MS, True)
 
     summaries = MinuteSummaries(read, read_raw)
-    end = T0 + 179 * MINUTE_MS + 30_000
-    newest = (end, 7)
-    expected = analytics.ranking("s", minutes, end, DAY_MS, True)
-    assert analytics.summary_ranking("s", summaries.windows(end, DAY_MS, {"s": newest})["s"], DAY_MS, True) == expected
-    assert raw_reads == [(T0 + 179 * MINUTE_MS, end)] and (T0 + 179 * MINUTE_MS, end) not in reads
+    end = opened + 20_500
+    assert ranked(summaries, end, (opened + 20_000, 520)) == analytics.ranking(
+        "s", closed + rollup(ticks[:21], MINUTE_MS), end, DAY_MS, True
+    )
+    assert raw_reads == [(opened, end)] and all(last < opened for _, last in reads)
     reads.clear()
     raw_reads.clear()
-    summaries.windows(end, DAY_MS, {"s": newest})  # no new trade: nothing read at all
+    ranked(summaries, end, (opened + 20_000, 520))  # no new trade: nothing read at all
     assert reads == raw_reads == []
-    later = end + 20_000  # another series traded: this one's newest tick is before the open minute
-    quiet = summaries.windows(later + MINUTE_MS, DAY_MS, {"s": newest})["s"]
-    assert raw_reads == [] and all(last < T0 + 180 * MINUTE_MS for _, last in reads)
-    assert analytics.summary_ranking("s", quiet, DAY_MS, True) == analytics.ranking(
-        "s", minutes, later + MINUTE_MS, DAY_MS, True
+    later = opened + 39_500  # more trades: only those after the newest one folded in are read
+    assert ranked(summaries, later, (opened + 39_000, 539)) == analytics.ranking(
+        "s", closed + rollup(ticks, MINUTE_MS), later, DAY_MS, True
     )
+    assert raw_reads == [(opened + 20_000, later)] and reads == []
+    next_minute = opened + MINUTE_MS + 10  # another series traded: this one is quiet since before the open minute
+    quiet = ranked(summaries, next_minute, (opened + 39_000, 539))
+    assert raw_reads == [(opened + 20_000, later)]
+    assert quiet == analytics.ranking("s", closed + rollup(ticks, MINUTE_MS), next_minute, DAY_MS, True)
