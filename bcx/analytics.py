@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import mul
 
 from bcx.candles import Candle, bucket_start
 from bcx.minute_summary import Summary, positive_float, summarize, variance
@@ -151,19 +152,21 @@ def annualized(volatility: float, width_ms: int) -> float:
 
 def pearson(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float | None, int]:
     """Pearson correlation over the buckets both have, and how many that is; None below two buckets or when one
-    side does not move."""
-    common = sorted(a.keys() & b.keys())
+    side does not move. Deviations from the means are taken first (no cancellation between large sums); the sums
+    of products run in C (map, operator.mul): a 10x10 matrix over a week of hours is 45 of these."""
+    common = a.keys() & b.keys()
     n = len(common)
     if n < 2:
         return None, n
-    xs, ys = [a[k] for k in common], [b[k] for k in common]
+    keys = sorted(common)
+    xs, ys = [a[k] for k in keys], [b[k] for k in keys]
     mx, my = sum(xs) / n, sum(ys) / n
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
+    dx, dy = [x - mx for x in xs], [y - my for y in ys]
+    sxx, syy = sum(map(mul, dx, dx)), sum(map(mul, dy, dy))
     if sxx == 0 or syy == 0:
         return None, n
-    return round(max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy))), RATIO_PLACES), n
+    r = sum(map(mul, dx, dy)) / math.sqrt(sxx * syy)
+    return round(max(-1.0, min(1.0, r)), RATIO_PLACES), n
 
 
 def correlation(returns: Sequence[Mapping[int, float]]) -> tuple[list[list[float | None]], list[list[int]]]:

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app
 
 from bcx import analytics
 from bcx.analytics import MINUTE_MS
-from bcx.candles import Candle, bucket_start, interval_ms
+from bcx.candles import Candle, bucket_start, combine, interval_ms
 from bcx.series import split
 from bcx_web import declared, params
 from bcx_web.api import get_candles, get_config, get_store, now_ms, stored_intervals, trusted_latest
@@ -80,8 +80,7 @@ def rankings() -> dict:
     check_retention("window", window, window_ms, MINUTE_MS)
     end, versions = newest_ticks(series, end)
     start = analytics.window_start(end, window_ms)
-    summaries = current_app.extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of, get_store().range_many))
-    found = summaries.windows(end, window_ms, versions)
+    found = summaries().windows(end, window_ms, versions)
     rows = [analytics.summary_ranking(one, found[one], window_ms, covers(one, start, end)) for one in series]
     return {
         "window": window,
@@ -138,7 +137,7 @@ def correlation() -> dict:
     check_retention("window", window, window_ms, width)
     end, versions = newest_ticks(series, declared.WINDOW_END.read(config))
     start = analytics.window_start(end, window_ms, width)
-    candles = [bucket_candles(one, width, start, end, versions[one]) for one in series]
+    candles = bucket_candles(series, width, start, end, versions)
     matrix, used = analytics.correlation([analytics.log_returns(found, width) for found in candles])
     return {
         "series": list(series),
@@ -151,18 +150,40 @@ def correlation() -> dict:
     }
 
 
-def bucket_candles(series: str, width: int, start: int, end: int, version: tuple | None) -> list[Candle]:
-    """Candles of `width` in [start, end]: the closed buckets kept until the open one moves (at most
-    CLOSED_TTL_S), the open bucket until the series trades again (`version`: its newest tick)."""
+def bucket_candles(
+    series: Sequence[str], width: int, start: int, end: int, newest: dict[str, tuple[int, int] | None]
+) -> list[list[Candle]]:
+    """Each series' candles of `width` in [start, end]. The closed buckets are kept until the open one moves (at
+    most CLOSED_TTL_S). The open bucket of a series whose newest tick is in the open minute is its closed minutes
+    (kept for the minute) and that minute (bcx_web.rank_source: every such series in one read of the ticks after
+    the last folded in); any other open bucket is read whole, and kept until the series trades again."""
     extensions, now = current_app.extensions, time.monotonic()
-    opened = bucket_start(end, width)
-    closed = extensions.setdefault(CLOSED_KEY, FreshCache(ttl=CLOSED_TTL_S)).get(
-        f"{series}|{width}|{opened - start}", opened, now, lambda: candles_of(series, width, start, opened - 1)
-    )
-    current = extensions.setdefault(OPEN_KEY, FreshCache(ttl=CLOSED_TTL_S)).get(
-        f"{series}|{width}", (opened, end, version), now, lambda: candles_of(series, width, opened, end)
-    )
-    return closed + current
+    opened, minute = bucket_start(end, width), bucket_start(end, MINUTE_MS)
+    closed_cache = extensions.setdefault(CLOSED_KEY, FreshCache(ttl=CLOSED_TTL_S))
+    open_cache = extensions.setdefault(OPEN_KEY, FreshCache(ttl=CLOSED_TTL_S))
+    fresh = {one: tick for one, tick in newest.items() if tick is not None and minute <= tick[0] <= end}
+    open_minutes = summaries().open_minutes(minute, end, fresh) if fresh else {}
+    found = []
+    for one in series:
+        closed = closed_cache.get(
+            f"{one}|{width}|{opened - start}", opened, now, lambda one=one: candles_of(one, width, start, opened - 1)
+        )
+        if one in fresh:
+            minutes = open_cache.get(
+                f"{one}|{width}|minutes", minute, now, lambda one=one: minutes_of(one, opened, minute - 1)
+            )
+            current = combine([*minutes, *filter(None, (open_minutes[one],))], width)
+        else:
+            current = open_cache.get(
+                f"{one}|{width}", (opened, end, newest[one]), now, lambda one=one: candles_of(one, width, opened, end)
+            )
+        found.append(closed + current)
+    return found
+
+
+def summaries() -> MinuteSummaries:
+    """The worker's summaries of minutes (bcx_web.rank_source), shared by rankings and correlation."""
+    return current_app.extensions.setdefault(SUMMARIES_KEY, MinuteSummaries(minutes_of, get_store().range_many))
 
 
 @bp.get("/spread")

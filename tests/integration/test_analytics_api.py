@@ -153,3 +153,22 @@ def test_range_many_reads_what_range_reads_for_each_series(redis_conn):
     found = store.range_many(ranges)
     assert found == [store.range(*one) for one in ranges]
     assert [len(ticks) for ticks in found] == [14, 6, 0, 0]
+
+
+def test_cached_answers_follow_new_trades_as_a_cold_worker_computes_them(config, client, stored, redis_conn):
+    urls = [
+        "/api/v1.0/rankings?window=24h&by=volatility",
+        "/api/v1.0/rankings?window=1h&by=activity",
+        "/api/v1.0/correlation?series=coinbase:BTC-USD,kraken:BTC-USD&window=24h&interval=5m",
+        "/api/v1.0/correlation?series=coinbase:BTC-USD,kraken:BTC-USD&window=7d&interval=1h",
+    ]
+    for url in urls:
+        get(client, url)  # warm: everything this worker keeps
+    store = TickStore(redis_conn, "bcx")
+    for n, (price, size) in enumerate([("5400", "3"), ("5100", "0.25"), ("5500", "1")]):  # in the open minute
+        store.add([Tick(series, LAST + 10_000 + n, 90_000 + n, price, None, None, size) for series in SERIES[:2]])
+        cold = create_app(config, {"TESTING": True}).test_client()
+        for url in urls:
+            assert get(client, url) == get(cold, url), url
+        rows = get(client, urls[0])["rankings"]
+        assert {r["last"] for r in rows if r["series"] in SERIES[:2]} == {price}  # the new trade shows at once
