@@ -87,7 +87,10 @@ class MinuteSummaries:
             _, folded, candle = known[series]
             new = [t for t in ticks if folded is None or (t.time_ms, t.trade_id) > folded]
             merged = combine([*([candle] if candle else []), *rollup(new, MINUTE_MS)], MINUTE_MS)
-            self.open[series] = (open_minute, newest[series], merged[0] if merged else None)
+            # the newest tick actually folded in, not the one asked with: a tick stored between the two reads is
+            # folded now and must not be folded again next time
+            folded = max([(t.time_ms, t.trade_id) for t in new], default=folded)
+            self.open[series] = (open_minute, folded, merged[0] if merged else None)
         return {series: self.open[series][2] for series in newest}
 
     def closed_part(self, series: str, end_ms: int, window_ms: int) -> Summary | None:
