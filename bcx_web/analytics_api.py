@@ -29,6 +29,7 @@ SUMMARIES_KEY = "bcx_minute_summaries"
 OLDEST_KEY = "bcx_oldest_cache"
 CLOSED_KEY = "bcx_closed_buckets"
 OPEN_KEY = "bcx_open_buckets"
+MATRIX_KEY = "bcx_correlation"  # the last matrix asked for, while no series traded (at most CLOSED_TTL_S)
 CLOSED_TTL_S = 60.0  # a backfill into a closed bucket shows within this
 MIN_BUCKETS = 3  # two returns: the least a correlation needs
 
@@ -137,8 +138,12 @@ def correlation() -> dict:
     check_retention("window", window, window_ms, width)
     end, versions = newest_ticks(series, declared.WINDOW_END.read(config))
     start = analytics.window_start(end, window_ms, width)
-    candles = bucket_candles(series, width, start, end, versions)
-    matrix, used = analytics.correlation([analytics.log_returns(found, width) for found in candles])
+    matrix, used = current_app.extensions.setdefault(MATRIX_KEY, FreshCache(ttl=CLOSED_TTL_S)).get(
+        "matrix",  # one entry: the last question asked, kept while its answer holds
+        (series, window, interval, end, tuple(versions.values())),
+        time.monotonic(),
+        lambda: matrix_of(bucket_candles(series, width, start, end, versions), width),
+    )
     return {
         "series": list(series),
         "window": window,
@@ -148,6 +153,10 @@ def correlation() -> dict:
         "matrix": matrix,
         "buckets": used,
     }
+
+
+def matrix_of(candles: list[list[Candle]], width: int) -> tuple[list[list[float | None]], list[list[int]]]:
+    return analytics.correlation([analytics.log_returns(found, width) for found in candles])
 
 
 def bucket_candles(

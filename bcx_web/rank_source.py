@@ -82,7 +82,10 @@ class MinuteSummaries:
         for series in newest:
             kept = self.open.get(series)
             known[series] = kept if kept is not None and kept[0] == open_minute else (open_minute, None, None)
-        ranges = [(series, open_minute if k[1] is None else k[1][0], end_ms) for series, k in known.items()]
+        # a series whose newest tick is already folded in is not read at all
+        ranges = [
+            (one, open_minute if k[1] is None else k[1][0], end_ms) for one, k in known.items() if k[1] != newest[one]
+        ]
         for (series, _, _), ticks in zip(ranges, self.read_open(ranges), strict=True):
             _, folded, candle = known[series]
             new = [t for t in ticks if folded is None or (t.time_ms, t.trade_id) > folded]
@@ -91,7 +94,7 @@ class MinuteSummaries:
             # folded now and must not be folded again next time
             folded = max([(t.time_ms, t.trade_id) for t in new], default=folded)
             self.open[series] = (open_minute, folded, merged[0] if merged else None)
-        return {series: self.open[series][2] for series in newest}
+        return {series: self.open.get(series, known[series])[2] for series in newest}
 
     def closed_part(self, series: str, end_ms: int, window_ms: int) -> Summary | None:
         """Every minute of the window but the open one."""
