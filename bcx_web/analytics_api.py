@@ -27,6 +27,7 @@ RETURNS_SPAN_MS = 30 * analytics.DAY_MS
 SPREAD_SPAN_MS = analytics.DAY_MS
 SUMMARIES_KEY = "bcx_minute_summaries"
 OLDEST_KEY = "bcx_oldest_cache"
+OLDEST_TTL_S = 600.0
 CLOSED_KEY = "bcx_closed_buckets"
 OPEN_KEY = "bcx_open_buckets"
 MATRIX_KEY = "bcx_correlation"  # the last matrix asked for, while no series traded (at most CLOSED_TTL_S)
@@ -93,10 +94,11 @@ def rankings() -> dict:
 
 
 def covers(series: str, start: int, end: int) -> bool:
-    """Whether the series' stored data reaches back to `start` (its oldest time, kept per minute)."""
-    oldest = current_app.extensions.setdefault(OLDEST_KEY, FreshCache(ttl=60.0)).get(
+    """Whether the series' stored data reaches back to `start` (its oldest time: retention moves it, so it is
+    read again each hour, or after OLDEST_TTL_S)."""
+    oldest = current_app.extensions.setdefault(OLDEST_KEY, FreshCache(ttl=OLDEST_TTL_S)).get(
         series,
-        bucket_start(end, MINUTE_MS),
+        bucket_start(end, analytics.HOUR_MS),
         time.monotonic(),
         lambda: get_store().extent(series, stored_intervals())[0],
     )
