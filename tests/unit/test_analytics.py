@@ -9,7 +9,7 @@ import pytest
 
 from bcx import analytics
 from bcx.analytics import DAY_MS, HOUR_MS, MINUTE_MS
-from bcx.candles import Candle, rollup
+from bcx.candles import Candle, bucket_start, rollup
 from bcx.minute_summary import merge, summarize
 from bcx.tick import Tick
 from bcx_web.rank_source import MinuteSummaries
@@ -167,26 +167,36 @@ def test_summaries_of_runs_merge_into_the_summary_of_the_whole():
 
 
 def test_minute_summaries_read_closed_hours_once_and_agree_with_a_full_read():
-    # a trade every minute for 30 hours, the price wandering, some minutes empty
-    minutes = [
-        Candle(T0 + m * MINUTE_MS, str(100 + m % 7), str(101 + m % 7), str(99 + m % 7), str(100 + m % 5), "0.5", 2)
+    # two trades a minute for 30 hours, the price wandering, some minutes empty
+    ticks = [
+        Tick("s", T0 + m * MINUTE_MS + offset, 2 * m + n, str(100 + (m * (n + 2)) % 7), None, None, size)
         for m in range(30 * 60)
         if m % 11
+        for n, (offset, size) in enumerate(((1_000, "0.5"), (2_000, "0.25")))
     ]
+    minutes = rollup(ticks, MINUTE_MS)
     reads = []
 
     def read(series, first, last):
         reads.append((first, last))
         return [c for c in minutes if first <= c.time_ms <= last]
 
-    summaries = MinuteSummaries(read, lambda ranges: [read(*r) for r in ranges])
-    for end in (T0 + 25 * HOUR_MS + 17 * MINUTE_MS + 5, T0 + 25 * HOUR_MS + 18 * MINUTE_MS + 5, T0 + 29 * HOUR_MS):
+    def read_raw(ranges):
+        reads.extend((first, last) for _, first, last in ranges)
+        return [[t for t in ticks if first <= t.time_ms <= last] for _, first, last in ranges]
+
+    summaries = MinuteSummaries(read, read_raw)
+    ends = [T0 + 25 * HOUR_MS + m * MINUTE_MS + 30_000 for m in (17, 18, 19, 43, 59, 60, 61, 62, 200)]
+    for end in ends:  # minute after minute, across hours: prefixes grow, suffixes and blocks are kept
         for window in analytics.WINDOWS.values():
             got = analytics.summary_ranking("s", summaries.windows(end, window, {"s": None})["s"], window, True)
-            assert got == analytics.ranking("s", minutes, end, window, True)
+            assert got == analytics.ranking("s", minutes, end, window, True), (end, window)
+            newest = max((t.time_ms, t.trade_id) for t in ticks if t.time_ms <= end)
+            got = analytics.summary_ranking("s", summaries.windows(end, window, {"s": newest})["s"], window, True)
+            assert got == analytics.ranking("s", minutes, end, window, True), (end, window)
     reads.clear()
-    summaries.windows(T0 + 29 * HOUR_MS + 30_000, DAY_MS, {"s": None})  # the same minute: only the open one is read
-    assert reads == [(T0 + 29 * HOUR_MS, T0 + 29 * HOUR_MS + 30_000)]
+    summaries.windows(ends[-1] + 5_000, DAY_MS, {"s": None})  # the same minute: only the open one is read
+    assert reads == [(bucket_start(ends[-1], MINUTE_MS), ends[-1] + 5_000)]
 
 
 def test_the_open_minute_is_read_from_raw_ticks_when_it_holds_the_newest_tick_and_only_when_it_changed():
