@@ -37,11 +37,57 @@ class Summary:
 
 
 def summarize(candles: list[Candle], since_ms: int, before: Summary | None = None) -> Summary | None:
-    """`before` (a run ending earlier) followed by `candles` (time order, after it); None for nothing at all."""
-    summary = before
+    """`before` (a run ending earlier) followed by `candles` (time order, after it); None for nothing at all.
+    One pass over the candles (Welford's update of the returns' mean and squared deviations), then one merge."""
+    if not candles:
+        return before
+    high = low = None
+    volume = hour_volume = Decimal(0)
+    trades: int | None = 0
+    hour_trades: int | None = 0
+    n, mean, m2 = 0, 0.0, 0.0
+    previous: tuple[int, float | None] | None = None
+    first_close = None
     for candle in candles:
-        summary = merge(summary, of_candle(candle, since_ms))
-    return summary
+        close = positive_float(candle.close)
+        if previous is None:
+            first_close = close
+        elif candle.time_ms - previous[0] == MINUTE_MS and previous[1] and close:
+            value = math.log(close / previous[1])
+            n += 1
+            delta = value - mean
+            mean += delta / n
+            m2 += delta * (value - mean)
+        previous = (candle.time_ms, close)
+        candle_high, candle_low, amount = Decimal(candle.high), Decimal(candle.low), Decimal(candle.volume)
+        high = candle_high if high is None or candle_high > high else high
+        low = candle_low if low is None or candle_low < low else low
+        volume += amount
+        count = candle.count
+        trades = None if trades is None or count is None else trades + count
+        if candle.time_ms >= since_ms:
+            hour_volume += amount
+        hour_trades = (
+            None if hour_trades is None or count is None else hour_trades + (count if candle.time_ms >= since_ms else 0)
+        )
+    run = Summary(
+        first_time=candles[0].time_ms,
+        first_open=Decimal(candles[0].open),
+        first_close=first_close,
+        last_time=candles[-1].time_ms,
+        last_close=candles[-1].close,
+        last_close_f=previous[1],
+        high=high,
+        low=low,
+        volume=volume,
+        trades=trades,
+        hour_volume=hour_volume,
+        hour_trades=hour_trades,
+        returns=n,
+        mean=mean,
+        m2=m2,
+    )
+    return merge(before, run)
 
 
 def of_candle(candle: Candle, since_ms: int) -> Summary:
