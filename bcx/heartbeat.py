@@ -20,7 +20,9 @@ EXPIRE_AFTER = 60  # seconds without a beat before a daemon's hash goes
 
 
 @dataclass(frozen=True)
-class Heartbeat:
+class DaemonHeartbeat:
+    """A daemon's last beat as read back (not an exchange's keepalive, which is bcx_tracker.exchange.Heartbeat)."""
+
     daemon_id: str
     last_beat: float
     fields: dict[str, str]
@@ -54,11 +56,11 @@ def forget(conn: redis.Redis, prefix: str, ident: str) -> None:
     pipe.execute()
 
 
-def read_heartbeats(conn: redis.Redis, prefix: str) -> list[Heartbeat]:
+def read_heartbeats(conn: redis.Redis, prefix: str) -> list[DaemonHeartbeat]:
     """Every daemon that ever beat and did not stop cleanly, newest first; `fields` is empty once expired."""
     registered = conn.zrevrange(daemons_key(prefix), 0, -1, withscores=True)
     pipe = conn.pipeline(transaction=False)
     for ident, _ in registered:
         pipe.hgetall(daemon_key(prefix, ident))
     hashes = pipe.execute() if registered else []
-    return [Heartbeat(ident, score, fields) for (ident, score), fields in zip(registered, hashes, strict=True)]
+    return [DaemonHeartbeat(ident, score, fields) for (ident, score), fields in zip(registered, hashes, strict=True)]

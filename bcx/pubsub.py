@@ -24,8 +24,16 @@ def use_sharded(is_cluster: bool, server_version: str) -> bool:
     return is_cluster and int(server_version.split(".")[0]) >= SHARDED_SINCE
 
 
+def client_of(conn):
+    """The redis-py client itself: bcx-web's connection is flask-redis's extension around a bcx.connection.LazyClient
+    (both forward attribute access to the client), which is neither kind of client."""
+    built_client = getattr(conn, "built_client", None)
+    return built_client() if built_client is not None else conn
+
+
 def sharded(conn: redis.Redis | RedisCluster) -> bool:
     """Whether this connection's pub/sub is sharded (asked once per client: one INFO on a cluster)."""
+    conn = client_of(conn)
     if not isinstance(conn, RedisCluster):
         return False
     if conn not in _decided:
@@ -43,6 +51,7 @@ class Subscription:
     """One channel's messages, the same way on both topologies. Close it when done."""
 
     def __init__(self, conn: redis.Redis | RedisCluster, channel: str):
+        conn = client_of(conn)
         self.sharded = sharded(conn)
         self.pubsub = conn.pubsub(ignore_subscribe_messages=True)
         if self.sharded:

@@ -29,7 +29,6 @@ from bcx.converters import duration
 from bcx.series import canonical
 
 FIELDS = ("price", "bid", "ask")
-OPERATORS = (">=", "<=", ">", "<")
 DIRECTIONS = ("change", "rise", "fall")
 SPIKE_BUCKET_MS = 60_000  # a volume spike compares one minute's volume with the trailing per-minute average
 

@@ -24,7 +24,7 @@ from bcx.config import Config
 from bcx.connection import connect, describe
 from bcx.converters import duration
 from bcx.daemon import load_or_exit
-from bcx.heartbeat import EXPIRE_AFTER, Heartbeat, read_heartbeats
+from bcx.heartbeat import EXPIRE_AFTER, DaemonHeartbeat, read_heartbeats
 from bcx.pidfile import ABSENT, DEAD, PidState, pid_state
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
 
@@ -60,7 +60,7 @@ class Report:
 
 
 def judge_daemon(
-    name: str, pid: PidState, heartbeat: Heartbeat | None, now: float, max_silence: float, pidfile: str
+    name: str, pid: PidState, heartbeat: DaemonHeartbeat | None, now: float, max_silence: float, pidfile: str
 ) -> DaemonReport:
     age = heartbeat.age(now) if heartbeat else None
     fresh = heartbeat is not None and bool(heartbeat.fields) and age is not None and age <= max_silence
@@ -74,7 +74,7 @@ def judge_daemon(
     return DaemonReport(name, pid.state, pid.pid, pid.uptime(now), age, problem)
 
 
-def heartbeat_of(role: str, pid: int | None, heartbeats: list[Heartbeat]) -> Heartbeat | None:
+def heartbeat_of(role: str, pid: int | None, heartbeats: list[DaemonHeartbeat]) -> DaemonHeartbeat | None:
     """The heartbeat of the process in the pidfile if it beats, else the role's newest (another host's)."""
     mine = [hb for hb in heartbeats if hb.daemon_id.startswith(f"{role}:")]
     if pid is not None:
@@ -88,7 +88,7 @@ def build_report(
     roles: list[str],
     pids: dict[str, PidState],
     pid_dir: str,
-    heartbeats: list[Heartbeat],
+    heartbeats: list[DaemonHeartbeat],
     latest_ms: dict[str, float | None],
     used_memory: int | None,
     redis_error: str | None,
@@ -127,7 +127,7 @@ def build_report(
 def collect(config: Config, roles: list[str], pid_dir: str, now: float, **limits) -> Report:
     """The I/O: pidfiles, then one short look at Redis (heartbeats, newest ticks, memory)."""
     pids = {role: pid_state(Path(pid_dir) / f"bcx-{role}.pid") for role in roles}
-    heartbeats: list[Heartbeat] = []
+    heartbeats: list[DaemonHeartbeat] = []
     latest_ms: dict[str, float | None] = {p: None for p in config.tracker.products}
     used_memory = redis_error = None
     conn = connect(config.redis)

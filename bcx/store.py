@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 
 import redis
 
+from bcx import pubsub
 from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, ChunkedSets
 from bcx.keys import SeriesKeys, ticks_channel
-from bcx.tick import Tick, decode_member, encode_member
+from bcx.tick import Tick, decode_member, encode_entries
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +48,16 @@ class TickStore:
         by_product: dict[str, list[Tick]] = {}
         for tick in ticks:
             by_product.setdefault(tick.product, []).append(tick)
-        added = 0
-        for product, batch in by_product.items():
-            keys = self.keys(product)
-            entries = ((tick.time_ms, encode_member(tick)) for tick in batch)
-            added += self.chunks.add(keys.ticks, entries, TRADE, latest=keys.latest)
-        return added
+        calls = (  # lazy: each product's lines are built while the server writes the previous product's
+            (keys.ticks, encode_entries(batch), TRADE, keys.latest)
+            for keys, batch in ((self.keys(product), batch) for product, batch in by_product.items())
+        )
+        return self.chunks.add_each(calls)
 
     def announce(self, products: Iterable[str]) -> None:
-        """Tell live readers that these products have new ticks (PUBLISH on ticks_channel); nobody listening is fine."""
-        self.conn.publish(ticks_channel(self.prefix), ",".join(sorted(set(products))))
+        """Tell live readers that these products have new ticks (on ticks_channel, through bcx.pubsub: sharded on a
+        Redis 7 cluster); nobody listening is fine."""
+        pubsub.publish(self.conn, ticks_channel(self.prefix), ",".join(sorted(set(products))))
 
     def latest(self, product: str) -> Tick | None:
         return self.latest_many([product])[product]

@@ -1,9 +1,9 @@
 """`bcx tail [SERIES ...]`: print ticks as they are stored, one line each, until Ctrl-C or TERM.
 
 Series are named by their ids (`kraken:BTC-USD`; a bare `BTC-USD` is `coinbase:BTC-USD`), and each line shows the
-series' id. It polls each series' ticks newer than the last one printed (a cursor of time and the members already
-seen at that time), so every tick the tracker writes in order is printed once. Ticks backfilled into the past (REST
-trades older than the cursor) are not printed.
+series' id. It polls each series' ticks newer than the last one printed (`Printed`: that time and the trades already
+printed at that time), so every tick the tracker writes in order is printed once. Ticks backfilled into the past (REST
+trades older than that) are not printed.
 """
 
 from __future__ import annotations
@@ -48,14 +48,14 @@ def add_series_and_config(parser: argparse.ArgumentParser) -> None:
 
 
 @dataclass
-class Cursor:
-    """The newest time printed and the ticks already printed at that time."""
+class Printed:
+    """What `bcx tail` printed of a series: the newest time, and the ticks already printed at that time."""
 
     time_ms: int = 0
     seen: set[int] = field(default_factory=set)
 
     def fresh(self, ticks: list[Tick]) -> list[Tick]:
-        """The ticks (in time order, none older than the cursor) not printed yet; moves the cursor past them."""
+        """The ticks (in time order, none older than `time_ms`) not printed yet; records them as printed."""
         new = [t for t in ticks if t.time_ms > self.time_ms or t.trade_id not in self.seen]
         for tick in new:
             if tick.time_ms > self.time_ms:
@@ -78,10 +78,10 @@ def run(args: argparse.Namespace) -> int:
     conn = connect(config.redis)
     try:
         store = TickStore(conn, config.redis.prefix)  # asks Redis (CONFIG GET)
-        cursors = {p: Cursor(t.time_ms if t else 0, {t.trade_id} if t else set()) for p, t in latest(store, products)}
+        printed = {p: Printed(t.time_ms if t else 0, {t.trade_id} if t else set()) for p, t in latest(store, products)}
         while not stopper.stopping:
-            for product, cursor in cursors.items():
-                for tick in cursor.fresh(store.range(product, cursor.time_ms, 2**53)):
+            for product, done in printed.items():
+                for tick in done.fresh(store.range(product, done.time_ms, 2**53)):
                     print(format_tick(tick), flush=True)
             time.sleep(POLL)
     except redis.RedisError as exc:

@@ -1,29 +1,34 @@
 """A tick (one trade with the book's top at that moment) and its deterministic sorted-set member.
 
-Member: `trade_id|price|bid|ask|size`, short because memory per tick is what decides how much history fits:
+Member: `trade_id;price;bid;ask;size`, short because memory per tick is what decides how much history fits:
 
 - trade_id in base 36 (`881613` -> `iw99`);
-- price as the exact string the exchange sent;
-- bid as `price - bid` and ask as `ask - price`, in units of the price's last digit when both have the same
-  number of decimals (`14.7775` with bid `14.7550` -> `225`), else the literal string after `=`; empty when
-  the trade was learned without the book (a REST backfill): `iw99|14.7775|||4e2`;
-- size below 1 with a zero after the point as digits and decimals (`0.00412345` -> `412345e8`), another size
-  below 1 without its leading zero (`0.5` -> `.5`), a larger one literal (after `=` if it could be mistaken
-  for a short form).
+- price and size as a scaled decimal: the number written without its point, in base 36, then the count of decimals
+  as one base-36 digit (`14.7775` -> 147775 and 4 -> `35z34`; `0.00412345` -> `2g5ip8`; `0.5` -> `51`); a price or
+  size not written the usual way (leading zeros, an exponent, more than 35 decimals) is the literal string after
+  `=`;
+- bid as `price - bid` and ask as `ask - price`, in units of the price's last digit when both have the same number
+  of decimals (`14.7775` with bid `14.7550` -> `225`), else the literal string after `=`; empty when the trade was
+  learned without the book (a REST backfill): `iw99;35z34;;;44`.
 
-Every field decodes to the exact string the exchange sent. The score is the exchange time in unix milliseconds
-(stored relative to its chunk: bcx.chunks). The same tick always encodes to the same member, so writing it twice
-stores it once.
+Members written before issue 19 (`trade_id|price|bid|ask|size`, `|` between the fields, the price literal, a size
+below 1 as `412345e8` or `.5`, another one literal) are still read: decode_member tells the two apart by the
+separator. Every field decodes to the exact string the exchange sent, trailing zeros included. The score is the
+exchange time in unix milliseconds (stored relative to its chunk: bcx.chunks). The same tick always encodes to
+the same member, so writing it twice stores it once.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
-SEPARATOR = "|"
+SEPARATOR = ";"
+LEGACY_SEPARATOR = "|"  # members written before issue 19
+RAW = "raw"  # the tier of the ticks themselves, beside the candle intervals: retention's key, the API's `tier`
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -52,17 +57,62 @@ class Tick(NamedTuple):
         }
 
 
+class Cursor(NamedTuple):
+    """Where a reader of a series stands: the last tick it took. Ticks are read in (time_ms, trade_id) order, and a
+    Cursor compares in that order with the tuple of a tick's two."""
+
+    time_ms: int
+    trade_id: int
+
+    @classmethod
+    def of(cls, tick: Tick) -> Cursor:
+        return cls(tick.time_ms, tick.trade_id)
+
+
 def encode_member(tick: Tick) -> str:
-    price = tick.price
-    base = _plain_scaled(price)
-    bid, ask = _offset(tick.bid, base, -1), _offset(tick.ask, base, 1)
-    return f"{base36(tick.trade_id)}|{price}|{bid}|{ask}|{_encode_size(tick.size)}"
+    return encode_entries([tick]).partition(" ")[2]
+
+
+def encode_entries(ticks: Iterable[Tick]) -> str:
+    """`time member` lines, one a tick: the whole batch as one argument of the chunk script (bcx.chunks), which is
+    cheaper to send than two arguments a tick. The tracker encodes every tick it stores here: each price is worked
+    out once (_price_form is cached) and the usual shapes take the short paths."""
+    lines = []
+    for _, time_ms, trade_id, price, bid, ask, size, _ in ticks:
+        form = _price_form(price)
+        bid_field = "" if bid is None else _book_offset(bid, form, -1)
+        ask_field = "" if ask is None else _book_offset(ask, form, 1)
+        high, low = divmod(trade_id, 1296)
+        trade = _base36_high(high) + _PAIRS36[low] if high > 0 else base36(trade_id)
+        lines.append(f"{time_ms} {trade};{form[2]};{bid_field};{ask_field};{_size_form(size)}")
+    return "\n".join(lines)
 
 
 def decode_member(product: str, member: str | bytes, score: float) -> Tick:
     if isinstance(member, bytes):
         member = member.decode()
-    trade_id, price, bid, ask, size = member.split(SEPARATOR)
+    fields = member.split(SEPARATOR)
+    if len(fields) != 5:
+        return _decode_legacy(product, member, score)
+    trade_id, price, bid, ask, size = fields
+    if price[0] == "=":
+        price, units, decimals = price[1:], None, 0
+    else:
+        units, decimals = int(price[:-1], 36), _DIGIT_VALUES[price[-1]]
+        price = _unscaled(units, decimals)
+    return Tick(
+        product=product,
+        time_ms=int(score),
+        trade_id=int(trade_id, 36),
+        price=price,
+        bid=(_from_units(bid, units, decimals, -1) if units is not None else _literal(bid)) if bid else None,
+        ask=(_from_units(ask, units, decimals, 1) if units is not None else _literal(ask)) if ask else None,
+        size=_decode_scaled(size) if size else None,
+    )
+
+
+def _decode_legacy(product: str, member: str, score: float) -> Tick:
+    trade_id, price, bid, ask, size = member.split(LEGACY_SEPARATOR)
     return Tick(
         product=product,
         time_ms=int(score),
@@ -70,13 +120,16 @@ def decode_member(product: str, member: str | bytes, score: float) -> Tick:
         price=price,
         bid=from_offset(bid, price, -1),
         ask=from_offset(ask, price, 1),
-        size=_decode_size(size),
+        size=_decode_legacy_size(size),
     )
 
 
 _DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_DIGIT_VALUES = {digit: value for value, digit in enumerate(_DIGITS36)}
 _PAIRS36 = [high + low for high in _DIGITS36 for low in _DIGITS36]  # two digits per divmod: half the loop turns
 _PLAIN = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\Z", re.ASCII)  # what _unscaled() gives back exactly
+# What a literal field may hold: nothing that separates fields, entries (bcx.chunks) or members from their times.
+_LITERAL = re.compile(r"[^;|\s=]+\Z")
 
 
 def base36(number: int) -> str:
@@ -87,6 +140,65 @@ def base36(number: int) -> str:
         number, pair = divmod(number, 1296)
         text = _PAIRS36[pair] + text
     return (_PAIRS36[number].lstrip("0") or "0") + text if text or number else "0"
+
+
+@lru_cache(maxsize=16384)
+def _price_form(price: str) -> tuple[int, int, str, str, int]:
+    """(units, decimals, field, whole part, units of the fraction) of a price: a feed repeats its prices, so each
+    is worked out once. Units are -1 for a price written another way (its field is the literal)."""
+    whole, _, fraction = price.partition(".")
+    if len(fraction) >= len(_DIGITS36) or not _PLAIN.match(price):
+        return -1, -1, "=" + _checked_literal(price), "", 0
+    units, decimals = int(whole + fraction), len(fraction)
+    return units, decimals, base36(units) + _DIGITS36[decimals], whole, int(fraction or 0)
+
+
+@lru_cache(maxsize=1024)
+def _base36_high(number: int) -> str:
+    """base36() of a trade id but its last two digits: consecutive trade ids share it for 1,296 trades."""
+    return base36(number)
+
+
+def _book_offset(value: str, price: tuple[int, int, str, str, int], sign: int) -> str:
+    """A bid or ask against its trade's price (its _price_form()), in units of the price's last digit."""
+    units, decimals, _, price_whole, price_fraction = price
+    whole, _, fraction = value.partition(".")
+    if whole == price_whole and len(fraction) == decimals and fraction.isdigit() and fraction.isascii():
+        return str(sign * (int(fraction) - price_fraction))  # the usual case: the price's whole part and decimals
+    if len(fraction) != decimals or units < 0 or not _PLAIN.match(value):
+        return "=" + _checked_literal(value)
+    return str(sign * (int(whole + fraction) - units))
+
+
+def _size_form(size: str | None) -> str:
+    if not size:
+        return ""
+    whole, dot, fraction = size.partition(".")
+    if whole == "0" and dot and fraction.isdigit() and fraction.isascii() and len(fraction) < len(_DIGITS36):
+        return base36(int(fraction)) + _DIGITS36[len(fraction)]  # the usual case: below 1
+    if len(fraction) >= len(_DIGITS36) or not _PLAIN.match(size):
+        return "=" + _checked_literal(size)
+    return base36(int(whole + fraction)) + _DIGITS36[len(fraction)]
+
+
+def _checked_literal(text: str) -> str:
+    if not _LITERAL.match(text):
+        raise ValueError(f"{text!r:.60} cannot be stored in a tick member")
+    return text
+
+
+def _literal(field: str) -> str:
+    return field[1:]
+
+
+def _from_units(field: str, units: int, decimals: int, sign: int) -> str:
+    return field[1:] if field[0] == "=" else _unscaled(units + sign * int(field), decimals)
+
+
+def _decode_scaled(field: str) -> str:
+    if field[0] == "=":
+        return field[1:]
+    return _unscaled(int(field[:-1], 36), _DIGIT_VALUES[field[-1]])
 
 
 def _scaled(text: str) -> tuple[int, int]:
@@ -112,7 +224,7 @@ def offset(value: str | None, reference: str, sign: int) -> str:
 
 
 def _offset(value: str | None, base: tuple[int, int] | None, sign: int) -> str:
-    """offset() against the reference's _plain_scaled(): a member's price is scaled once for its bid and ask."""
+    """offset() against the reference's _plain_scaled()."""
     if value is None:
         return ""
     whole, _, fraction = value.partition(".")
@@ -131,17 +243,7 @@ def from_offset(text: str, reference: str, sign: int) -> str | None:
     return _unscaled(base + sign * int(text), decimals)
 
 
-def _encode_size(size: str | None) -> str:
-    if not size:
-        return ""
-    if size.startswith("0.0") and size[2:].isdigit():
-        return f"{int(size[2:])}e{len(size) - 2}"
-    if size.startswith("0.") and size[2:].isdigit():
-        return size[1:]
-    return "=" + size if "e" in size or size[0] in ".=" else size  # never mistaken for the short forms
-
-
-def _decode_size(text: str) -> str | None:
+def _decode_legacy_size(text: str) -> str | None:
     if not text:
         return None
     if text[0] == "=":

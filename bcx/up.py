@@ -2,7 +2,11 @@
 
 Uses the configured Redis, or starts an embedded redis-server when none answers (a configured `[redis] cluster` is
 always used as it is: never replaced by an embedded server); with `--replay FILE` the
-tracker is fed by `bcx-replay` instead of the live exchange. Every daemon runs in its own session so that
+tracker is fed by `bcx-replay` instead of the live exchange: by default as a live demo (the file shifted to end now,
+the `--history` before now sent at once, then looping in real time, plus a few demo alert rules so the chart shows
+alerts at once), or with `--speed N` played from its own times N times faster. bcx-replay runs as a process and
+says on its standard output which series it plays and where each exchange's feed is: this core package imports no
+daemon's package. Every daemon runs in its own session so that
 Ctrl-C reaches only `bcx up`, which then stops them in order (tracker first, so it flushes; Redis last)
 with one TERM each, and kills whatever has not exited after a grace period. Closing the terminal (HUP) stops
 everything the same way; if `bcx up` itself is killed (KILL, a crash), the kernel sends each child TERM (a
@@ -15,6 +19,9 @@ daemons write pidfiles into its temp folder, so `bcx status` sees them running.
 from __future__ import annotations
 
 import argparse
+import gzip
+import itertools
+import json
 import logging
 import os
 import re
@@ -24,19 +31,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
 from bcx import up_state
 from bcx.config import Config, RedisConfig, find_config, new_parser
-from bcx.connection import LazyClient, describe
-from bcx.daemon import Stopper, load_or_exit
-from bcx.embedded import EmbeddedRedis, answers, die_with_parent, free_port, port_is_free
+from bcx.connection import connect, describe
+from bcx.converters import positive_duration, replay_speed
+from bcx.daemon import Stopper, arg_type, load_or_exit
+from bcx.embedded import EmbeddedRedis, NoRedisBinary, answers, die_with_parent, free_port, port_is_free
 
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 15.0
+DEMO_STREAMS = 24  # event streams per bcx-web worker
 LISTENING = re.compile(r"listening on (ws://\S+)")
 
 
@@ -50,22 +60,29 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--replay",
         metavar="FILE",
-        help="feed the tracker from a recorded JSON-lines file "
-        "(bcx-replay) instead of the live exchange; records the products the file holds",
+        help="feed the tracker from a recorded JSON-lines file (bcx-replay) instead of the live exchange, "
+        "played as live: shifted to end now, the --history before now recorded first, then looping in real time",
     )
     parser.add_argument(
-        "--speed", default="10", type=replay_speed, help="replay speed: N times real time, or max (default 10)"
+        "--speed",
+        type=arg_type(speed_text),
+        help="play the file from its own times, N times real time (or max), instead of the live demo",
+    )
+    parser.add_argument(
+        "--history",
+        default="1d",
+        type=arg_type(positive_duration),
+        help="the live demo: how much of the replay lies before now, sent at once (default 1d)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     parser.set_defaults(run=run)
 
 
-def replay_speed(text: str) -> str:
-    """bcx-replay's own --speed check, here, so a bad speed is a usage error before anything starts."""
-    from bcx_tracker.replay import parse_speed  # raises argparse.ArgumentTypeError with bcx-replay's message
-
-    parse_speed(text)
+def speed_text(text: str) -> str:
+    """bcx-replay's --speed check (the same converter), here, so a bad speed is a usage error before anything
+    starts; the text goes on to bcx-replay."""
+    replay_speed(text)
     return text.strip()
 
 
@@ -80,29 +97,71 @@ def command(name: str) -> list[str]:
     return [found]
 
 
-def products_in_file(path: str) -> list[str]:
-    """Series ids of the playable lines of a recording (trades, books, heartbeats), exchange by exchange in the
-    order bcx.series lists them (so the page lists Coinbase first), each exchange's in order of first appearance."""
-    from bcx.series import EXCHANGES, split
-    from bcx_tracker.recorder import read_entries
+@dataclass(frozen=True)
+class Replay:
+    """What a started bcx-replay said about itself (bcx_tracker.replay.describe)."""
 
-    seen = list(dict.fromkeys(entry.product for entry in read_entries(path)))
-    return sorted(seen, key=lambda series: EXCHANGES.index(split(series).exchange))
+    series: list[str]  # exchange by exchange, Coinbase first, as the page lists them
+    feeds: dict[str, tuple[str, str]]  # exchange -> (protocol, feed URL)
 
 
-def replay_overrides(url: str, products: list[str]) -> dict[str, dict[str, str]]:
+def read_replay_description(lines) -> Replay:
+    """The lines bcx-replay prints after `listening on`: `series ...`, `feed EXCHANGE PROTOCOL URL`, `ready`."""
+    series: list[str] = []
+    feeds: dict[str, tuple[str, str]] = {}
+    for line in lines:
+        words = line.split()
+        if not words or words[0] == "ready":
+            break
+        if words[0] == "series":
+            series = words[1:]
+        elif words[0] == "feed" and len(words) == 4:
+            feeds[words[1]] = (words[2], words[3])
+    return Replay(series, feeds)
+
+
+def replay_overrides(replay: Replay) -> dict[str, dict[str, str]]:
     """The config sections that point each exchange of a recording at the replay server, REST off (a recording
     has no REST API to check products against or backfill from)."""
-    from bcx.series import split
-    from bcx_tracker.exchanges import replay_path
-
-    overrides = {"tracker": {"products": ", ".join(products)}}
-    for exchange in dict.fromkeys(split(p).exchange for p in products):
-        protocol = "coinbase-exchange" if exchange == "coinbase" else exchange
-        overrides[f"exchange:{exchange}"] = {"feed_url": url + replay_path(protocol), "rest_url": ""}
+    overrides = {"tracker": {"products": ", ".join(replay.series)}}
+    for exchange, (protocol, url) in replay.feeds.items():
+        overrides[f"exchange:{exchange}"] = {"feed_url": url, "rest_url": ""}
         if exchange == "coinbase":
             overrides[f"exchange:{exchange}"]["feed"] = protocol
     return overrides
+
+
+def first_prices(path: str, limit: int = 5000) -> dict[str, str]:
+    """The first trade price of each Coinbase series in a recording (its plain JSON ticker lines), for the demo's
+    threshold rules; other exchanges' lines start with their name and are skipped."""
+    found: dict[str, str] = {}
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as lines:
+        for line in itertools.islice(lines, limit):
+            if not line.startswith("{"):
+                continue
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if message.get("type") == "ticker" and "price" in message:
+                found.setdefault(f"coinbase:{message.get('product_id')}", str(message["price"]))
+    return found
+
+
+def demo_rules(series: list[str], prices: dict[str, str]) -> dict[str, dict[str, str]]:
+    """A few alert rules that fire on a replayed recording: a price line at each Coinbase series' first price (the
+    price crosses it as the file plays, and at each loop), and a move of 0.3% within 15 minutes."""
+    rules: dict[str, dict[str, str]] = {}
+    for one in series:
+        price = prices.get(one)
+        if price is None:
+            continue
+        name = one.replace(":", "-").lower()
+        level = str(round(float(price)))  # a round number people can read; a rule threshold, not a tick price
+        rules[f"alert:demo-{name}-above"] = {"product": one, "when": f"price > {level}", "cooldown": "0s"}
+        rules[f"alert:demo-{name}-moves"] = {"product": one, "when": "change >= 0.3% in 15m", "cooldown": "10m"}
+    return rules
 
 
 def write_run_config(source: str, overrides: dict[str, dict[str, str]], directory: str) -> str:
@@ -178,6 +237,11 @@ def run(args: argparse.Namespace) -> int:
                     suite.start(name, [*command(f"bcx-{name}"), "--config", run_config, "--pidfile", pidfile])
                 web = overrides["web"]
                 print(f"BCX is up: chart at http://{web['host']}:{web['port']}/  (Ctrl-C stops everything)", flush=True)
+                if args.replay and args.speed is None:
+                    print(
+                        "the replay's history before now is recorded first: the chart is complete in a minute or so",
+                        flush=True,
+                    )
                 result = supervise(suite, stopper)
         finally:
             if state is not None:
@@ -197,49 +261,59 @@ def prepare(args: argparse.Namespace, config: Config, suite: Suite) -> dict[str,
     elif answers(config.redis.url):
         log.info("using the Redis at %s", describe(config.redis))
     else:
-        suite.redis = EmbeddedRedis(die_with_parent=True).start()
+        try:
+            suite.redis = EmbeddedRedis(die_with_parent=True).start()
+        except NoRedisBinary as missing:
+            print(f"bcx up: no Redis answered at {describe(config.redis)}; {missing}", file=sys.stderr)
+            return None
         overrides["redis"]["url"] = suite.redis.url
         print(
             f"no Redis answered at {describe(config.redis)}; started an embedded one at {suite.redis.url}", flush=True
         )
     if args.replay:
-        products = products_in_file(args.replay)
-        if not products:
+        replay = start_replay(suite, args.replay, args.speed, args.history)
+        if not replay.series:
             print(f"bcx up: {args.replay} holds no ticker messages", file=sys.stderr)
             return None
-        for section, values in replay_overrides(start_replay(suite, args.replay, args.speed), products).items():
+        for section, values in replay_overrides(replay).items():
             overrides.setdefault(section, {}).update(values)
+        if args.speed is None and not config.alerts:  # the live demo, and the user has no rules of their own
+            overrides.update(demo_rules(replay.series, first_prices(args.replay)))
     port = config.web.port
     if not port_is_free(config.web.host, port):
         port = free_port(config.web.host)
         print(f"port {config.web.port} is busy; serving the web on {port}", flush=True)
     overrides["web"].update(host=config.web.host, port=str(port))
+    # Each chart tab holds two event streams, and a closed tab's are freed only at the next heartbeat: a first look
+    # opens and reloads tabs, so it gets room for a dozen of them rather than 503s.
+    streams = max(config.web.sse_max_streams, DEMO_STREAMS)
+    overrides["web"].update(sse_max_streams=str(streams), threads=str(max(config.web.threads, streams + 8)))
     return overrides
 
 
 def cluster_answers(config: RedisConfig) -> bool:
-    client = LazyClient(config)
+    try:
+        client = connect(config)
+    except (redis.RedisError, OSError):
+        return False
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
     finally:
-        if client._client is not None:
-            client.close()
+        client.close()
 
 
-def start_replay(suite: Suite, path: str, speed: str) -> str:
+def start_replay(suite: Suite, path: str, speed: str | None, history_s: float) -> Replay:
+    """bcx-replay as a process: with a speed, the file from its own times; without, the live demo (--end-now)."""
+    pace = ["--speed", speed] if speed is not None else ["--end-now", "--history", f"{int(history_s)}s"]
     process = suite.start(
-        "replay",
-        [*command("bcx-replay"), path, "--port", "0", "--speed", speed],
-        stdout=subprocess.PIPE,
-        text=True,
+        "replay", [*command("bcx-replay"), path, "--port", "0", *pace], stdout=subprocess.PIPE, text=True
     )
     line = process.stdout.readline()
-    match = LISTENING.search(line)
-    if not match:
+    if not LISTENING.search(line):
         raise SystemExit(f"bcx up: bcx-replay did not start ({line.strip() or 'no output'})")
-    return match.group(1)
+    return read_replay_description(iter(process.stdout.readline, ""))
 
 
 def supervise(suite: Suite, stopper: Stopper) -> int:

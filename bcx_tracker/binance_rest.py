@@ -19,15 +19,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-import requests
-
 from bcx.candles import Candle
 from bcx.series import split
 from bcx.tick import Tick
 from bcx_tracker.binance import native_symbol
 from bcx_tracker.exchange import decimal_text
 from bcx_tracker.gaps import Gap
-from bcx_tracker.ratelimit import TokenBucket
 from bcx_tracker.rest import PacedRest, RestError, retry_after
 
 log = logging.getLogger(__name__)
@@ -53,18 +50,12 @@ class BinanceRest(PacedRest):
     rate, burst = RATE, BURST
 
     def __init__(
-        self,
-        base_url: str,
-        exchange: str = "binance",
-        session: requests.Session | None = None,
-        bucket: TokenBucket | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        wall: Callable[[], float] = time.time,
+        self, base_url: str, exchange: str = "binance", wall: Callable[[], float] = time.time, **client_options
     ):
-        super().__init__(base_url, session, bucket, clock, sleep)
+        """`client_options`: RestClient's (session, bucket, clock, sleep); `wall` the clock of the weight minute."""
+        super().__init__(base_url, **client_options)
         self.exchange = exchange
-        self.clock, self.sleep, self.wall = clock, sleep, wall
+        self.clock, self.sleep, self.wall = self.client.clock, self.client.sleep, wall
         self.banned_until: float | None = None  # monotonic; inf: until a restart
 
     def _get(self, path: str, params: dict | None = None) -> object:

@@ -139,7 +139,7 @@ Message = (
 class Exchange(ABC):
     """The client side of one exchange's public feed."""
 
-    name: ClassVar[str]  # the EXCHANGE of its series ids (the endpoints are config: bcx.config.EXCHANGE_SCHEMA)
+    name: ClassVar[str]  # the EXCHANGE of its series ids (the endpoints are config: bcx.config.EXCHANGE_SECTIONS)
     # True: trade ids are contiguous per series, so a jump in them is a gap (Kraken). False: ids skip by design,
     # and only heartbeats' last_trade_id and the first trade after a reconnect reveal a gap (Coinbase).
     contiguous_trade_ids: ClassVar[bool] = False
@@ -159,6 +159,13 @@ class Exchange(ABC):
             raise ValueError("at least one product is needed to subscribe")
         self.products = tuple(products)
         self.series = {product: series_id(self.name, product) for product in self.products}
+
+    @classmethod
+    def for_any_product(cls) -> Exchange | None:
+        """An adapter that parses the frames of every product its exchange names, for reading a recording whose
+        products are not known before its lines are (bcx import); None (the default) for an adapter that must be
+        told them first: it maps native symbols or channel numbers through them, or keeps state keyed by them."""
+        return None
 
     # Symbols.
 

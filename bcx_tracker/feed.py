@@ -20,6 +20,7 @@ import websocket
 from websocket import ABNF, WebSocketBadStatusException, WebSocketException, WebSocketTimeoutException
 
 from bcx.backoff import backoff_delay
+from bcx.config import DEFAULTS
 from bcx.ratelog import worth_logging
 from bcx.tick import Tick
 from bcx_tracker.exchange import (
@@ -38,16 +39,13 @@ from bcx_tracker.framed_ws import FramedWebSocket
 from bcx_tracker.gaps import Gap, SequenceFilter, TradeGaps
 from bcx_tracker.ratelimit import TokenBucket
 from bcx_tracker.recorder import Recorder
-from bcx_tracker.tick_checks import DEFAULT_MAX_SKEW_MS, check_tick
+from bcx_tracker.tick_checks import check_tick
 from bcx_tracker.worker import Worker
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 RECV_TIMEOUT = 1.0
-# Coinbase sends a heartbeat per product every second, Kraken one a second when idle: this long without any
-# frame means a dead link.
-SILENCE_TIMEOUT = 30.0
 CONNECTION = "connection"  # FeedStats.refused's key for a refused connection (not one series)
 _RETRY_POLL = 0.2
 THROTTLED_EXTRA_FAILURES = 3  # an HTTP 429 on the upgrade waits as if 3 more attempts had failed (8x longer)
@@ -107,9 +105,9 @@ class Feed(Worker):
         adapter: Exchange,
         url: str,
         sink: Callable[[list[Tick]], object],
-        reconnect_max: float = 60.0,
+        reconnect_max: float = DEFAULTS.tracker.reconnect_max,
         recorder: Recorder | None = None,
-        silence_timeout: float = SILENCE_TIMEOUT,
+        silence_timeout: float = DEFAULTS.tracker.stale_after,
         recv_timeout: float = RECV_TIMEOUT,
         connect: Callable[..., websocket.WebSocket] = websocket.create_connection,
         clock: Callable[[], float] = time.monotonic,
@@ -117,7 +115,7 @@ class Feed(Worker):
         known_trades: dict[str, int] | None = None,
         known_ms: dict[str, int] | None = None,
         config: object = None,
-        max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+        max_skew_ms: int = int(DEFAULTS.tracker.max_clock_skew * 1000),
         wall_clock: Callable[[], float] = time.time,
     ):
         super().__init__()

@@ -2,9 +2,11 @@
 
 Each line goes through its exchange's adapter (`ADAPTERS[config protocol]`, as in the tracker) and the tracker's
 stale-tick filter, and the ticks into TickStore.add in batches (one trade, one entry: importing a file twice
-stores every trade once). Adapters need the products they record, and some need every line of their exchange
-in order (Bitfinex numbers its channels in subscription answers): a first pass over the file, through the
-replay's entry readers, finds the products; the second makes each exchange's adapter once and parses every line.
+stores every trade once). Each exchange's adapter is made at its first line. One that reads any product from the
+frame alone (Coinbase: `Exchange.for_any_product`) needs nothing more; the others need their products from the
+start and every line of their exchange in order (Bitfinex numbers its channels in subscription answers): for
+them, and only when the file holds one of them, a first pass over the file (the replay's entry readers, over
+those exchanges' lines alone) finds the products.
 
 A line that is not a valid frame is skipped and its number reported; a file that cannot be read further (a
 truncated gzip, bytes that are not UTF-8) stops the import there: every whole line before it is stored, and the
@@ -16,7 +18,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,33 +53,57 @@ class ImportResult:
 
 
 class Parsers:
-    """Each exchange's adapter for the lines of one recording, made once with every product the file holds
-    (`products`, from a first pass: `recorded_products`), so that an adapter sees every line of its exchange in
-    order, the subscription answers some exchanges number their channels by (Bitfinex) among them."""
+    """Each exchange's adapter for the lines of one recording, made at the exchange's first line (see the
+    module's text). `find_products(exchanges)` is the first pass: exchange -> the products the recording holds,
+    for those of `exchanges` that it holds; called at most once, when the first line of one of them comes."""
 
-    def __init__(self, protocols: Mapping[str, str], products: Mapping[str, Iterable[str]]):
-        self.adapters: dict[str, Exchange] = {
-            exchange: ADAPTERS[protocols[exchange]](list(mine))
-            for exchange, mine in products.items()
-            if protocols.get(exchange) in ADAPTERS and mine
-        }
+    def __init__(
+        self,
+        protocols: Mapping[str, str],
+        find_products: Callable[[Collection[str]], Mapping[str, Iterable[str]]],
+    ):
+        self.protocols = protocols  # exchange name -> adapter protocol (the config's)
+        self.adapters: dict[str, Exchange] = {}
+        self._find_products = find_products
+        self._found: Mapping[str, Iterable[str]] | None = None
 
     def parse(self, line: str) -> list[Message]:
-        """A recording line's events; MalformedMessage for a bad line or an exchange this version does not know."""
+        """A recording line's events; MalformedMessage for a bad line, an exchange that is not configured, or one
+        whose first pass found no products."""
         exchange, raw = (DEFAULT_EXCHANGE, line) if line[0] == "{" else split_line(line)  # split_line's common case
         adapter = self.adapters.get(exchange)
         if adapter is None:
-            raise MalformedMessage(f"a line of an exchange not in this recording's first pass: {exchange!r}")
+            adapter = self.adapters[exchange] = self._adapter(exchange)
         return adapter.parse(raw)
 
+    def _adapter(self, exchange: str) -> Exchange:
+        kind = ADAPTERS.get(self.protocols.get(exchange, ""))
+        if kind is None:
+            raise MalformedMessage(f"a line of an exchange that is not configured: {exchange!r}")
+        adapter = kind.for_any_product()
+        if adapter is not None:
+            return adapter
+        if self._found is None:
+            needing = [name for name, protocol in self.protocols.items() if _needs_products(protocol)]
+            self._found = self._find_products(needing)
+        products = list(self._found.get(exchange, ()))
+        if not products:
+            raise MalformedMessage(f"a line of {exchange!r}, whose lines name no product in the first pass")
+        return kind(products)
 
-def recorded_products(path: str | Path) -> dict[str, list[str]]:
-    """Exchange -> the canonical products a recording holds, in order of first appearance (the replay's entry
-    readers name them, whatever the exchange). A file unreadable past a line gives the products before it: the
-    second pass stops there and says so."""
+
+def _needs_products(protocol: str) -> bool:
+    kind = ADAPTERS.get(protocol)
+    return kind is not None and kind.for_any_product() is None
+
+
+def recorded_products(path: str | Path, exchanges: Collection[str]) -> dict[str, list[str]]:
+    """Exchange -> the canonical products a recording holds, in order of first appearance, for `exchanges` (the
+    replay's entry readers name them; other exchanges' lines are not parsed). A file unreadable past a line gives
+    the products before it: the import stops there and says so."""
     found: dict[str, dict[str, None]] = {}
     try:
-        for entry in read_entries(path):
+        for entry in read_entries(path, exchanges):
             exchange, _, product = entry.product.partition(":")
             found.setdefault(exchange, {}).setdefault(product, None)
     except (OSError, EOFError, UnicodeDecodeError, zlib.error):

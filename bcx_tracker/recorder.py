@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import logging
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -206,10 +206,12 @@ def _readers() -> dict[str, Callable[[str], Entry | None]]:
     return entry_readers()
 
 
-def read_entries(path: str | Path) -> Iterator[Entry]:
+def read_entries(path: str | Path, exchanges: Container[str] | None = None) -> Iterator[Entry]:
     """The playable lines of a recording in file order; other messages (subscriptions, errors, unknown types)
-    and malformed lines are skipped."""
+    and malformed lines are skipped, and so are the lines of exchanges not in `exchanges` (None: every one)."""
     readers = _readers()
+    if exchanges is not None:
+        readers = {name: reader for name, reader in readers.items() if name in exchanges}
     for raw in _lines(path):
         try:
             entry = _entry(raw, readers)

@@ -11,6 +11,10 @@ only what the client subscribed to; about once a second the protocol's keepalive
 carrying the last trade id played), after the end of the file as well. The connection stays open at the end; with
 `--loop` the file starts again, its times, trade ids and sequences shifted so that they keep increasing.
 
+`--end-now` (what `bcx up --replay` uses for its demo) moves the recording to the wall clock: the passes of the
+file that fill `--history` (default a day) before now end at the moment the server starts and are sent at once, as a
+backfill; then the file goes on looping in real time, so the data looks live and never goes stale.
+
 In-process use (tests, `bcx up`): `ReplayServer(path, speed=None).start()`, `.url`, `.url_for(protocol)`,
 `.stop()`.
 """
@@ -29,9 +33,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 from websockets.sync.server import Server, ServerConnection, serve
 
-from bcx.daemon import Stopper
+from bcx.converters import positive_duration, replay_speed
+from bcx.daemon import Stopper, arg_type
 from bcx.logsetup import setup_logging
-from bcx.series import split
+from bcx.series import EXCHANGES, split
 from bcx_tracker.exchange import Entry, ReplayProtocol, Request
 from bcx_tracker.exchanges import replay_path, replay_protocol
 from bcx_tracker.recorder import RecordingInfo, scan_recording
@@ -69,6 +74,13 @@ class Shift:
         return dict(self.trade_ids).get(exchange, 0)
 
 
+def ending_at(info: RecordingInfo, end_ms: int, history_ms: int) -> Shift:
+    """The shift of the first pass when the passes that cover `history_ms` (at least one) end at `end_ms`."""
+    period = info.last_ms - info.first_ms + LOOP_PAUSE_MS
+    passes = max(1, -(-history_ms // period))
+    return Shift(time_ms=end_ms - info.last_ms - (passes - 1) * period)
+
+
 NO_SHIFT = Shift()
 
 
@@ -92,6 +104,7 @@ class ReplayServer:
         speed: float | None = 1.0,
         loop: bool = False,
         live: bool = False,
+        end_now_history_ms: int | None = None,
     ):
         if speed is not None and speed <= 0:
             raise ValueError("speed must be greater than 0")
@@ -100,6 +113,13 @@ class ReplayServer:
         self.speed = speed
         self.loop = loop
         self.live = live
+        # --end-now: the history before now goes at once, the rest in real time, looping (module docstring)
+        self.end_now = end_now_history_ms is not None
+        self.history_ms = end_now_history_ms or 0
+        if self.end_now:
+            self.speed, self.loop = 1.0, True
+        self.first_shift = NO_SHIFT
+        self.wall_ms_at_start = 0
         self.started_at = 0.0  # monotonic, set by start(): the recording's first moment for a live replay
         self.info: RecordingInfo | None = None
         self.passes = 0  # complete passes of the file, over all connections
@@ -116,6 +136,9 @@ class ReplayServer:
     def start(self) -> ReplayServer:
         self.info = scan_recording(self.path)
         self.started_at = time.monotonic()
+        self.wall_ms_at_start = time.time_ns() // 1_000_000
+        if self.end_now:
+            self.first_shift = ending_at(self.info, self.wall_ms_at_start, self.history_ms)
         # A short close_timeout: at shutdown, clients that do not answer the close handshake are not waited for.
         self._server = serve(self._handle, self.host, self.port, close_timeout=1)
         self.port = self._server.socket.getsockname()[1]
@@ -181,7 +204,8 @@ class _Session:
         self.played: dict[str, Entry] = {}  # series id -> the last entry played
         self.started = self.next_beat = self.clock_at = time.monotonic()
         self.clock_ms = server.info.first_ms  # the recording's time now, for synthesized keepalives
-        self.batch: list[bytes] = []  # frames waiting for one socket write (--speed max)
+        self.batch: list[bytes] = []  # frames waiting for one socket write (--speed max, --end-now's history)
+        self.catching_up = False  # --end-now: sending the history before now
 
     def run(self) -> None:
         deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
@@ -254,13 +278,19 @@ class _Session:
         joined = self.clock_at = time.monotonic()
         self.started = self.server.started_at if self.server.live and speed is not None else joined
         self.next_beat = joined + self.protocol.heartbeat_every
-        shift, missed = NO_SHIFT, False
+        shift, missed = self.server.first_shift, False
         while True:
             for entry in info.index.entries(self.server.path):
                 if split(entry.product).exchange != exchange:
                     continue
                 entry = shifted(self.protocol, entry, shift)
-                if speed is not None and entry.time_ms:  # time 0: sent right after the line before it (or not)
+                if self.server.end_now and entry.time_ms:
+                    due = self.server.started_at + (entry.time_ms - self.server.wall_ms_at_start) / 1000
+                    self.catching_up = due <= time.monotonic()  # history: at once, in batches
+                    if not self.catching_up:
+                        self._flush()
+                        self._wait_until(due)
+                elif speed is not None and entry.time_ms:  # time 0: sent right after the line before it (or not)
                     due = self.started + (entry.time_ms - info.first_ms) / 1000 / speed
                     missed = due < joined  # live: played before this client came
                     if not missed:
@@ -284,7 +314,7 @@ class _Session:
         if (entry.channel, entry.product) not in self.playing:
             return
         for frame in self.protocol.frames(entry):
-            if self.server.speed is None:
+            if self.server.speed is None or self.catching_up:
                 self.batch.append(text_frame(frame.encode()))
                 if len(self.batch) >= MAX_SPEED_BATCH:
                     self._flush()
@@ -349,16 +379,15 @@ def text_frame(payload: bytes) -> bytes:
     return b"\x81\x7f" + size.to_bytes(8, "big") + payload
 
 
-def parse_speed(text: str) -> float | None:
-    if text.strip().lower() == "max":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a speed (a number like 1, 10, 0.5, or max)") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("the speed must be greater than 0")
-    return value
+def describe(server: ReplayServer) -> list[str]:
+    """What a supervisor needs to point a tracker at this server without importing this package: each series the
+    recording holds (exchange by exchange, in bcx.series' order), each exchange's feed URL, then `ready`."""
+    series = sorted(server.info.products, key=lambda s: (EXCHANGES.index(split(s).exchange), s))
+    lines = [f"series {' '.join(series)}"]
+    for exchange in dict.fromkeys(split(s).exchange for s in series):
+        protocol = "coinbase-exchange" if exchange == "coinbase" else exchange
+        lines.append(f"feed {exchange} {protocol} {server.url_for(protocol)}")
+    return [*lines, "ready"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,18 +398,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", help="recording to play (.jsonl or .jsonl.gz)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: pick a free one)")
-    parser.add_argument("--speed", type=parse_speed, default=1.0, help="1 = real time (default), 10, or max")
+    parser.add_argument("--speed", type=arg_type(replay_speed), default=1.0, help="1 = real time (default), 10, or max")
     parser.add_argument("--loop", action="store_true", help="play the file again after its end, times shifted")
+    parser.add_argument(
+        "--end-now",
+        action="store_true",
+        help="shift the file to end now: the history before now at once, then real time, looping (the demo)",
+    )
+    parser.add_argument(
+        "--history",
+        type=arg_type(positive_duration),
+        default="1d",
+        help="with --end-now: how much before now (default 1d)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     args = parser.parse_args(argv)
     setup_logging("WARNING" if args.quiet else "INFO")
     try:
-        server = ReplayServer(args.file, args.host, args.port, args.speed, args.loop).start()
+        history = int(args.history * 1000) if args.end_now else None
+        server = ReplayServer(
+            args.file, args.host, args.port, args.speed, args.loop, end_now_history_ms=history
+        ).start()
     except (OSError, ValueError) as exc:
         print(f"bcx-replay: {exc}", file=sys.stderr)
         return 2
-    # Tools wait for this exact line to learn the address.
+    # Tools wait for this exact line to learn the address; `bcx up` reads the lines after it (describe).
     print(f"listening on {server.url}", flush=True)
+    for line in describe(server):
+        print(line, flush=True)
     stopper = Stopper().install()
     try:
         while not stopper.stopping:

@@ -2,7 +2,10 @@
 `ExchangeRest` for Coinbase. `RestClient.get` (a Session, timeouts, the token bucket, 429 retries) is also the
 HTTP layer the other exchanges' REST clients use.
 
-One `requests.Session` with timeouts, every request through a token bucket kept under the public rate limit.
+One `requests.Session` with timeouts, every request through a token bucket kept under the public rate limit. A 429
+is retried by urllib3 (bcx.httpretry): after its `Retry-After` (at most MAX_RETRY_AFTER), else after capped
+exponential backoff with jitter, each retry also taking its token from the bucket; the answer after the last retry
+is the caller's, as a RestError with its status and headers.
 Responses are turned into our types by the pure functions at the bottom: a REST trade becomes a tick without
 bid/ask (`881613|14.7775|||0.04`), a candle row `[time, low, high, open, close, volume]` (JSON numbers, newest
 first) becomes a Candle with exact decimal strings and no trade count.
@@ -19,6 +22,7 @@ from decimal import Decimal
 import requests
 
 from bcx.candles import Candle
+from bcx.httpretry import Pause, PausingRetry, retrying_session
 from bcx.series import split
 from bcx.tick import Tick, iso_to_ms
 from bcx_tracker.exchange import ExchangeRest, TradesPage
@@ -31,7 +35,8 @@ TIMEOUT = (5.0, 15.0)  # connect, read
 RATE, BURST = 5.0, 5.0  # half the public limit (10/s, bursts of 15): other clients may share the address
 TRADES_PER_PAGE = 1000
 THROTTLED_RETRIES = 3
-MAX_RETRY_AFTER = 120.0  # seconds a 429 is waited out at most (the next 429 asks again)
+MAX_RETRY_AFTER = 120  # seconds a 429 is waited out at most (the next 429 asks again)
+BACKOFF_FACTOR_S, BACKOFF_CAP_S, BACKOFF_JITTER_S = 2.0, 30.0, 1.0  # a 429 without Retry-After: 0s, 4s, 8s, + jitter
 
 
 class RestError(Exception):
@@ -54,6 +59,27 @@ def retry_after(headers: Mapping[str, str], default: float) -> float:
     return seconds if 0 <= seconds < 86400 else default
 
 
+def throttled_retry(pause: Pause) -> PausingRetry:
+    """A 429 retried THROTTLED_RETRIES times; anything else (errors, other statuses) is the caller's at once: a
+    backfill resumes where it stopped, and a 418 (Binance's ban) must not be asked again."""
+    return PausingRetry(
+        total=THROTTLED_RETRIES,
+        connect=0,
+        read=0,
+        other=0,
+        redirect=0,
+        status=THROTTLED_RETRIES,
+        status_forcelist={429},
+        allowed_methods={"GET"},
+        backoff_factor=BACKOFF_FACTOR_S,
+        backoff_max=BACKOFF_CAP_S,
+        backoff_jitter=BACKOFF_JITTER_S,
+        retry_after_max=MAX_RETRY_AFTER,
+        raise_on_status=False,
+        pause=pause,
+    )
+
+
 class RestClient(ExchangeRest):
     def __init__(
         self,
@@ -64,23 +90,22 @@ class RestClient(ExchangeRest):
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
+        self.session = session or retrying_session(throttled_retry(self.pause))
         self.session.headers.setdefault("User-Agent", "bcx-tracker")
         self.clock, self.sleep = clock, sleep
         self.bucket = bucket or TokenBucket(RATE, BURST, clock())
 
+    def pause(self, seconds: float, last: object = None) -> None:
+        """Wait before a request: `seconds` (a retry's wait), and at least until the bucket has a token."""
+        self.sleep(max(seconds, self.bucket.take(self.clock())))
+
     def get(self, path: str, params: dict | None = None) -> tuple[object, requests.structures.CaseInsensitiveDict]:
         """JSON body and headers of a GET; RestError when unreachable, throttled too long, or answering an error."""
-        for attempt in range(THROTTLED_RETRIES + 1):
-            self.sleep(self.bucket.take(self.clock()))
-            try:
-                response = self.session.get(self.base_url + path, params=params, timeout=TIMEOUT)
-            except requests.RequestException as exc:
-                raise RestError(f"GET {path}: {exc}") from None
-            if response.status_code == 429 and attempt < THROTTLED_RETRIES:
-                self.sleep(min(retry_after(response.headers, 2.0 * (attempt + 1)), MAX_RETRY_AFTER))
-                continue
-            break
+        self.pause(0.0)
+        try:
+            response = self.session.get(self.base_url + path, params=params, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise RestError(f"GET {path}: {exc}") from None
         try:
             body = json.loads(response.text, parse_float=Decimal)
         except ValueError:
@@ -199,13 +224,9 @@ class PacedRest(ExchangeRest):
     rate: float = RATE
     burst: float = BURST
 
-    def __init__(
-        self,
-        base_url: str,
-        session: requests.Session | None = None,
-        bucket: TokenBucket | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
+    def __init__(self, base_url: str, **client_options):
+        """`client_options`: RestClient's (session, bucket, clock, sleep); the bucket defaults to this exchange's."""
         self.base_url = base_url
-        self.client = RestClient(base_url, session, bucket or TokenBucket(self.rate, self.burst, clock()), clock, sleep)
+        clock = client_options.get("clock", time.monotonic)
+        client_options.setdefault("bucket", TokenBucket(self.rate, self.burst, clock()))
+        self.client = RestClient(base_url, **client_options)

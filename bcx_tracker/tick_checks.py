@@ -20,12 +20,9 @@ MAX_DECIMAL_CHARS = 40
 MAX_TRADE_ID = 2**53 - 1
 # No crypto exchange traded before Bitcoin's first block (2009-01-03): an older time is not a trade.
 EARLIEST_MS = int(datetime(2009, 1, 3, tzinfo=UTC).timestamp() * 1000)
-DEFAULT_MAX_SKEW_MS = 5 * 60_000
 
 
-def check_tick(
-    tick: Tick, now_ms: int, max_skew_ms: int = DEFAULT_MAX_SKEW_MS, earliest_ms: int = EARLIEST_MS
-) -> str | None:
+def check_tick(tick: Tick, now_ms: int, max_skew_ms: int, earliest_ms: int = EARLIEST_MS) -> str | None:
     """Why `tick` must not be stored, or None when it may: `now_ms` is the receiving clock (unix ms); a tick more
     than `max_skew_ms` ahead of it, or before `earliest_ms`, is malformed."""
     if (  # every tick goes through here: one expression for the good ones, the reasons only for the bad

@@ -202,6 +202,7 @@ class Tracker:
             "buffered": writer.pending if writer else 0,
             "dropped": writer.dropped if writer else 0,
             "backfilled": sum(b.backfilled for b in self.backfillers.values()),
+            "backfill_failed": sum(b.failed_gaps for b in self.backfillers.values()),  # gaps REST could not fill
             "products": ",".join(self.config.tracker.products),  # which shard this is
         }
         for name in COUNTS:

@@ -1,11 +1,13 @@
 """The batching Redis writer: a thread between the socket reader and the tick store.
 
 The reader hands ticks over in batches through a bounded queue and never waits on Redis (a slow consumer gets
-disconnected by the exchange). The writer thread moves them into its in-memory buffer and flushes a batch when
-`batch_size` ticks are waiting or every `flush_interval`. A Redis error never kills it: the buffer is kept, in
-order, and the flush retried with capped backoff while the thread goes on draining the queue, so the reader is
-never blocked. The buffer holds at most `buffer` ticks; past that the oldest are dropped, and how many is logged
-at most once a minute. Memory stays bounded by queue_size + buffer ticks (plus one batch).
+disconnected by the exchange). The writer thread moves them into its in-memory buffer and writes at once when
+nothing else is waiting: a lone tick goes out without delay, and under load the ticks that arrived during one write
+make the next batch (up to `batch_size`), so batches grow with the load by themselves. A `flush_interval` above 0
+makes it wait that long for a fuller batch instead (fewer, larger writes at a low rate). A Redis error never kills
+it: the buffer is kept, in order, and the flush retried with capped backoff while the thread goes on draining the
+queue, so the reader is never blocked. The buffer holds at most `buffer` ticks; past that the oldest are dropped,
+and how many is logged at most once a minute. Memory stays bounded by queue_size + buffer ticks (plus one batch).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Protocol
 import redis
 
 from bcx.backoff import backoff_delay
+from bcx.config import DEFAULTS
 from bcx.ratelog import worth_logging
 from bcx.tick import Tick
 from bcx_tracker.worker import Worker
@@ -69,11 +72,11 @@ class TickWriter(Worker):
     def __init__(
         self,
         store: Store,
-        batch_size: int = 500,
-        flush_interval: float = 0.1,
-        queue_size: int = 100_000,
-        retry_max: float = 60.0,
-        buffer: int = 1_000_000,
+        batch_size: int = DEFAULTS.tracker.batch_size,
+        flush_interval: float = DEFAULTS.tracker.flush_interval,
+        queue_size: int = DEFAULTS.tracker.queue_size,
+        retry_max: float = DEFAULTS.tracker.reconnect_max,
+        buffer: int = DEFAULTS.tracker.buffer,
         clock: Callable[[], float] = time.monotonic,
         on_written: Callable[[list[Tick]], None] | None = None,
     ):
@@ -105,11 +108,6 @@ class TickWriter(Worker):
     @property
     def pending(self) -> int:
         return self._queue.qsize() + len(self._pending)
-
-    @property
-    def failing(self) -> bool:
-        """True while Redis is refusing writes (the buffer is growing)."""
-        return self._failures > 0
 
     def put(self, tick: Tick) -> bool:
         return self.put_many([tick])
@@ -162,8 +160,11 @@ class TickWriter(Worker):
                     return
 
     def _collect(self) -> None:
-        """Move ticks from the queue into the buffer until a batch is ready, flush_interval has passed, or (while
-        Redis is failing) the next retry is due."""
+        """Move ticks from the queue into the buffer: wait (a bounded poll) while nothing is buffered, then take what
+        is queued until a batch is ready, `flush_interval` has passed since the first tick came, or (while Redis is
+        failing) the next retry is due. With no flush_interval, what is queued now is a batch."""
+        if not self._pending and not self._wait_for_first():
+            return
         now = self.clock()
         deadline = max(self._retry_at, now) if self._failures else now + self.flush_interval
         if self.stopping and self.deadline is not None:
@@ -174,8 +175,16 @@ class TickWriter(Worker):
                 self._keep(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
             except queue.Empty:
                 if wait <= 0 or self.clock() >= deadline:
-                    return
+                    break
         self._take_backlog()
+
+    def _wait_for_first(self) -> bool:
+        """Up to _POLL seconds (none when stopping) for the first ticks of the next batch; True when some came."""
+        try:
+            self._keep(self._queue.get_nowait() if self.stopping else self._queue.get(timeout=_POLL))
+        except queue.Empty:
+            return False
+        return True
 
     def _take_backlog(self) -> None:
         """Move what is queued now into the buffer, while it has room: when the feed outpaces Redis for a while

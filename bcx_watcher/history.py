@@ -9,6 +9,14 @@ that bucket on and writes the candles with replace semantics. So compaction is i
 candle marks the next tier dirty in turn. A bucket is closed once the product has a tick in a later bucket
 (exchange time, not the wall clock, so a replay compacts like the live feed). The open bucket stays dirty.
 
+A tier added to an existing store (5m and 15m between 1m and 1h, say) is built from its source's oldest entry: the
+first pass of a watcher that finds a tier with nothing stored over a source that has data marks it dirty from
+there, and the build goes on oldest first, a few spans per pass, as any long recompute does (bcx-web reads the
+coarse tier up to its newest bucket and the finer ones after it, so a half-built tier still answers). Where the
+source was trimmed (its floor) the new tier starts at its first whole bucket, and that start becomes the new
+tier's own floor, so the tiers above it never rebuild a bucket from part of its span. Until the new tiers are
+built, a coarser tier whose source they now are (1h from 15m) is rebuilt only where they have candles.
+
 Raw ticks win: a 1-minute bucket that has raw ticks is written from them, replacing a candle backfilled from the
 REST API for that minute; a minute without raw ticks keeps the backfilled candle (which has no trade count).
 A backfilled 1m candle marks the 1m chain written, so the 1h and 1d candles above it are recomputed.
@@ -32,10 +40,10 @@ import redis
 from bcx.candles import Candle, CandleStore, bucket_start, combine, interval_ms, rollup
 from bcx.keys import ChunkKeys
 from bcx.store import TickStore
+from bcx.tick import RAW
 
 log = logging.getLogger(__name__)
 
-RAW = "raw"
 READ_SPAN_MS = 6 * 3_600_000  # raw ticks are read for compaction six hours at a time
 SPANS_PER_PASS = 4  # at most this many reads per tier and pass: a long recompute goes on over several passes
 _DIRTY, _FLOOR = "dirty:", "floor:"
@@ -106,6 +114,7 @@ class History:
         self.candles = candles
         self.tiers = tiers_of(intervals)
         self._take = conn.register_script(_TAKE_WRITTEN)
+        self._looked: set[tuple[str, str]] = set()  # (product, tier) checked for being new (see _from_oldest)
 
     def chain(self, product: str, series: str) -> ChunkKeys:
         keys = self.ticks.keys(product)
@@ -122,10 +131,15 @@ class History:
             since = self._take(
                 keys=[self.chain(product, tier.source).written, keys.watch_state], args=[_DIRTY + tier.name]
             )
+            if (product, tier.name) not in self._looked:
+                self._looked.add((product, tier.name))
+                since = self._from_oldest(product, tier, since)
             if since is None:
                 continue
             floor = self.conn.hget(keys.watch_state, _FLOOR + tier.source)
             lo, hi = compaction_range(int(since), None if floor is None else int(floor), newest.time_ms, tier.width_ms)
+            if lo > bucket_start(int(since), tier.width_ms) and self._empty(product, tier.name):
+                self._raise_floor(product, tier.name, lo)  # a new tier over a trimmed source starts cut there
             if lo >= hi:
                 continue
             span = self._span(tier)
@@ -133,6 +147,19 @@ class History:
             written += self._rebuild(product, tier, lo, hi, span)
             self.conn.hset(keys.watch_state, _DIRTY + tier.name, hi)  # from here on may still change
         return written
+
+    def _from_oldest(self, product: str, tier: Tier, since: bytes | int | None) -> int | None:
+        """Where a tier's compaction starts: `since`, or the source's oldest entry when the tier has nothing stored
+        (a tier added to an existing store is built from all of its source's history)."""
+        if not self._empty(product, tier.name):
+            return None if since is None else int(since)
+        oldest = self.ticks.chunks.oldest_score(self.chain(product, tier.source))
+        if oldest is None or since is None:
+            return oldest if since is None else int(since)
+        return min(int(since), oldest)
+
+    def _empty(self, product: str, series: str) -> bool:
+        return self.ticks.chunks.oldest_score(self.chain(product, series)) is None
 
     @staticmethod
     def _span(tier: Tier) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import redis
 
@@ -26,7 +26,7 @@ from bcx.daemon import Stopper, run_loop
 from bcx.keys import SeriesKeys
 from bcx.rule_grammar import ACTIVITY_BUCKET_MS, ActivityRule, CrossSpreadRule
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
-from bcx.tick import Tick
+from bcx.tick import RAW, Cursor, Tick
 from bcx_watcher.history import History
 from bcx_watcher.lease import Leases
 from bcx_watcher.rules import NO_CONTEXT, RuleContext, RuleState, current_state, evaluate_all
@@ -44,18 +44,6 @@ HEARTBEAT_S = 5.0
 
 _CURSOR_MS, _CURSOR_TRADE = "cursor_ms", "cursor_trade_id"
 _RULE_FIELD = "rule:"
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """The last tick processed; ticks are processed in (time_ms, trade_id) order."""
-
-    time_ms: int
-    trade_id: int
-
-    @classmethod
-    def of(cls, tick: Tick) -> Cursor:
-        return cls(tick.time_ms, tick.trade_id)
 
 
 def load_watch_state(conn: redis.Redis, keys: SeriesKeys) -> tuple[Cursor | None, dict[str, RuleState]]:
@@ -172,11 +160,17 @@ class Watcher:
             log.warning("could not release leases or heartbeat at exit (%s); they expire", exc)
         log.info("watcher stopped")
 
+    def reported(self) -> dict[str, int]:
+        """What `bcx status` shows for the watcher: its counters, and the webhook's alerts when there is one."""
+        if self.webhook is None:
+            return self.counters
+        return self.counters | {"webhook_delivered": self.webhook.delivered, "webhook_failed": self.webhook.failed}
+
     def loop_once(self, now: float) -> None:
         try:
             caught_up = self.run_pass(now)
             if now >= self.next_beat:
-                heartbeat.beat(self.conn, self.config.redis.prefix, self.ident, self.started, now, self.counters)
+                heartbeat.beat(self.conn, self.config.redis.prefix, self.ident, self.started, now, self.reported())
                 self.next_beat = now + HEARTBEAT_S
         except redis.RedisError as exc:
             self.failures += 1
@@ -298,7 +292,7 @@ class Watcher:
             for series, count in removed.items():
                 if count:
                     log.info("%s: trimmed %d %s entries past their retention", product, count, series)
-            self.counters["ticks_trimmed"] += removed.get("raw", 0)
+            self.counters["ticks_trimmed"] += removed.get(RAW, 0)
             if watcher.max_memory is not None:
                 self.counters["ticks_trimmed"] += self.history.enforce_memory(product, watcher.max_memory)
 

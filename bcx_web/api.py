@@ -20,7 +20,7 @@ from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_web import declared, metrics, params, sse
 from bcx_web.cache import FreshCache, cached_decode_candle, cached_decode_member
-from bcx_web.candle_source import DEFAULT_STORED, read_candles
+from bcx_web.candle_source import read_candles
 from bcx_web.live import TickWaiter, new_ticks
 from bcx_web.series import Sources, percent_points, read_day, read_series
 
@@ -62,8 +62,8 @@ def _built_once(key: str, build):
 
 
 def stored_intervals() -> tuple[str, ...]:
-    """The candle intervals the watcher stores ([watcher] candles where this version has that key)."""
-    return tuple(getattr(get_config().watcher, "candles", DEFAULT_STORED))
+    """The candle intervals the watcher stores ([watcher] candles)."""
+    return get_config().watcher.candles
 
 
 def get_sources() -> Sources:
@@ -183,7 +183,7 @@ def series(product: str) -> dict:
         "end": end,
         "tier": found.tier,
         "truncated": found.truncated,
-        "points": [[t, v] for t, v in found.points],
+        "points": found.points,  # (time, value) tuples: orjson writes each as [time, "value"]
     }
 
 
@@ -246,6 +246,26 @@ def alert_dict(alert: alerts.Alert) -> dict:
         "threshold": alert.threshold,
         "trade_id": alert.trade_id,
         "message": alert.message,
+    }
+
+
+@bp.get("/rules")
+def rule_list() -> dict:
+    """The configured alert rules: the chart draws the price thresholds as horizontal lines."""
+    return {"rules": [rule_dict(rule) for rule in get_config().alerts]}
+
+
+def rule_dict(rule) -> dict:
+    when = rule.when
+    threshold = getattr(when, "threshold", None)
+    return {
+        "name": rule.name,
+        **split(rule.product).as_dict(),
+        "kind": when.kind,
+        "when": when.describe(),
+        "field": getattr(when, "field", None),
+        "op": getattr(when, "op", None),
+        "threshold": None if threshold is None else format(threshold, "f"),
     }
 
 

@@ -41,7 +41,9 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     # One client per app (not a module global), built by bcx.connection on first use: a redis.Redis, or a
     # RedisCluster for `[redis] cluster`. Its pool is thread-safe; the app holds no other state, so any number of
     # gunicorn workers or hosts can serve the same Redis.
-    FlaskRedis.from_custom_provider(_ConfiguredClient(config)).init_app(app)
+    # flask-redis builds it in init_app from REDIS_URL and its provider class (documented use); ours is LazyClient,
+    # since a RedisCluster needs the whole [redis] section and would touch Redis as soon as it is made.
+    FlaskRedis.from_custom_provider(LazyClient, redis_config=config.redis).init_app(app)
 
     # Compressed when the client asks (Accept-Encoding): zstd, br, gzip or deflate. Never a stream: a compressor
     # buffers, and an event must reach the browser when it is written.
@@ -61,6 +63,7 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/analytics", "analytics_page", analytics_page)
     app.add_url_rule("/docs", "docs", docs)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.add_url_rule(f"{openapi.API}/openapi.json", "openapi", openapi_json)
     app.add_url_rule(f"{openapi.API}/metrics", "metrics", metrics_text)
     app.before_request(_start_timer)
@@ -68,16 +71,6 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     app.after_request(_cors)
     app.register_error_handler(Exception, json_error)
     return app
-
-
-class _ConfiguredClient:
-    """flask-redis's provider: `from_url` gets REDIS_URL, but the client comes from the whole [redis] config."""
-
-    def __init__(self, config: Config):
-        self.config = config
-
-    def from_url(self, url: str, **kwargs) -> LazyClient:
-        return LazyClient(self.config.redis)
 
 
 class OrjsonProvider(DefaultJSONProvider):
@@ -101,6 +94,11 @@ def analytics_page() -> Response:
 def docs() -> Response:
     """The OpenAPI document rendered for people by a small local script (static/docs.js)."""
     return current_app.send_static_file("docs.html")
+
+
+def favicon() -> Response:
+    """The icon the pages link to, also at the address browsers ask for by themselves (no 404 in any log)."""
+    return current_app.send_static_file("favicon.svg")
 
 
 def openapi_json() -> dict:

@@ -1,8 +1,10 @@
 """bcx-web's in-process caches: memoized decoding of stored members, and each product's 24h figures.
 
 Decoding a member is a pure function of its text and Tick and Candle are frozen, so a memoized decoder can never
-give a wrong answer: it only trades memory (bounded, per worker process) for the time a chart's every request spent
-turning the same day of 1-minute candles and the same open minute of ticks back into objects.
+give a wrong answer: it only trades memory (bounded by bytes, per worker process) for the time a chart's every
+request spent turning the same day of 1-minute candles and the same open minute of ticks back into objects.
+The bound is in bytes, not entries, and the memo keeps two generations (BoundedMemo): what was asked for in the
+current generation or the one before stays, however many products' charts take turns, up to half the bound.
 
 The 24h figures of /products (polled by every page) depend on the store and on the product's newest tick. They are
 kept per product while that tick is the same, for at most `ttl` seconds: a trade written since (a backfill into
@@ -16,20 +18,74 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from bcx.candles import decode_candle
 from bcx.tick import decode_member
 
-# About 0.5 kB each: ~10 MB and ~8 MB per worker at most. 20,000 candles hold a day of 1m candles and a month of 1h
-# ones for several products; 16,384 ticks hold the open minute of every product at any realistic rate.
-DECODED_CANDLES = 20_000
-DECODED_TICKS = 16_384
+# Bytes a kept entry costs beyond twice its member's length (measured with tracemalloc on Python 3.11, members
+# as redis-py returns them: the key's string and tuple, the dict slot, the object and its strings): a candle once
+# drawn (Candle.drawing) 640 in all for a 50-character member, a tick with a book 470 for 29 characters.
+CANDLE_ENTRY_BYTES = 540
+TICK_ENTRY_BYTES = 410
+# Per worker at most. Half of it always holds what the worker served since the last turn: ~40,000 candles (a
+# 1000-point chart of any span reads at most ~3,000 of them per product, a day of 1m candles 1,440; a store
+# without the 15m tier reads a week as 10,080 minutes) and ~17,000 ticks (the open minute of every product).
+DECODED_CANDLE_BYTES = 48 * 2**20
+DECODED_TICK_BYTES = 16 * 2**20
 DAY_TTL_S = 1.0
 
-cached_decode_candle = lru_cache(maxsize=DECODED_CANDLES)(decode_candle)
-cached_decode_member = lru_cache(maxsize=DECODED_TICKS)(decode_member)
+
+class BoundedMemo:
+    """`function` memoized, bounded by an estimate of the bytes kept (`entry_bytes` of each key's arguments).
+
+    Two generations of plain dicts: a new value and a value found in the older generation go into the current
+    one; when the current one holds half the bound it becomes the older, and the older is dropped. So whatever
+    was asked for since the last turn stays (a working set up to half the bound never misses), a lookup that hits
+    costs one dict get, and at most the whole bound is kept. Under threads a count can be lost on a race: the
+    bound is approximate by that much, never unbounded."""
+
+    def __init__(self, function: Callable[..., Any], max_bytes: int, entry_bytes: Callable[..., int]):
+        self.function = function
+        self.half = max_bytes // 2
+        self.entry_bytes = entry_bytes
+        self.current: dict[Hashable, Any] = {}
+        self.older: dict[Hashable, Any] = {}
+        self.current_bytes = self.older_bytes = 0
+
+    def __call__(self, *args: Hashable) -> Any:
+        value = self.current.get(args)
+        if value is None:
+            value = self.older.get(args)
+            if value is None:
+                value = self.function(*args)
+            self._keep(args, value)
+        return value
+
+    def _keep(self, args: tuple, value: Any) -> None:
+        size = self.entry_bytes(*args)
+        if self.current_bytes + size > self.half:
+            self.older, self.older_bytes = self.current, self.current_bytes
+            self.current, self.current_bytes = {}, 0
+        self.current[args] = value
+        self.current_bytes += size
+
+    @property
+    def kept_bytes(self) -> int:
+        """The estimate of what both generations hold."""
+        return self.current_bytes + self.older_bytes
+
+
+def _candle_bytes(member: str, time_ms: int | None = None) -> int:
+    return CANDLE_ENTRY_BYTES + 2 * len(member)
+
+
+def _tick_bytes(product: str, member: str, score: float) -> int:
+    return TICK_ENTRY_BYTES + 2 * len(member)
+
+
+cached_decode_candle = BoundedMemo(decode_candle, DECODED_CANDLE_BYTES, _candle_bytes)
+cached_decode_member = BoundedMemo(decode_member, DECODED_TICK_BYTES, _tick_bytes)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ on the chart: a line drawn from the result has the same envelope as one drawn fr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from bcx.candles import Candle
+from bcx.tick import RAW
 
 Point = tuple[int, str]  # (unix ms, exact value string)
-RAW = "ticks"
 
 
 def min_max(points: Sequence[Point], limit: int, values: Sequence[float] | None = None) -> list[Point]:
@@ -23,18 +23,25 @@ def min_max(points: Sequence[Point], limit: int, values: Sequence[float] | None 
         values = [float(value) for _, value in points]  # once per point, not once per comparison
     if limit < 2:
         return [points[values.index(max(values))]] if limit == 1 else []
-    buckets, count = limit // 2, len(points)
     kept: list[Point] = []
-    for index in range(buckets):
-        first, stop = index * count // buckets, (index + 1) * count // buckets
-        bucket = values[first:stop]
-        low = first + bucket.index(min(bucket))
-        high = first + bucket.index(max(bucket))
+    for low, high in _extremes(values, values, limit // 2):
         if low == high:
             kept.append(points[low])
         else:
             kept += (points[low], points[high]) if low < high else (points[high], points[low])
     return kept
+
+
+def _extremes(lows: Sequence[float], highs: Sequence[float], buckets: int) -> Iterator[tuple[int, int]]:
+    """Per bucket of consecutive indexes (`buckets` about equal ones), the index of the lowest of `lows` there and
+    that of the highest of `highs` (the first of equal ones)."""
+    count = len(lows)
+    for index in range(buckets):
+        first, stop = index * count // buckets, (index + 1) * count // buckets
+        bucket = lows[first:stop]
+        low = first + bucket.index(min(bucket))
+        bucket = highs[first:stop]
+        yield low, first + bucket.index(max(bucket))
 
 
 def choose_tier(span_ms: int, points: int, tiers: Sequence[tuple[str, int]]) -> str:
@@ -52,22 +59,62 @@ def candle_points(
 ) -> tuple[list[Point], list[float]]:
     """Two points per candle, its extremes in the order the price most likely met them (low first when it
     closed up), the second half a bucket later so that times stay distinct; and their values as floats, for
-    min_max (computed once per candle: see Candle.low_high). Times are kept within [first_ms, last_ms] (the
+    min_max (computed once per candle: see Candle.drawing). Times are kept within [first_ms, last_ms] (the
     range asked for and the data there is): a day candle of three hours of ticks must not draw a point twelve
     hours after the newest tick, nor before the range's start."""
     points: list[Point] = []
     values: list[float] = []
     half = width_ms // 2
-    low_bound = -(2**63) if first_ms is None else first_ms
-    high_bound = 2**63 if last_ms is None else last_ms
     for candle in candles:
-        time_ms = min(max(candle.time_ms, low_bound), high_bound)
-        later = min(max(candle.time_ms + half, low_bound), high_bound)
-        low, high = candle.low_high
-        if candle.rising:
-            points += ((time_ms, candle.low), (later, candle.high))
+        low, high, rising = candle.drawing
+        time_ms = candle.time_ms
+        if rising:
+            points += ((time_ms, candle.low), (time_ms + half, candle.high))
             values += (low, high)
         else:
-            points += ((time_ms, candle.high), (later, candle.low))
+            points += ((time_ms, candle.high), (time_ms + half, candle.low))
             values += (high, low)
-    return points, values
+    return _clamped(points, first_ms, last_ms), values
+
+
+def candle_min_max(
+    candles: Sequence[Candle], width_ms: int, limit: int, first_ms: int | None = None, last_ms: int | None = None
+) -> list[Point]:
+    """At most `limit` points drawing `candles`: candle_points when they fit, else per bucket of consecutive
+    candles the lowest low and the highest high, each at the time candle_points gives it, in time order. What
+    min_max(candle_points(...)) draws, without making two points of every candle first (a day of 1m candles is
+    2,880 of them for 1,000 kept)."""
+    if 2 * len(candles) <= limit or limit < 2:
+        points, values = candle_points(candles, width_ms, first_ms, last_ms)
+        return min_max(points, limit, values)
+    half = width_ms // 2
+    drawings = [candle.drawing for candle in candles]
+    lows = [drawing[0] for drawing in drawings]
+    highs = [drawing[1] for drawing in drawings]
+    kept: list[Point] = []
+    for low, high in _extremes(lows, highs, limit // 2):
+        if low == high:  # one candle holds both: its two points, as candle_points orders them
+            candle = candles[low]
+            if drawings[low][2]:
+                kept += ((candle.time_ms, candle.low), (candle.time_ms + half, candle.high))
+            else:
+                kept += ((candle.time_ms, candle.high), (candle.time_ms + half, candle.low))
+            continue
+        low_candle, high_candle = candles[low], candles[high]
+        low_point = (low_candle.time_ms + (0 if drawings[low][2] else half), low_candle.low)
+        high_point = (high_candle.time_ms + (half if drawings[high][2] else 0), high_candle.high)
+        kept += (low_point, high_point) if low < high else (high_point, low_point)
+    return _clamped(kept, first_ms, last_ms)
+
+
+def _clamped(points: list[Point], first_ms: int | None, last_ms: int | None) -> list[Point]:
+    """Points with times kept within [first_ms, last_ms]; only the first and the last candle's points can be
+    outside (buckets are aligned down to their width, and the last one is drawn half a width on)."""
+    if not points:
+        return points
+    low_bound = points[0][0] if first_ms is None else first_ms
+    high_bound = points[-1][0] if last_ms is None else last_ms
+    for index in (0, 1, -2, -1)[: len(points)]:
+        time_ms, value = points[index]
+        points[index] = (min(max(time_ms, low_bound), high_bound), value)
+    return points

@@ -2,7 +2,8 @@
 
 `new_ticks` reads each product's latest-tick hash (one pipelined HGETALL for all products) and the range after its
 cursor only for a product whose latest tick moved, so an idle check costs one round trip. A stream checks when the
-tracker announces a write (TickStore.announce: a PUBLISH after each flush, which `TickWaiter` waits for), and at
+tracker announces a write (TickStore.announce: a publish through bcx.pubsub after each flush, sharded on a Redis 7
+cluster like the alerts, which `TickWaiter` waits for), and at
 least every poll interval anyway, so ticks written without an announcement (an older tracker, a lost pub/sub
 connection) still arrive, only later.
 """
@@ -15,12 +16,12 @@ import time
 import redis
 
 from bcx.keys import ticks_channel
+from bcx.pubsub import Subscription
 from bcx.store import TickStore
-from bcx.tick import Tick
+from bcx.tick import Cursor, Tick
 
 log = logging.getLogger(__name__)
 
-Cursor = tuple[int, int]  # (time ms, trade id) of the last tick sent
 MAX_PER_POLL = 1000  # per product; a stream that fell this far behind skips to the newest ticks
 
 
@@ -33,15 +34,15 @@ def new_ticks(store: TickStore, cursors: dict[str, Cursor | None], newest_at_mos
         if latest is not None and newest_at_most is not None and latest.time_ms > newest_at_most:
             latest = store.latest_at_most(product, newest_at_most)
         cursor = cursors[product]
-        if latest is None or (cursor is not None and (latest.time_ms, latest.trade_id) <= cursor):
+        if latest is None or (cursor is not None and Cursor.of(latest) <= cursor):
             continue
         if cursor is None:
             fresh = [latest]
         else:
-            fresh = [t for t in store.range(product, cursor[0], latest.time_ms) if (t.time_ms, t.trade_id) > cursor]
+            fresh = [t for t in store.range(product, cursor.time_ms, latest.time_ms) if Cursor.of(t) > cursor]
             fresh = fresh[-MAX_PER_POLL:]
         if fresh:
-            cursors[product] = (fresh[-1].time_ms, fresh[-1].trade_id)
+            cursors[product] = Cursor.of(fresh[-1])
             found.extend(fresh)
     return found
 
@@ -51,11 +52,9 @@ class TickWaiter:
     (plain polling) if the subscription fails. `close` when the stream ends."""
 
     def __init__(self, conn: redis.Redis, prefix: str):
-        self._pubsub = None
+        self._pubsub: Subscription | None = None
         try:
-            pubsub = conn.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(ticks_channel(prefix))
-            self._pubsub = pubsub
+            self._pubsub = Subscription(conn, ticks_channel(prefix))
         except redis.RedisError as exc:
             log.warning("cannot subscribe to tick announcements (%s): polling", exc)
 
@@ -65,9 +64,9 @@ class TickWaiter:
             time.sleep(timeout)
             return False
         try:
-            if self._pubsub.get_message(timeout=timeout) is None:
+            if self._pubsub.get(timeout=timeout) is None:
                 return False
-            while self._pubsub.get_message(timeout=0) is not None:  # a burst of writes wakes the stream once
+            while self._pubsub.get(timeout=0) is not None:  # a burst of writes wakes the stream once
                 pass
             return True
         except redis.RedisError as exc:

@@ -32,7 +32,7 @@ ROUTES = {
         "Raw ticks in a range, exact strings", (p.PRODUCT, p.START, p.END, p.LIMIT), answer="ticks"
     ),
     f"{API}/series/{{product}}": Route(
-        "One field downsampled to at most N points (bucket extremes); `tier` names the source (ticks, 1m, 1h, 1d)",
+        "One field downsampled to at most N points (bucket extremes); `tier` names the source (ticks, 1m, 15m, ...)",
         (p.PRODUCT, p.FIELD, p.START, p.END, p.POINTS),
         answer="series",
     ),
@@ -45,6 +45,7 @@ ROUTES = {
         "Products as percent change from the range's start", (p.PRODUCTS, p.START, p.END, p.POINTS), answer="compare"
     ),
     f"{API}/alerts": Route("Alerts from the stream, oldest first", (p.SINCE, p.ALERT_LIMIT), answer="alerts"),
+    f"{API}/rules": Route("The configured alert rules (thresholds as exact strings)", (), answer="rules"),
     f"{API}/alerts/stream": Route(
         "Alerts as Server-Sent Events (id = alert id; resumes after the Last-Event-ID header)",
         (p.LAST_EVENT_ID, p.SINCE),
@@ -89,6 +90,7 @@ ROUTES = {
     "/": Route("The chart page", (), "text/html"),
     "/analytics": Route("The analytics page: rankings, correlation heat map, returns, spread", (), "text/html"),
     "/docs": Route("This document rendered for people", (), "text/html"),
+    "/favicon.ico": Route("The pages' icon (SVG)", (), "image/svg+xml"),
 }
 
 

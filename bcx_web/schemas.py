@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bcx.config import Config
 from bcx.series import split
+from bcx.tick import RAW
 from bcx_web.declared import INTERVALS
 from bcx_web.params import MAX_TIME_MS
 from bcx_web.series import FIELDS
@@ -99,7 +100,21 @@ ALERT = obj(
         "message": {"type": "string"},
     }
 )
-TIER = {"type": "string", "enum": ["ticks", *INTERVALS]}
+RULE = obj(
+    {
+        "name": {"type": "string"},
+        "series": {"type": "string"},
+        "exchange": {"type": "string"},
+        "product": {"type": "string"},
+        "kind": {"type": "string", "enum": ["threshold", "change", "spike", "spread", "stale"]},
+        "when": {"type": "string"},
+        "field": nullable({"type": "string"}),
+        "op": nullable({"type": "string"}),
+        "threshold": NULLABLE_DECIMAL,
+    }
+)
+TIER = {"type": "string", "enum": [RAW, *INTERVALS]}
+TIER_NAMES = "|".join(TIER["enum"])
 
 
 def sse_event(name: str, data: dict, with_id: bool) -> dict:
@@ -153,7 +168,7 @@ def answers(config: Config) -> dict[str, dict]:
         "compare": obj(
             {
                 **bounds(),
-                "tier": {"type": "string", "pattern": r"^(ticks|1m|5m|15m|1h|6h|1d)?(,(ticks|1m|5m|15m|1h|6h|1d))*$"},
+                "tier": {"type": "string", "pattern": rf"^({TIER_NAMES})?(,({TIER_NAMES}))*$"},
                 "series": {
                     "type": "object",
                     "additionalProperties": array(row(TIME, {"type": "number"}), max_items=config.web.max_points),
@@ -161,6 +176,7 @@ def answers(config: Config) -> dict[str, dict]:
             }
         ),
         "alerts": obj({"alerts": array(ALERT, max_items=1000)}),
+        "rules": obj({"rules": array(RULE)}),
         "health": obj(
             {
                 "status": {"type": "string", "enum": ["ok"]},

@@ -14,7 +14,7 @@ from bcx.candles import Candle, CandleStore, interval_ms
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_web.candle_source import read_candles
-from bcx_web.downsample import RAW, Point, candle_points, choose_tier, min_max
+from bcx_web.downsample import RAW, Point, candle_min_max, choose_tier, min_max
 
 FIELDS = ("price", "bid", "ask", "mid", "spread")
 DAY_MS = 86_400_000
@@ -70,8 +70,7 @@ def read_series(src: Sources, product: str, field: str, start: int, end: int, po
     width = interval_ms(tier)
     read = read_candles(src.candles, src.ticks, product, width, start, end, src.stored, src.max_read)
     base = read.candles[0].open if read.candles else None
-    drawn, values = candle_points(read.candles, width, first, last)
-    return Series(tier, min_max(drawn, points, values), read.truncated, base)
+    return Series(tier, candle_min_max(read.candles, width, points, first, last), read.truncated, base)
 
 
 def percent_points(series: Series) -> list[list]:

@@ -1,13 +1,15 @@
 """History in and out: `bcx export` of 1,000,000 ticks to CSV, and `bcx import` beside the websocket path.
 
-    .venv/bin/python -m bench.export [--ticks 1000000] [--hours 24] [--only-import]
+    .venv/bin/python -m bench.export [--ticks 1000000] [--hours 24] [--rounds 3] [--only-import]
 
 - export: one series of `--ticks` raw ticks (bench.history's generator) in an embedded redis-server; `bcx export`
   to CSV as a process, over the first tenth of them and over all: ticks/s and the process's peak RSS (flat as the
   range grows: rows are read a round of chunks at a time), plus the in-process rate of Exporter + encode alone;
 - import: one generated recording (bcx_tracker.sample.write_sample, Coinbase's three products, ~7,100 ticks an
   hour) loaded by `bcx import` as a process, beside bench.ingest's end to end (bcx-replay --speed max ->
-  bcx-tracker -> Redis) over the same file in the same run.
+  bcx-tracker -> Redis) over the same file in the same run, the two alternating `--rounds` times: ticks/s, the
+  ratio of each round and their median, and the CPU per tick of the tracker, of the import (parser and writer)
+  and of the import's redis-server (user + system over the whole run, start included).
 
 Figures vary with the machine: compare within one run.
 """
@@ -17,12 +19,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from bcx import export
 from bcx.config import RedisConfig
@@ -31,7 +36,7 @@ from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
 from bcx_tracker.sample import PRODUCTS, write_sample
 from bench.history import END, HOUR, hour_of_ticks
-from bench.ingest import end_to_end, recorded_ticks
+from bench.ingest import cpu_seconds, end_to_end_cpu, recorded_ticks
 
 SERIES = "coinbase:BTC-USD"
 RATE = 100  # ticks a second: 360,000 an hour
@@ -70,15 +75,22 @@ _MEASURED = (
 )
 
 
-def run_measured(args: list[str]) -> tuple[float, int]:
-    """Run `bcx ARGS` in a child; returns its wall seconds and its peak RSS in kB."""
+def run_measured(args: list[str]) -> tuple[float, int, float]:
+    """Run `bcx ARGS` in a child; returns its wall seconds, its peak RSS in kB and the CPU seconds (user + system)
+    of it and the children it waited for (the import's writer)."""
+    before = children_cpu()
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", _MEASURED, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.monotonic() - started
     err = done.stderr.decode()
     if done.returncode != 0:
         raise RuntimeError(f"bcx {args[0]} failed: {err[-500:]}")
-    return elapsed, int(err.rsplit("peak_kb ", 1)[1].split()[0])
+    return elapsed, int(err.rsplit("peak_kb ", 1)[1].split()[0]), children_cpu() - before
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def export_figures(count: int, workdir: Path) -> list[tuple[str, int, float, int]]:
@@ -91,7 +103,7 @@ def export_figures(count: int, workdir: Path) -> list[tuple[str, int, float, int
         for share, end in (("a tenth", times[len(times) // 10]), ("all", times[-1])):
             ticks = TickStore(conn, "bcx").chunks.count_range(TickStore(conn, "bcx").keys(SERIES).ticks, 0, end)
             command = ["export", SERIES, "--end", str(end), "--output", str(workdir / "out.csv")]
-            elapsed, rss = run_measured([*command, "--config", str(config)])
+            elapsed, rss, _ = run_measured([*command, "--config", str(config)])
             rows.append((f"bcx export to CSV, {share}", ticks, ticks / elapsed, rss))
         exporter = export.Exporter(TickStore(conn, "bcx").chunks, "bcx")
         started, seen = time.monotonic(), 0
@@ -104,39 +116,74 @@ def export_figures(count: int, workdir: Path) -> list[tuple[str, int, float, int
     return rows
 
 
-def import_figures(hours: float, workdir: Path) -> list[tuple[str, int, float, int]]:
+class ImportRound(NamedTuple):
+    websocket: float  # ticks/s end to end
+    imported: float  # ticks/s of bcx import
+    rss_kb: int
+    tracker_cpu: float  # us per tick, user + system over the whole run, start included
+    import_cpu: float  # the import's parser and writer
+    redis_cpu: float  # the import's redis-server
+
+
+def import_rounds(hours: float, rounds: int, workdir: Path) -> tuple[int, list[ImportRound]]:
+    """The end to end path and `bcx import` over one recording, one after the other, `rounds` times: on a shared
+    machine the load moves between two runs a minute apart, and alternating shows by how much."""
     products = [f"coinbase:{model.product}" for model in PRODUCTS]
     path = workdir / "feed.jsonl"
     write_sample(path, seed=11, hours=hours, exchanges=["coinbase"])
     ticks = recorded_ticks(path, products)
-    websocket = end_to_end(path, ticks, products, workdir)
-    with EmbeddedRedis() as server:
-        config = config_file(workdir, server.url)
-        elapsed, rss = run_measured(["import", str(path), "--config", str(config)])
-        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
-        stored = sum(TickStore(conn, "bcx").count(p) for p in products)
-        conn.close()
-    if stored != len(ticks):
-        raise RuntimeError(f"bcx import stored {stored} ticks of {len(ticks)}")
-    return [
-        ("end to end: bcx-replay --speed max -> bcx-tracker -> redis", len(ticks), websocket, 0),
-        ("bcx import of the same recording (process start included)", len(ticks), len(ticks) / elapsed, rss),
-    ]
+    per_tick = 1e6 / len(ticks)
+    results = []
+    for _ in range(rounds):
+        websocket, tracker_cpu = end_to_end_cpu(path, ticks, products, workdir)
+        with EmbeddedRedis() as server:
+            config = config_file(workdir, server.url)
+            redis_before = cpu_seconds(server.process.pid)
+            elapsed, rss, cpu = run_measured(["import", str(path), "--config", str(config)])
+            redis_cpu = cpu_seconds(server.process.pid) - redis_before
+            conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
+            stored = sum(TickStore(conn, "bcx").count(p) for p in products)
+            conn.close()
+        if stored != len(ticks):
+            raise RuntimeError(f"bcx import stored {stored} ticks of {len(ticks)}")
+        results.append(
+            ImportRound(websocket, len(ticks) / elapsed, rss, tracker_cpu, cpu * per_tick, redis_cpu * per_tick)
+        )
+    return len(ticks), results
+
+
+def print_import(count: int, results: list[ImportRound]) -> None:
+    print(f"\nbcx import beside the end to end path (bcx-replay --speed max -> bcx-tracker -> redis), {count:,} ticks")
+    print(
+        f"{'round':<7}{'end to end/s':>14}{'import/s':>11}{'ratio':>8}{'peak RSS':>10}"
+        f"{'CPU us/tick: tracker':>22}{'import':>8}{'its redis':>11}"
+    )
+    for number, r in enumerate(results, 1):
+        print(
+            f"{number:<7}{r.websocket:>14,.0f}{r.imported:>11,.0f}{r.imported / r.websocket:>7.2f}x"
+            f"{r.rss_kb / 1024:>7.0f} MB{r.tracker_cpu:>22.1f}{r.import_cpu:>8.1f}{r.redis_cpu:>11.1f}"
+        )
+    ratios = sorted(r.imported / r.websocket for r in results)
+    print(
+        f"import / websocket path: median {statistics.median(ratios):.2f}x (of {', '.join(f'{x:.2f}' for x in ratios)})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.export", description=__doc__.split("\n")[0])
     parser.add_argument("--ticks", type=int, default=1_000_000, help="ticks stored for the export")
     parser.add_argument("--hours", type=float, default=24.0, help="hours of generated feed for the import")
+    parser.add_argument("--rounds", type=int, default=3, help="end to end and import, alternating, this many times")
     parser.add_argument("--only-import", action="store_true", help="the import figures alone")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
         rows = [] if args.only_import else export_figures(args.ticks, Path(tmp))
-        rows += import_figures(args.hours, Path(tmp))
-    print(f"{'path':<62}{'ticks':>11}{'ticks/s':>11}{'peak RSS':>11}")
-    for name, count, rate, rss in rows:
-        print(f"{name:<62}{count:>11,}{rate:>11,.0f}{f'{rss / 1024:.0f} MB' if rss else '':>11}")
-    print(f"\nimport / websocket path: {rows[-1][2] / rows[-2][2]:.2f}x")
+        count, rounds = import_rounds(args.hours, args.rounds, Path(tmp))
+    if rows:
+        print(f"{'path':<62}{'ticks':>11}{'ticks/s':>11}{'peak RSS':>11}")
+        for name, ticks, rate, rss in rows:
+            print(f"{name:<62}{ticks:>11,}{rate:>11,.0f}{f'{rss / 1024:.0f} MB' if rss else '':>11}")
+    print_import(count, rounds)
     return 0
 
 

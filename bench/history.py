@@ -2,17 +2,20 @@
 
 A month at 10 ticks/s is 26M ticks per product, more than a 2-core bench machine writes in reasonable time, so
 only the last `tick_hours` are raw ticks (what a query of the last day reads); the minutes before them are
-generated as 1-minute candles directly (a random walk, 600 trades of 0.0100 each, like the ticks). The 1h and
-1d candles are combined from the 1m ones, closed buckets only, as the watcher stores them. The newest tick is
-37.5 s into a minute, so the open minute and the open hour are filled from raw ticks and 1m candles by the API.
+generated as 1-minute candles directly (a random walk, 600 trades of 0.0100 each, like the ticks). The coarser
+tiers (the packaged `[watcher] candles`, or the intervals given) are combined from the 1m ones, closed buckets
+only, as the watcher stores them. The newest tick is 37.5 s into a minute, so the open minute and the open hour
+are filled from raw ticks and 1m candles by the API.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from decimal import Decimal
 
-from bcx.candles import Candle, CandleStore, combine, rollup
+from bcx.candles import Candle, CandleStore, combine, interval_ms, rollup
+from bcx.config import load_config, packaged_default
 from bcx.store import TickStore
 from bcx.tick import Tick
 
@@ -21,6 +24,11 @@ MINUTE, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 END = 1_762_000_000_000 - 1_762_000_000_000 % DAY + 13 * HOUR + 37_500  # the newest tick, mid-afternoon
 SIZE = "0.0100"
 CENT = Decimal("0.01")
+
+
+def stored_intervals() -> tuple[str, ...]:
+    """The candle intervals a fresh install's watcher stores (the packaged `[watcher] candles`)."""
+    return load_config(str(packaged_default())).watcher.candles
 
 
 def synthetic_minutes(first_ms: int, count: int, rate: int, rng: random.Random, price: Decimal):
@@ -51,9 +59,12 @@ def hour_of_ticks(product: str, first_ms: int, rate: int, first_id: int, rng: ra
     return ticks, price
 
 
-def write_history(conn, product: str, rate: int, days: int, tick_hours: int, seed: int) -> int:
-    """Write `days` of 1m/1h/1d candles ending at END, the last `tick_hours` of them as raw ticks; returns the
-    number of ticks written. Memory stays bounded: ticks are made and written an hour at a time."""
+def write_history(
+    conn, product: str, rate: int, days: int, tick_hours: int, seed: int, intervals: Sequence[str] | None = None
+) -> int:
+    """Write `days` of candles ending at END (the `intervals`, by default the packaged `[watcher] candles`), the
+    last `tick_hours` of them as raw ticks; returns the number of ticks written. Memory stays bounded: ticks are
+    made and written an hour at a time."""
     ticks, candles = TickStore(conn, "bcx"), CandleStore(conn, "bcx")
     rng, price = random.Random(seed), Decimal("1000.00")
     first_tick_ms = END - END % HOUR - (tick_hours - 1) * HOUR
@@ -67,7 +78,8 @@ def write_history(conn, product: str, rate: int, days: int, tick_hours: int, see
             ticks.add(batch[first : first + 5000])
         written += len(batch)
         minutes += [c for c in rollup(batch, MINUTE) if c.time_ms + MINUTE <= END]
-    for interval, width in (("1m", MINUTE), ("1h", HOUR), ("1d", DAY)):
+    for interval in stored_intervals() if intervals is None else intervals:
+        width = interval_ms(interval)
         closed = minutes if width == MINUTE else [c for c in combine(minutes, width) if c.time_ms + width <= END]
         for first in range(0, len(closed), 5000):
             candles.put(product, interval, closed[first : first + 5000])

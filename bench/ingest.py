@@ -1,17 +1,22 @@
 """Tracker ingest rate, replay -> Redis, beside its ceilings and the naive design, all in one run.
 
-    .venv/bin/python -m bench.ingest [--hours 72] [--naive 20000]
+    .venv/bin/python -m bench.ingest [--hours 72] [--naive 20000] [--no-exchanges] [--only-write-path]
 
 Over one generated recording of three products (about 7,100 ticks per hour, so the default is ~510k ticks):
 
 - end to end: `bcx-replay --speed max` -> one `bcx-tracker` process -> an embedded redis-server, from the
-  tracker's start to the moment every tick of the file is in Redis;
+  tracker's start to the moment every tick of the file is in Redis; and the same with the tracker's writer
+  waiting up to 100 ms for a fuller batch, as before issue 19 (now it writes at once when nothing else waits);
 - (a) redis-py + hiredis alone writing the same ticks (BCX members) with pipelines of 1,000 single-member ZADDs
   to one sorted set per product, no websocket; and TickStore.add alone (our Lua script, batches of 500);
 - (b) a websocket-client loop (skip_utf8_validation=True, as the tracker) that only drains the same frames from
   the same replay server, and the same with the tracker's receive path (bcx_tracker.framed_ws);
 - (c) the naive design: one ZADD per field (price, bid, ask sets, member = the value) per tick, one round trip
   each, over the first `--naive` ticks (its rate is steady; the whole file would take minutes).
+
+Then the write path (issue 19): TickStore.add alone beside its own Lua script fed the same calls pre-encoded
+(recorded as the bytes redis-py sent, then sent again to a fresh server with no Python work a tick), as ticks/s
+and as CPU a tick in this process and in redis-server (which moves far less with the machine's load).
 
 Then per exchange (issue 12), over recordings of the same hours: Coinbase alone (three products), Kraken alone
 (two products), Binance alone (two products), Bitfinex alone (two products; bcx-replay sends each trade as te
@@ -33,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import redis
 import websocket
@@ -77,7 +83,7 @@ def start_replay(path: Path, log) -> tuple[subprocess.Popen, str]:
     return process, match.group(1)
 
 
-def write_config(path: Path, redis_url: str, feed_url: str, products: list[str]) -> None:
+def write_config(path: Path, redis_url: str, feed_url: str, products: list[str], tracker: str = "") -> None:
     exchanges = "".join(
         # no REST: nothing may leave the machine (an unreachable local port; the tracker only warns)
         f"[exchange:{name}]\nfeed_url = {feed_url}{replay_path(protocol)}\nrest_url = http://127.0.0.1:9\n"
@@ -89,7 +95,8 @@ def write_config(path: Path, redis_url: str, feed_url: str, products: list[str])
         )
     )
     path.write_text(
-        f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = {', '.join(products)}\n{exchanges}[log]\nlevel = WARNING\n"
+        f"[redis]\nurl = {redis_url}\n[tracker]\nproducts = {', '.join(products)}\n{tracker}{exchanges}"
+        "[log]\nlevel = WARNING\n"
     )
 
 
@@ -103,16 +110,18 @@ def end_to_end(path: Path, ticks: list[Tick], products: list[str], workdir: Path
     return end_to_end_cpu(path, ticks, products, workdir)[0]
 
 
-def end_to_end_cpu(path: Path, ticks: list[Tick], products: list[str], workdir: Path) -> tuple[float, float]:
+def end_to_end_cpu(
+    path: Path, ticks: list[Tick], products: list[str], workdir: Path, tracker_options: str = ""
+) -> tuple[float, float]:
     """Until the newest tick of every product is stored; then every tick is checked to be there. Returns ticks/s
-    and the tracker's CPU microseconds per tick."""
+    and the tracker's CPU microseconds per tick. `tracker_options`: lines for the config's [tracker] section."""
     last_trade = {tick.product: tick.trade_id for tick in ticks}
     with EmbeddedRedis() as server, open(workdir / "bench.log", "w") as log:
         conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=5.0))
         store = TickStore(conn, "bcx")
         replay, url = start_replay(path, log)
         config = workdir / "bcx.conf"
-        write_config(config, server.url, url, products)
+        write_config(config, server.url, url, products, tracker_options)
         started = time.monotonic()
         tracker = subprocess.Popen(
             [str(BIN / "bcx-tracker"), "--config", str(config)], stderr=log, preexec_fn=pinned(0)
@@ -230,6 +239,83 @@ def store_alone(conn: redis.Redis, ticks: list[Tick]) -> None:
         store.add(ticks[first : first + 500])
 
 
+def recorded_commands(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> list[bytes]:
+    """The script calls (EVALSHA, and SCRIPT LOAD when the script was missing) that `write` sends for these ticks,
+    as the bytes on the wire, recorded while it writes them into a throwaway server."""
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def record(connection, command, check_health=True):
+        packed = command if isinstance(command, bytes) else b"".join(command)
+        if packed[:40].upper().find(b"EVALSHA") >= 0 or packed[:40].upper().find(b"SCRIPT") >= 0:
+            sent.append(packed)
+        return original(connection, command, check_health)
+
+    redis.connection.AbstractConnection.send_packed_command = record
+    try:
+        rate_on_fresh_redis(ticks, write)
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = original
+    return sent
+
+
+class Costs(NamedTuple):
+    """One write of a list of ticks: its rate and the CPU it took a tick, in this process and in redis-server."""
+
+    rate: float
+    client_us: float
+    server_us: float
+
+    @property
+    def cpu_us(self) -> float:
+        return self.client_us + self.server_us
+
+
+def costs_on_fresh_redis(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> Costs:
+    """rate_on_fresh_redis() with the CPU time of both sides: on a machine shared with other work the CPU a tick
+    moves far less than the rate does."""
+    with EmbeddedRedis() as server:
+        conn = connect(RedisConfig(url=server.url, prefix="bcx", timeout=30.0))
+        conn.ping()
+        server_before, client_before, started = cpu_seconds(server.process.pid), time.process_time(), time.monotonic()
+        write(conn, ticks)
+        elapsed = time.monotonic() - started
+        client, server_cpu = time.process_time() - client_before, cpu_seconds(server.process.pid) - server_before
+        conn.close()
+    per_tick = 1e6 / len(ticks)
+    return Costs(len(ticks) / elapsed, client * per_tick, server_cpu * per_tick)
+
+
+def script_ceiling(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> Costs:
+    """The script alone: the calls `write` makes, pre-encoded (recorded_commands), sent one at a time to a fresh
+    server, each reply awaited before the next call. No Python work a tick: what the write path could reach if encoding
+    and packing cost nothing."""
+    commands = recorded_commands(ticks, write)
+
+    def replay(conn: redis.Redis, _: list[Tick]) -> None:
+        connection = redis.Connection(port=conn.connection_pool.connection_kwargs["port"], protocol=2)
+        connection.connect()
+        for command in commands:
+            connection.send_packed_command([command], check_health=False)
+            try:
+                connection.read_response()
+            except redis.ResponseError:  # NOSCRIPT before the first SCRIPT LOAD, as the store met it
+                pass
+        connection.disconnect()
+
+    return costs_on_fresh_redis(ticks, replay)
+
+
+def print_write_path(ticks: list[Tick]) -> None:
+    """Target 4 of issue 19: TickStore.add beside its own script's ceiling, as rates and as CPU a tick."""
+    ceiling, store = script_ceiling(ticks, store_alone), costs_on_fresh_redis(ticks, store_alone)
+    print(f"\n{'write path (batches of 500)':<52}{'ticks/s':>10}{'client us':>11}{'server us':>11}")
+    for name, costs in (("the script alone, pre-encoded RESP (ceiling)", ceiling), ("TickStore.add", store)):
+        print(f"{name:<52}{costs.rate:>10,.0f}{costs.client_us:>11.2f}{costs.server_us:>11.2f}")
+    print(f"TickStore.add / ceiling: {store.rate / ceiling.rate:.2f}x by rate, ", end="")
+    print(f"{ceiling.cpu_us / store.cpu_us:.2f}x by CPU a tick (client + server)")
+
+
 def naive(conn: redis.Redis, ticks: list[Tick]) -> None:
     """(c): what users write first: one ZADD per field per tick, member = the value, one round trip each."""
     for tick in ticks:
@@ -245,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive", type=int, default=20_000, help="ticks written the naive way (c)")
     parser.add_argument("--exchanges-hours", type=float, default=24.0, help="hours of each per-exchange run")
     parser.add_argument("--only-exchanges", action="store_true", help="run the per-exchange comparison alone")
+    parser.add_argument("--no-exchanges", action="store_true", help="leave the per-exchange comparison out")
+    parser.add_argument("--only-write-path", action="store_true", help="run the write path comparison alone")
     args = parser.parse_args(argv)
     if args.only_exchanges:
         with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
@@ -259,9 +347,16 @@ def main(argv: list[str] | None = None) -> int:
         # Half a million ticks held here would make every full garbage collection of this process walk them,
         # slowing the loops measured in it ((a), (b), (c)) by up to 2x: keep them out of the collector's sight.
         gc.freeze()
+        if args.only_write_path:
+            print_write_path(ticks)
+            return 0
         total, naive_ticks = len(ticks), ticks[: args.naive]
+        e2e, e2e_cpu = end_to_end_cpu(path, ticks, products, workdir)
+        # the writer before issue 19 waited up to 100 ms for a fuller batch; now it writes at once when idle
+        waiting, waiting_cpu = end_to_end_cpu(path, ticks, products, workdir, "flush_interval = 100ms\n")
         rates = {
-            "end to end: bcx-replay --speed max -> bcx-tracker -> redis": end_to_end(path, ticks, products, workdir),
+            "end to end: bcx-replay --speed max -> bcx-tracker -> redis": e2e,
+            "    the same, tracker flush_interval = 100ms (the writer before issue 19)": waiting,
             "(a) redis-py + hiredis, pipelined ZADD, no websocket": rate_on_fresh_redis(ticks, pipelined),
             "    TickStore.add alone (Lua, batches of 500)": rate_on_fresh_redis(ticks, store_alone),
             "(b) websocket-client drain of the same replay server": drain(path, total, products, workdir),
@@ -270,13 +365,15 @@ def main(argv: list[str] | None = None) -> int:
                 naive_ticks, naive
             ),
         }
-    e2e = next(iter(rates.values()))
     print(f"{total:,} ticks of {len(products)} products")
     print(f"{'path':<74}{'ticks/s':>10}{'end to end / it':>17}")
     for name, rate in rates.items():
         print(f"{name:<74}{rate:>10,.0f}{e2e / rate:>16.2f}x")
-    with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
-        print_exchanges(per_exchange(args.exchanges_hours, Path(tmp)))
+    print(f"tracker CPU a tick, end to end: {e2e_cpu:.1f} us (flush_interval 100ms: {waiting_cpu:.1f} us)")
+    print_write_path(ticks)
+    if not args.no_exchanges:
+        with tempfile.TemporaryDirectory(prefix="bcx-bench-") as tmp:
+            print_exchanges(per_exchange(args.exchanges_hours, Path(tmp)))
     return 0
 
 

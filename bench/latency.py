@@ -1,12 +1,14 @@
 """Tick -> SSE latency: from a ticker message leaving the replay server to that tick arriving on a subscriber of
 `/api/v1.0/ticks/stream`, through a real `bcx-tracker` process, Redis and a real `bcx-web` (gunicorn), p50/p99.
 
-    .venv/bin/python -m bench.latency [--products 3] [--rate 10] [--seconds 30]
+    .venv/bin/python -m bench.latency [--products 3] [--rate 10] [--seconds 30] [--flush-intervals 100ms,0s]
 
 Starts an embedded redis-server, writes a recording of `rate` tickers per second per product, plays it at real
 speed from a replay server in this process (each ticker's send time is taken where the server sends it), runs
-bcx-tracker and bcx-web with the packaged defaults (flush_interval 100ms) and reads one SSE stream of all
-products. Ticks sent in the first second (connections still opening) are left out. Compare within one run.
+bcx-tracker and bcx-web with the packaged defaults and reads one SSE stream of all products, once per tracker
+`flush_interval` given (100ms: the writer before issue 19, waiting for a fuller batch; 0s: the default, writing at
+once when nothing else waits). Ticks sent in the first second (connections still opening) are left out. Compare
+within one run.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
 from bcx.embedded import EmbeddedRedis
+from bcx.series import canonical
 from bcx_tracker import replay
 from bcx_tracker.sample import iso_us
 from bench.history import PRODUCTS
@@ -56,16 +60,21 @@ def write_recording(path: Path, products, rate: int, seconds: int) -> int:
     return len(lines)
 
 
-def record_send_times(sent: dict) -> None:
+@contextmanager
+def recording_send_times(sent: dict):
     """Wrap the replay session's send so that each ticker's send time is kept by (product, trade id)."""
     original = replay._Session._send
 
     def send(session, entry) -> None:
         original(session, entry)
         if entry.channel == "ticker":
-            sent.setdefault((entry.product, entry.trade_id), time.monotonic())
+            sent.setdefault((canonical(entry.product), entry.trade_id), time.monotonic())
 
     replay._Session._send = send
+    try:
+        yield
+    finally:
+        replay._Session._send = original
 
 
 def read_stream(url: str, arrived: dict, stop: threading.Event) -> None:
@@ -74,23 +83,17 @@ def read_stream(url: str, arrived: dict, stop: threading.Event) -> None:
         for line in response.iter_lines(decode_unicode=True):
             if line.startswith("data: "):
                 tick = json.loads(line[6:])
-                arrived.setdefault((tick["product"], tick["trade_id"]), time.monotonic())
+                arrived.setdefault((canonical(tick["product"]), tick["trade_id"]), time.monotonic())
             if stop.is_set():
                 return
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--products", type=int, default=3)
-    parser.add_argument("--rate", type=int, default=10, help="tickers per second per product")
-    parser.add_argument("--seconds", type=int, default=30)
-    args = parser.parse_args()
-    products = PRODUCTS[: args.products]
+def measure(products: list[str], rate: int, seconds: int, flush_interval: str) -> tuple[int, int, list[float]]:
+    """(ticks sent, ticks arrived, delays in seconds after the warm-up) of one run."""
     sent, arrived, stop = {}, {}, threading.Event()
-    record_send_times(sent)
-    with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as tmp:
+    with recording_send_times(sent), EmbeddedRedis() as server, tempfile.TemporaryDirectory() as tmp:
         recording = Path(tmp) / "latency.jsonl"
-        count = write_recording(recording, products, args.rate, args.seconds)
+        count = write_recording(recording, products, rate, seconds)
         with (
             replay.ReplayServer(recording, speed=1.0) as feed,
             running_web(server.url, products, Path(tmp), "sse_heartbeat = 1s\n") as base,
@@ -100,11 +103,11 @@ def main() -> None:
             conf = Path(tmp) / "tracker.conf"
             conf.write_text(
                 f"[redis]\nurl = {server.url}\n[tracker]\nfeed_url = {feed.url}\nrest_url =\n"
-                f"products = {', '.join(products)}\n[log]\nlevel = WARNING\n"
+                f"products = {', '.join(products)}\nflush_interval = {flush_interval}\n[log]\nlevel = WARNING\n"
             )
             tracker = subprocess.Popen([str(Path(sys.executable).with_name("bcx-tracker")), "--config", str(conf)])
             try:
-                deadline = time.monotonic() + args.seconds + 30
+                deadline = time.monotonic() + seconds + 30
                 while len(arrived) < count and time.monotonic() < deadline and tracker.poll() is None:
                     time.sleep(0.2)
             finally:
@@ -114,10 +117,24 @@ def main() -> None:
                 reader.join(timeout=60)
     began = min(sent.values())
     delays = [arrived[key] - at for key, at in sent.items() if key in arrived and at - began >= WARM_UP_S]
-    p50, p99 = p50_p99(delays)
-    print(f"ticks sent {len(sent):,}, arrived on the SSE stream {len(arrived):,}, timed {len(delays):,}")
-    print("\n| figure | ms |\n| --- | ---: |")
-    print(f"| tick -> SSE p50 | {p50:.1f} |\n| tick -> SSE p99 | {p99:.1f} |\n| max | {max(delays) * 1000:.1f} |")
+    return len(sent), len(arrived), delays
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=10, help="tickers per second per product")
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--flush-intervals", default="100ms,0s", help="tracker flush_interval of each run")
+    args = parser.parse_args()
+    products = PRODUCTS[: args.products]
+    print(f"{args.rate} tickers/s per product, {len(products)} products, {args.seconds} s per run")
+    print("\n| tracker flush_interval | sent | arrived | p50 ms | p99 ms | max ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for flush_interval in args.flush_intervals.split(","):
+        sent, arrived, delays = measure(products, args.rate, args.seconds, flush_interval.strip())
+        p50, p99 = p50_p99(delays)
+        print(f"| {flush_interval} | {sent:,} | {arrived:,} | {p50:.1f} | {p99:.1f} | {max(delays) * 1000:.1f} |")
 
 
 if __name__ == "__main__":

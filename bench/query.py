@@ -4,10 +4,12 @@ ticks (TickStore.range).
 
     .venv/bin/python -m bench.query [--products 3] [--rate 10] [--days 30] [--tick-hours 24] [--requests 60]
 
-Starts its own embedded redis-server and writes the history of bench.history: `days` of the watcher's 1m/1h/1d
-candles, the last `tick-hours` of them as raw ticks at `rate` per second per product (a month of raw ticks would
-be 26M per product: too many to write here, and no query below a day reads them). Requests go one at a time, in
-turn over the products, as a browser asks (HTTP with Accept-Encoding: gzip). Compare figures within one run.
+Starts its own embedded redis-server and writes the history of bench.history: `days` of the watcher's candles
+(the packaged tiers, or `--stored`), the last `tick-hours` of them as raw ticks at `rate` per second per product
+(a month of raw ticks would be 26M per product: too many to write here, and no query below a day reads them).
+Requests go one at a time, in turn over the products, as a browser asks (HTTP with Accept-Encoding: gzip), and
+the queries in turns (one request of each, then the next round), so that the machine's load falls on all alike.
+Compare within one run.
 """
 
 from __future__ import annotations
@@ -21,15 +23,24 @@ from pathlib import Path
 
 import requests
 
+from bcx.candles import interval_ms
 from bcx.config import RedisConfig, load_config, packaged_default
 from bcx.connection import connect
+from bcx.converters import series_list
 from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
 from bcx_web.app import create_app
-from bench.history import DAY, END, HOUR, PRODUCTS, write_history
+from bench.history import DAY, END, HOUR, PRODUCTS, stored_intervals, write_history
 from bench.web import configured_workers, p50_p99, running_web
 
 SPANS = (("1 hour", HOUR, "1m"), ("1 day", DAY, "1m"), ("1 week", 7 * DAY, "15m"), ("1 month", 30 * DAY, "1h"))
+
+
+HEALTH = "/health (one Redis round trip)"
+
+
+def series_name(label: str) -> str:
+    return f"/series {label}, 1000 points"
 
 
 def queries(products, tick_hours: int) -> list[tuple[str, list[str], int | None]]:
@@ -38,10 +49,9 @@ def queries(products, tick_hours: int) -> list[tuple[str, list[str], int | None]
     for label, span, interval in SPANS:
         window = f"start={END - span}&end={END}"
         raw = span if span <= tick_hours * HOUR else None
-        count = span // int(interval[:-1]) // {"m": 60_000, "h": HOUR}[interval[-1]]
-        found.append(
-            (f"/series {label}, 1000 points", [f"/api/v1.0/series/{p}?{window}&points=1000" for p in products], raw)
-        )
+        count = span // interval_ms(interval)
+        series = [f"/api/v1.0/series/{p}?{window}&points=1000" for p in products]
+        found.append((series_name(label), series, raw))
         found.append(
             (
                 f"/candles {label} at {interval} ({count})",
@@ -49,6 +59,7 @@ def queries(products, tick_hours: int) -> list[tuple[str, list[str], int | None]
                 raw,
             )
         )
+    found.append((HEALTH, ["/api/v1.0/health"], None))
     return found
 
 
@@ -58,6 +69,18 @@ def time_calls(get: Callable[[str], object], paths: list[str], count: int) -> li
         began = time.perf_counter()
         get(paths[index % len(paths)])
         samples.append(time.perf_counter() - began)
+    return samples
+
+
+def time_in_turns(get: Callable[[str], object], queries: list[list[str]], count: int) -> list[list[float]]:
+    """Times of `count` requests of each query, taken in turns (one of each query, then the next round): the
+    machine's load falls on every query alike, so the ratios between them hold within a run."""
+    samples: list[list[float]] = [[] for _ in queries]
+    for index in range(count):
+        for times, paths in zip(samples, queries, strict=True):
+            began = time.perf_counter()
+            get(paths[index % len(paths)])
+            times.append(time.perf_counter() - began)
     return samples
 
 
@@ -84,42 +107,113 @@ def main() -> None:
     parser.add_argument("--tick-hours", type=int, default=24, help="hours of raw ticks at the end")
     parser.add_argument("--requests", type=int, default=60, help="timed requests per query and path")
     parser.add_argument("--raw-requests", type=int, default=6, help="timed raw-tick reads per range")
+    parser.add_argument("--cliff-rounds", type=int, default=4, help="alternations of the cache-cliff blocks")
+    parser.add_argument("--cliff-block", type=int, default=20, help="requests per cache-cliff block")
+    parser.add_argument("--only-cliff", action="store_true", help="measure the cache cliff alone")
+    parser.add_argument(
+        "--stored",
+        type=lambda text: tuple(i.strip() for i in text.split(",")),
+        default=stored_intervals(),
+        help="the candle tiers the history holds (default: the packaged [watcher] candles; 1m,1h,1d: a store "
+        "written before 5m and 15m, which bcx-web then reads from the finer tiers)",
+    )
     args = parser.parse_args()
     products = PRODUCTS[: args.products]
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as tmp:
         conn = connect(RedisConfig(server.url, "bcx", 60.0))
         began = time.perf_counter()
-        total = sum(write_history(conn, p, args.rate, args.days, args.tick_hours, s) for s, p in enumerate(products))
+        total = sum(
+            write_history(conn, p, args.rate, args.days, args.tick_hours, s, args.stored)
+            for s, p in enumerate(products)
+        )
         print(
-            f"history: {len(products)} products, {args.days} days of 1m/1h/1d candles, the last {args.tick_hours} h "
-            f"as {total:,} raw ticks ({args.rate}/s each), written in {time.perf_counter() - began:.0f} s"
+            f"history: {len(products)} products, {args.days} days of {'/'.join(args.stored)} candles, the last "
+            f"{args.tick_hours} h as {total:,} raw ticks ({args.rate}/s each), written in "
+            f"{time.perf_counter() - began:.0f} s; bcx-web configured for {'/'.join(stored_intervals())}"
         )
         base_config = load_config(str(packaged_default()))
         config = replace(
             base_config,
             redis=replace(base_config.redis, url=server.url),
-            tracker=replace(base_config.tracker, products=products),
+            tracker=replace(base_config.tracker, products=series_list(", ".join(products))),
         )
         client = create_app(config).test_client()
-        store = TickStore(conn, "bcx")
-        rows = []
         with running_web(server.url, products, Path(tmp)) as base, requests.Session() as session:
-            for name, paths, raw_span in queries(products, args.tick_hours):
-                in_process = time_calls(lambda u: client.get(u).get_data(), paths, args.requests)
-                over_http = time_calls(lambda u: session.get(base + u).raise_for_status(), paths, args.requests)
-                raw = raw_read(store, products, raw_span, args.raw_requests) if raw_span else None
-                rows.append((name, in_process, over_http, raw))
-        workers, threads = configured_workers()
-        print(f"\nms, p50 / p99; gunicorn: bcx-web with {workers} workers x {threads} threads, one client\n")
-        print(f"| {'query':32} | {'test client':>17} | {'gunicorn (HTTP)':>17} | {'raw ticks (TickStore.range)':>34} |")
-        print(f"| {'-' * 32} | {'-' * 16}: | {'-' * 16}: | {'-' * 33}: |")
-        for name, in_process, over_http, raw in rows:
-            if raw:
-                ratio = p50_p99(raw[0])[0] / p50_p99(over_http)[0]
-                raw_text = f"{cell(raw[0])} ({raw[1]:,} ticks, {ratio:4.0f}x)"
-            else:
-                raw_text = "not generated"
-            print(f"| {name:32} | {cell(in_process):>17} | {cell(over_http):>17} | {raw_text:>34} |")
+
+            def get(url: str) -> None:
+                session.get(base + url).raise_for_status()
+
+            rows = [] if args.only_cliff else timed_queries(args, products, client, get, TickStore(conn, "bcx"))
+            many, one = cache_cliff(get, products, args.cliff_rounds, args.cliff_block)
+        if rows:
+            print_table(rows)
+        print("\ngunicorn p50 ratios (issue 19):")
+        if rows:
+            print_ratios({name: p50_p99(over_http)[0] for name, _, over_http, _, _ in rows})
+        print(
+            f"  1 week /series, 3 products in turn / one product: {p50_p99(many)[0] / p50_p99(one)[0]:5.2f}x "
+            f"(target 2: <= 1.5x; p50 {p50_p99(many)[0]:.1f} and {p50_p99(one)[0]:.1f} ms, blocks of "
+            f"{args.cliff_block} alternating {args.cliff_rounds} times)"
+        )
+
+
+def timed_queries(args, products, client, get, store: TickStore) -> list:
+    """(name, test client samples, gunicorn samples, raw read or None, tier) of every query, taken in turns."""
+    asked = queries(products, args.tick_hours)
+    urls = [paths for _, paths, _ in asked]
+    in_process = time_in_turns(lambda u: client.get(u).get_data(), urls, args.requests)
+    over_http = time_in_turns(get, urls, args.requests)
+    rows = []
+    for (name, paths, raw_span), mine, http in zip(asked, in_process, over_http, strict=True):
+        raw = raw_read(store, products, raw_span, args.raw_requests) if raw_span else None
+        rows.append((name, mine, http, raw, tier_of(client, paths[0])))
+    return rows
+
+
+def cache_cliff(get: Callable[[str], object], products, rounds: int, block: int) -> tuple[list[float], list[float]]:
+    """A 1-week /series as one worker serves it to the charts of all products in turn, and to one product's:
+    blocks of `block` requests of each, alternating. (One keep-alive connection: one worker answers them all.)
+    Its decode memo holds what the pattern asks for, so the two differ by whether it holds every product's week."""
+    window = f"start={END - 7 * DAY}&end={END}"
+    urls = [f"/api/v1.0/series/{p}?{window}&points=1000" for p in products]
+    many: list[float] = []
+    one: list[float] = []
+    time_calls(get, urls, len(urls))  # each product's week read once: the steady state is measured, not the start
+    for _ in range(rounds):
+        many += time_calls(get, urls, block)
+        one += time_calls(get, urls[:1], block)
+    return many, one
+
+
+def print_table(rows: list) -> None:
+    workers, threads = configured_workers()
+    print(f"\nms, p50 / p99; gunicorn: bcx-web with {workers} workers x {threads} threads, one client\n")
+    print(f"| {'query':32} | {'test client':>17} | {'gunicorn (HTTP)':>17} | {'raw ticks (TickStore.range)':>34} |")
+    print(f"| {'-' * 32} | {'-' * 16}: | {'-' * 16}: | {'-' * 33}: |")
+    for name, in_process, over_http, raw, tier in rows:
+        if raw:
+            ratio = p50_p99(raw[0])[0] / p50_p99(over_http)[0]
+            raw_text = f"{cell(raw[0])} ({raw[1]:,} ticks, {ratio:4.0f}x)"
+        else:
+            raw_text = "not generated"
+        name = f"{name} [{tier}]" if tier else name
+        print(f"| {name:40} | {cell(in_process):>17} | {cell(over_http):>17} | {raw_text:>34} |")
+
+
+def tier_of(client, path: str) -> str | None:
+    """The tier a /series answer was read from (a /candles answer has none); an error answer stops the bench."""
+    answer = client.get(path)
+    if answer.status_code != 200:
+        raise SystemExit(f"{path}: HTTP {answer.status_code} {answer.get_data(as_text=True)}")
+    return answer.get_json().get("tier")
+
+
+def print_ratios(p50: dict[str, float]) -> None:
+    """Issue 19's targets 1 and 3, as ratios of gunicorn p50s of this run (target 2: cache_cliff)."""
+    day, week, month = (p50[series_name(label)] for label in ("1 day", "1 week", "1 month"))
+    print(f"  1 week / 1 day /series:                          {week / day:5.2f}x (target 1: about 1x)")
+    print(f"  1 month / 1 day /series:                         {month / day:5.2f}x")
+    print(f"  1 day /series / /health:                          {day / p50[HEALTH]:5.2f}x (target 3: <= 2x)")
 
 
 if __name__ == "__main__":

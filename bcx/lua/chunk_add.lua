@@ -1,7 +1,9 @@
 -- Add entries to a chain of chunks (a product's ticks, or one candle interval), atomically.
 -- KEYS: 1 chunk index, 2 chunk id counter, 3 written marker: the lowest score written since the watcher took it,
 -- 4 (optional) latest hash: `time` and `member` of the newest entry
--- ARGV: 1 chunk key prefix, 2 most entries per chunk, 3 mode, then (score, member) pairs in any order.
+-- ARGV: 1 chunk key prefix, 2 most entries per chunk, 3 mode, 4 the entries in any order: one `score member` line
+-- each (an integer score, a space, a member without a line break), lines separated by `\n`. One argument for the
+-- whole batch: the server parses and the client packs one string instead of two arguments an entry.
 -- Returns the number of entries that were new.
 --
 -- Index members are `<id>:<base>`, the chunk's key is the prefix followed by it, and the chunk stores each score
@@ -11,8 +13,9 @@
 -- at or below its score (the first chunk when it is older than all). A full chunk is split in two, never
 -- between two equal scores, so one timestamp always lives in exactly one chunk; in-order appends to a full
 -- chunk start a new one instead, so chunks fill up.
--- Mode `trade`: one trade, one entry: a member with the same trade id (the member's first field) at the same
--- time is the same trade; the one that carries the book (bid/ask) wins. Mode `replace`: one entry per score (a
+-- Mode `trade`: one trade, one entry: a member with the same trade id (the member's first field, ended by `;`, or
+-- by `|` in members written before issue 19) at the same time is the same trade; the one that carries the book
+-- (bid/ask: no empty bid and ask, `;;` or `||`) wins. Mode `replace`: one entry per score (a
 -- candle bucket), the new member replacing whatever was there.
 local index, counter, written, latest = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, limit, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -72,7 +75,7 @@ local function locate(score)
 end
 
 local function has_book(member)
-  return not string.find(member, '||', 1, true)
+  return not (string.find(member, ';;', 1, true) or string.find(member, '||', 1, true))
 end
 
 -- An entry at or before the chunk's newest time: true when it must be written (new, or a richer copy of a stored
@@ -85,9 +88,9 @@ local function admit(score, member)
     cur_card = cur_card - replaced
     return true
   end
-  local head = string.match(member, '^[^|]*|') or member
+  local id = string.match(member, '^[^;|]*')
   for _, old in ipairs(redis.call('ZRANGEBYSCORE', cur_key, relative, relative)) do
-    if string.sub(old, 1, #head) == head then
+    if string.match(old, '^[^;|]*') == id then
       if old == member or has_book(old) or not has_book(member) then return false end
       redis.call('ZREM', cur_key, old)
       cur_card = cur_card - 1
@@ -145,8 +148,8 @@ local function write(score, member)
 end
 
 local newest, newest_member, oldest = nil, nil, nil
-for k = 4, #ARGV, 2 do
-  local score, member = tonumber(ARGV[k]), ARGV[k + 1]
+for text, member in string.gmatch(ARGV[4], '(%-?%d+) ([^\n]+)') do
+  local score = tonumber(text)
   locate(score)
   if write(score, member) then
     if newest == nil or score >= newest then newest, newest_member = score, member end

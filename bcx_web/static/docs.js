@@ -21,7 +21,7 @@
     if (schema.enum) return schema.enum.join(" | ");
     if (schema.anyOf) return schema.anyOf.map(describeSchema).join(" or ");
     const range = schema.minimum !== undefined && schema.maximum !== undefined ? ` ${schema.minimum}..${schema.maximum}` : "";
-    return `${schema.type || ""}${schema.format ? ` (${schema.format})` : ""}${range}`;
+    return `${[].concat(schema.type || []).join(" or ")}${schema.format ? ` (${schema.format})` : ""}${range}`;
   }
 
   function parameters(list) {
@@ -34,6 +34,32 @@
     return el("table", {}, el("thead", {}, el("tr", {}, ["name", "in", "type", "description"].map((h) => el("th", {}, h)))), el("tbody", {}, rows));
   }
 
+  // A response schema as people read it: {"field": type, ...}, arrays as [item], one field a line.
+  function shape(schema, depth = 0) {
+    const pad = "  ".repeat(depth + 1), end = "  ".repeat(depth);
+    if (!schema || typeof schema !== "object") return "any";
+    if (schema.$ref) return schema.$ref.split("/").pop();
+    if (schema.contentSchema) return `event data: ${shape(schema.contentSchema, depth)}`;
+    const kinds = [].concat(schema.type || []);
+    if (schema.properties && kinds.includes("object")) {
+      const lines = Object.entries(schema.properties).map(([k, v]) => `${pad}"${k}": ${shape(v, depth + 1)}`);
+      return `{\n${lines.join(",\n")}\n${end}}${kinds.includes("null") ? " or null" : ""}`;
+    }
+    if (schema.additionalProperties && kinds.includes("object")) return `{"<name>": ${shape(schema.additionalProperties, depth)}}`;
+    if (kinds.includes("array")) {
+      const item = schema.items && schema.items.anyOf ? `[${schema.items.anyOf.map((s) => shape(s, depth)).join(" | ")}, ...]` : `[${shape(schema.items, depth)}, ...]`;
+      return item;
+    }
+    return describeSchema(schema) || "any";
+  }
+
+  function responses(op) {
+    const ok = (op.responses["200"] || {}).content || {};
+    const [media, body] = Object.entries(ok)[0] || [];
+    if (!body || !body.schema || (body.schema.type === "string" && !body.schema.properties)) return [];
+    return [el("p", { class: "media" }, `Response schema (${media}):`), el("pre", { class: "schema" }, shape(body.schema))];
+  }
+
   function render(doc) {
     const root = document.getElementById("docs");
     root.replaceChildren(el("p", {}, doc.info.description || ""));
@@ -44,8 +70,9 @@
           el("section", { class: "endpoint", id: path },
             el("h2", {}, el("span", { class: "method" }, method.toUpperCase()), " ", el("code", {}, path)),
             el("p", {}, op.summary || ""),
-            parameters(op.parameters),
+            el("div", { class: "table-box" }, parameters(op.parameters)),
             el("p", { class: "media" }, "Answers: ", media || "—"),
+            responses(op),
             el("pre", {}, example(path, op)))
         );
       }

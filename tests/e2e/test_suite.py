@@ -14,7 +14,7 @@ import pytest
 from bcx.embedded import free_port
 from bcx.pubsub import Subscription
 from bcx.tick import iso_to_ms, ms_to_iso
-from tests.e2e.conftest import bcx_command, get_json, processes_mentioning, start_replay, wait_for
+from tests.e2e.conftest import bcx_command, get_json, processes_mentioning, start_bcx_up, start_replay, wait_for
 from tests.webhook_stub import WebhookStub
 
 pytestmark = pytest.mark.e2e
@@ -156,15 +156,7 @@ def test_bcx_up_replays_the_sample_and_ctrl_c_leaves_nothing_behind(tmp_path, pr
     config.write_text(f"[redis]\nurl = redis://127.0.0.1:{free_port()}/0\n[web]\nport = {web_port}\nworkers = 1\n")
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     try:
-        up = processes.start(
-            "up",
-            [bcx_command("bcx"), "up", "--config", str(config), "--replay", str(sample), "--speed", "max"],
-            stdout=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        lines = []
-        wait_for(lambda: lines.append(up.stdout.readline()) or "BCX is up" in lines[-1], what="bcx up to start")
+        up, lines = start_bcx_up(processes, "--config", str(config), "--replay", str(sample), "--speed", "max", env=env)
         assert f"http://127.0.0.1:{web_port}/" in lines[-1]
         products = wait_for(
             lambda: (

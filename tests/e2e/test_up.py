@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bcx.embedded import free_port
-from tests.e2e.conftest import bcx_command, get_json, processes_mentioning, wait_for
+from tests.e2e.conftest import bcx_command, get_json, processes_mentioning, start_bcx_up, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -32,17 +32,12 @@ def bcx(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def start_up(processes, tmp_path: Path, config: Path, speed: str = "1") -> tuple[subprocess.Popen, list[str]]:
-    up = processes.start(
-        "up",
-        [bcx_command("bcx"), "up", "--config", str(config), "--replay", str(SAMPLE), "--speed", speed],
-        stdout=subprocess.PIPE,
+    return start_bcx_up(
+        processes,
+        *("--config", str(config), "--replay", str(SAMPLE), "--speed", speed),
         env=isolated_env(tmp_path),
-        text=True,
         start_new_session=True,  # its own process group, as a terminal gives it
     )
-    lines: list[str] = []
-    wait_for(lambda: lines.append(up.stdout.readline()) or "BCX is up" in lines[-1], what="bcx up to start")
-    return up, lines
 
 
 def test_a_missing_replay_file_and_a_bad_speed_are_refused_before_anything_starts(tmp_path):

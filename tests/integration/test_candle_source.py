@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bcx.candles import Candle, CandleStore, rollup
+from bcx.candles import Candle, CandleStore, combine, rollup
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_web.candle_source import read_candles
@@ -51,3 +51,30 @@ def test_read_cap_marks_the_answer_truncated(stores):
     tick_store.add(ticks_every_10s(0, 50))
     read = read_candles(candle_store, tick_store, "BTC-USD", MIN, 0, HOUR, max_read=10)
     assert read.truncated and sum(c.count for c in read.candles) == 10
+
+
+def test_a_store_without_the_middle_tiers_or_with_them_half_built_gives_the_same_candles(stores):
+    candle_store, tick_store = stores
+    ticks = ticks_every_10s(0, 3 * 60 * 6)  # three hours
+    tick_store.add(ticks)
+    minutes = rollup([t for t in ticks if t.time_ms < 170 * MIN], MIN)
+    candle_store.put("BTC-USD", "1m", minutes)  # a store written before 5m and 15m were tiers
+    tiers = ("1m", "5m", "15m", "1h")
+    expected = [c.as_row() for c in rollup(ticks, 15 * MIN)]
+    assert [
+        c.as_row() for c in read_candles(candle_store, tick_store, "BTC-USD", 15 * MIN, 0, 3 * HOUR, tiers).candles
+    ] == expected
+    candle_store.put("BTC-USD", "15m", combine(minutes[:60], 15 * MIN))  # the watcher is building them, oldest first
+    candle_store.put("BTC-USD", "5m", combine(minutes[:75], 5 * MIN))
+    read = read_candles(candle_store, tick_store, "BTC-USD", 15 * MIN, 0, 3 * HOUR, tiers)
+    assert [c.as_row() for c in read.candles] == expected and not read.truncated
+    assert [
+        c.as_row() for c in read_candles(candle_store, tick_store, "BTC-USD", 5 * MIN, 0, 3 * HOUR, tiers).candles
+    ] == [c.as_row() for c in rollup(ticks, 5 * MIN)]
+
+
+def test_a_tier_cut_by_the_read_cap_marks_the_answer_truncated(stores):
+    candle_store, tick_store = stores
+    candle_store.put("BTC-USD", "1m", [Candle(i * MIN, "1", "2", "1", "2", "1") for i in range(30)])
+    read = read_candles(candle_store, tick_store, "BTC-USD", MIN, 0, HOUR, ("1m",), max_read=10)
+    assert read.truncated and [c.time_ms for c in read.candles] == [i * MIN for i in range(10)]

@@ -9,8 +9,8 @@ from redis.exceptions import RedisClusterException
 
 from bcx import alerts
 from bcx.config import RedisConfig
-from bcx.connection import connect
-from bcx.keys import alerts_key
+from bcx.connection import RETRIES, connect, retry_policy
+from bcx.keys import alerts_key, ticks_channel
 from bcx.pubsub import Subscription, use_sharded
 from bcx.store import TickStore
 from bcx.tick import Tick
@@ -40,16 +40,25 @@ def test_every_key_of_a_product_shares_its_slot_and_alerts_have_their_own(redis_
     conn.close()
 
 
-def test_alerts_reach_a_subscriber_on_either_topology(redis_conn):
+def first_message(subscription: Subscription) -> str | None:
+    return next(filter(None, (subscription.get(timeout=0.2) for _ in range(50))), None)
+
+
+def test_alerts_and_tick_announcements_reach_a_subscriber_on_either_topology(redis_conn):
+    """Both go through bcx.pubsub: on a Redis 7 cluster both are sharded, so a sharded subscriber hears both."""
     alert = alerts.Alert(
         "r", "coinbase:BTC-USD", "level", "price", ">", "2", "1", 1_000, "BTC-USD price 2 crossed above 1"
     )
     with Subscription(redis_conn, alerts_key("bcx")) as subscription:
         subscription.get(timeout=0.2)  # the subscribe round trip
         alert_id = alerts.publish(redis_conn, "bcx", alert, maxlen=10)
-        received = next(filter(None, (subscription.get(timeout=0.2) for _ in range(50))), None)
+        received = first_message(subscription)
     assert received is not None and alerts.Alert.from_json(received).id == alert_id
     assert [a.id for a in alerts.read_alerts(redis_conn, "bcx")] == [alert_id]
+    with Subscription(redis_conn, ticks_channel("bcx")) as subscription:
+        subscription.get(timeout=0.2)
+        TickStore(redis_conn, "bcx").announce(["coinbase:ETH-USD", "coinbase:BTC-USD"])
+        assert first_message(subscription) == "coinbase:BTC-USD,coinbase:ETH-USD"
 
 
 def test_sharded_pubsub_only_on_a_redis_7_cluster():
@@ -64,7 +73,8 @@ def connect_cluster(cluster):
 
 def test_the_server_is_the_one_asked_for_and_pubsub_is_sharded_exactly_on_a_redis_7_cluster(redis_conn, redis_topology):
     """CI runs the integration suite twice (.ci/run): on the embedded 6.2 and on Debian's Redis 7, where sharded
-    pub/sub (SSUBSCRIBE/SPUBLISH) is what test_alerts_reach_a_subscriber_on_either_topology goes through."""
+    pub/sub (SSUBSCRIBE/SPUBLISH) is what test_alerts_and_tick_announcements_reach_a_subscriber_on_either_topology and
+    the live tick streams (bcx_web.live.TickWaiter) go through."""
     node = redis_conn.get_default_node() if redis_topology.name == "cluster" else None
     info = node.redis_connection.info("server") if node is not None else redis_conn.info("server")
     major = int(str(info["redis_version"]).split(".")[0])
@@ -73,3 +83,8 @@ def test_the_server_is_the_one_asked_for_and_pubsub_is_sharded_exactly_on_a_redi
         assert major == int(expected), f"asked for Redis {expected}, the session runs {info['redis_version']}"
     with Subscription(redis_conn, alerts_key("bcx")) as subscription:
         assert subscription.sharded == (redis_topology.name == "cluster" and major >= 7)
+
+
+def test_both_topologies_retry_by_the_one_explicit_policy(redis_conn, redis_topology):
+    retry = redis_conn.retry if redis_topology.name == "cluster" else redis_conn.get_retry()
+    assert retry == retry_policy() and retry.get_retries() == RETRIES

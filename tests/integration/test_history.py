@@ -174,3 +174,37 @@ def test_newest_score_at_most_skips_entries_past_the_bound(stores, redis_conn):
     assert chunks.newest_score(chain, T0 + 50 * MIN + 30_000) == T0 + 50 * MIN
     assert chunks.newest_score(chain, T0 + 32 * MIN) == T0 + 32 * MIN
     assert chunks.newest_score(chain, T0 - 1) is None
+
+
+NEW_TIERS = ("1m", "5m", "15m", "1h", "1d")
+
+
+def test_tiers_added_to_an_existing_store_are_built_from_all_of_its_history(redis_conn, stores, history):
+    stores[0].add(every(20_000, 2 * DAY + 90 * MIN))
+    compact_fully(history)  # the store as an older watcher left it: 1m, 1h, 1d
+    before = {interval: candles(stores, interval) for interval in ("1m", "1h", "1d")}
+    assert candles(stores, "5m") == []
+    compact_fully(History(redis_conn, *stores, NEW_TIERS))
+    assert candles(stores, "5m") == combine(before["1m"], 5 * MIN)[:-1]  # the open 5 minutes wait
+    assert candles(stores, "15m") == combine(before["1m"], 15 * MIN)[:-1]
+    assert candles(stores, "5m")[0].time_ms == T0  # from the oldest minute on, not from the last write
+    assert {interval: candles(stores, interval) for interval in ("1m", "1h", "1d")} == before
+
+
+def test_a_tier_added_over_a_trimmed_source_starts_at_its_first_whole_bucket(redis_conn, stores, history):
+    stores[0].add(every(20_000, DAY + 90 * MIN))
+    compact_fully(history)
+    newest_minute = candles(stores, "1m")[-1].time_ms
+    cutoff = T0 + 10 * HOUR + 7 * MIN  # mid-way through a 5m, a 15m and an hour bucket
+    history.trim("BTC-USD", {"raw": None, "1m": (newest_minute - cutoff) / 1000, "1h": None, "1d": None}, None)
+    assert candles(stores, "1m")[0].time_ms == cutoff
+    hours = candles(stores, "1h")
+    compact_fully(History(redis_conn, *stores, NEW_TIERS))
+    assert candles(stores, "5m")[0].time_ms == T0 + 10 * HOUR + 10 * MIN
+    assert candles(stores, "15m")[0].time_ms == T0 + 10 * HOUR + 15 * MIN
+    assert candles(stores, "1h") == hours  # the hour the trim cut through keeps its whole candle
+    late = tick(DAY + MIN + 1, 999_999, "250", "2")  # the new tiers carry a late tick up as the old ones did
+    stores[0].add([late])
+    compact_fully(History(redis_conn, *stores, NEW_TIERS))
+    assert [c.high for c in stores[1].range("BTC-USD", "15m", T0 + DAY, T0 + DAY)] == ["250"]
+    assert [c.high for c in stores[1].range("BTC-USD", "1h", T0 + DAY, T0 + DAY)] == ["250"]

@@ -4,6 +4,8 @@ they stored (CSV, JSON lines, Parquet) round-tripping to the stored members, and
 from __future__ import annotations
 
 import csv
+import functools
+import gc
 import gzip
 import io
 import json
@@ -47,7 +49,7 @@ def recording(tmp_path) -> Path:
 def parsed_ticks(path: Path, config_path: Path) -> list[Tick]:
     """The ticks the tracker's adapters make of a recording, line by line (what an import must store)."""
     protocols = {name: e.protocol for name, e in load_config(str(config_path)).exchanges.items()}
-    parsers = Parsers(protocols, recorded_products(path))
+    parsers = Parsers(protocols, functools.partial(recorded_products, path))
     with open_lines(path, "r") as lines:
         return [m.tick for line in lines for m in parsers.parse(line.strip()) if type(m) is TickEvent]
 
@@ -62,7 +64,9 @@ def bcx(*args: str) -> int:
 
 
 def test_import_stores_every_trade_once_even_twice(recording, config_path, redis_conn, capsys):
+    collector = gc.get_threshold(), gc.get_freeze_count()
     assert bcx("import", str(recording), "--config", str(config_path)) == 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == collector  # the import's settings are undone
     first = capsys.readouterr().err
     counts = {s: TickStore(redis_conn, "bcx").count(s) for s in SERIES}
     assert all(counts.values()), counts

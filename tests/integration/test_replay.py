@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import websocket
 
+from bcx.tick import iso_to_ms
 from bcx_tracker.recorder import read_entries
 from bcx_tracker.replay import ReplayServer
 from bcx_tracker.sample import iso_us, write_sample
@@ -187,6 +188,22 @@ def test_loop_shifts_times_trade_ids_and_sequences(connect, serve, small_file):
     assert [t["price"] for t in ticks[:4]] == [t["price"] for t in ticks[4:8]]
 
 
+def test_end_now_sends_the_history_at_once_then_plays_in_real_time(connect, serve, small_file):
+    """--end-now (the demo): the passes covering the history end when the server starts and come at once; the
+    passes after it come as their times fall due, never ahead of the wall clock (a tracker refuses future ticks)."""
+    server = serve(small_file, end_now_history_ms=2000)  # 600 ms of file + 1 s pause a pass: two passes before now
+    ws = connect(server)
+    subscribe(ws, ["BTC-USD", "ETH-USD"], channels=("ticker",))
+    history = receive(ws, 8)
+    times = [iso_to_ms(t["time"]) for t in history]
+    assert times == sorted(times) and times[-1] == server.wall_ms_at_start  # the history ends now, exactly
+    assert times[0] == server.wall_ms_at_start - 1600 - 600  # two passes: the first starts a period earlier
+    assert [t["price"] for t in history[:4]] == [t["price"] for t in history[4:]]  # the same file twice
+    for live in receive(ws, 4):
+        arrived = time.time_ns() // 1_000_000
+        assert server.wall_ms_at_start < iso_to_ms(live["time"]) <= arrived + 5  # played when due, not before
+
+
 def test_each_connection_plays_from_the_start(connect, serve, small_file):
     server = serve(small_file, speed=None)
     for _ in range(2):
@@ -201,6 +218,13 @@ def test_bcx_replay_command_prints_its_address_and_stops_on_term(connect, small_
     try:
         first = process.stdout.readline()
         assert first.startswith("listening on ws://127.0.0.1:"), first
+        url = first.split()[-1]
+        description = [process.stdout.readline().strip() for _ in range(3)]  # what `bcx up` reads
+        assert description == [
+            "series coinbase:BTC-USD coinbase:ETH-USD",
+            f"feed coinbase coinbase-exchange {url}/coinbase",
+            "ready",
+        ]
         ws = connect(first.split()[-1])
         subscribe(ws, ["ETH-USD"], channels=("ticker",))
         assert receive(ws, 1)[0]["trade_id"] == 21

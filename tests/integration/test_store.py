@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bcx.chunks import DEFAULT_CHUNK_ENTRIES, chunk_base
+from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, chunk_base
 from bcx.store import TickStore
 from bcx.tick import Tick, decode_member, encode_member
 
@@ -69,7 +69,7 @@ def test_chunked_store_matches_model(redis_conn, batches, window):
             if item.trade_id not in model:
                 model[item.trade_id] = (item.time_ms, encode_member(item))
                 new += 1
-            elif model[item.trade_id][0] == item.time_ms and item.bid and "||" in model[item.trade_id][1]:
+            elif model[item.trade_id][0] == item.time_ms and item.bid and ";;" in model[item.trade_id][1]:
                 model[item.trade_id] = (item.time_ms, encode_member(item))
                 new += 1
         fresh = [item for item in ticks if model[item.trade_id][0] == item.time_ms]
@@ -88,6 +88,43 @@ def test_duplicate_writes_store_once_and_book_wins(redis_conn):
     assert store.add([full, full]) == 1
     assert store.add([bare]) == 0
     assert stored(store, 0, 2000) == [(1000, encode_member(full))]
+
+
+def test_members_written_before_issue_19_read_back_and_count_as_the_same_trade(redis_conn):
+    store = TickStore(redis_conn, "bcx", chunk_entries=4)
+    keys = store.keys(PRODUCT)
+    legacy = [  # as the store wrote them before: `|` between the fields, the price literal
+        (1000, "iw99|14.7775|225|285|4e2"),  # trade 881613, with the book
+        (1000, "iw9a|14.7775|||.5"),  # trade 881614, without it
+        (2000, "iw9b|6225.32000000|||6469797e8"),
+    ]
+    assert store.chunks.add(keys.ticks, legacy, TRADE, latest=keys.latest) == 3
+    old = [
+        Tick(PRODUCT, 1000, 881613, "14.7775", "14.7550", "14.8060", "0.04"),
+        Tick(PRODUCT, 1000, 881614, "14.7775", None, None, "0.5"),
+        Tick(PRODUCT, 2000, 881615, "6225.32000000", None, None, "0.06469797"),
+    ]
+    assert store.range(PRODUCT, 0, 3000) == old
+    assert store.latest(PRODUCT) == old[2]
+    # the same trades written again by the new code: no second entry; the copy with the book replaces a bare one
+    with_book = old[1]._replace(bid="14.7770", ask="14.7780")
+    assert store.add([old[0], with_book, old[2]]) == 1
+    assert store.range(PRODUCT, 0, 3000) == [old[0], with_book, old[2]]
+    assert store.count(PRODUCT) == 3
+
+
+@pytest.mark.single_redis
+def test_a_batch_of_several_products_is_stored_after_the_server_forgot_the_script(redis_conn):
+    store = TickStore(redis_conn, "bcx")
+    first = [tick(1000, 1), Tick("ETH-USD", 1000, 2, "3480.08", "3480.07", "3480.09", "0.5")]
+    assert store.add(first) == 2
+    redis_conn.script_flush()  # as after a restart: every call of the next batch meets NOSCRIPT
+    later = [tick(2000, 3), Tick("ETH-USD", 2000, 4, "3480.10", size="1"), Tick("SOL-USD", 2000, 5, "184.99")]
+    assert store.add(later + first) == 3
+    assert store.range(PRODUCT, 0, 3000) == [first[0], later[0]]
+    assert store.range("ETH-USD", 0, 3000) == [first[1], later[1]]
+    assert store.range("SOL-USD", 0, 3000) == [later[2]]
+    assert redis_conn.ping()  # the connection that carried the calls is still usable
 
 
 def test_latest_tracks_newest_time(redis_conn):

@@ -16,18 +16,18 @@ import pytest
 from bcx import tail_cli
 from bcx.series import EXCHANGES
 from bcx.store import TickStore
-from bcx.tail_cli import Cursor
+from bcx.tail_cli import Printed
 from bcx.tick import Tick, ms_to_iso
 
 BCX = str(Path(sys.executable).parent / "bcx")
 
 
-def test_cursor_prints_each_tick_once():
-    cursor = Cursor()
+def test_each_tick_is_printed_once():
+    printed = Printed()
     a, b, c = (Tick("BTC-USD", t, i, "1") for i, t in ((1, 5), (2, 5), (3, 6)))
-    assert cursor.fresh([a]) == [a]
-    assert cursor.fresh([a, b]) == [b]
-    assert cursor.fresh([a, b, c]) == [c] and cursor.fresh([c]) == []
+    assert printed.fresh([a]) == [a]
+    assert printed.fresh([a, b]) == [b]
+    assert printed.fresh([a, b, c]) == [c] and printed.fresh([c]) == []
 
 
 def parse_tail(*argv: str) -> argparse.Namespace:

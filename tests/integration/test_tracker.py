@@ -13,6 +13,7 @@ import pytest
 
 from bcx.embedded import EmbeddedRedis, free_port
 from bcx.keys import ticks_channel
+from bcx.pubsub import Subscription
 from bcx.series import split
 from bcx.store import TickStore
 from bcx.tick import Tick
@@ -162,8 +163,7 @@ def test_sigterm_flushes_every_buffered_tick_and_the_recording_replays_the_same(
     config = write_config(
         tmp_path / "bcx.conf", redis_section, replay.url, log, batch_size="100000", flush_interval="1h"
     )
-    announcements = redis_conn.pubsub(ignore_subscribe_messages=True)
-    announcements.subscribe(ticks_channel("bcx"))
+    announcements = Subscription(redis_conn, ticks_channel("bcx"))  # sharded on a Redis 7 cluster, as published
     tracker = TrackerProcess(config, tmp_path / "feed.jsonl")
     try:
         wait_for(lambda: tracker.recorded_tickers() == len(expected), "the whole file received")
@@ -177,11 +177,11 @@ def test_sigterm_flushes_every_buffered_tick_and_the_recording_replays_the_same(
     heard: set[str] = set()
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
-        message = announcements.get_message(timeout=1)
+        message = announcements.get(timeout=1)
         if message is None and heard:
             break
         if message is not None:
-            heard.update(message["data"].split(","))
+            heard.update(message.split(","))
     announcements.close()
     assert heard == {tick[0] for tick in expected}
     text = log.read_text()

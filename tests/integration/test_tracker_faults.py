@@ -199,6 +199,7 @@ def test_garbage_is_counted_and_skipped(redis_conn, redis_section, tracker):
         assert run.process.poll() is None
         assert run.terminate() == 0
     assert (fields["ticks_written"], fields["dropped"], fields["buffered"]) == ("2", "0", "0")
+    assert (fields["backfilled"], fields["backfill_failed"]) == ("0", "0")  # reported, for bcx status
     assert int(fields["messages"]) >= 9
     assert "malformed feed message #6" in run.text()
     assert read_heartbeats(redis_conn, "bcx") == []  # a clean exit removes its heartbeat

@@ -18,12 +18,15 @@ from bcx import alerts
 from bcx.config import load_config
 from bcx.connection import connect
 from bcx.daemon import Stopper
+from bcx.heartbeat import read_heartbeats
 from bcx.keys import alerts_key
 from bcx.pubsub import Subscription
 from bcx.store import TickStore
-from bcx.tick import Tick
+from bcx.tick import Cursor, Tick
 from bcx_watcher.history import retention_cutoff
-from bcx_watcher.watcher import Cursor, Watcher, load_watch_state, ticks_after
+from bcx_watcher.watcher import Watcher, load_watch_state, ticks_after
+from tests.e2e.conftest import wait_for
+from tests.webhook_stub import WebhookStub
 
 NOW = 1_800_000_000.0  # the wall clock the watcher sees: years after the ticks below
 T0 = 1_600_000_000_000  # an old, replayed day
@@ -176,20 +179,22 @@ def test_retention_cutoff_never_passes_what_is_still_needed():
     assert retention_cutoff(10_000, None) is None
 
 
-def test_run_loop_stops_when_asked_and_survives_a_redis_that_is_down(tmp_path):
+def test_run_loop_survives_a_redis_that_is_down_backing_off_longer_each_pass_and_stops_when_asked(
+    tmp_path, monkeypatch
+):
     config = load_config(str(write_config(tmp_path, "[redis]\nurl = redis://127.0.0.1:1/0\n", BTC_HIGH)))
     conn = connect(config.redis)
     stopper = Stopper()
-    naps: list[float] = []
+    backoffs: list[int] = []  # the failure count each backoff was computed for
+    monkeypatch.setattr("bcx_watcher.watcher.backoff_delay", lambda failures, cap: backoffs.append(failures) or 0.01)
 
     def sleep(seconds: float) -> None:
-        naps.append(seconds)
-        if len(naps) >= 3:
+        if len(backoffs) == 3:
             stopper.stop()
 
     watcher = Watcher(conn, config, stopper, clock=lambda: NOW, sleep=sleep)
     watcher.run()  # returns instead of raising ConnectionError
-    assert watcher.failures >= 1 and naps
+    assert backoffs == [1, 2, 3] and watcher.failures == 3  # each failed pass waits longer than the one before
     conn.close()
 
 
@@ -288,3 +293,19 @@ def test_a_second_watcher_leaves_a_leased_product_alone_until_the_lease_expires(
     assert redis_conn.get(store.keys("BTC-USD").lease) == "watcher:second"
     second.shutdown()
     assert not redis_conn.exists(store.keys("BTC-USD").lease)
+
+
+def test_the_webhooks_counts_reach_bcx_status_through_the_heartbeat(store, make_watcher, redis_conn):
+    store.add(prices("99000", "100500"))
+    with WebhookStub() as stub:
+        watcher = make_watcher(watcher_ini=f"webhook = {stub.url}\n")
+        try:
+            watcher.loop_once(NOW)  # fires the alert, then beats
+            wait_for(lambda: watcher.webhook.delivered == 1, timeout=20, what="the alert posted")
+            watcher.next_beat = 0.0
+            watcher.loop_once(NOW + 1)
+            beat = next(hb for hb in read_heartbeats(redis_conn, "bcx") if hb.daemon_id == watcher.ident)
+        finally:
+            watcher.shutdown()
+    counters = beat.fields  # what `bcx status` lists under the watcher (all but pid, host, started, ...)
+    assert (counters["webhook_delivered"], counters["webhook_failed"], counters["alerts_published"]) == ("1", "0", "1")

@@ -43,7 +43,7 @@ def minute_ticks(store, minutes: int, product: str = "BTC-USD", start: int = T0)
 def test_series_raw_ticks_for_a_short_range(client, store):
     minute_ticks(store, 10)
     answer = get(client, f"/api/v1.0/series/BTC-USD?start={T0}&end={T0 + 10 * MIN}&points=1000")
-    assert answer["tier"] == "ticks" and answer["field"] == "price" and not answer["truncated"]
+    assert answer["tier"] == "raw" and answer["field"] == "price" and not answer["truncated"]
     assert len(answer["points"]) == 60 and answer["points"][0] == [T0, "100.00"]
 
 
@@ -299,7 +299,7 @@ def test_series_all_draws_the_history_and_no_point_lies_outside_the_data(client,
     candle_store.put("BTC-USD", "1h", [Candle(T0 + h * 60 * MIN, "1", "2", "1", "2", "3") for h in range(3)])
     newest = ticks[-1].time_ms
     answer = get(client, "/api/v1.0/series/BTC-USD?start=0&points=10000")
-    assert answer["tier"] == "ticks" and len(answer["points"]) == len(ticks)
+    assert answer["tier"] == "raw" and len(answer["points"]) == len(ticks)
     assert all(T0 <= t <= newest for t, _ in answer["points"])
     for points in (1, 2, 3):
         end = T0 + 90 * MIN

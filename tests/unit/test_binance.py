@@ -344,9 +344,13 @@ def test_sample_frames_parse_back_to_the_walks_tick():
     assert BinanceReplay.entry(trade).trade_id == 7
 
 
-def test_bcx_up_finds_the_series_of_a_binance_recording(tmp_path):
-    from bcx.up import products_in_file
+def test_bcx_replay_describes_the_series_of_a_binance_recording_for_bcx_up(tmp_path):
+    from bcx.up import read_replay_description
+    from bcx_tracker.replay import ReplayServer, describe
 
     path = tmp_path / "binance.jsonl"
     path.write_text("".join(f"binance {frame}\n" for frame in (BOOK_TICKER, AGG_TRADE, SHUTDOWN)))
-    assert products_in_file(str(path)) == ["binance:NKN-USDT"]
+    with ReplayServer(path) as server:
+        replay = read_replay_description(describe(server))
+    assert replay.series == ["binance:NKN-USDT"]
+    assert replay.feeds == {"binance": ("binance", server.url_for("binance"))}

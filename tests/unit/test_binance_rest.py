@@ -1,4 +1,4 @@
-"""Binance REST against a fake session: aggTrades paged forward by id, 429 waits its Retry-After, 418 stops REST,
+"""Binance REST against a fake session: aggTrades paged forward by id, a 429 is an error but not a ban, 418 stops REST,
 the used-weight header, exchangeInfo by base and quote asset, klines."""
 
 from __future__ import annotations
@@ -82,11 +82,15 @@ def test_a_stuck_page_does_not_loop():
     assert len(session.asked) == 1
 
 
-def test_429_waits_its_retry_after_then_goes_on():
+def test_a_429_that_outlasted_the_retries_is_an_error_not_a_ban():
+    """The waiting and asking again happen below, in urllib3 (tests/unit/test_httpretry.py, and against a real
+    server in tests/integration/test_backfill_cli.py); what reaches BinanceRest is the last 429."""
     throttled = FakeResponse('{"code":-1003,"msg":"Too many requests"}', 429, {"Retry-After": "7"})
-    rest, session, sleeps = client(throttled, page(range(101, 111)))
-    assert len(rest.fetch_gap(Gap(SERIES, 100, 110), never)) == 10
-    assert 7.0 in sleeps and len(session.asked) == 2
+    rest, session, _ = client(throttled, page(range(101, 111)))
+    with pytest.raises(RestError) as error:
+        rest.agg_trades(SERIES, 101)
+    assert error.value.status == 429 and rest.banned_until is None
+    assert len(rest.agg_trades(SERIES, 101)) == 10 and len(session.asked) == 2
 
 
 def test_retry_after_forms():

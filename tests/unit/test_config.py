@@ -27,9 +27,18 @@ def test_packaged_default_loads_with_documented_defaults():
     assert (kraken.feed_url, kraken.rest_url) == ("wss://ws.kraken.com/v2", "https://api.kraken.com")
     assert config.tracker.products == ("coinbase:BTC-USD", "coinbase:ETH-USD")
     assert config.warnings == ()
-    assert config.tracker.flush_interval == pytest.approx(0.1)
-    assert config.watcher.retention == {"raw": 7 * 86400, "1m": 90 * 86400, "1h": 5 * 365 * 86400, "1d": None}
-    assert config.watcher.candles == ("1m", "1h", "1d")
+    assert config.tracker.flush_interval == 0.0  # write at once when nothing else waits
+    year = 365 * 86400
+    assert config.watcher.retention == {
+        "raw": 7 * 86400,
+        "1m": 90 * 86400,
+        "5m": year,
+        "15m": 2 * year,
+        "1h": 5 * year,
+        "6h": None,
+        "1d": None,
+    }
+    assert config.watcher.candles == ("1m", "5m", "15m", "1h", "6h", "1d")
     assert (config.web.host, config.web.port) == ("127.0.0.1", 8080)
     assert config.alerts == ()
 
@@ -98,7 +107,7 @@ def test_values_and_alerts(tmp_path):
         ("[alert:x]\nproduct = BTC-USD\nwhen = price > 1\nhysteresis = -1\n", "alert:x", "hysteresis", "negative"),
         ("[alert:x]\nproduct = BTC-USD\nwhen = stale 60s\nhysteresis = 5\n", "alert:x", "hysteresis", "only price"),
         ("[alert:x]\nproduct = BTC-USD\nwhen = price > 1\ncooldown = later\n", "alert:x", "cooldown", "duration"),
-        ("[watcher]\nretention = raw:7d, 5m:1d\n", "watcher", "retention", "unknown tier '5m'"),
+        ("[watcher]\nretention = raw:7d, 2h:1d\n", "watcher", "retention", "unknown tier '2h'"),
         ("[watcher]\nretention = raw:7d, raw:1d\n", "watcher", "retention", "twice"),
         ("[watcher]\nretention = raw=7d\n", "watcher", "retention", "not a duration"),
         ("[watcher]\ncandles = 1h, 1m\n", "watcher", "candles", "whole multiple"),
@@ -193,11 +202,11 @@ def test_the_old_tracker_keys_still_work_as_coinbase_settings_with_a_warning(tmp
 
 
 def test_every_known_exchange_has_an_adapter_and_a_config_section():
-    from bcx.config import EXCHANGE_SCHEMA
+    from bcx.config import EXCHANGE_SECTIONS
     from bcx.series import EXCHANGES
     from bcx_tracker.exchanges import ADAPTERS
 
-    assert set(EXCHANGE_SCHEMA) == set(EXCHANGES) == {cls.name for cls in ADAPTERS.values()}
+    assert set(EXCHANGE_SECTIONS) == set(EXCHANGES) == {cls.name for cls in ADAPTERS.values()}
 
 
 def test_a_password_never_appears_in_a_config_error(tmp_path):
@@ -216,3 +225,14 @@ def test_inline_comments_after_values_are_comments(tmp_path):
     assert config.tracker.products == ("coinbase:BTC-USD",)
     assert config.tracker.max_clock_skew == 120
     assert str(config.alerts[0].hysteresis.amount) == "50"
+
+
+def test_each_section_is_its_declared_options_and_built_bare_holds_the_defaults():
+    from dataclasses import fields
+
+    from bcx.config import DEFAULTS, SECTIONS
+    from bcx.options import options_of
+
+    for name, cls in SECTIONS.items():
+        assert [f.name for f in fields(cls)] == list(options_of(cls)), name
+        assert cls() == getattr(DEFAULTS, name) == getattr(load_config(str(packaged_default())), name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bcx.candles import Candle
-from bcx_web.candle_source import sources_for
-from bcx_web.downsample import RAW, candle_points, choose_tier, min_max
+from bcx.candles import Candle, interval_ms
+from bcx_web.candle_source import DEFAULT_STORED, sources_for
+from bcx_web.downsample import RAW, candle_min_max, candle_points, choose_tier, min_max
 
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 TIERS = [("1m", MIN), ("1h", HOUR), ("1d", DAY)]
@@ -68,3 +68,41 @@ def test_sources_are_the_stored_intervals_dividing_the_width_coarsest_first():
     assert sources_for(6 * HOUR, ("1m", "1h", "1d")) == [("1h", HOUR), ("1m", MIN)]
     assert sources_for(5 * MIN, ("1m", "1h", "1d")) == [("1m", MIN)]
     assert sources_for(MIN, ()) == []
+
+
+def test_with_the_default_tiers_a_1000_point_chart_of_any_span_reads_at_most_3000_candles():
+    tiers = [(name, interval_ms(name)) for name in DEFAULT_STORED]
+    assert [choose_tier(span, 1000, tiers) for span in (DAY, 3 * DAY, 7 * DAY, 30 * DAY, 365 * DAY)] == [
+        "1m",
+        "5m",
+        "15m",
+        "1h",
+        "6h",
+    ]
+    widths = dict(tiers)
+    for span in range(HOUR, 4 * 365 * DAY, 37 * MIN):  # every span from an hour to four years, 37 minutes apart
+        tier = choose_tier(span, 1000, tiers)
+        # The widest step between tiers is 6 (1h to 6h): a span just short of the coarser tier reads 3,000.
+        assert tier == RAW or span // widths[tier] <= 3000
+
+
+candle_lists = st.lists(st.tuples(st.integers(1, 1000), st.integers(0, 50), st.integers(0, 50), st.booleans())).map(
+    lambda rows: [
+        Candle(i * MIN, str(base), str(base + up), str(base - down), str(base + (up if rising else -down)), "1")
+        for i, (base, up, down, rising) in enumerate(rows)
+    ]
+)
+
+
+@given(candle_lists, st.integers(1, 120))
+def test_candle_min_max_draws_what_min_max_of_the_candle_points_draws(candles, limit):
+    kept = candle_min_max(candles, MIN, limit)
+    points, values = candle_points(candles, MIN)
+    assert len(kept) <= limit
+    assert all(point in points for point in kept)
+    assert [t for t, _ in kept] == sorted(t for t, _ in kept)
+    if 2 * len(candles) <= limit:
+        assert kept == points
+    elif limit >= 2:  # every bucket keeps its extremes, so the whole range's are kept
+        drawn = [float(v) for _, v in kept]
+        assert min(values) in drawn and max(values) in drawn

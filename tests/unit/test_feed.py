@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -135,7 +136,8 @@ def test_the_ticks_of_one_socket_read_go_to_the_sink_together():
     assert [[tick.trade_id for tick in batch] for batch in batches] == [[1, 2, 3], [4]]
 
 
-def test_reconnects_with_growing_delay_and_resets_after_a_subscribe(caplog):
+def test_reconnects_with_growing_delay_and_resets_after_a_subscribe(caplog, monkeypatch):
+    monkeypatch.setattr("bcx.backoff.random.random", lambda: 0.0)  # the jitter's low end: 1/2 of each ceiling
     second = FakeSocket(WebSocketConnectionClosedException("Connection to remote host was lost."))
     third = FakeSocket(text(SUBSCRIPTIONS), ticker(5, 1))
     connector = Connector(ConnectionRefusedError(111, "Connection refused"), second, third)
@@ -152,6 +154,8 @@ def test_reconnects_with_growing_delay_and_resets_after_a_subscribe(caplog):
     assert "cannot connect to ws://feed.test" in caplog.text
     assert "feed connection lost: Connection to remote host was lost.; reconnecting in" in caplog.text
     assert "feed back after 2 failed attempts" in caplog.text
+    delays = [float(m) for m in re.findall(r"reconnecting in ([0-9.]+)s", caplog.text)]
+    assert delays == [0.5, 1.0]  # the ceiling doubles: 1s, then 2s
 
 
 def test_waits_out_the_reconnect_delay():

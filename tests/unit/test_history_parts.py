@@ -10,8 +10,12 @@ import pytest
 from bcx import export
 from bcx.tick import Tick, iso_to_ms
 from bcx_tracker import history_backfill as hb
+from bcx_tracker.binance import Binance
+from bcx_tracker.bitfinex import Bitfinex
+from bcx_tracker.coinbase import Coinbase
 from bcx_tracker.exchange import ExchangeRest, TradesNotPaged
 from bcx_tracker.importer import Parsers, import_lines, recorded_products
+from bcx_tracker.kraken import Kraken
 from bcx_tracker.kraken_rest import TRADES_PER_PAGE, KrakenRest
 from bcx_tracker.rest import RestClient, retry_after
 from bcx_tracker.sample import recording_lines
@@ -20,8 +24,12 @@ NOW = 1_790_000_000_000
 PROTOCOLS = {"coinbase": "coinbase-exchange", "kraken": "kraken", "binance": "binance", "bitfinex": "bitfinex"}
 
 
+def no_first_pass(exchanges):
+    raise AssertionError(f"a first pass over the file for {sorted(exchanges)}")
+
+
 def COINBASE_PARSERS() -> Parsers:  # noqa: N802 (reads as the constant it stands for)
-    return Parsers(PROTOCOLS, {"coinbase": ["BTC-USD", "ETH-USD", "SOL-USD"]})
+    return Parsers(PROTOCOLS, no_first_pass)  # Coinbase's adapter reads any product from the frame alone
 
 
 def tick(trade_id: int, time_ms: int, bid: str | None = None) -> Tick:
@@ -108,21 +116,44 @@ def test_kraken_pages_up_until_a_short_page():
     assert rest.trades_since("kraken:BTC-USD", NOW - 5, str(last)) == (full[:3], None)
 
 
-def test_the_first_pass_finds_every_exchanges_products_and_the_second_parses_them(tmp_path):
+def test_the_first_pass_finds_the_products_of_the_exchanges_that_need_them_and_the_second_parses_all(tmp_path):
     path = tmp_path / "four.jsonl"
     path.write_text("\n".join(recording_lines(seed=3, hours=0.02)) + "\n")
-    products = recorded_products(path)
-    assert {exchange: sorted(mine) for exchange, mine in products.items()} == {
-        "coinbase": ["BTC-USD", "ETH-USD", "SOL-USD"],
-        "kraken": ["BTC-USD", "ETH-USD"],
-        "binance": ["BTC-USDT", "ETH-USDT"],
-        "bitfinex": ["BTC-USD", "ETH-USD"],
-    }
-    parsers = Parsers(PROTOCOLS, products)
+    asked = []
+
+    def first_pass(exchanges):
+        asked.append(sorted(exchanges))
+        return recorded_products(path, exchanges)
+
+    parsers = Parsers(PROTOCOLS, first_pass)
     series = set()
     for line in path.read_text().splitlines():
         series |= {m.tick.product for m in parsers.parse(line) if hasattr(m, "tick")}
-    assert series == {f"{exchange}:{p}" for exchange, mine in products.items() for p in mine}
+    assert asked == [["binance", "bitfinex", "kraken"]]  # once, and not for Coinbase
+    assert series == {
+        *(f"coinbase:{p}" for p in ["BTC-USD", "ETH-USD", "SOL-USD"]),
+        *(f"kraken:{p}" for p in ["BTC-USD", "ETH-USD"]),
+        *(f"binance:{p}" for p in ["BTC-USDT", "ETH-USDT"]),
+        *(f"bitfinex:{p}" for p in ["BTC-USD", "ETH-USD"]),
+    }
+
+
+def test_coinbase_lines_need_no_first_pass_and_a_product_appearing_late_is_parsed(tmp_path):
+    lines = list(recording_lines(seed=3, hours=0.02, exchanges=["coinbase"]))
+    late = [line for line in lines if '"SOL-USD"' not in line] + [line for line in lines if '"SOL-USD"' in line]
+    result = import_lines(late, COINBASE_PARSERS(), len)
+    everything = import_lines(lines, COINBASE_PARSERS(), len)
+    assert result.bad == 0 and result.ticks == everything.ticks > 0
+
+
+def test_only_adapters_that_read_a_frame_alone_parse_any_product():
+    assert [kind.for_any_product() for kind in (Kraken, Binance, Bitfinex)] == [None, None, None]
+    frame = json.dumps({"type": "ticker", "product_id": "DOGE-EUR", "price": "0.1", "best_bid": "0.09",
+                        "best_ask": "0.11", "last_size": "5", "trade_id": 7, "sequence": 9,
+                        "time": "2026-11-30T07:00:00.123456Z"})  # fmt: skip
+    (event,) = Coinbase.for_any_product().parse(frame)
+    assert event.tick == Tick("coinbase:DOGE-EUR", iso_to_ms("2026-11-30T07:00:00.123Z"), 7, "0.1", "0.09", "0.11",
+                              "5", 9)  # fmt: skip
 
 
 def test_an_unreadable_file_stops_the_import_at_its_line_and_keeps_what_came_before():

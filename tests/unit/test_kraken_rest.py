@@ -160,3 +160,11 @@ def test_a_gap_too_long_to_fill_whole_is_cut_to_its_newest_trades_still_paged_fr
     TradeBackfiller(rest, filled.append, max_gap=3)._fill(Gap("kraken:BTC-USD", 90, 105, BASE_S * 1000))
     assert [tick.trade_id for tick in filled] == [103, 104, 105]
     assert session.asked[0][1]["since"] == SINCE
+
+
+def test_a_gap_rest_cannot_fill_is_counted_for_bcx_status():
+    rest, _, _ = client('{"error":["EService:Unavailable"]}')
+    filled = []
+    backfiller = TradeBackfiller(rest, filled.append)
+    backfiller._fill(GAP)
+    assert (filled, backfiller.backfilled, backfiller.failed_gaps) == ([], 0, 1)  # `backfill_failed` in the beat

@@ -159,12 +159,14 @@ def test_any_time_text_is_a_value_or_param_error(text):
     assert value is None or 0 <= value <= MAX_TIME_MS
 
 
-@given(st.one_of(st.text(), st.from_regex(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?([+-]\d\d:\d\d|Z)?\Z")))
-def test_any_iso_like_text_is_a_value_or_param_error(text):
+@given(st.from_regex(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?([+-]\d\d:\d\d|Z)?\Z"))
+def test_any_iso_like_text_is_a_time_in_range_or_a_param_error_naming_the_parameter(text):
     try:
-        parse_time(text, "end")
-    except ParamError:
-        pass
+        value = parse_time(text, "end")
+    except ParamError as exc:
+        assert str(exc).startswith("end: ") and repr(text) in str(exc)
+        return
+    assert isinstance(value, int) and 0 <= value <= MAX_TIME_MS
 
 
 @given(st.text())
@@ -180,17 +182,19 @@ def test_any_limit_text_is_a_value_or_param_error(text):
 
 
 @given(st.text(max_size=40))
-def test_new_parsers_answer_a_value_or_a_param_error_for_any_text(text):
-    for parse in (
-        lambda: parse_products(text, KNOWN),
-        lambda: parse_stream_id(text, "since"),
-        lambda: parse_choice(text, "interval", ("1m", "5m"), "1m"),
-        lambda: parse_limit(text, 1000, 10000, "points"),
+def test_new_parsers_answer_a_valid_value_or_a_param_error_naming_the_parameter_for_any_text(text):
+    for name, parse, valid in (
+        ("products", lambda: parse_products(text, KNOWN), lambda v: v and set(v) <= set(KNOWN)),
+        ("since", lambda: parse_stream_id(text, "since"), lambda v: re.fullmatch(r"\d+(-\d+)?", v)),
+        ("interval", lambda: parse_choice(text, "interval", ("1m", "5m"), "1m"), lambda v: v in ("1m", "5m")),
+        ("points", lambda: parse_limit(text, 1000, 10000, "points"), lambda v: 1 <= v <= 10000),
     ):
         try:
-            parse()
-        except ParamError:
-            pass
+            value = parse()
+        except ParamError as exc:
+            assert str(exc).startswith(f"{name}: ")
+            continue
+        assert valid(value), (name, text, value)
 
 
 @given(st.lists(st.sampled_from(KNOWN), min_size=1, max_size=2, unique=True))

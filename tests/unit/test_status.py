@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from bcx.config import load_config
-from bcx.heartbeat import Heartbeat
+from bcx.heartbeat import DaemonHeartbeat
 from bcx.pidfile import ABSENT, DEAD, RUNNING, PidState
 from bcx.status import build_report, format_seconds, heartbeat_of, judge_daemon, render_json, render_text
 
@@ -11,11 +11,11 @@ NOW = 1_000_000.0
 RUNNING_PID = PidState(RUNNING, 42, NOW - 3600)
 
 
-def beat(role: str, pid: int, age: float, expired: bool = False) -> Heartbeat:
-    return Heartbeat(f"{role}:host:{pid}", NOW - age, {} if expired else {"pid": str(pid)})
+def beat(role: str, pid: int, age: float, expired: bool = False) -> DaemonHeartbeat:
+    return DaemonHeartbeat(f"{role}:host:{pid}", NOW - age, {} if expired else {"pid": str(pid)})
 
 
-def judge(pid: PidState, heartbeat: Heartbeat | None):
+def judge(pid: PidState, heartbeat: DaemonHeartbeat | None):
     return judge_daemon("tracker", pid, heartbeat, NOW, max_silence=60, pidfile="/run/bcx/bcx-tracker.pid")
 
 
@@ -88,7 +88,7 @@ def test_format_seconds():
 
 
 def test_each_daemon_shows_its_counters():
-    tracker = Heartbeat(
+    tracker = DaemonHeartbeat(
         "tracker:shard-a",
         NOW - 2,
         {

@@ -8,7 +8,7 @@ import time
 
 from bcx.candles import Candle, decode_candle, encode_candle
 from bcx.tick import Tick, decode_member, encode_member
-from bcx_web.cache import FreshCache, cached_decode_candle, cached_decode_member
+from bcx_web.cache import BoundedMemo, FreshCache, cached_decode_candle, cached_decode_member
 
 NEWEST = Tick("BTC-USD", 1_700_000_000_000, 7, "100.00")
 LATER = Tick("BTC-USD", 1_700_000_000_100, 8, "101.00")
@@ -22,6 +22,32 @@ class Counter:
     def __call__(self):
         self.calls += 1
         return self.value
+
+
+def counted(calls: list):
+    def square(value: int) -> int:
+        calls.append(value)
+        return value * value
+
+    return square
+
+
+def test_the_memo_is_bounded_by_bytes_and_keeps_what_was_asked_since_its_last_turn():
+    calls: list = []
+    memo = BoundedMemo(counted(calls), 1_000, lambda value: 100 if value < 1000 else 300)
+    for _ in range(20):  # three products' charts in turn: a working set within half the bound never misses
+        assert [memo(1), memo(2), memo(3)] == [1, 4, 9]
+    assert calls == [1, 2, 3]
+    for value in range(10, 60):  # a long scan of other values: the bound holds throughout
+        memo(value)
+        assert memo.kept_bytes <= 1_000
+    assert 5 <= len(memo.current) + len(memo.older) <= 10  # of 100 bytes each: half the bound at least is kept
+    memo(1)
+    assert calls[-1] == 1  # it was dropped, so it is computed again
+    for value in range(1000, 1010):  # bytes, not entries: three of these fill what ten small ones did
+        memo(value)
+        assert memo.kept_bytes <= 1_000
+    assert len(memo.current) + len(memo.older) <= 3
 
 
 def test_memoized_decoders_give_the_same_values():

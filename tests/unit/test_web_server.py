@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from bcx.config import load_config, packaged_default
-from bcx_web.cli import GC_YOUNG_THRESHOLD, gunicorn_options, post_worker_init
+from bcx_web.cli import GC_YOUNG_THRESHOLD, WebServer, gunicorn_options, post_worker_init
 
 
 @pytest.fixture
@@ -18,9 +18,12 @@ def gc_state():
     gc.set_threshold(*threshold)
 
 
-def test_workers_run_the_gc_hook():
-    options = gunicorn_options(load_config(str(packaged_default())), "INFO")
-    assert options["post_worker_init"] is post_worker_init
+def test_gunicorn_takes_the_gc_hook_as_its_post_worker_init_setting():
+    """Through gunicorn's own config: WebServer skips a key gunicorn does not know (a misspelt hook would be
+    dropped silently), and gunicorn's worker calls `cfg.post_worker_init(worker)` once its app is loaded."""
+    config = load_config(str(packaged_default()))
+    server = WebServer(config, gunicorn_options(config, "INFO"))
+    assert server.cfg.post_worker_init is post_worker_init
 
 
 def test_hook_freezes_what_is_loaded_and_collects_young_objects_less_often(gc_state):

@@ -80,6 +80,40 @@ def test_full_batches_are_flushed_without_waiting_for_the_interval(running):
     assert writer.written == 10
 
 
+def test_a_lone_tick_is_written_at_once_without_waiting_for_more(running):
+    store = ListStore()
+    writer = running(store, batch_size=1000, clock=lambda: 0.0)  # time stands still: no interval can pass
+    writer.put(ticks(1)[0])
+    store.wait_for(1)
+    assert store.ticks == ticks(1)
+
+
+class BlockingStore(ListStore):
+    """Holds its first write until released, as a slow Redis would."""
+
+    def __init__(self):
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def add(self, batch) -> int:
+        self.entered.set()
+        assert self.release.wait(TIMEOUT)
+        return super().add(batch)
+
+
+def test_ticks_that_arrive_during_a_write_are_the_next_batch(running):
+    store = BlockingStore()
+    writer = running(store, batch_size=1000, clock=lambda: 0.0)
+    first, *rest = ticks(10)
+    writer.put(first)
+    assert store.entered.wait(TIMEOUT)  # the first tick is being written alone
+    for tick in rest:
+        writer.put(tick)
+    store.release.set()
+    store.wait_for(10)
+    assert store.batches == [[first], rest]
+
+
 def test_a_partial_batch_is_flushed_after_the_interval(running):
     store = ListStore()
     writer = running(store, batch_size=1000, flush_interval=0.05)
