@@ -115,14 +115,16 @@ def test_bad_input_is_a_400_naming_the_parameter(client, url, message):
 
 
 def test_a_window_beyond_retention_is_a_400(config):
-    short = replace(config.watcher, retention={**config.watcher.retention, "1m": 86400.0, "1h": 86400.0})
+    day = {tier: 86400.0 for tier in ("raw", *config.watcher.candles) if tier not in ("6h", "1d")}  # up to 1h
+    short = replace(config.watcher, retention={**config.watcher.retention, **day})
     client = create_app(replace(config, watcher=short), {"TESTING": True}).test_client()
     assert (
         "window: 7d is beyond the retention of the 1m data" in get(client, "/api/v1.0/rankings?window=7d", 400)["error"]
     )
     assert get(client, "/api/v1.0/rankings?window=24h")["rankings"][0]["last"] is None  # no data: null figures
     error = get(client, "/api/v1.0/correlation?series=BTC-USD,kraken:BTC-USD&window=7d&interval=1h", 400)["error"]
-    assert error.startswith("window: 7d is beyond the retention of the 1h, 1m data")
+    tiers = [t for t in ("1h", "15m", "5m", "1m") if t in config.watcher.candles]  # every tier dividing 1h
+    assert error.startswith(f"window: 7d is beyond the retention of the {', '.join(tiers)} data")
 
 
 def test_bcx_rank_prints_the_rankings_table(stored, redis_section, tmp_path, capsys):
