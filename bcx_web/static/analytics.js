@@ -196,9 +196,9 @@ async function loadReturns() {
   const series = $("returns-series").value;
   if (!series) return;
   const answer = await getJSON(`returns/${encodeURIComponent(series)}?mode=${$("returns-mode").value}`);
-  const up = "#1a7f37";
+  const [up, down] = [cssVar("--up"), cssVar("--down")];
   const points = answer.returns.map(([time, , pct]) => ({
-    time: Math.floor(time / 1000), value: pct ?? 0, color: (pct ?? 0) >= 0 ? up : cssVar("--error"),
+    time: Math.floor(time / 1000), value: pct ?? 0, color: (pct ?? 0) >= 0 ? up : down,
   }));
   chartIn("returns-chart", "HistogramSeries", { priceFormat: { type: "percent" } })?.setData(points);
   state.returns = answer.returns;

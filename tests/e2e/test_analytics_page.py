@@ -4,23 +4,36 @@ table and the correlation heat map show what the API answers, a header click sor
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
 
 from bcx.candles import CandleStore
 from bcx.store import TickStore
+from bcx.tick import Tick
 from bcx_watcher.history import History
 from tests.e2e.conftest import wait_for
-from tests.e2e.test_browser import THREE, chromium, recent_ticks, screenshot  # noqa: F401 (chromium: a fixture)
+from tests.e2e.test_browser import chromium, screenshot  # noqa: F401 (chromium: a fixture)
 from tests.e2e.web_server import start_web
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SERIES = ("coinbase:BTC-USD", "coinbase:ETH-USD", "kraken:BTC-USD")
+THREE = f"[tracker]\nproducts = {', '.join(SERIES)}\n"
+MIN = 60_000
 STATE = "window.bcxAnalytics ? JSON.stringify(window.bcxAnalytics) : null"
 HEATMAP = """JSON.stringify([...document.querySelectorAll('#heatmap tr')].slice(1).map((tr) =>
   [...tr.querySelectorAll('td')].map((td) => td.textContent)))"""
+
+
+def recent_ticks(series: str, minutes: int, base_price: int) -> list[Tick]:
+    """A tick every 10 s up to now, zig-zagging so that returns move both ways."""
+    start = time.time_ns() // 1_000_000 - minutes * MIN
+    return [
+        Tick(series, start + i * 10_000, 1 + i, f"{base_price + (i % 7) - (i // 6) % 3}.50", None, None, "0.25")
+        for i in range(minutes * 6)
+    ]
 
 
 def page_state(tools) -> dict | None:
@@ -43,7 +56,6 @@ def test_analytics_page_shows_rankings_and_the_heat_map(tmp_path, redis_url, red
         f"{base}/api/v1.0/correlation?series={','.join(SERIES)}&window=7d&interval=1h", timeout=10
     ).json()["matrix"]
 
-    chromium.call("Page.enable")
     chromium.call("Page.navigate", url=f"{base}/analytics")
     state = wait_for(lambda: (s := page_state(chromium)) and s["rankings"] and s["heatmap"] and s, what="the page")
     assert state["error"] is None
