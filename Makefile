@@ -41,6 +41,7 @@ bench: $(BIN)/bcx
 	$(BIN)/python -m bench.query
 	$(BIN)/python -m bench.api_load
 	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.analytics
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -13,7 +13,7 @@ the chunk is made; the index score is the chunk's first score and moves with tri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 
 import redis
@@ -102,6 +102,24 @@ class ChunkedSets:
             if limit is not None and len(found) >= limit:
                 return found[:limit]
         return found
+
+    def range_many(self, ranges: Sequence[tuple[ChunkKeys, int, int]]) -> list[list[tuple[str, float]]]:
+        """range() of several short ranges (each series' open minute, say) in two pipelined round trips whatever
+        their number: every index, then every overlapping chunk. No limit: for ranges known to be small."""
+        pipe = self.conn.pipeline(transaction=False)
+        for keys, start, end in ranges:
+            pipe.zrevrangebyscore(keys.index, start, "-inf", start=0, num=1)
+            pipe.zrangebyscore(keys.index, f"({start}", end)
+        indexes = pipe.execute() if ranges else []
+        pipe = self.conn.pipeline(transaction=False)
+        plans = []
+        for i, (keys, start, end) in enumerate(ranges):
+            bases = [chunk_base(chunk_id) for chunk_id in (*indexes[2 * i], *indexes[2 * i + 1])]
+            for chunk_id, base in zip((*indexes[2 * i], *indexes[2 * i + 1]), bases, strict=True):
+                pipe.zrangebyscore(keys.chunk(chunk_id), start - base, end - base, withscores=True)
+            plans.append(bases)
+        read = iter(pipe.execute() if any(plans) else [])
+        return [[(member, score + base) for base in bases for member, score in next(read)] for bases in plans]
 
     def iter_range(
         self, keys: ChunkKeys, start: int, end: int, scores: bool = True, chunks_per_round: int = READ_CHUNKS_PER_ROUND

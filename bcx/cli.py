@@ -1,12 +1,12 @@
 """`bcx`: the command-line front door (`bcx up`, `alerts`, `tail`, `install`, `uninstall`, `status`, `export`,
-`backfill`, `import`)."""
+`backfill`, `import`, `rank`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bcx import __version__, alerts_cli, export_cli, install, status, tail_cli, up
+from bcx import __version__, alerts_cli, export_cli, install, rank_cli, status, tail_cli, up
 from bcx_tracker import backfill_cli, import_cli
 
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     install.add_parser(commands)
     status.add_parser(commands)
     export_cli.add_parser(commands)
+    rank_cli.add_parser(commands)
     backfill_cli.add_parser(commands)
     import_cli.add_parser(commands)
     args = parser.parse_args(argv)

@@ -2,12 +2,15 @@
 
 Our own small parser (never `eval`):
 
-    rule       := threshold | change | spike | spread | stale
+    rule       := threshold | change | spike | activity | spread | cross | stale
     threshold  := (price | bid | ask) op number          price > 100000, bid <= 90000.5
     change     := (change | rise | fall) (> | >=) percent in duration
                                                          change >= 5% in 15m (either way), rise >= 2% in 1h
     spike      := spike volume number x duration         spike volume 3x 1h
+    activity   := activity (volume | trades) number x duration
+                                                         activity volume 3x 24h
     spread     := spread op percent                      spread > 0.5%
+    cross      := spread series op percent               spread kraken:BTC-USD > 0.5%
     stale      := stale duration                         stale 60s
     op         := > | >= | < | <=
     percent    := number %
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bcx.converters import duration
+from bcx.series import canonical
 
 FIELDS = ("price", "bid", "ask")
 DIRECTIONS = ("change", "rise", "fall")
@@ -33,9 +37,16 @@ _THRESHOLD_RE = re.compile(rf"^(?P<field>[a-z]+)\s*{_OP}\s*(?P<number>\S+)$")
 _CHANGE_RE = re.compile(rf"^(?P<direction>[a-z]+)\s*{_OP}\s*(?P<number>[^\s%]+)\s*%\s+in\s+(?P<window>\S+)$")
 _SPIKE_RE = re.compile(r"^spike\s+volume\s+(?P<number>[^\s x]+)\s*x\s+(?P<window>\S+)$")
 _SPREAD_RE = re.compile(rf"^spread\s*{_OP}\s*(?P<number>[^\s%]+)\s*%$")
+_CROSS_RE = re.compile(rf"^spread\s+(?P<series>[^\s<>=]+)\s*{_OP}\s*(?P<number>[^\s%]+)\s*%$")
+_ACTIVITY_RE = re.compile(r"^activity\s+(?P<measure>volume|trades)\s+(?P<number>[^\s x]+)\s*x\s+(?P<window>\S+)$")
 _STALE_RE = re.compile(r"^stale\s+(?P<window>\S+)$")
 _HYSTERESIS_RE = re.compile(r"^(?P<number>[^\s%]+)\s*(?P<percent>%?)$")
-EXAMPLES = "price > 100000, change >= 5% in 15m, spike volume 3x 1h, spread > 0.5%, stale 60s"
+EXAMPLES = (
+    "price > 100000, change >= 5% in 15m, spike volume 3x 1h, activity volume 3x 24h, spread > 0.5%, "
+    "spread kraken:BTC-USD > 0.5%, stale 60s"
+)
+ACTIVITY_HOUR_MS = 3_600_000  # activity compares the last hour with the window's average hour
+ACTIVITY_BUCKET_MS = 60_000  # judged as each minute closes, from 1-minute candles
 
 
 def compare(op: str, value: Decimal, line: Decimal) -> bool:
@@ -121,6 +132,50 @@ class SpreadRule:
 
 
 @dataclass(frozen=True)
+class ActivityRule:
+    """Fires when the last hour's volume (or trade count) reaches `factor` times the average hour of the
+    `window_ms` that ends with it (bcx.analytics' activity figure), judged from 1-minute candles as each minute
+    closes."""
+
+    measure: str  # volume or trades
+    factor: Decimal
+    window_ms: int
+    kind = "activity"
+    op = ">="
+    lookback_ms = 0  # reads candles, not ticks
+
+    @property
+    def field(self) -> str:
+        return self.measure
+
+    @property
+    def threshold(self) -> Decimal:
+        return self.factor
+
+    def describe(self) -> str:
+        return f"activity {self.measure} {self.factor}x {self.window_ms}ms"
+
+
+@dataclass(frozen=True)
+class CrossSpreadRule:
+    """Fires when |price - the other series' price| / the other's price, in percent, crosses `threshold`: the
+    other series' price is its newest trade at or before each tick."""
+
+    other: str  # a series id, canonical
+    op: str
+    threshold: Decimal  # percent
+    kind = "spread"
+    lookback_ms = 0
+
+    @property
+    def field(self) -> str:
+        return f"spread:{self.other}"
+
+    def describe(self) -> str:
+        return f"spread {self.other} {self.op} {self.threshold}%"
+
+
+@dataclass(frozen=True)
 class StaleRule:
     """Fires when no tick of the product arrived for `window_ms`, and once more when ticks come back."""
 
@@ -134,8 +189,9 @@ class StaleRule:
         return f"stale {self.window_ms}ms"
 
 
-Rule = ThresholdRule | ChangeRule | SpikeRule | SpreadRule | StaleRule
-LEVEL_RULES = (ThresholdRule, ChangeRule, SpreadRule)  # a value per tick compared with a line: hysteresis applies
+Rule = ThresholdRule | ChangeRule | SpikeRule | ActivityRule | SpreadRule | CrossSpreadRule | StaleRule
+# a value compared with a line (per tick; per closed minute for activity): hysteresis applies
+LEVEL_RULES = (ThresholdRule, ChangeRule, SpreadRule, CrossSpreadRule, ActivityRule)
 
 
 @dataclass(frozen=True)
@@ -158,7 +214,7 @@ NO_HYSTERESIS = Hysteresis(Decimal(0))
 def parse_rule(text: str) -> Rule:
     """Parse one rule; ValueError says what is wrong and what is accepted."""
     source = " ".join(text.split())
-    for parse in (_spike, _spread, _stale, _change, _threshold):
+    for parse in (_spike, _activity, _spread, _stale, _change, _threshold):
         rule = parse(source)
         if rule is not None:
             return rule
@@ -208,13 +264,35 @@ def _spike(source: str) -> SpikeRule | None:
     return SpikeRule(_positive(match.group("number"), source), window_ms)
 
 
-def _spread(source: str) -> SpreadRule | None:
+def _spread(source: str) -> SpreadRule | CrossSpreadRule | None:
     if not source.startswith("spread"):
         return None
     match = _SPREAD_RE.match(source)
+    if match:
+        return SpreadRule(match.group("op"), _positive(match.group("number"), source))
+    match = _CROSS_RE.match(source)
     if not match:
-        raise ValueError(f"{source!r} is not a spread rule (write it like: spread > 0.5%)")
-    return SpreadRule(match.group("op"), _positive(match.group("number"), source))
+        raise ValueError(
+            f"{source!r} is not a spread rule (write it like: spread > 0.5% for the book, or "
+            "spread kraken:BTC-USD > 0.5% against another exchange)"
+        )
+    try:
+        other = canonical(match.group("series"))
+    except ValueError as exc:
+        raise ValueError(f"in {source!r}: {exc}") from None
+    return CrossSpreadRule(other, match.group("op"), _positive(match.group("number"), source))
+
+
+def _activity(source: str) -> ActivityRule | None:
+    if not source.startswith("activity"):
+        return None
+    match = _ACTIVITY_RE.match(source)
+    if not match:
+        raise ValueError(f"{source!r} is not an activity rule (write it like: activity volume 3x 24h)")
+    window_ms = _window(match.group("window"), source)
+    if window_ms <= ACTIVITY_HOUR_MS or window_ms % ACTIVITY_HOUR_MS:
+        raise ValueError(f"{source!r}: the window must be whole hours, longer than the last hour (like 24h, 7d)")
+    return ActivityRule(match.group("measure"), _positive(match.group("number"), source), window_ms)
 
 
 def _stale(source: str) -> StaleRule | None:

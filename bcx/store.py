@@ -98,6 +98,12 @@ class TickStore:
         decode = self.decode
         return [decode(product, member, score) for member, score in entries]
 
+    def range_many(self, ranges: Sequence[tuple[str, int, int]]) -> list[list[Tick]]:
+        """range() of several (product, start, end) at once, in two round trips: for short ranges (no limit)."""
+        found = self.chunks.range_many([(self.keys(product).ticks, start, end) for product, start, end in ranges])
+        decode = self.decode
+        return [[decode(p, m, score) for m, score in entries] for (p, _, _), entries in zip(ranges, found, strict=True)]
+
     def trim_before(self, product: str, cutoff_ms: int) -> int:
         """Remove every tick older than cutoff_ms; returns how many went."""
         return self.chunks.trim_before(self.keys(product).ticks, cutoff_ms)

@@ -30,6 +30,13 @@ DESCRIPTION = "Print ticks as they are stored, one line each (Ctrl-C stops)."
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `tail` to the `bcx` command's subcommands."""
     parser = commands.add_parser("tail", help="print ticks as they are stored", description=DESCRIPTION)
+    add_series_and_config(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_series_and_config(parser: argparse.ArgumentParser) -> None:
+    """`SERIES ...` (into args.products; none: the configured ones) and `--config`, as `tail` and `rank` take them."""
     parser.add_argument(
         "products",
         nargs="*",
@@ -38,8 +45,6 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="series ids like kraken:BTC-USD (a bare BTC-USD is Coinbase's); default: [tracker] products",
     )
     parser.add_argument("--config", metavar="PATH", help=up_state.CONFIG_HELP)
-    parser.set_defaults(run=run)
-    return parser
 
 
 @dataclass

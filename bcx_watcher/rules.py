@@ -4,7 +4,10 @@ Level rules (price/bid/ask thresholds, `spread`, `change`) compute one value per
 rule fires once when its condition goes from not holding to holding, on the tick where that happens; while the
 value stays beyond the line it stays quiet, and it can fire again only after the value went back (past the line
 by the rule's hysteresis) and crossed again. Every tick is looked at, in time order, so a one-tick spike fires.
-`spike` rules look at each minute as it closes; `stale` rules look at the wall clock (`now`).
+`spike` rules look at each minute as it closes; `stale` rules look at the wall clock (`now`). A cross-exchange
+`spread` rule compares each tick with the other series' newest trade before it, and an `activity` rule judges each
+closed minute from 1-minute candles (the watcher reads both into a RuleContext; no rule scans raw ticks over a long
+window).
 
 Every rule fires at most once per `cooldown`, counted in the time of the alerts (exchange time for tick rules,
 so a replayed file gives the same alerts as the live feed did). A crossing inside the cooldown is not reported
@@ -17,13 +20,24 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
 from bcx.alerts import Alert
-from bcx.candles import bucket_start
+from bcx.candles import Candle, bucket_start
 from bcx.config import AlertConfig
-from bcx.rule_grammar import ChangeRule, SpikeRule, SpreadRule, StaleRule, ThresholdRule, compare
+from bcx.rule_grammar import (
+    ACTIVITY_BUCKET_MS,
+    ACTIVITY_HOUR_MS,
+    ActivityRule,
+    ChangeRule,
+    CrossSpreadRule,
+    SpikeRule,
+    SpreadRule,
+    StaleRule,
+    ThresholdRule,
+    compare,
+)
 from bcx.tick import Tick, ms_to_iso
 
 log = logging.getLogger(__name__)
@@ -74,6 +88,19 @@ class RuleState:
             raise ValueError(f"not a rule state: {text!r}") from exc
 
 
+@dataclass(frozen=True)
+class RuleContext:
+    """What some rules need besides the product's own ticks, read by the watcher for one batch."""
+
+    others: Mapping[str, Sequence[Tick]] = field(default_factory=dict)  # cross spread: the other series' ticks,
+    # the newest one before the batch first, then those within it, in time order
+    minutes: Sequence[Candle] = ()  # activity: the product's 1-minute candles over the window, in time order
+    data_from: int | None = None  # activity: when the product's stored data begins (a window before it is not judged)
+
+
+NO_CONTEXT = RuleContext()
+
+
 def current_state(alert: AlertConfig, stored: RuleState | None) -> RuleState:
     """The stored state if it was recorded for this very rule, else a fresh, unknown one."""
     when = alert.when.describe()
@@ -83,7 +110,12 @@ def current_state(alert: AlertConfig, stored: RuleState | None) -> RuleState:
 
 
 def evaluate(
-    alert: AlertConfig, state: RuleState | None, ticks: Iterable[Tick], now: float, history: Sequence[Tick] = ()
+    alert: AlertConfig,
+    state: RuleState | None,
+    ticks: Iterable[Tick],
+    now: float,
+    history: Sequence[Tick] = (),
+    context: RuleContext = NO_CONTEXT,
 ) -> tuple[list[Alert], RuleState]:
     """Evaluate one rule over new `ticks` (in time order); returns the alerts it fired and its new state.
 
@@ -100,7 +132,9 @@ def evaluate(
         return _evaluate_stale(alert, state, ticks, now)
     if isinstance(rule, SpikeRule):
         return _evaluate_spike(alert, state, ticks, history)
-    return _evaluate_level(alert, state, ticks, history)
+    if isinstance(rule, ActivityRule):
+        return _evaluate_activity(alert, state, ticks, context)
+    return _evaluate_level(alert, state, ticks, history, context)
 
 
 def evaluate_all(
@@ -109,12 +143,13 @@ def evaluate_all(
     ticks: Sequence[Tick],
     now: float,
     history: Sequence[Tick] = (),
+    context: RuleContext = NO_CONTEXT,
 ) -> tuple[list[Alert], dict[str, RuleState]]:
     """Evaluate every rule over the same ticks; alerts in time order, new states by rule name."""
     fired: list[Alert] = []
     new_states: dict[str, RuleState] = {}
     for alert in alerts:
-        alert_fired, new_states[alert.name] = evaluate(alert, states.get(alert.name), ticks, now, history)
+        alert_fired, new_states[alert.name] = evaluate(alert, states.get(alert.name), ticks, now, history, context)
         fired.extend(alert_fired)
     # stable sort: rules firing on the same tick keep their config order
     fired.sort(key=lambda a: (a.time_ms, a.trade_id or 0))
@@ -129,10 +164,10 @@ def cooled_down(alert: AlertConfig, state: RuleState, time_ms: int) -> bool:
 
 
 def _evaluate_level(
-    alert: AlertConfig, state: RuleState, ticks: list[Tick], history: Sequence[Tick]
+    alert: AlertConfig, state: RuleState, ticks: list[Tick], history: Sequence[Tick], context: RuleContext
 ) -> tuple[list[Alert], RuleState]:
     rule = alert.when
-    measure = _measure(rule, history)
+    measure = _measure(rule, history, context)
     hysteresis = alert.hysteresis.for_rule(rule)
     fired: list[Alert] = []
     for tick in ticks:
@@ -151,13 +186,15 @@ def _evaluate_level(
     return fired, state
 
 
-def _measure(rule, history: Sequence[Tick]) -> Callable[[Tick], tuple[Decimal, str] | None]:
+def _measure(rule, history: Sequence[Tick], context: RuleContext) -> Callable[[Tick], tuple[Decimal, str] | None]:
     """A function giving each tick's value for the rule (and the words that explain it), or None to skip it."""
     if isinstance(rule, ThresholdRule):
         get = FIELD_GETTERS[rule.field]
         return lambda tick: _with_text(_decimal(get(tick)), get(tick))
     if isinstance(rule, SpreadRule):
         return _spread_percent
+    if isinstance(rule, CrossSpreadRule):
+        return _OtherPrice(rule.other, context.others.get(rule.other, ())).measure
     return _ChangeWindow(rule, history).measure
 
 
@@ -170,6 +207,30 @@ def _spread_percent(tick: Tick) -> tuple[Decimal, str] | None:
     if bid is None or ask is None or bid + ask <= 0:
         return None
     return (ask - bid) * 2 * HUNDRED / (bid + ask), f"bid {tick.bid} ask {tick.ask}"
+
+
+class _OtherPrice:
+    """|price - the other series' newest price at or before the tick| in percent of the other's: a pointer walks
+    the other series' ticks (time order) as the product's ticks come (time order)."""
+
+    def __init__(self, other: str, ticks: Sequence[Tick]):
+        self.other = other
+        self.ticks = ticks
+        self.next = 0
+        self.price: tuple[Decimal, str] | None = None
+
+    def measure(self, tick: Tick) -> tuple[Decimal, str] | None:
+        while self.next < len(self.ticks) and self.ticks[self.next].time_ms <= tick.time_ms:
+            found = self.ticks[self.next]
+            value = _decimal(found.price)
+            if value is not None and value > 0:
+                self.price = (value, found.price)
+            self.next += 1
+        own = _decimal(tick.price)
+        if self.price is None or own is None:
+            return None
+        other, text = self.price
+        return abs(own - other) * HUNDRED / other, f"{tick.price} against {text} on {self.other}"
 
 
 class _ChangeWindow:
@@ -216,6 +277,9 @@ def _level_alert(alert: AlertConfig, tick: Tick, value: Decimal, detail: str) ->
     elif isinstance(rule, SpreadRule):
         text, threshold = _pct(value, rule.threshold), _plain(rule.threshold)
         message = f"{tick.product} spread {text}% ({detail}) {VERBS[rule.op]} {threshold}%"
+    elif isinstance(rule, CrossSpreadRule):
+        text, threshold = _pct(value, rule.threshold), _plain(rule.threshold)
+        message = f"{tick.product} spread to {rule.other} {text}% ({detail}) {VERBS[rule.op]} {threshold}%"
     else:
         text, threshold = _pct(value, rule.threshold), _plain(rule.threshold)
         named += f": {rule.direction} {rule.op} {threshold}%"
@@ -275,19 +339,95 @@ def _judge_minute(alert: AlertConfig, minute: int, volumes: Mapping[int, Decimal
         return None
     ratio = volume / average
     window = _duration_text(rule.window_ms)
+    return _minute_alert(
+        alert,
+        _plain(volume),
+        _plain(rule.factor * average),
+        minute + rule.bucket_ms,
+        (
+            f"{alert.product} volume {_plain(volume)} in the minute from {ms_to_iso(minute)} is {_pct(ratio)}x "
+            f"the {window} average of {_pct(average)} (rule {alert.name})"
+        ),
+    )
+
+
+# --- activity: the last hour against the window's average hour, from 1-minute candles -------------------------
+
+
+def _evaluate_activity(
+    alert: AlertConfig, state: RuleState, ticks: list[Tick], context: RuleContext
+) -> tuple[list[Alert], RuleState]:
+    """Like spike: a minute is judged when a tick of a later minute arrives; its value is the activity of the window
+    ending with it. Edge-triggered with hysteresis (in times the average) and cooldown, as the level rules."""
+    rule: ActivityRule = alert.when
+    amounts = {c.time_ms: (Decimal(c.volume) if rule.measure == "volume" else c.count) for c in context.minutes}
+    hysteresis = alert.hysteresis.for_rule(rule)
+    fired: list[Alert] = []
+    for tick in ticks:
+        bucket = bucket_start(tick.time_ms, ACTIVITY_BUCKET_MS)
+        if state.mark is not None and bucket > state.mark:
+            judged = _activity_at(rule, state.mark, amounts, context.data_from)
+            if judged is not None:
+                line = rule.factor - hysteresis if state.holds and hysteresis else rule.factor
+                holds = judged[0] >= line
+                closed_ms = state.mark + ACTIVITY_BUCKET_MS
+                if holds and not state.holds and cooled_down(alert, state, closed_ms):
+                    fired.append(_activity_alert(alert, closed_ms, *judged))
+                    state = replace(state, fired_ms=closed_ms)
+                state = replace(state, holds=holds)
+        if state.mark is None or bucket > state.mark:
+            state = replace(state, mark=bucket)
+    return fired, state
+
+
+def _activity_at(
+    rule: ActivityRule, minute: int, amounts: Mapping[int, Decimal | int | None], data_from: int | None
+) -> tuple[Decimal, Decimal, Decimal] | None:
+    """(activity, last hour, average hour) of the window ending with `minute`; None when the data does not reach
+    back to the window's start, a trade count is unknown (backfilled candles) or nothing traded."""
+    end = minute + ACTIVITY_BUCKET_MS
+    start = end - rule.window_ms
+    if data_from is None or data_from > start:
+        return None
+    inside = [(t, a) for t, a in amounts.items() if start <= t < end]
+    if any(a is None for _, a in inside):
+        return None
+    total = sum((Decimal(a) for _, a in inside), Decimal(0))
+    if total <= 0:
+        return None
+    last_hour = sum((Decimal(a) for t, a in inside if t >= end - ACTIVITY_HOUR_MS), Decimal(0))
+    average = total * ACTIVITY_HOUR_MS / rule.window_ms
+    return last_hour / average, last_hour, average
+
+
+def _activity_alert(alert: AlertConfig, time_ms: int, value: Decimal, last_hour: Decimal, average: Decimal) -> Alert:
+    rule: ActivityRule = alert.when
+    window = _duration_text(rule.window_ms)
+    return _minute_alert(
+        alert,
+        _pct(value, rule.factor),
+        _plain(rule.factor),
+        time_ms,
+        (
+            f"{alert.product} {rule.measure} in the hour to {ms_to_iso(time_ms)} is {_pct(value)}x the {window} "
+            f"average hour ({_plain(last_hour)} against {_pct(average)}) (rule {alert.name})"
+        ),
+    )
+
+
+def _minute_alert(alert: AlertConfig, value: str, threshold: str, time_ms: int, message: str) -> Alert:
+    """The alert of a rule judged as a minute closes (spike, activity): no trade fired it."""
+    rule = alert.when
     return Alert(
         rule=alert.name,
         series=alert.product,
         kind=rule.kind,
         field=rule.field,
         op=rule.op,
-        value=_plain(volume),
-        threshold=_plain(rule.factor * average),
-        time_ms=minute + rule.bucket_ms,
-        message=(
-            f"{alert.product} volume {_plain(volume)} in the minute from {ms_to_iso(minute)} is {_pct(ratio)}x "
-            f"the {window} average of {_pct(average)} (rule {alert.name})"
-        ),
+        value=value,
+        threshold=threshold,
+        time_ms=time_ms,
+        message=message,
     )
 
 

@@ -20,16 +20,18 @@ import redis
 
 from bcx import alerts, heartbeat
 from bcx.backoff import backoff_delay
-from bcx.candles import CandleStore
+from bcx.candles import CandleStore, bucket_start
 from bcx.config import AlertConfig, Config
 from bcx.daemon import Stopper, run_loop
 from bcx.keys import SeriesKeys
+from bcx.rule_grammar import ACTIVITY_BUCKET_MS, ActivityRule, CrossSpreadRule
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
 from bcx.tick import RAW, Cursor, Tick
 from bcx_watcher.history import History
 from bcx_watcher.lease import Leases
-from bcx_watcher.rules import RuleState, evaluate_all
+from bcx_watcher.rules import NO_CONTEXT, RuleContext, RuleState, current_state, evaluate_all
 from bcx_watcher.webhook import WebhookSender
+from bcx_web.candle_source import read_candles
 
 log = logging.getLogger(__name__)
 
@@ -217,13 +219,34 @@ class Watcher:
                 if batch == 0 and rules:  # nothing new: rules that watch the clock (stale) still look
                     self.process(keys, rules, states, cursor, [], history, now)
                 return cursor, True
-            cursor, states = self.process(keys, rules, states, Cursor.of(ticks[-1]), ticks, history, now)
+            context = self.rule_context(product, rules, states, ticks)
+            cursor, states = self.process(keys, rules, states, Cursor.of(ticks[-1]), ticks, history, now, context)
             history = [t for t in (*history, *ticks) if t.time_ms >= cursor.time_ms - lookback] if lookback else []
             if not more:
                 return cursor, True
             if self.stopper.stopping:
                 break
         return cursor, False
+
+    def rule_context(
+        self, product: str, rules: Sequence[AlertConfig], states: Mapping[str, RuleState], ticks: list[Tick]
+    ) -> RuleContext:
+        """What cross-spread and activity rules need for this batch: the other series' ticks over the batch's span
+        (and the one before it), and, only when a minute closes for an activity rule, its window of 1m candles."""
+        first, last = ticks[0].time_ms, ticks[-1].time_ms
+        others: dict[str, list[Tick]] = {}
+        for other in {a.when.other for a in rules if isinstance(a.when, CrossSpreadRule)}:
+            before = self.store.latest_at_most(other, first - 1)
+            others[other] = [*([before] if before else []), *self.store.range(other, first, last)]
+        marks = {a.name: _mark(a, states, first) for a in rules if isinstance(a.when, ActivityRule)}
+        closing = [a for a in rules if a.name in marks and bucket_start(last, ACTIVITY_BUCKET_MS) > marks[a.name]]
+        if not closing:
+            return RuleContext(others)
+        start = min(marks[a.name] + ACTIVITY_BUCKET_MS - a.when.window_ms for a in closing)
+        stored = self.config.watcher.candles
+        minutes = read_candles(self.history.candles, self.store, product, ACTIVITY_BUCKET_MS, start, last, stored)
+        data_from = self.store.extent(product, stored)[0]
+        return RuleContext(others, minutes.candles, data_from)
 
     def read_history(self, product: str, cursor: Cursor | None, lookback_ms: int) -> list[Tick]:
         """The ticks up to the cursor that window rules need, in (time, trade id) order."""
@@ -242,9 +265,10 @@ class Watcher:
         ticks: list[Tick],
         history: Sequence[Tick],
         now: float,
+        context: RuleContext = NO_CONTEXT,
     ) -> tuple[Cursor | None, dict[str, RuleState]]:
         """Evaluate, publish what fired, then move the cursor (in that order: see the module docstring)."""
-        fired, new_states = evaluate_all(rules, states, ticks, now, history)
+        fired, new_states = evaluate_all(rules, states, ticks, now, history, context)
         for alert in fired:
             self.publish(alert)
         if ticks or new_states != states:
@@ -280,3 +304,10 @@ class Watcher:
             if left <= 0:
                 return
             self.sleep(min(left, STOP_CHECK_S))
+
+
+def _mark(alert: AlertConfig, states: Mapping[str, RuleState], first_ms: int) -> int:
+    """The first minute an activity rule will judge in a batch starting at first_ms: the open minute at its last
+    look, or for a first look the batch's first minute."""
+    mark = current_state(alert, states.get(alert.name)).mark
+    return bucket_start(first_ms, ACTIVITY_BUCKET_MS) if mark is None else mark

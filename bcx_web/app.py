@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bcx.config import Config, load_config
 from bcx.connection import LazyClient
-from bcx_web import api, export_api, metrics, openapi
+from bcx_web import analytics_api, api, export_api, metrics, openapi
 from bcx_web.params import ParamError
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,9 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
 
     app.register_blueprint(api.bp)
     app.register_blueprint(export_api.bp)
+    app.register_blueprint(analytics_api.bp)
     app.add_url_rule("/", "index", index)
+    app.add_url_rule("/analytics", "analytics_page", analytics_page)
     app.add_url_rule("/docs", "docs", docs)
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.add_url_rule(f"{openapi.API}/openapi.json", "openapi", openapi_json)
@@ -82,6 +84,11 @@ class OrjsonProvider(DefaultJSONProvider):
 def index() -> Response:
     """The chart page; its scripts and styles are under /static/, all served from here (no CDN)."""
     return current_app.send_static_file("index.html")
+
+
+def analytics_page() -> Response:
+    """The analytics page (rankings, correlation heat map, returns, spread): static, like the chart page."""
+    return current_app.send_static_file("analytics.html")
 
 
 def docs() -> Response:

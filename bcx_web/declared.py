@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import request
 
-from bcx import export
+from bcx import analytics, export
 from bcx.alerts import STREAM_ID_PATTERN
 from bcx.config import Config
 from bcx.series import SERIES_PATTERN
@@ -133,3 +133,40 @@ ALERT_LIMIT = Param(
     lambda c: {"type": "integer", "minimum": 1, "maximum": MAX_ALERTS},
     lambda raw, c: params.parse_limit(raw, DEFAULT_ALERTS, MAX_ALERTS),
 )
+
+# --- analytics (bcx_web.analytics_api) ---------------------------------------------------------------------------
+
+
+def _series_list(description: str, least: int, most: int | None = None) -> Param:
+    more = f"{{{least - 1},{'' if most is None else most - 1}}}"  # {1,} or {1,1}: how many after the first
+    pattern = f"^{SERIES_PATTERN}(,{SERIES_PATTERN}){more}$"
+    return Param(
+        "series",
+        "query",
+        description,
+        lambda c: {"type": "string", "pattern": pattern},
+        lambda raw, c: _at_most(params.parse_products(raw, c.tracker.products, "series", least), most),
+    )
+
+
+def _at_most(found: tuple[str, ...], most: int | None) -> tuple[str, ...]:
+    if most is not None and len(found) > most:
+        raise params.ParamError(f"series: names {len(found)}; name exactly {most} series, comma-separated")
+    return found
+
+
+RANK_WINDOW = _choice("window", tuple(analytics.WINDOWS), "24h", "The window, ending at end")
+RANK_BY = _choice("by", analytics.RANK_BY, "change", "The figure to sort by, largest first")
+RANK_SERIES = _series_list("Comma-separated configured series ids, each once (default: all configured)", 1)
+WINDOW_END = _time("end", "The window's end: unix ms or an RFC 3339 time (default: the newest tick)")
+RETURN_MODE = _choice(
+    "mode", analytics.RETURN_MODES, "day-on-day", "Each day's close against the day before, or against the first open"
+)
+RETURN_START = _time("start", "First day: unix ms or an RFC 3339 time (default: 30 days before end)")
+CORR_SERIES = _series_list("Two or more comma-separated configured series ids, each once", 2)
+CORR_WINDOW = _choice("window", tuple(analytics.WINDOWS), "7d", "The window, ending at end")
+CORR_INTERVAL = _choice("interval", INTERVALS, "1h", "Width of the buckets whose log returns are correlated")
+SPREAD_SERIES = _series_list(
+    "Two comma-separated configured series ids: the spread is the first minus the second", 2, 2
+)
+SPREAD_START = _time("start", "Range start: unix ms or an RFC 3339 time (default: 24 hours before end)")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bcx.config import Config
+from bcx_web import analytics_schemas, schemas
 from bcx_web import declared as p
-from bcx_web import schemas
 
 API = "/api/v1.0"
 ERRORS = ("400", "404", "503")
@@ -66,7 +66,29 @@ ROUTES = {
         (p.PRODUCT, p.WHAT, p.EXPORT_START, p.EXPORT_END, p.FORMAT),
         ("text/csv", "application/x-ndjson"),
     ),
+    f"{API}/rankings": Route(
+        "Series ranked over a window: last price, change %, realized volatility (raw and annualized), volume, "
+        "high-low range %, activity (last hour against the window's average hour); series without data last, null",
+        (p.RANK_WINDOW, p.RANK_BY, p.RANK_SERIES, p.WINDOW_END),
+        answer="rankings",
+    ),
+    f"{API}/returns/{{product}}": Route(
+        "Daily returns in percent ([day, close, percent]), day-on-day or against the first day's open",
+        (p.PRODUCT, p.RETURN_MODE, p.RETURN_START, p.WINDOW_END),
+        answer="returns",
+    ),
+    f"{API}/correlation": Route(
+        "Pearson correlations of log returns, each pair on the buckets both have (`buckets` says how many)",
+        (p.CORR_SERIES, p.CORR_WINDOW, p.CORR_INTERVAL, p.WINDOW_END),
+        answer="correlation",
+    ),
+    f"{API}/spread": Route(
+        "The first series' price less the second's, exact and in percent of the second, over time and now",
+        (p.SPREAD_SERIES, p.SPREAD_START, p.WINDOW_END, p.POINTS),
+        answer="spread",
+    ),
     "/": Route("The chart page", (), "text/html"),
+    "/analytics": Route("The analytics page: rankings, correlation heat map, returns, spread", (), "text/html"),
     "/docs": Route("This document rendered for people", (), "text/html"),
     "/favicon.ico": Route("The pages' icon (SVG)", (), "image/svg+xml"),
 }
@@ -85,7 +107,7 @@ def _operation(route: Route, config: Config, answers: dict[str, dict]) -> dict:
 
 
 def document(config: Config) -> dict:
-    answers = schemas.answers(config)
+    answers = schemas.answers(config) | analytics_schemas.answers(config)
     return {
         "openapi": "3.1.0",
         "info": {

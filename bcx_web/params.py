@@ -87,25 +87,30 @@ def parse_limit(text: str | None, default: int, maximum: int, name: str = "limit
 
 
 def parse_choice(text: str | None, name: str, choices: Sequence[str], default: str) -> str:
-    """One of `choices` (exact spelling); `default` when absent."""
-    if text is None or text == "":
+    """One of `choices` (exact spelling); `default` when absent. Present but empty (`by=`) is refused, as for every
+    parameter (the OpenAPI enum has no empty choice)."""
+    if text is None:
         return default
     if text not in choices:
         raise ParamError(f"{name}: {text!r} is not one of {', '.join(choices)}")
     return text
 
 
-def parse_products(text: str | None, known: Collection[str]) -> tuple[str, ...]:
+def parse_products(text: str | None, known: Collection[str], name: str = "products", least: int = 1) -> tuple[str, ...]:
     """A comma-separated list of configured series ids, each once (`BTC-USD` and `coinbase:BTC-USD` are the same
-    one); all of `known` when absent. Present but empty (`products=`), an empty item or spaces are refused, as the
-    OpenAPI pattern says."""
+    one), at least `least` of them; all of `known` when absent. Present but empty (`products=`), an empty item or
+    spaces are refused, as the OpenAPI pattern says."""
     if text is None:
+        if least > 1:
+            raise ParamError(f"{name}: name at least {least} series, comma-separated")
         return tuple(known)
     if not text:
-        raise ParamError("products: no series named")
-    products = tuple(parse_product(part, known, "products") for part in text.split(","))
+        raise ParamError(f"{name}: no series named")
+    products = tuple(parse_product(part, known, name) for part in text.split(","))
     if len(set(products)) != len(products):
-        raise ParamError(f"products: {text!r} names a series twice")
+        raise ParamError(f"{name}: {text!r} names a series twice")
+    if len(products) < least:
+        raise ParamError(f"{name}: {text!r} names {len(products)}; name at least {least} series, comma-separated")
     return products
 
 

@@ -91,7 +91,7 @@ ALERT = obj(
         "series": {"type": "string"},
         "exchange": {"type": "string"},
         "product": {"type": "string"},
-        "kind": {"type": "string", "enum": ["threshold", "change", "spike", "spread", "stale", "recovery"]},
+        "kind": {"type": "string", "enum": ["threshold", "change", "spike", "activity", "spread", "stale", "recovery"]},
         "field": {"type": "string"},
         "op": {"type": "string"},
         "value": {"type": "string"},

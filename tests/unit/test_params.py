@@ -218,3 +218,9 @@ def test_an_alert_id_redis_would_refuse_is_a_param_error(text):
     with pytest.raises(ParamError, match="^since: .* is not an alert id"):
         parse_stream_id(text, "since")
     assert parse_stream_id("18446744073709551615-18446744073709551615", "since")
+
+
+def test_an_empty_choice_is_refused_not_taken_for_the_default():
+    assert parse_choice(None, "by", ("change", "volume"), "change") == "change"
+    with pytest.raises(ParamError, match="by: '' is not one of change, volume"):
+        parse_choice("", "by", ("change", "volume"), "change")
