@@ -1,6 +1,6 @@
 """`bcx rank [SERIES ...] [--window 24h] [--by change]`: the rankings table of /api/v1.0/rankings in the terminal.
 
-Reads the store directly (stored 1m candles, raw ticks for the open minute, through bcx_web.candle_source) and
+Reads the store directly (stored 1m candles, raw ticks for the open minute, through bcx.candle_source) and
 computes the rows with bcx.analytics, so it needs Redis, not a running bcx-web. The window ends at the newest tick
 of the series named.
 """
@@ -14,13 +14,13 @@ import time
 import redis
 
 from bcx import analytics, up_state
+from bcx.candle_source import read_candles
 from bcx.candles import CandleStore
 from bcx.connection import connect, describe
 from bcx.daemon import load_or_exit
 from bcx.store import TickStore
 from bcx.tail_cli import add_series_and_config
 from bcx.tick import ms_to_iso
-from bcx_web.candle_source import read_candles
 
 DESCRIPTION = "Rank the recorded series over a window by change, volatility, volume, range or activity."
 COLUMNS = ("series", "last", "change %", "volatility", "annualized", "volume", "range %", "activity", "full")

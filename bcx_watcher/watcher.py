@@ -20,6 +20,7 @@ import redis
 
 from bcx import alerts, heartbeat
 from bcx.backoff import backoff_delay
+from bcx.candle_source import read_candles
 from bcx.candles import CandleStore, bucket_start
 from bcx.config import AlertConfig, Config
 from bcx.daemon import Stopper, run_loop
@@ -31,7 +32,6 @@ from bcx_watcher.history import History
 from bcx_watcher.lease import Leases
 from bcx_watcher.rules import NO_CONTEXT, RuleContext, RuleState, current_state, evaluate_all
 from bcx_watcher.webhook import WebhookSender
-from bcx_web.candle_source import read_candles
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Market analytics under /api/v1.0/: rankings, daily returns, correlation and cross-exchange spread.
 
-Thin views: parameters through bcx_web.declared, candles through bcx_web.candle_source (the stored tiers, and raw
+Thin views: parameters through bcx_web.declared, candles through bcx.candle_source (the stored tiers, and raw
 ticks only for the open interval), figures from the pure bcx.analytics.
 """
 
@@ -13,12 +13,12 @@ from flask import Blueprint, current_app
 
 from bcx import analytics
 from bcx.analytics import MINUTE_MS
+from bcx.candle_source import read_candles, sources_for
 from bcx.candles import Candle, bucket_start, combine, interval_ms
 from bcx.series import split
 from bcx_web import declared, params
 from bcx_web.api import get_candles, get_config, get_store, now_ms, stored_intervals, trusted_latest
 from bcx_web.cache import FreshCache
-from bcx_web.candle_source import read_candles, sources_for
 from bcx_web.rank_source import MinuteSummaries
 
 bp = Blueprint("analytics", __name__, url_prefix="/api/v1.0")

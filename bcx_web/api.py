@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from werkzeug.http import generate_etag
 
 from bcx import alerts
+from bcx.candle_source import read_candles
 from bcx.candles import CandleStore, interval_ms
 from bcx.config import Config
 from bcx.series import split
@@ -20,7 +21,6 @@ from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_web import declared, metrics, params, sse
 from bcx_web.cache import FreshCache, cached_decode_candle, cached_decode_member
-from bcx_web.candle_source import read_candles
 from bcx_web.live import TickWaiter, new_ticks
 from bcx_web.series import Sources, percent_points, read_day, read_series
 

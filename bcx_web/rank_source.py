@@ -5,7 +5,7 @@ hour, for BLOCK_TTL_S: a backfill into a closed hour shows within that), the min
 a minute, when the open minute moves), and the open minute (from raw ticks, read again when the series' newest
 tick changed; every such series' in one read). A day's rankings of 50 series thus read at most 50 open minutes
 per request, in two round trips, not 72,000 candles.
-Per worker, in memory; every piece comes through bcx_web.candle_source.read_candles (stored 1m candles, then raw
+Per worker, in memory; every piece comes through bcx.candle_source.read_candles (stored 1m candles, then raw
 ticks).
 """
 

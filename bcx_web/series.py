@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bcx.candle_source import read_candles
 from bcx.candles import Candle, CandleStore, interval_ms
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_web.candle_source import read_candles
 from bcx_web.downsample import RAW, Point, candle_min_max, choose_tier, min_max
 
 FIELDS = ("price", "bid", "ask", "mid", "spread")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bcx.candle_source import read_candles
 from bcx.candles import Candle, CandleStore, combine, rollup
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_web.candle_source import read_candles
 
 MIN, HOUR = 60_000, 3_600_000
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bcx.candle_source import DEFAULT_STORED, sources_for
 from bcx.candles import Candle, interval_ms
-from bcx_web.candle_source import DEFAULT_STORED, sources_for
 from bcx_web.downsample import RAW, candle_min_max, candle_points, choose_tier, min_max
 
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000

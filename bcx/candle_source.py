@@ -1,4 +1,5 @@
-"""Candles of any interval for the API: stored candles where the watcher wrote them, the rest from raw ticks.
+"""Candles of any interval (the API, the analytics, the watcher's rules): stored candles where the watcher wrote
+them, the rest from raw ticks.
 
 The watcher stores closed buckets of a few intervals (`[watcher] candles`, 1m, 5m, 15m, 1h, 6h and 1d by
 default). A request for interval W reads, coarsest first, every stored interval that divides W: the coarse tier
