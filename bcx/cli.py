@@ -1,5 +1,8 @@
 """`bcx`: the command-line front door (`bcx up`, `alerts`, `tail`, `install`, `uninstall`, `status`, `export`,
-`backfill`, `import`, `rank`)."""
+`backfill`, `import`, `rank`).
+
+The front door composes every package's commands, so it is the one module of `bcx` that imports a daemon's package
+(bcx_tracker's `backfill` and `import`); the rest of the core imports none."""
 
 from __future__ import annotations
 
