@@ -133,3 +133,10 @@ def redis_url(redis_server, request) -> str:
     with redis.Redis.from_url(redis_server.url) as conn:
         conn.flushall()
     return redis_server.url
+
+
+@pytest.fixture
+def quiet_logging(monkeypatch):
+    """A command run in process (`bcx.cli.main`) keeps pytest's log handling: load_or_exit would replace the root
+    logger's handlers with one on this test's captured stderr, closed once the test ends."""
+    monkeypatch.setattr("bcx.daemon.setup_logging", lambda level, path=None: None)

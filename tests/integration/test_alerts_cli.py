@@ -48,12 +48,6 @@ def config_path(tmp_path, redis_section) -> Path:
     return path
 
 
-@pytest.fixture
-def quiet_logging(monkeypatch):
-    # load_or_exit installs the entry point's log handler; keep pytest's own in place
-    monkeypatch.setattr("bcx.daemon.setup_logging", lambda level, path=None: None)
-
-
 def publish(redis_conn, *numbers: int) -> list[str]:
     return [alerts.publish(redis_conn, "bcx", alert(n), maxlen=100) for n in numbers]
 

@@ -127,7 +127,7 @@ def test_a_window_beyond_retention_is_a_400(config):
     assert error.startswith(f"window: 7d is beyond the retention of the {', '.join(tiers)} data")
 
 
-def test_bcx_rank_prints_the_rankings_table(stored, redis_section, tmp_path, capsys):
+def test_bcx_rank_prints_the_rankings_table(stored, redis_section, tmp_path, quiet_logging, capsys):
     conf = tmp_path / "bcx.conf"
     conf.write_text(f"{redis_section}[tracker]\nproducts = {', '.join(SERIES)}\n")
     assert cli.main(["rank", "--config", str(conf), "--by", "volume", "--window", "1h"]) == 0

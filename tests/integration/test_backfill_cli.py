@@ -25,8 +25,8 @@ SINCE_S = 2 * 3600
 
 
 @pytest.fixture(autouse=True)
-def quiet_logging(monkeypatch):
-    monkeypatch.setattr("bcx.daemon.setup_logging", lambda level, path=None: None)
+def _quiet_logging(quiet_logging):
+    """Every test here runs a command in process."""
 
 
 def trade_times(now_ms: int) -> list[int]:

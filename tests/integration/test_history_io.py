@@ -28,8 +28,8 @@ HOURS = 0.05  # three minutes of nine series: a few thousand ticks
 
 
 @pytest.fixture(autouse=True)
-def quiet_logging(monkeypatch):
-    monkeypatch.setattr("bcx.daemon.setup_logging", lambda level, path=None: None)
+def _quiet_logging(quiet_logging):
+    """Every test here runs a command in process."""
 
 
 @pytest.fixture
