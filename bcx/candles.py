@@ -25,6 +25,10 @@ from bcx.tick import Tick, base36, from_offset, offset
 
 _INTERVAL_RE = re.compile(r"^(\d+)([mhdw])$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+WEEK_MS = _UNIT_MS["w"]
+# Weeks start on Monday 00:00 UTC, as on most charting sites; the epoch was a Thursday, so the first Monday is
+# 1970-01-05. Whole days are still whole buckets of a week, so a week is exactly seven 1d candles.
+_FIRST_MONDAY_MS = 4 * _UNIT_MS["d"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,7 @@ class Candle:
 
 
 def interval_ms(name: str) -> int:
-    """`1m`, `5m`, `1h`, `6h`, `1d`, `1w` -> milliseconds; ValueError otherwise."""
+    """`1m`, `5m`, `1h`, `4h`, `6h`, `1d`, `1w` -> milliseconds; ValueError otherwise."""
     match = _INTERVAL_RE.match(name.strip())
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"{name!r} is not a candle interval (like 1m, 5m, 15m, 1h, 6h, 1d)")
@@ -63,7 +67,10 @@ def interval_ms(name: str) -> int:
 
 
 def bucket_start(time_ms: int, width_ms: int) -> int:
-    return time_ms - time_ms % width_ms
+    """The start of the width_ms bucket holding time_ms: buckets align to the epoch, whole weeks to Mondays."""
+    if width_ms % WEEK_MS:
+        return time_ms - time_ms % width_ms
+    return time_ms - (time_ms - _FIRST_MONDAY_MS) % width_ms
 
 
 def rollup(ticks: Iterable[Tick], width_ms: int) -> list[Candle]:
