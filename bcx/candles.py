@@ -97,6 +97,48 @@ def _candle_of(start: int, ticks: list[Tick]) -> Candle:
     )
 
 
+class RunningCandle:
+    """One bucket's candle built a trade at a time, in any order: the same candle `rollup` gives for the same
+    trades (open and close by time then trade id, high and low the first trade at the extreme, the exact volume).
+    For a bucket that keeps growing (the open minute), so that only its new trades are rolled in."""
+
+    __slots__ = ("start", "count", "volume", "first", "open", "last", "close", "high_at", "high_value", "high")
+    __slots__ += ("low_at", "low_value", "low")
+
+    def __init__(self, start: int):
+        self.start, self.count, self.volume = start, 0, Decimal(0)
+
+    def copy(self) -> RunningCandle:
+        twin = RunningCandle(self.start)
+        for name in self.__slots__:
+            if hasattr(self, name):
+                setattr(twin, name, getattr(self, name))
+        return twin
+
+    def add(self, tick: Tick) -> None:
+        at, price = (tick.time_ms, tick.trade_id), tick.price
+        value = Decimal(price)
+        if not self.count:
+            self.first = self.last = self.high_at = self.low_at = at
+            self.open = self.close = self.high = self.low = price
+            self.high_value = self.low_value = value
+        else:
+            if at < self.first:
+                self.first, self.open = at, price
+            if at > self.last:
+                self.last, self.close = at, price
+            if value > self.high_value or (value == self.high_value and at < self.high_at):
+                self.high_at, self.high_value, self.high = at, value, price
+            if value < self.low_value or (value == self.low_value and at < self.low_at):
+                self.low_at, self.low_value, self.low = at, value, price
+        if tick.size:
+            self.volume += Decimal(tick.size)
+        self.count += 1
+
+    def candle(self) -> Candle:
+        return Candle(self.start, self.open, self.high, self.low, self.close, str(self.volume), self.count)
+
+
 def combine(candles: Iterable[Candle], width_ms: int) -> list[Candle]:
     """Coarser candles of width_ms from finer ones (e.g. 1h from 1m), in time order."""
     buckets: dict[int, list[Candle]] = {}

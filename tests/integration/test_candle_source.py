@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bcx.candle_source import read_candles
+from bcx.candle_source import OpenBuckets, read_candles
 from bcx.candles import Candle, CandleStore, combine, interval_ms, rollup
 from bcx.store import TickStore
 from bcx.tick import Tick
@@ -112,3 +112,31 @@ def test_weeks_start_on_monday_utc_and_are_built_from_the_stored_days(stores):
     assert [c.as_row() for c in read.candles] == [c.as_row() for c in rollup(ticks, interval_ms("1w"))]
     # The first week holds Thursday to Sunday only (four days of 48 trades); the last Monday and Tuesday, from ticks.
     assert [c.count for c in read.candles] == [4 * 48, 7 * 48, 7 * 48, 2 * 48] and not read.truncated
+
+
+def test_the_kept_open_minute_follows_new_and_late_ticks(stores):
+    candle_store, tick_store = stores
+    ticks = ticks_every_10s(0, 15)  # minutes 0 and 1 closed (stored), minute 2 open with 3 ticks
+    tick_store.add(ticks)
+    candle_store.put("BTC-USD", "1m", rollup(ticks[:12], MIN))
+    kept = OpenBuckets()
+
+    def read(width: int = MIN) -> list[list]:
+        with_kept = read_candles(candle_store, tick_store, "BTC-USD", width, 0, 3 * MIN, ("1m",), open_buckets=kept)
+        fresh = read_candles(candle_store, tick_store, "BTC-USD", width, 0, 3 * MIN, ("1m",))
+        assert [c.as_row() for c in with_kept.candles] == [c.as_row() for c in fresh.candles]
+        return [c.as_row() for c in with_kept.candles]
+
+    assert read()[-1] == [2 * MIN, "106.20", "107.40", "100.30", "107.40", "0.3"]
+    tick_store.add([Tick("BTC-USD", 2 * MIN + 55_000, 99, "120.00", None, None, "2")])  # a new trade, extended
+    assert read()[-1] == [2 * MIN, "106.20", "120.00", "100.30", "120.00", "2.3"]
+    tick_store.add([Tick("BTC-USD", 2 * MIN + 1, 98, "90.00", None, None, "1")])  # late, sorts in between
+    assert read()[-1] == [2 * MIN, "106.20", "120.00", "90.00", "120.00", "3.3"]
+    # A late trade into a closed minute: its stored candle answers until the watcher rewrites it, as without the
+    # kept minute; then the rewritten one.
+    late = Tick("BTC-USD", MIN + 30_001, 97, "150.00", None, None, "1")
+    tick_store.add([late])
+    assert read()[1] == rollup(ticks[6:12], MIN)[0].as_row()
+    candle_store.put("BTC-USD", "1m", rollup([*ticks[6:12], late], MIN))
+    assert read()[1][2] == "150.00"
+    assert read(5 * MIN)[0][2] == "150.00"  # 5m: the stored minutes, then the open one from the kept candle
