@@ -10,12 +10,13 @@ combined into W-wide candles, exactly: prices stay the trades' strings and volum
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bcx.candles import Candle, CandleStore, bucket_start, combine, interval_ms, rollup
+from bcx.candles import Candle, CandleStore, RunningCandle, bucket_start, combine, interval_ms, rollup
 from bcx.config import DEFAULTS
 from bcx.store import TickStore
+from bcx.tick import Tick
 
 DEFAULT_STORED = DEFAULTS.watcher.candles  # what the watcher stores by default
 
@@ -41,6 +42,7 @@ def read_candles(
     end_ms: int,
     stored: Sequence[str] = DEFAULT_STORED,
     max_read: int | None = None,
+    open_buckets: OpenBuckets | None = None,
 ) -> CandleRead:
     """Candles of width_ms whose bucket starts in [start_ms, end_ms] (start is aligned down to a bucket). One round
     trip, however many tiers are stored; a tier the store does not have yet (5m and 15m in a store written before
@@ -59,9 +61,12 @@ def read_candles(
             widths.add(source_ms)
     if read.raw_from <= end_ms:
         finest = sources[-1][1] if sources else width_ms
-        raw = [ticks.decode(product, member, time_ms) for member, time_ms in read.ticks]
-        truncated = truncated or (max_read is not None and len(raw) > max_read)
-        parts.extend(rollup(raw[:max_read], finest))
+        truncated = truncated or (max_read is not None and len(read.ticks) > max_read)
+        entries = read.ticks[:max_read]
+        if open_buckets is None:
+            parts.extend(rollup([ticks.decode(product, member, time_ms) for member, time_ms in entries], finest))
+        else:
+            parts.extend(open_buckets.rollup(product, entries, finest, ticks.decode))
         widths.add(finest)
     # Parts that all have the asked width (1m candles for 1m) are already the answer: in order, one per bucket.
     return CandleRead(parts if widths <= {width_ms} else combine(parts, width_ms), truncated)
@@ -70,3 +75,42 @@ def read_candles(
 def _bucket_end(time_ms: int, width_ms: int) -> int:
     """The last millisecond of the bucket holding time_ms: the open bucket is read whole, up to now."""
     return bucket_start(time_ms, width_ms) + width_ms - 1
+
+
+@dataclass(frozen=True)
+class _Rolled:
+    start: int
+    members: list[str]  # in the store's order (time, then member)
+    running: RunningCandle  # never changed once kept: a later read extends a copy
+
+
+class OpenBuckets:
+    """Per process: each product's last raw bucket as a read rolled it up, with the members it held. A later read
+    of the same bucket whose members start with those (new trades come after them in the store's order) rolls in
+    only the new ones: the open minute's few hundred trades are otherwise decoded and summed in Decimal on every
+    request. Anything else (a late trade that sorts between them, a trimmed one, another bucket, several buckets)
+    is rolled up afresh, so the answer is always `rollup` of exactly the members read. A candle is a function of
+    its members alone, so this holds whichever store they came from."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, int], _Rolled] = {}  # at most one per product and width
+
+    def rollup(
+        self, product: str, entries: Sequence[tuple[str, int]], width_ms: int, decode: Callable[[str, str, int], Tick]
+    ) -> list[Candle]:
+        """`rollup` of the ticks of (member, time ms) `entries`, in the store's order."""
+        if not entries:
+            return []
+        start = bucket_start(entries[0][1], width_ms)
+        if bucket_start(entries[-1][1], width_ms) != start:
+            return rollup([decode(product, member, time_ms) for member, time_ms in entries], width_ms)
+        members = [member for member, _ in entries]
+        kept = self._kept.get((product, width_ms))
+        if kept is not None and kept.start == start and members[: len(kept.members)] == kept.members:
+            running, new = kept.running.copy(), entries[len(kept.members) :]
+        else:
+            running, new = RunningCandle(start), entries
+        for member, time_ms in new:
+            running.add(decode(product, member, time_ms))
+        self._kept[(product, width_ms)] = _Rolled(start, members, running)
+        return [running.candle()]

@@ -25,6 +25,10 @@ from bcx.tick import Tick, base36, from_offset, offset
 
 _INTERVAL_RE = re.compile(r"^(\d+)([mhdw])$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+WEEK_MS = _UNIT_MS["w"]
+# Weeks start on Monday 00:00 UTC, as on most charting sites; the epoch was a Thursday, so the first Monday is
+# 1970-01-05. Whole days are still whole buckets of a week, so a week is exactly seven 1d candles.
+_FIRST_MONDAY_MS = 4 * _UNIT_MS["d"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,7 @@ class Candle:
 
 
 def interval_ms(name: str) -> int:
-    """`1m`, `5m`, `1h`, `6h`, `1d`, `1w` -> milliseconds; ValueError otherwise."""
+    """`1m`, `5m`, `1h`, `4h`, `6h`, `1d`, `1w` -> milliseconds; ValueError otherwise."""
     match = _INTERVAL_RE.match(name.strip())
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"{name!r} is not a candle interval (like 1m, 5m, 15m, 1h, 6h, 1d)")
@@ -63,7 +67,10 @@ def interval_ms(name: str) -> int:
 
 
 def bucket_start(time_ms: int, width_ms: int) -> int:
-    return time_ms - time_ms % width_ms
+    """The start of the width_ms bucket holding time_ms: buckets align to the epoch, whole weeks to Mondays."""
+    if width_ms % WEEK_MS:
+        return time_ms - time_ms % width_ms
+    return time_ms - (time_ms - _FIRST_MONDAY_MS) % width_ms
 
 
 def rollup(ticks: Iterable[Tick], width_ms: int) -> list[Candle]:
@@ -88,6 +95,48 @@ def _candle_of(start: int, ticks: list[Tick]) -> Candle:
         volume=str(volume),
         count=len(ordered),
     )
+
+
+class RunningCandle:
+    """One bucket's candle built a trade at a time, in any order: the same candle `rollup` gives for the same
+    trades (open and close by time then trade id, high and low the first trade at the extreme, the exact volume).
+    For a bucket that keeps growing (the open minute), so that only its new trades are rolled in."""
+
+    __slots__ = ("start", "count", "volume", "first", "open", "last", "close", "high_at", "high_value", "high")
+    __slots__ += ("low_at", "low_value", "low")
+
+    def __init__(self, start: int):
+        self.start, self.count, self.volume = start, 0, Decimal(0)
+
+    def copy(self) -> RunningCandle:
+        twin = RunningCandle(self.start)
+        for name in self.__slots__:
+            if hasattr(self, name):
+                setattr(twin, name, getattr(self, name))
+        return twin
+
+    def add(self, tick: Tick) -> None:
+        at, price = (tick.time_ms, tick.trade_id), tick.price
+        value = Decimal(price)
+        if not self.count:
+            self.first = self.last = self.high_at = self.low_at = at
+            self.open = self.close = self.high = self.low = price
+            self.high_value = self.low_value = value
+        else:
+            if at < self.first:
+                self.first, self.open = at, price
+            if at > self.last:
+                self.last, self.close = at, price
+            if value > self.high_value or (value == self.high_value and at < self.high_at):
+                self.high_at, self.high_value, self.high = at, value, price
+            if value < self.low_value or (value == self.low_value and at < self.low_at):
+                self.low_at, self.low_value, self.low = at, value, price
+        if tick.size:
+            self.volume += Decimal(tick.size)
+        self.count += 1
+
+    def candle(self) -> Candle:
+        return Candle(self.start, self.open, self.high, self.low, self.close, str(self.volume), self.count)
 
 
 def combine(candles: Iterable[Candle], width_ms: int) -> list[Candle]:

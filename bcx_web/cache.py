@@ -1,4 +1,5 @@
-"""bcx-web's in-process caches: memoized decoding of stored members, and each product's 24h figures.
+"""bcx-web's in-process caches: memoized decoding of stored members, the open minute's candle of each product
+(bcx.candle_source.OpenBuckets), and each product's 24h figures.
 
 Decoding a member is a pure function of its text and Tick and Candle are frozen, so a memoized decoder can never
 give a wrong answer: it only trades memory (bounded by bytes, per worker process) for the time a chart's every
@@ -20,6 +21,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from bcx.candle_source import OpenBuckets
 from bcx.candles import decode_candle
 from bcx.tick import decode_member
 
@@ -86,6 +88,8 @@ def _tick_bytes(product: str, member: str, score: float) -> int:
 
 cached_decode_candle = BoundedMemo(decode_candle, DECODED_CANDLE_BYTES, _candle_bytes)
 cached_decode_member = BoundedMemo(decode_member, DECODED_TICK_BYTES, _tick_bytes)
+# Each product's open minute as the last read rolled it up: the next read rolls in only the trades since.
+open_buckets = OpenBuckets()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from bcx_web import params
 from bcx_web.params import MAX_TIME_MS, SECONDS_LOOKALIKE_BELOW
 from bcx_web.series import FIELDS
 
-INTERVALS = ("1m", "5m", "15m", "1h", "6h", "1d")
+# Candle widths offered: each is built exactly from the stored tiers that divide it (4h from 1h, 1w from 1d; a
+# week starts Monday 00:00 UTC, bcx.candles.bucket_start).
+INTERVALS = ("1m", "5m", "15m", "1h", "4h", "6h", "1d", "1w")
 DEFAULT_POINTS = 1000
 DEFAULT_ALERTS = 100
 MAX_ALERTS = 1000

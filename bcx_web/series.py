@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bcx.candle_source import read_candles
+from bcx.candle_source import OpenBuckets, read_candles
 from bcx.candles import Candle, CandleStore, interval_ms
 from bcx.store import TickStore
 from bcx.tick import Tick
@@ -37,6 +37,7 @@ class Sources:
     candles: CandleStore
     stored: Sequence[str]  # the intervals the watcher stores
     max_read: int
+    open_buckets: OpenBuckets | None = None  # the open minute's candle kept between reads (bcx_web.cache)
 
 
 def tick_value(tick: Tick, field: str) -> str | None:
@@ -68,7 +69,7 @@ def read_series(src: Sources, product: str, field: str, start: int, end: int, po
         base = ticks[0].price if ticks else None
         return Series(RAW, min_max(raw, points), truncated, base)
     width = interval_ms(tier)
-    read = read_candles(src.candles, src.ticks, product, width, start, end, src.stored, src.max_read)
+    read = read_candles(src.candles, src.ticks, product, width, start, end, src.stored, src.max_read, src.open_buckets)
     base = read.candles[0].open if read.candles else None
     return Series(tier, candle_min_max(read.candles, width, points, first, last), read.truncated, base)
 
@@ -107,5 +108,5 @@ def read_day(src: Sources, product: str, newest: Tick) -> dict | None:
     """The 24 hours up to the newest tick, from hourly candles (the first hour counted whole)."""
     hour, end = interval_ms("1h"), newest.time_ms
     cap = min(src.max_read, DAY_READ_CAP)
-    read = read_candles(src.candles, src.ticks, product, hour, end - DAY_MS, end, src.stored, cap)
+    read = read_candles(src.candles, src.ticks, product, hour, end - DAY_MS, end, src.stored, cap, src.open_buckets)
     return day_stats(read.candles, newest.price if read.truncated else None)

@@ -3,6 +3,7 @@ through Flask's test client and through a real `bcx-web` (gunicorn) over HTTP, b
 ticks (TickStore.range).
 
     .venv/bin/python -m bench.query [--products 3] [--rate 10] [--days 30] [--tick-hours 24] [--requests 60]
+    .venv/bin/python -m bench.query --only-cpu --tick-hours 1   # CPU of a 1-day /series: the kept open minute, gzip
 
 Starts its own embedded redis-server and writes the history of bench.history: `days` of the watcher's candles
 (the packaged tiers, or `--stored`), the last `tick-hours` of them as raw ticks at `rate` per second per product
@@ -15,6 +16,7 @@ Compare within one run.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +31,7 @@ from bcx.connection import connect
 from bcx.converters import series_list
 from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
+from bcx_web import api
 from bcx_web.app import create_app
 from bench.history import DAY, END, HOUR, PRODUCTS, stored_intervals, write_history
 from bench.web import configured_workers, p50_p99, running_web
@@ -111,6 +114,9 @@ def main() -> None:
     parser.add_argument("--cliff-block", type=int, default=20, help="requests per cache-cliff block")
     parser.add_argument("--only-cliff", action="store_true", help="measure the cache cliff alone")
     parser.add_argument(
+        "--only-cpu", action="store_true", help="CPU per 1-day /series in process: kept open minute, gzip"
+    )
+    parser.add_argument(
         "--stored",
         type=lambda text: tuple(i.strip() for i in text.split(",")),
         default=stored_intervals(),
@@ -138,6 +144,9 @@ def main() -> None:
             tracker=replace(base_config.tracker, products=series_list(", ".join(products))),
         )
         client = create_app(config).test_client()
+        if args.only_cpu:
+            print_cpu_alternations(client, TickStore(conn, "bcx"), products[0], args.requests)
+            return
         with running_web(server.url, products, Path(tmp)) as base, requests.Session() as session:
 
             def get(url: str) -> None:
@@ -168,6 +177,37 @@ def timed_queries(args, products, client, get, store: TickStore) -> list:
         raw = raw_read(store, products, raw_span, args.raw_requests) if raw_span else None
         rows.append((name, mine, http, raw, tier_of(client, paths[0])))
     return rows
+
+
+def print_cpu_alternations(client, store: TickStore, product: str, count: int) -> None:
+    """CPU (the process's, so not Redis's) per 1-day /series through the test client, with a new trade written into
+    the open minute before each request as the live feed does: the open minute kept per worker or rolled up whole
+    (bcx_web.cache.open_buckets), and gzip or none; alternated in blocks of 30, `count` of each."""
+    url = f"/api/v1.0/series/{product}?start={END - DAY}&end={END}&points=1000"
+    gzip = {"Accept-Encoding": "gzip"}
+    newest = store.range(product, END - 60_000, END)[-1]
+    trade_id = newest.trade_id
+    variants = {
+        "open minute kept, gzip": (api.open_buckets, gzip),
+        "open minute rolled whole, gzip": (None, gzip),
+        "open minute kept, no compression": (api.open_buckets, {}),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(max(count // 30, 1)):
+        for name, (kept, headers) in variants.items():
+            api.open_buckets = kept
+            for _ in range(30):
+                trade_id += 1
+                store.add([newest._replace(trade_id=trade_id, time_ms=END, size="0.001")])
+                began = time.process_time()
+                client.get(url, headers=headers).get_data()
+                samples[name].append(time.process_time() - began)
+    api.open_buckets = variants["open minute kept, gzip"][0]
+    medians = {name: statistics.median(times) * 1000 for name, times in samples.items()}
+    first = next(iter(medians.values()))
+    print(f"\nCPU ms per 1-day /series (1000 points), median of {len(samples[next(iter(samples))])} each, in process:")
+    for name, median in medians.items():
+        print(f"  {name:34} {median:5.2f} ({median / first:4.2f}x)")
 
 
 def cache_cliff(get: Callable[[str], object], products, rounds: int, block: int) -> tuple[list[float], list[float]]:

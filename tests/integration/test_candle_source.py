@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from bcx.candle_source import read_candles
-from bcx.candles import Candle, CandleStore, combine, rollup
+from bcx.candle_source import OpenBuckets, read_candles
+from bcx.candles import Candle, CandleStore, combine, interval_ms, rollup
 from bcx.store import TickStore
 from bcx.tick import Tick
 
-MIN, HOUR = 60_000, 3_600_000
+MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 
 
 @pytest.fixture
@@ -78,3 +80,63 @@ def test_a_tier_cut_by_the_read_cap_marks_the_answer_truncated(stores):
     candle_store.put("BTC-USD", "1m", [Candle(i * MIN, "1", "2", "1", "2", "1") for i in range(30)])
     read = read_candles(candle_store, tick_store, "BTC-USD", MIN, 0, HOUR, ("1m",), max_read=10)
     assert read.truncated and [c.time_ms for c in read.candles] == [i * MIN for i in range(10)]
+
+
+def ticks_every(start: int, step_ms: int, count: int) -> list[Tick]:
+    return [
+        Tick("BTC-USD", start + i * step_ms, i + 1, f"{100 + (i * 7) % 13}.{i % 10}0", None, None, "0.1")
+        for i in range(count)
+    ]
+
+
+def test_four_hour_candles_are_built_from_the_stored_hours_and_the_open_hour_from_ticks(stores):
+    candle_store, tick_store = stores
+    ticks = ticks_every(0, 5 * MIN, 12 * 25)  # 25 hours
+    tick_store.add(ticks)
+    candle_store.put("BTC-USD", "1h", rollup([t for t in ticks if t.time_ms < 22 * HOUR], HOUR))
+    read = read_candles(candle_store, tick_store, "BTC-USD", interval_ms("4h"), 0, 25 * HOUR, ("1m", "1h"))
+    assert [c.as_row() for c in read.candles] == [c.as_row() for c in rollup(ticks, 4 * HOUR)]
+    assert [c.time_ms // HOUR for c in read.candles] == [0, 4, 8, 12, 16, 20, 24] and not read.truncated
+
+
+def test_weeks_start_on_monday_utc_and_are_built_from_the_stored_days(stores):
+    candle_store, tick_store = stores
+    thursday = 1_763_596_800_000  # 2025-11-20 00:00 UTC, a Thursday
+    ticks = ticks_every(thursday, 30 * MIN, 48 * 20)  # 20 days: Thursday 20 Nov to Tuesday 9 Dec 2025
+    tick_store.add(ticks)
+    closed_days = [t for t in ticks if t.time_ms < thursday + 18 * DAY]
+    candle_store.put("BTC-USD", "1d", rollup(closed_days, DAY))  # the watcher stored days up to Sunday 7 Dec
+    read = read_candles(candle_store, tick_store, "BTC-USD", interval_ms("1w"), thursday, thursday + 20 * DAY)
+    mondays = [datetime(2025, 11, 17, tzinfo=UTC) + timedelta(weeks=n) for n in range(4)]
+    assert [c.time_ms for c in read.candles] == [int(m.timestamp() * 1000) for m in mondays]
+    assert [c.as_row() for c in read.candles] == [c.as_row() for c in rollup(ticks, interval_ms("1w"))]
+    # The first week holds Thursday to Sunday only (four days of 48 trades); the last Monday and Tuesday, from ticks.
+    assert [c.count for c in read.candles] == [4 * 48, 7 * 48, 7 * 48, 2 * 48] and not read.truncated
+
+
+def test_the_kept_open_minute_follows_new_and_late_ticks(stores):
+    candle_store, tick_store = stores
+    ticks = ticks_every_10s(0, 15)  # minutes 0 and 1 closed (stored), minute 2 open with 3 ticks
+    tick_store.add(ticks)
+    candle_store.put("BTC-USD", "1m", rollup(ticks[:12], MIN))
+    kept = OpenBuckets()
+
+    def read(width: int = MIN) -> list[list]:
+        with_kept = read_candles(candle_store, tick_store, "BTC-USD", width, 0, 3 * MIN, ("1m",), open_buckets=kept)
+        fresh = read_candles(candle_store, tick_store, "BTC-USD", width, 0, 3 * MIN, ("1m",))
+        assert [c.as_row() for c in with_kept.candles] == [c.as_row() for c in fresh.candles]
+        return [c.as_row() for c in with_kept.candles]
+
+    assert read()[-1] == [2 * MIN, "106.20", "107.40", "100.30", "107.40", "0.3"]
+    tick_store.add([Tick("BTC-USD", 2 * MIN + 55_000, 99, "120.00", None, None, "2")])  # a new trade, extended
+    assert read()[-1] == [2 * MIN, "106.20", "120.00", "100.30", "120.00", "2.3"]
+    tick_store.add([Tick("BTC-USD", 2 * MIN + 1, 98, "90.00", None, None, "1")])  # late, sorts in between
+    assert read()[-1] == [2 * MIN, "106.20", "120.00", "90.00", "120.00", "3.3"]
+    # A late trade into a closed minute: its stored candle answers until the watcher rewrites it, as without the
+    # kept minute; then the rewritten one.
+    late = Tick("BTC-USD", MIN + 30_001, 97, "150.00", None, None, "1")
+    tick_store.add([late])
+    assert read()[1] == rollup(ticks[6:12], MIN)[0].as_row()
+    candle_store.put("BTC-USD", "1m", rollup([*ticks[6:12], late], MIN))
+    assert read()[1][2] == "150.00"
+    assert read(5 * MIN)[0][2] == "150.00"  # 5m: the stored minutes, then the open one from the kept candle

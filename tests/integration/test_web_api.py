@@ -13,6 +13,7 @@ import pytest
 from bcx import alerts
 from bcx.candles import Candle, CandleStore
 from bcx.config import load_config, packaged_default
+from bcx.tick import iso_to_ms
 from bcx_web.app import create_app
 from tests.integration.test_web import T0, get, tick
 
@@ -88,6 +89,26 @@ def test_candles_combine_stored_and_raw(client, store, candle_store):
     minute_ticks(store, 3)  # the stored minute wins over its ticks; later minutes come from ticks
     answer = get(client, f"/api/v1.0/candles/BTC-USD?interval=5m&start={T0}&end={T0 + 3 * MIN}")
     assert answer["candles"] == [[T0, "99.5", "120.25", "99.5", "102.00", "13.25"]]
+
+
+def test_candles_offer_weeks_from_monday_and_four_hours_from_stored_tiers(client, candle_store):
+    day, saturday = 86_400_000, iso_to_ms("2022-10-22T00:00:00Z")
+    days = [Candle(saturday + i * day, f"{100 + i}", f"{110 + i}", f"{90 + i}", f"{101 + i}", "1.5") for i in range(3)]
+    candle_store.put("BTC-USD", "1d", days)  # Saturday, Sunday, Monday 24 October
+    week = get(client, f"/api/v1.0/candles/BTC-USD?interval=1w&start={saturday}&end={saturday + 3 * day - 1}")
+    monday = iso_to_ms("2022-10-17T00:00:00Z")
+    assert week["candles"] == [
+        [monday, "100", "111", "90", "102", "3.0"],
+        [monday + 7 * day, "102", "112", "92", "103", "1.5"],
+    ]
+    candle_store.put("BTC-USD", "1h", [Candle(T0 + i * 3_600_000, "1", "2", "1", "2", "1") for i in range(5)])
+    hours = get(client, f"/api/v1.0/candles/BTC-USD?interval=4h&start={T0}&end={T0 + 4 * 3_600_000}")
+    assert [row[0] for row in hours["candles"]] == [
+        iso_to_ms("2022-10-19T20:00:00Z"),
+        iso_to_ms("2022-10-20T00:00:00Z"),
+    ]
+    enum = get(client, "/api/v1.0/openapi.json")["paths"]["/api/v1.0/candles/{product}"]["get"]["parameters"]
+    assert {"4h", "1w"} <= set(next(p for p in enum if p["name"] == "interval")["schema"]["enum"])
 
 
 def test_candles_default_range_ends_at_the_newest_tick(client, store):

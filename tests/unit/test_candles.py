@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bcx.candles import Candle, combine, decode_candle, encode_candle, interval_ms, rollup
-from bcx.tick import Tick
+from bcx.candles import Candle, RunningCandle, bucket_start, combine, decode_candle, encode_candle, interval_ms, rollup
+from bcx.tick import Tick, iso_to_ms
 
 MINUTE = 60_000
 
@@ -108,3 +108,40 @@ def test_combine_to_the_same_width_keeps_each_candle_as_it_is():
     merged = combine(minutes, MINUTE)
     assert merged == minutes and all(a is b for a, b in zip(merged, minutes, strict=True))
     assert combine([Candle(30_000, "1", "1", "1", "1", "1.0", 1)], MINUTE) == [Candle(0, "1", "1", "1", "1", "1.0", 1)]
+
+
+# Times within one minute, few of them and few prices, so that equal times (ordered by trade id) and equal extremes
+# written differently ("5" and "5.00": the first trade's text is kept) are common.
+same_minute_trades = st.lists(
+    st.tuples(st.integers(0, 5), st.sampled_from(["5", "5.00", "4.5", "6.10", "6.1"]), st.sampled_from(["0.1", None])),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(same_minute_trades, st.randoms())
+def test_a_running_candle_in_any_order_is_the_rollup_of_its_trades(rows, order):
+    ticks = [tick(MINUTE + t, i, price, size) for i, (t, price, size) in enumerate(rows)]
+    order.shuffle(ticks)
+    running = RunningCandle(MINUTE)
+    for one in ticks[: len(ticks) // 2]:
+        running.add(one)
+    extended = running.copy()  # what a kept bucket does: the copy takes the rest, the kept one stays as it was
+    for one in ticks[len(ticks) // 2 :]:
+        extended.add(one)
+    assert extended.candle() == rollup(ticks, MINUTE)[0]
+    if len(ticks) > 1:
+        assert running.candle() == rollup(ticks[: len(ticks) // 2], MINUTE)[0]
+
+
+@pytest.mark.parametrize(
+    ("moment", "monday"),
+    [
+        ("2026-11-30T00:00:00Z", "2026-11-30T00:00:00Z"),  # a Monday, at its first millisecond
+        ("2026-11-29T23:59:59.999Z", "2026-11-23T00:00:00Z"),  # the Sunday before: the week before
+        ("1970-01-01T00:00:00Z", "1969-12-29T00:00:00Z"),  # the epoch was a Thursday
+    ],
+)
+def test_weeks_start_on_monday_utc(moment, monday):
+    assert bucket_start(iso_to_ms(moment), interval_ms("1w")) == iso_to_ms(monday)
+    assert bucket_start(iso_to_ms(moment), interval_ms("1d")) % interval_ms("1d") == 0
