@@ -192,17 +192,15 @@ def demo(tmp_path_factory):
     env = {"XDG_RUNTIME_DIR": str(folder), "PATH": str(Path(bcx_command("bcx")).parent)}
     try:
         up, lines = start_bcx_up(
-            processes, "--config", str(conf), "--replay", str(recording), "--history", "30m", env=env
+            processes, "--config", str(conf), "--replay", str(recording), "--history", "30m", env=env, timeout=120
         )
         base = demo.base = re.search(r"(http://\S+?)/ ", lines[-1]).group(1)
-
-        def caught_up():  # the history before now is in: every series' newest tick is recent, alerts fired
-            answer = get_json(f"{base}/api/v1.0/products")
-            now = time.time() * 1000
-            recent = answer and all(p["last"] and now - p["last"]["time"] < 60_000 for p in answer["products"])
-            return recent and demo.api("alerts?limit=1")["alerts"]
-
-        wait_for(caught_up, timeout=120, what="the demo's history to be recorded")
+        # the URL comes once the history before now is in: every series' newest tick is recent at once, so the
+        # first page shows no stale banner and no partial range
+        assert any(line.startswith("loading the demo's 30 min of history") for line in lines), lines
+        answer, now = get_json(f"{base}/api/v1.0/products"), time.time() * 1000
+        assert answer["products"] and all(now - p["last"]["time"] < 60_000 for p in answer["products"]), answer
+        wait_for(lambda: demo.api("alerts?limit=1")["alerts"], what="the demo's alerts")
         yield demo
         up.terminate()
         up.wait(timeout=60)
