@@ -410,7 +410,8 @@ def test_url_state_survives_a_reload_and_the_keyboard_moves_the_chart(demo, chro
 
 
 # The page's pure modules, imported by the page itself: exact string work and the indicators' arithmetic.
-MODULES = """Promise.all(['format', 'indicators', 'url'].map((m) => import(`./static/js/${m}.js`))).then(([f, i, u]) =>
+MODULES = """Promise.all(['format', 'indicators', 'url', 'page'].map((m) => import(`./static/js/${m}.js`))).then(
+  ([f, i, u, p]) =>
   JSON.stringify({
     pad: [f.padTo('3486.7', 2), f.padTo('97250.10000000', 2), f.padTo('5', 1)],
     precision: [f.precisionOf(['97259.01000000', '97259.10000000']), f.precisionOf(['3486.7', '3486.75']),
@@ -422,6 +423,7 @@ MODULES = """Promise.all(['format', 'indicators', 'url'].map((m) => import(`./st
     series: [u.findSeries('ETH-usd', ['coinbase:ETH-USD']), u.findSeries('KRAKEN:btc-usd', ['kraken:BTC-USD']),
       u.findSeries('x', ['coinbase:ETH-USD'])],
     indicators: u.parseIndicators('SMA20,ema,vwap,bogus,sma1'),
+    intervals: p.servedIntervals(['1w', '1m', '4h', '2h', '1d', '15m', '1h', '5m', '6h']),
   }))"""
 
 
@@ -437,6 +439,8 @@ def test_the_page_modules_format_exactly_and_compute_the_indicators(demo, chromi
     assert found["spread"] == [[2000, 1], [3000, 0.5]]  # from the second both have a price
     assert found["series"] == ["coinbase:ETH-USD", "kraken:BTC-USD", None]
     assert found["indicators"] == {"sma": 2, "ema": 50, "vwap": True}  # bounded periods, a bare one its default
+    # what /candles offers, finest first; an interval the page cannot draw live (2h) is left out
+    assert found["intervals"] == ["1m", "5m", "15m", "1h", "4h", "6h", "1d", "1w"]
     assert chromium.errors() == []
 
 
