@@ -4,7 +4,8 @@ Uses the configured Redis, or starts an embedded redis-server when none answers 
 always used as it is: never replaced by an embedded server); with `--replay FILE` the
 tracker is fed by `bcx-replay` instead of the live exchange: by default as a live demo (the file shifted to end now,
 the `--history` before now sent at once, then looping in real time, plus a few demo alert rules so the chart shows
-alerts at once), or with `--speed N` played from its own times N times faster. bcx-replay runs as a process and
+alerts at once; the chart's URL is printed once that history is stored: bcx.up_history), or with `--speed N`
+played from its own times N times faster. bcx-replay runs as a process and
 says on its standard output which series it plays and where each exchange's feed is: this core package imports no
 daemon's package. Every daemon runs in its own session so that
 Ctrl-C reaches only `bcx up`, which then stops them in order (tracker first, so it flushes; Redis last)
