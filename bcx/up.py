@@ -4,7 +4,8 @@ Uses the configured Redis, or starts an embedded redis-server when none answers 
 always used as it is: never replaced by an embedded server); with `--replay FILE` the
 tracker is fed by `bcx-replay` instead of the live exchange: by default as a live demo (the file shifted to end now,
 the `--history` before now sent at once, then looping in real time, plus a few demo alert rules so the chart shows
-alerts at once), or with `--speed N` played from its own times N times faster. bcx-replay runs as a process and
+alerts at once; the chart's URL is printed once that history is stored: bcx.up_history), or with `--speed N`
+played from its own times N times faster. bcx-replay runs as a process and
 says on its standard output which series it plays and where each exchange's feed is: this core package imports no
 daemon's package. Every daemon runs in its own session so that
 Ctrl-C reaches only `bcx up`, which then stops them in order (tracker first, so it flushes; Redis last)
@@ -36,8 +37,8 @@ from pathlib import Path
 
 import redis
 
-from bcx import up_state
-from bcx.config import Config, RedisConfig, find_config, new_parser
+from bcx import up_history, up_state
+from bcx.config import Config, RedisConfig, find_config, load_config, new_parser
 from bcx.connection import connect, describe
 from bcx.converters import positive_duration, replay_speed
 from bcx.daemon import Stopper, arg_type, load_or_exit
@@ -185,6 +186,7 @@ class Suite:
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.redis: EmbeddedRedis | None = None
+        self.replay_started_ms = 0.0  # wall clock: a live demo's history ends about then
 
     def start(self, name: str, args: list[str], **popen) -> subprocess.Popen:
         process = subprocess.Popen(args, start_new_session=True, preexec_fn=die_with_parent, **popen)
@@ -235,14 +237,13 @@ def run(args: argparse.Namespace) -> int:
                 for name in ("tracker", "watcher", "web"):
                     pidfile = os.path.join(workdir, f"bcx-{name}.pid")  # where `bcx status` looks (up_state)
                     suite.start(name, [*command(f"bcx-{name}"), "--config", run_config, "--pidfile", pidfile])
-                web = overrides["web"]
-                print(f"BCX is up: chart at http://{web['host']}:{web['port']}/  (Ctrl-C stops everything)", flush=True)
-                if args.replay and args.speed is None:
-                    print(
-                        "the replay's history before now is recorded first: the chart is complete in a minute or so",
-                        flush=True,
-                    )
-                result = supervise(suite, stopper)
+                if args.replay and args.speed is None and not history_loaded(args, run_config, suite, stopper):
+                    result = 1 if suite.exited() else 0
+                else:
+                    web = overrides["web"]
+                    url = f"http://{web['host']}:{web['port']}/"
+                    print(f"BCX is up: chart at {url}  (Ctrl-C stops everything)", flush=True)
+                    result = supervise(suite, stopper)
         finally:
             if state is not None:
                 up_state.withdraw(state)
@@ -306,6 +307,7 @@ def cluster_answers(config: RedisConfig) -> bool:
 
 def start_replay(suite: Suite, path: str, speed: str | None, history_s: float) -> Replay:
     """bcx-replay as a process: with a speed, the file from its own times; without, the live demo (--end-now)."""
+    suite.replay_started_ms = time.time() * 1000
     pace = ["--speed", speed] if speed is not None else ["--end-now", "--history", f"{int(history_s)}s"]
     process = suite.start(
         "replay", [*command("bcx-replay"), path, "--port", "0", *pace], stdout=subprocess.PIPE, text=True
@@ -314,6 +316,25 @@ def start_replay(suite: Suite, path: str, speed: str | None, history_s: float) -
     if not LISTENING.search(line):
         raise SystemExit(f"bcx up: bcx-replay did not start ({line.strip() or 'no output'})")
     return read_replay_description(iter(process.stdout.readline, ""))
+
+
+def history_loaded(args: argparse.Namespace, run_config: str, suite: Suite, stopper: Stopper) -> bool:
+    """The live demo: the chart's URL is shown once the history before now is stored (bcx.up_history), so the
+    first page a user opens is complete; False when stopped, or a daemon died, meanwhile."""
+    config = load_config(run_config)
+    hours = f"{args.history / 3600:g} h" if args.history >= 3600 else f"{args.history / 60:g} min"
+    print(f"loading the demo's {hours} of history before now; the chart's URL follows once it is in", flush=True)
+    loaded = up_history.wait_for_history(
+        config,
+        list(config.tracker.products),
+        args.history,
+        suite.replay_started_ms,
+        keep_waiting=lambda: not stopper.stopping and not suite.exited(),
+        say=lambda line: print(line, flush=True),
+    )
+    for name, code in suite.exited():
+        print(f"bcx up: {name} exited with {code}; stopping the others", file=sys.stderr, flush=True)
+    return loaded
 
 
 def supervise(suite: Suite, stopper: Stopper) -> int:

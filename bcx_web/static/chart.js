@@ -10,7 +10,7 @@
 // window.bcx exposes the page's state for people debugging it and for the browser test.
 import { backoff, getJSON, retrying } from "./js/api.js";
 import { checkStale, extendCandle, loadTape, stream } from "./js/live.js";
-import { $, MIN, RANGES, WIDTH, autoInterval, learnPrecision, newestTime, precision, sameAsset, state, status, view } from "./js/page.js";
+import { $, MIN, RANGES, WIDTH, autoInterval, learnPrecision, newestTime, precision, sameAsset, servedIntervals, state, status, view } from "./js/page.js";
 import { addAlertItem, renderProducts, renderQuote, renderTape } from "./js/panels.js";
 import { readURL, writeURL } from "./js/url.js";
 import { drawAlerts, drawIndicators, loadCandles, loadExchanges, loadLines, loadMany, loadOlder, showLegend } from "./js/views.js";
@@ -201,8 +201,8 @@ async function loadApiFacts() {
   try {
     const doc = await getJSON("openapi.json");
     const param = doc.paths["/api/v1.0/candles/{product}"].get.parameters.find((p) => p.name === "interval");
-    const served = param.schema.enum.filter((i) => WIDTH[i]);
-    if (served.length) state.intervals = served.sort((a, b) => WIDTH[a] - WIDTH[b]);
+    const served = servedIntervals(param.schema.enum);
+    if (served.length) state.intervals = served;
     $("analytics-link").hidden = !doc.paths["/analytics"];
   } catch (err) {
     // keep the fallback list, and no link

@@ -94,11 +94,13 @@ def start_replay(processes: Processes, path: Path, speed: str = "max") -> tuple[
     return process, match.group(1)
 
 
-def start_bcx_up(processes: Processes, *args: str, **popen) -> tuple[subprocess.Popen, list[str]]:
+def start_bcx_up(
+    processes: Processes, *args: str, timeout: float = TIMEOUT, **popen
+) -> tuple[subprocess.Popen, list[str]]:
     """`bcx up ARGS` with its stdout read here; returns once it printed "BCX is up", with the lines it printed."""
     up = processes.start("up", [bcx_command("bcx"), "up", *args], stdout=subprocess.PIPE, text=True, **popen)
     lines: list[str] = []
-    wait_for(lambda: lines.append(up.stdout.readline()) or "BCX is up" in lines[-1], what="bcx up to start")
+    wait_for(lambda: lines.append(up.stdout.readline()) or "BCX is up" in lines[-1], timeout, what="bcx up to start")
     return up, lines
 
 

@@ -192,17 +192,15 @@ def demo(tmp_path_factory):
     env = {"XDG_RUNTIME_DIR": str(folder), "PATH": str(Path(bcx_command("bcx")).parent)}
     try:
         up, lines = start_bcx_up(
-            processes, "--config", str(conf), "--replay", str(recording), "--history", "30m", env=env
+            processes, "--config", str(conf), "--replay", str(recording), "--history", "30m", env=env, timeout=120
         )
         base = demo.base = re.search(r"(http://\S+?)/ ", lines[-1]).group(1)
-
-        def caught_up():  # the history before now is in: every series' newest tick is recent, alerts fired
-            answer = get_json(f"{base}/api/v1.0/products")
-            now = time.time() * 1000
-            recent = answer and all(p["last"] and now - p["last"]["time"] < 60_000 for p in answer["products"])
-            return recent and demo.api("alerts?limit=1")["alerts"]
-
-        wait_for(caught_up, timeout=120, what="the demo's history to be recorded")
+        # the URL comes once the history before now is in: every series' newest tick is recent at once, so the
+        # first page shows no stale banner and no partial range
+        assert any(line.startswith("loading the demo's 30 min of history") for line in lines), lines
+        answer, now = get_json(f"{base}/api/v1.0/products"), time.time() * 1000
+        assert answer["products"] and all(now - p["last"]["time"] < 60_000 for p in answer["products"]), answer
+        wait_for(lambda: demo.api("alerts?limit=1")["alerts"], what="the demo's alerts")
         yield demo
         up.terminate()
         up.wait(timeout=60)
@@ -400,19 +398,21 @@ def test_url_state_survives_a_reload_and_the_keyboard_moves_the_chart(demo, chro
     assert chromium.eval("bcx.debug.scaleMode()") == 1  # logarithmic
     assert state["url"] == url
 
+    # the time axis ends at the first and the newest bar (chartview.js): zoom in, so there is room to scroll back
     before = visible(chromium)
-    key(chromium, "ArrowLeft")
-    moved = wait_for(lambda: (r := visible(chromium))["to"] < before["to"] and r, what="the arrow to scroll back")
     key(chromium, "+")
-    span = moved["to"] - moved["from"]
-    wait_for(lambda: (r := visible(chromium))["to"] - r["from"] < span, what="+ to zoom in")
+    span = before["to"] - before["from"]
+    zoomed = wait_for(lambda: (r := visible(chromium))["to"] - r["from"] < span and r, what="+ to zoom in")
+    key(chromium, "ArrowLeft")
+    wait_for(lambda: visible(chromium)["to"] < zoomed["to"], what="the arrow to scroll back")
     key(chromium, "Escape")
     wait_for(lambda: visible(chromium)["to"] >= before["to"] - 1, what="Esc to show everything again")
     assert chromium.errors() == []
 
 
 # The page's pure modules, imported by the page itself: exact string work and the indicators' arithmetic.
-MODULES = """Promise.all(['format', 'indicators', 'url'].map((m) => import(`./static/js/${m}.js`))).then(([f, i, u]) =>
+MODULES = """Promise.all(['format', 'indicators', 'url', 'page'].map((m) => import(`./static/js/${m}.js`))).then(
+  ([f, i, u, p]) =>
   JSON.stringify({
     pad: [f.padTo('3486.7', 2), f.padTo('97250.10000000', 2), f.padTo('5', 1)],
     precision: [f.precisionOf(['97259.01000000', '97259.10000000']), f.precisionOf(['3486.7', '3486.75']),
@@ -424,6 +424,7 @@ MODULES = """Promise.all(['format', 'indicators', 'url'].map((m) => import(`./st
     series: [u.findSeries('ETH-usd', ['coinbase:ETH-USD']), u.findSeries('KRAKEN:btc-usd', ['kraken:BTC-USD']),
       u.findSeries('x', ['coinbase:ETH-USD'])],
     indicators: u.parseIndicators('SMA20,ema,vwap,bogus,sma1'),
+    intervals: p.servedIntervals(['1w', '1m', '4h', '2h', '1d', '15m', '1h', '5m', '6h']),
   }))"""
 
 
@@ -439,6 +440,8 @@ def test_the_page_modules_format_exactly_and_compute_the_indicators(demo, chromi
     assert found["spread"] == [[2000, 1], [3000, 0.5]]  # from the second both have a price
     assert found["series"] == ["coinbase:ETH-USD", "kraken:BTC-USD", None]
     assert found["indicators"] == {"sma": 2, "ema": 50, "vwap": True}  # bounded periods, a bare one its default
+    # what /candles offers, finest first; an interval the page cannot draw live (2h) is left out
+    assert found["intervals"] == ["1m", "5m", "15m", "1h", "4h", "6h", "1d", "1w"]
     assert chromium.errors() == []
 
 

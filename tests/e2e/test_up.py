@@ -92,3 +92,28 @@ def test_children_die_with_bcx_up_even_when_it_is_killed(tmp_path, processes):
     finally:
         for pid in processes_mentioning(str(tmp_path)):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_the_demo_shows_its_url_only_once_the_history_is_in_and_ctrl_c_meanwhile_stops_everything(tmp_path, processes):
+    config = tmp_path / "bcx.conf"
+    config.write_text(f"[redis]\nurl = redis://127.0.0.1:{free_port()}/0\n[web]\nport = {free_port()}\n")
+    try:
+        up = processes.start(
+            "up",
+            [bcx_command("bcx"), "up", "--config", str(config), "--replay", str(SAMPLE)],  # the live demo, a day
+            stdout=subprocess.PIPE,
+            text=True,
+            env=isolated_env(tmp_path),
+            start_new_session=True,
+        )
+        lines: list[str] = []
+        wait_for(lambda: lines.append(up.stdout.readline()) or "history before now" in lines[-1], what="loading")
+        assert lines[-1].startswith("loading the demo's 24 h of history before now; the chart's URL follows")
+        os.killpg(up.pid, signal.SIGINT)  # Ctrl-C while the history loads
+        rest = up.stdout.read()
+        assert up.wait(timeout=60) == 0
+        assert "BCX is up" not in rest and "BCX stopped" in rest, rest
+        wait_for(lambda: processes_mentioning(str(tmp_path)) == [], what="every child of bcx up to exit")
+    finally:
+        for pid in processes_mentioning(str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+from bcx import up_history
 from bcx.config import load_config
 from bcx.up import Replay, demo_rules, first_prices, read_replay_description, replay_overrides, write_run_config
 
@@ -55,3 +56,16 @@ def test_first_prices_reads_coinbase_tickers_of_a_gzipped_recording(tmp_path):
     with gzip.open(path, "wt") as handle:
         handle.write("\n".join(lines) + "\n")
     assert first_prices(str(path)) == {"coinbase:ETH-USD": "3480.10"}
+
+
+def test_the_demo_history_is_in_when_every_series_is_current_and_its_progress_is_the_slowest_series():
+    now = 1_000_000_000.0
+    latest = {"coinbase:BTC-USD": now - 1_000, "kraken:BTC-USD": now - 61_000, "binance:BTC-USDT": None}
+    assert up_history.current(latest, now) == ["coinbase:BTC-USD"]
+    start, end = now - 100_000, now
+    assert up_history.progress(latest, start, end) == 0.0  # one series has no tick yet
+    latest["binance:BTC-USDT"] = start + 25_000
+    assert up_history.progress(latest, start, end) == 0.25
+    assert up_history.progress({"a": end + 5_000}, start, end) == 1.0
+    line = up_history.progress_line(latest, start, end, now, 12.4)
+    assert line == "loading the demo's history: 25%, 1 of 3 series current (12 s)"

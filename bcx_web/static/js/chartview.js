@@ -18,7 +18,9 @@ function themeOptions() {
   return {
     layout: { background: { color: cssVar("--bg") }, textColor: cssVar("--fg"), panes: { separatorColor: cssVar("--border") } },
     grid: { vertLines: { color: cssVar("--grid") }, horzLines: { color: cssVar("--grid") } },
-    timeScale: { borderColor: cssVar("--border"), timeVisible: true, secondsVisible: false, tickMarkFormatter: tickMark },
+    // The edges at the first and the newest bar: only then does the chart move the labels there inside the axis
+    // (else the first one is cut in half, "7:00" shown as ":00"); nothing lies beyond those bars to scroll to anyway.
+    timeScale: { borderColor: cssVar("--border"), timeVisible: true, secondsVisible: false, tickMarkFormatter: tickMark, fixLeftEdge: true, fixRightEdge: true },
     rightPriceScale: { borderColor: cssVar("--border"), scaleMargins: { top: 0.14, bottom: 0.08 } }, // room for the legend
     localization: { timeFormatter: (time) => `${day(time * 1000)} ${clock(time * 1000, true)}` },
   };

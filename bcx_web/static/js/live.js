@@ -9,10 +9,11 @@ import { drawIndicators, showLegend } from "./views.js";
 // on reload); the indicators follow without asking the server for the range again.
 export function extendCandle(tick) {
   const width = WIDTH[state.interval];
-  const start = tick.time - (tick.time % width);
   const rows = state.candles;
   const last = rows[rows.length - 1];
-  if (start < last[0]) return;
+  if (tick.time < last[0]) return;
+  // on the grid of the server's own buckets (a week need not start where the epoch's weeks do)
+  const start = last[0] + Math.floor((tick.time - last[0]) / width) * width;
   const price = tick.price, size = tick.size || "0";
   if (start === last[0]) {
     if (+price > +last[2]) last[2] = price;

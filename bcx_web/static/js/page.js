@@ -6,7 +6,7 @@ import { precisionOf } from "./format.js";
 export const MIN = 60e3, HOUR = 3600e3, DAY = 86400e3;
 export const RANGES = { "1h": HOUR, "1d": DAY, "1w": 7 * DAY, "1M": 30 * DAY, all: null };
 export const WIDTH = { "1m": MIN, "5m": 5 * MIN, "15m": 15 * MIN, "1h": HOUR, "4h": 4 * HOUR, "6h": 6 * HOUR, "1d": DAY, "1w": 7 * DAY };
-export const FALLBACK_INTERVALS = ["1m", "5m", "15m", "1h", "6h", "1d"]; // when the API does not list its own
+export const FALLBACK_INTERVALS = ["1m", "5m", "15m", "1h", "6h", "1d"]; // when the API does not list its own (4h, 1w: only when offered)
 const CANDLES_PER_RANGE = 300; // the auto interval: the finest that keeps a range within about this many candles
 export const PAGE = 300; // candles per scroll-back load
 export const STALE_S = 60;
@@ -58,6 +58,11 @@ export function precision(id) {
 
 export function learnPrecision(id, prices) {
   state.precision[id] = precisionOf(prices.filter(Boolean), state.precision[id] ?? 0);
+}
+
+// The intervals /candles offers that the page knows the width of, finest first (the server's order may differ).
+export function servedIntervals(offered) {
+  return offered.filter((i) => WIDTH[i]).sort((a, b) => WIDTH[a] - WIDTH[b]);
 }
 
 export function autoInterval() {
