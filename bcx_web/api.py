@@ -36,6 +36,13 @@ ALERT_BLOCK_MS = 1000  # below the Redis socket timeout, so a quiet stream never
 TICK_POLL_S = 0.5
 
 
+def stream_wait_s(most_s: float) -> float:
+    """How long one poll of a stream may wait: at most `most_s`, and never past the next heartbeat, so a stream
+    keeps its heartbeat and ends on time however short `[web] sse_heartbeat` is."""
+    heartbeat = get_config().web.sse_heartbeat
+    return min(most_s, heartbeat) if heartbeat > 0 else most_s
+
+
 def get_config() -> Config:
     return current_app.config["BCX_CONFIG"]
 
@@ -281,7 +288,9 @@ def alert_stream() -> Response:
     cursor = [since or alerts.last_id(conn, prefix)]
 
     def poll() -> list[str]:
-        found = alerts.wait_for_alerts(conn, prefix, cursor[0], ALERT_BLOCK_MS)
+        found = alerts.wait_for_alerts(
+            conn, prefix, cursor[0], max(1, int(stream_wait_s(ALERT_BLOCK_MS / 1000) * 1000))
+        )
         if found:
             cursor[0] = found[-1].id or cursor[0]
         return [sse.event(alert_dict(a), a.id, "alert") for a in found]
@@ -303,7 +312,7 @@ def tick_stream() -> Response:
             waiter = TickWaiter(current_app.extensions["redis"], get_config().redis.prefix)
         found = new_ticks(store, cursors, now_ms() + int(get_config().tracker.max_clock_skew * 1000))
         if not found:
-            waiter.wait(TICK_POLL_S)
+            waiter.wait(stream_wait_s(TICK_POLL_S))
         return [sse.event({**split(t.product).as_dict(), **t.as_dict()}, name="tick") for t in found]
 
     def close() -> None:

@@ -15,6 +15,7 @@ import requests
 from bcx.config import load_config, packaged_default
 from bcx.embedded import free_port
 from bcx.tick import Tick, iso_to_ms
+from bcx_web.api import ALERT_BLOCK_MS, TICK_POLL_S, stream_wait_s
 from bcx_web.app import create_app
 from bcx_web.cli import main
 
@@ -332,3 +333,10 @@ def wait_for_json(url: str, process: subprocess.Popen, timeout: float) -> dict:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+@pytest.mark.parametrize(("heartbeat", "alerts_s", "ticks_s"), [(15.0, 1.0, 0.5), (0.1, 0.1, 0.1), (0.0, 1.0, 0.5)])
+def test_a_stream_poll_never_waits_past_the_next_heartbeat(config, heartbeat, alerts_s, ticks_s):
+    app = create_app(replace(config, web=replace(config.web, sse_heartbeat=heartbeat)), {"TESTING": True})
+    with app.app_context():
+        assert (stream_wait_s(ALERT_BLOCK_MS / 1000), stream_wait_s(TICK_POLL_S)) == (alerts_s, ticks_s)
