@@ -52,6 +52,17 @@ def test_a_missing_replay_file_and_a_bad_speed_are_refused_before_anything_start
     assert processes_mentioning(str(tmp_path)) == []
 
 
+def test_no_redis_and_no_redis_server_to_start_is_one_line_not_a_traceback(tmp_path):
+    config = tmp_path / "bcx.conf"
+    config.write_text(f"[redis]\nurl = redis://127.0.0.1:{free_port()}/0\n")
+    env = {**isolated_env(tmp_path), "BCX_REDIS_BIN_DIR": str(tmp_path)}  # a folder without redis-server
+    up = subprocess.run(
+        [bcx_command("bcx"), "up", "--config", str(config)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert up.returncode == 1 and "Traceback" not in up.stderr
+    assert "bcx up: no Redis answered at" in up.stderr and "pip install 'bcx[embedded]'" in up.stderr
+
+
 def test_other_commands_find_bcx_up_and_hup_stops_everything(tmp_path, processes):
     web_port = free_port()
     config = tmp_path / "bcx.conf"
