@@ -17,7 +17,9 @@ setup(
         "bcx_web": ["static/*", "static/vendor/*"],
     },
     install_requires=[
-        "redis[hiredis]>=5.3",  # ConnectionPool.get_connection() without a command name (bcx.chunks.add_each)
+        # bcx.chunks.add_each sends script calls on one pooled connection and reads the replies after
+        # (get_connection() without a command name: 5.3+; send_command/read_response); test_store.py guards it
+        "redis[hiredis]>=5.3,<9",
         # FramedWebSocket reads through websocket-client's `_recv` (tests/integration/test_contracts.py guards it)
         "websocket-client>=1.9,<1.10",
         "orjson>=3.9",
