@@ -16,8 +16,12 @@ sizes as strings; a klines row `[open_time, open, high, low, close, volume, clos
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
 
 from bcx.candles import Candle
 from bcx.series import split
@@ -25,7 +29,7 @@ from bcx.tick import Tick
 from bcx_tracker.binance import native_symbol
 from bcx_tracker.exchange import decimal_text
 from bcx_tracker.gaps import Gap
-from bcx_tracker.rest import PacedRest, RestError, retry_after
+from bcx_tracker.rest import PacedRest, RestError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,17 @@ def weight_wait(headers: Mapping[str, str], now_s: float) -> float:
     except ValueError:
         return 0.0
     return 60.0 - now_s % 60 if used >= WEIGHT_HIGH else 0.0
+
+
+def ban_length(headers: Mapping[str, str]) -> float | None:
+    """The seconds a 418's `Retry-After` gives (delta seconds or an HTTP date, read by urllib3), None without one."""
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return Retry().parse_retry_after(value)
+    except InvalidHeader:
+        return None
 
 
 class BinanceRest(PacedRest):
@@ -74,12 +89,12 @@ class BinanceRest(PacedRest):
         return body
 
     def _banned(self, exc: RestError) -> None:
-        seconds = retry_after(exc.headers, float("inf"))
-        self.banned_until = self.clock() + seconds
+        seconds = ban_length(exc.headers)
+        self.banned_until = self.clock() + (math.inf if seconds is None else seconds)
         log.error(
             "%s: REST banned this address (HTTP 418: too many requests after a 429); no more REST requests %s: %s",
             self.exchange,
-            "until a restart" if seconds == float("inf") else f"for {seconds:.0f}s",
+            "until a restart" if seconds is None else f"for {seconds:.0f}s",
             exc,
         )
 

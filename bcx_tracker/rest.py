@@ -49,16 +49,6 @@ class RestError(Exception):
         self.headers = headers or {}
 
 
-def retry_after(headers: Mapping[str, str], default: float) -> float:
-    """The seconds a `Retry-After` header asks to wait (the delta-seconds form), else `default`."""
-    value = headers.get("Retry-After", "")
-    try:
-        seconds = float(value)
-    except ValueError:
-        return default  # absent, or the HTTP-date form, which no exchange we speak to sends
-    return seconds if 0 <= seconds < 86400 else default
-
-
 def throttled_retry(pause: Pause) -> PausingRetry:
     """A 429 retried THROTTLED_RETRIES times; anything else (errors, other statuses) is the caller's at once: a
     backfill resumes where it stopped, and a 418 (Binance's ban) must not be asked again."""

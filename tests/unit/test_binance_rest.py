@@ -10,9 +10,9 @@ import pytest
 
 from bcx.candles import Candle
 from bcx.tick import Tick
-from bcx_tracker.binance_rest import WEIGHT_HIGH, BinanceRest, trade_tick, weight_wait
+from bcx_tracker.binance_rest import WEIGHT_HIGH, BinanceRest, ban_length, trade_tick, weight_wait
 from bcx_tracker.gaps import Gap
-from bcx_tracker.rest import RestError, retry_after
+from bcx_tracker.rest import RestError
 from tests.feedstub import FakeResponse, FakeSession
 
 SERIES = "binance:BTC-USDT"
@@ -93,11 +93,12 @@ def test_a_429_that_outlasted_the_retries_is_an_error_not_a_ban():
     assert len(rest.agg_trades(SERIES, 101)) == 10 and len(session.asked) == 2
 
 
-def test_retry_after_forms():
-    assert retry_after({"Retry-After": "12"}, 2.0) == 12.0
-    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 2.0) == 2.0
-    assert retry_after({}, 3.0) == 3.0
-    assert retry_after({"Retry-After": "-1"}, 3.0) == 3.0
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("12", 12.0), (None, None), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_a_bans_length_from_retry_after(header, expected):
+    assert ban_length({} if header is None else {"Retry-After": header}) == expected  # a date past is over now
 
 
 def test_418_stops_rest_and_says_so_loudly(caplog):

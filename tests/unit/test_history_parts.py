@@ -17,7 +17,7 @@ from bcx_tracker.exchange import ExchangeRest, TradesNotPaged
 from bcx_tracker.importer import Parsers, import_lines, recorded_products
 from bcx_tracker.kraken import Kraken
 from bcx_tracker.kraken_rest import TRADES_PER_PAGE, KrakenRest
-from bcx_tracker.rest import RestClient, retry_after
+from bcx_tracker.rest import RestClient
 from bcx_tracker.sample import recording_lines
 
 NOW = 1_790_000_000_000
@@ -66,13 +66,6 @@ def test_csv_and_json_lines_keep_exact_strings_and_empty_books():
     assert first == {"series": "coinbase:BTC-USD", "time": NOW, "trade_id": 1, "price": "100.10", "bid": None,
                      "ask": None, "size": "0.50"}  # fmt: skip
     assert export.filename("kraken:BTC-USD", "candles:1m", 1, 2, "csv") == "kraken_BTC-USD_candles-1m_1_2.csv"
-
-
-@pytest.mark.parametrize(
-    "header, expected", [("7", 7.0), ("0.5", 0.5), (None, 2.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 2.0), ("-3", 2.0)]
-)
-def test_retry_after_as_told(header, expected):
-    assert retry_after({} if header is None else {"Retry-After": header}, 2.0) == expected
 
 
 def test_a_walk_covers_the_span_of_its_trades_and_resumes_only_unfinished():
