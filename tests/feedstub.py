@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -19,6 +21,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
 from bcx.tick import Tick
+from bcx_tracker.backfill import TradeBackfiller
+from bcx_tracker.exchange import Exchange, ExchangeRest
+from bcx_tracker.feed import Feed
 
 CLOSE, SILENT = "close", "silent"
 
@@ -183,6 +188,27 @@ def stop(*workers) -> None:
         worker.stop(deadline)
     for worker in workers:
         assert worker.join()
+
+
+@dataclass
+class FeedRun:
+    feed: Feed
+    received: list[Tick] = field(default_factory=list)
+    backfilled: list[Tick] = field(default_factory=list)
+
+
+@contextmanager
+def feed_with_backfill(exchange: Exchange, url: str, rest: ExchangeRest, **options) -> Iterator[FeedRun]:
+    """A Feed of `exchange` on `url` (reconnecting after 1 s at most) whose gaps a TradeBackfiller fills from
+    `rest`: what each delivers lands in run.received and run.backfilled; both are stopped on the way out."""
+    backfilled: list[Tick] = []
+    backfiller = TradeBackfiller(rest, backfilled.append).start()
+    received: list[Tick] = []
+    feed = Feed(exchange, url, received.extend, reconnect_max=1, on_gap=backfiller.add, **options).start()
+    try:
+        yield FeedRun(feed, received, backfilled)
+    finally:
+        stop(feed, backfiller)
 
 
 def book(ticks: list[Tick], trade_id: int) -> tuple[str | None, str | None]:

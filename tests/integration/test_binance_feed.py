@@ -19,7 +19,6 @@ from bcx.config import load_config
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_tracker import feed as feed_module
-from bcx_tracker.backfill import TradeBackfiller
 from bcx_tracker.binance import Binance
 from bcx_tracker.binance_replay import BinanceReplay
 from bcx_tracker.binance_rest import BinanceRest
@@ -29,7 +28,7 @@ from bcx_tracker.framed_ws import FramedWebSocket
 from bcx_tracker.recorder import recording_line
 from bcx_tracker.replay import ReplayServer
 from bcx_tracker.tracker import Tracker
-from tests.feedstub import RestStub, stop, wait_for
+from tests.feedstub import RestStub, feed_with_backfill, stop, wait_for
 
 TIMEOUT = 10.0
 T0_MS = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
@@ -103,24 +102,16 @@ class BinanceRestStub(RestStub):
 
 
 def test_a_gap_filled_from_rest_and_pings_that_keep_the_connection(recording, fast_pings):
-    received: list[Tick] = []
-    backfilled: list[Tick] = []
     with ReplayServer(recording, speed=10) as replay, BinanceRestStub(range(1, 21)) as rest:
-        backfiller = TradeBackfiller(BinanceRest(rest.url), backfilled.append).start()
-        feed = Feed(
-            Binance(["BTC-USDT", "ETH-USDT"]),  # the recording holds no ETH-USDT: a silent stream, as on Binance
-            replay.url_for("binance"),
-            received.extend,
-            reconnect_max=1,
-            silence_timeout=0.8,  # no message comes after the file's end: only pings keep the connection
-            on_gap=backfiller.add,
-        ).start()
-        try:
+        binance_feed = Binance(["BTC-USDT", "ETH-USDT"])  # the recording holds no ETH-USDT: a silent stream, as there
+        # no message comes after the file's end: only pings keep the connection past the silence timeout
+        with feed_with_backfill(
+            binance_feed, replay.url_for("binance"), BinanceRest(rest.url), silence_timeout=0.8
+        ) as run:
+            received, backfilled, feed = run.received, run.backfilled, run.feed
             wait_for(lambda: len(received) == len(FEED_IDS) and len(backfilled) == len(MISSING), "feed and backfill")
             pongs = replay.pongs
             wait_for(lambda: replay.pongs >= pongs + 5, "five more pongs after the file's end")
-        finally:
-            stop(feed, backfiller)
 
     assert [t.trade_id for t in received] == FEED_IDS
     assert all((t.bid, t.ask) == (f"{t.trade_id}.00000000", f"{t.trade_id}.01000000") for t in received)

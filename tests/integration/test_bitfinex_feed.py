@@ -18,7 +18,6 @@ import pytest
 
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_tracker.backfill import TradeBackfiller
 from bcx_tracker.bitfinex import Bitfinex
 from bcx_tracker.bitfinex_replay import BitfinexReplay
 from bcx_tracker.bitfinex_rest import BitfinexRest
@@ -26,7 +25,7 @@ from bcx_tracker.exchanges import REPLAY_PROTOCOLS
 from bcx_tracker.feed import Feed
 from bcx_tracker.recorder import Recorder, recording_line
 from bcx_tracker.replay import ReplayServer
-from tests.feedstub import RestStub, book, stop, wait_for
+from tests.feedstub import RestStub, book, feed_with_backfill, stop, wait_for
 
 TIMEOUT = 10.0
 TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
@@ -116,25 +115,15 @@ class BitfinexRestStub(RestStub):
 
 def test_te_tu_once_heartbeats_and_a_sequence_gap_filled_from_rest(recording, lossy, tmp_path, monkeypatch):
     monkeypatch.setattr(BitfinexReplay, "heartbeat_every", 0.5)
-    received: list[Tick] = []
-    backfilled: list[Tick] = []
     recorder = Recorder(tmp_path / "recorded.jsonl")
     with ReplayServer(recording, speed=10) as replay, BitfinexRestStub(IDS) as rest:
-        backfiller = TradeBackfiller(BitfinexRest(rest.url), backfilled.append).start()
-        feed = Feed(
-            Bitfinex(["BTC-USD", "ETH-USD"]),  # the recording holds no ETH-USD: refused, BTC-USD goes on
-            replay.url_for("bitfinex"),
-            received.extend,
-            reconnect_max=1,
-            recorder=recorder,
-            silence_timeout=2.0,
-            on_gap=backfiller.add,
-        ).start()
-        try:
+        bitfinex_feed = Bitfinex(["BTC-USD", "ETH-USD"])  # the recording holds no ETH-USD: refused, BTC-USD goes on
+        with feed_with_backfill(
+            bitfinex_feed, replay.url_for("bitfinex"), BitfinexRest(rest.url), recorder=recorder, silence_timeout=2.0
+        ) as run:
+            received, backfilled, feed = run.received, run.backfilled, run.feed
             wait_for(lambda: len(received) == len(FEED_IDS) and backfilled, "feed and backfill")
             time.sleep(3.0)  # longer than the silence timeout: heartbeats must keep the connection
-        finally:
-            stop(feed, backfiller)
         recorder.close()
 
     assert [t.trade_id for t in received] == FEED_IDS  # te once, tu never; the snapshot oldest first

@@ -20,13 +20,12 @@ import pytest
 from bcx.store import TickStore
 from bcx.tick import Tick, iso_us
 from bcx_tracker import kraken
-from bcx_tracker.backfill import TradeBackfiller
 from bcx_tracker.feed import Feed
 from bcx_tracker.kraken import Kraken
 from bcx_tracker.kraken_rest import KrakenRest
 from bcx_tracker.recorder import Recorder, recording_line
 from bcx_tracker.replay import ReplayServer
-from tests.feedstub import book, stop, wait_for
+from tests.feedstub import book, feed_with_backfill, stop, wait_for
 
 TIMEOUT = 10.0
 TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
@@ -133,28 +132,18 @@ class KrakenRestStub:
 
 def test_acks_heartbeats_pings_and_a_gap_filled_from_rest(recording, tmp_path, monkeypatch):
     monkeypatch.setattr(kraken, "PING_EVERY", 0.5)
-    received: list[Tick] = []
-    backfilled: list[Tick] = []
     recorder = Recorder(tmp_path / "recorded.jsonl")
     with ReplayServer(recording, speed=10) as replay, KrakenRestStub(range(6, 21)) as rest:
-        backfiller = TradeBackfiller(KrakenRest(rest.url), backfilled.append).start()
-        feed = Feed(
-            Kraken(["BTC-USD", "ETH-USD"]),  # the recording holds no ETH-USD: refused, BTC-USD goes on
-            replay.url_for("kraken"),
-            received.extend,
-            reconnect_max=1,
-            recorder=recorder,
-            silence_timeout=2.0,
-            on_gap=backfiller.add,
-        ).start()
-        try:
+        kraken_feed = Kraken(["BTC-USD", "ETH-USD"])  # the recording holds no ETH-USD: refused, BTC-USD goes on
+        with feed_with_backfill(
+            kraken_feed, replay.url_for("kraken"), KrakenRest(rest.url), recorder=recorder, silence_timeout=2.0
+        ) as run:
+            received, backfilled, feed = run.received, run.backfilled, run.feed
             wait_for(lambda: len(received) == len(FEED_IDS) and len(backfilled) == len(MISSING), "feed and backfill")
             time.sleep(3.0)  # longer than the silence timeout: heartbeats must keep the connection
             messages = feed.stats.messages
             time.sleep(1.5)
             assert feed.stats.messages > messages  # heartbeats (and pongs) after the recording's end
-        finally:
-            stop(feed, backfiller)
         recorder.close()
 
     assert [t.trade_id for t in received] == FEED_IDS
