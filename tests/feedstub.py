@@ -24,6 +24,7 @@ from bcx.tick import Tick
 from bcx_tracker.backfill import TradeBackfiller
 from bcx_tracker.exchange import Exchange, ExchangeRest
 from bcx_tracker.feed import Feed
+from bcx_tracker.replay import ReplayServer
 
 CLOSE, SILENT = "close", "silent"
 
@@ -209,6 +210,30 @@ def feed_with_backfill(exchange: Exchange, url: str, rest: ExchangeRest, **optio
         yield FeedRun(feed, received, backfilled)
     finally:
         stop(feed, backfiller)
+
+
+def replayed_twice_across_a_drop(
+    recording, exchange: Exchange, ticks_a_pass: int, **options
+) -> tuple[Feed, list, list]:
+    """A Feed of `exchange` on bcx-replay playing `recording`; after one pass (`ticks_a_pass` ticks) the server stops,
+    dropping the connection, and a new one plays the file again on the same port: the feed reconnects by itself.
+    Returns the stopped feed, the ticks it delivered and the gaps it reported."""
+    received: list[Tick] = []
+    gaps: list = []
+    first = ReplayServer(recording, speed=10).start()
+    url = first.url_for(exchange.name)
+    feed = Feed(exchange, url, received.extend, reconnect_max=0.5, on_gap=gaps.append, **options).start()
+    second = None
+    try:
+        wait_for(lambda: len(received) == ticks_a_pass, "the first pass")
+        first.stop()  # closes the connection, and nothing listens for a moment
+        second = ReplayServer(recording, port=first.port, speed=10).start()
+        wait_for(lambda: len(received) == 2 * ticks_a_pass, "the pass after reconnecting")
+    finally:
+        stop(feed)
+        if second is not None:
+            second.stop()
+    return feed, received, gaps
 
 
 def book(ticks: list[Tick], trade_id: int) -> tuple[str | None, str | None]:

@@ -25,7 +25,7 @@ from bcx_tracker.exchanges import REPLAY_PROTOCOLS
 from bcx_tracker.feed import Feed
 from bcx_tracker.recorder import Recorder, recording_line
 from bcx_tracker.replay import ReplayServer
-from tests.feedstub import RestStub, book, feed_with_backfill, stop, wait_for
+from tests.feedstub import RestStub, book, feed_with_backfill, replayed_twice_across_a_drop, stop, wait_for
 
 TIMEOUT = 10.0
 TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
@@ -150,22 +150,12 @@ def test_te_tu_once_heartbeats_and_a_sequence_gap_filled_from_rest(recording, lo
 
 
 def test_a_dropped_connection_subscribes_again_with_new_chan_ids(recording, tmp_path):
-    received: list[Tick] = []
-    gaps = []
     recorder = Recorder(tmp_path / "recorded.jsonl")
-    first = ReplayServer(recording, speed=10).start()
-    adapter = Bitfinex(["BTC-USD"])
-    feed = Feed(adapter, first.url_for("bitfinex"), received.extend, 0.5, recorder, on_gap=gaps.append).start()
-    second = None
     try:
-        wait_for(lambda: len(received) == len(FEED_IDS), "the first pass")
-        first.stop()  # closes the connection, and nothing listens for a moment
-        second = ReplayServer(recording, port=first.port, speed=10).start()
-        wait_for(lambda: len(received) == 2 * len(FEED_IDS), "the pass after reconnecting")
+        feed, received, gaps = replayed_twice_across_a_drop(
+            recording, Bitfinex(["BTC-USD"]), len(FEED_IDS), recorder=recorder
+        )
     finally:
-        stop(feed)
-        if second is not None:
-            second.stop()
         recorder.close()
     assert feed.stats.reconnects >= 1
     assert [t.trade_id for t in received] == FEED_IDS + FEED_IDS  # the store keeps each trade once

@@ -25,7 +25,7 @@ from bcx_tracker.kraken import Kraken
 from bcx_tracker.kraken_rest import KrakenRest
 from bcx_tracker.recorder import Recorder, recording_line
 from bcx_tracker.replay import ReplayServer
-from tests.feedstub import book, feed_with_backfill, stop, wait_for
+from tests.feedstub import book, feed_with_backfill, replayed_twice_across_a_drop, stop, wait_for
 
 TIMEOUT = 10.0
 TRACKER = str(Path(sys.executable).parent / "bcx-tracker")
@@ -173,21 +173,7 @@ def test_acks_heartbeats_pings_and_a_gap_filled_from_rest(recording, tmp_path, m
 
 
 def test_a_dropped_connection_reconnects_and_the_feed_goes_on(recording):
-    received: list[Tick] = []
-    gaps = []
-    first = ReplayServer(recording, speed=10).start()
-    feed = Feed(Kraken(["BTC-USD"]), first.url_for("kraken"), received.extend, reconnect_max=0.5, on_gap=gaps.append)
-    feed.start()
-    second = None
-    try:
-        wait_for(lambda: len(received) == len(FEED_IDS), "the first pass")
-        first.stop()  # closes the connection, and nothing listens for a moment
-        second = ReplayServer(recording, port=first.port, speed=10).start()
-        wait_for(lambda: len(received) == 2 * len(FEED_IDS), "the pass after reconnecting")
-    finally:
-        stop(feed)
-        if second is not None:
-            second.stop()
+    feed, received, gaps = replayed_twice_across_a_drop(recording, Kraken(["BTC-USD"]), len(FEED_IDS))
     assert feed.stats.reconnects >= 1
     assert [t.trade_id for t in received] == FEED_IDS + FEED_IDS  # the store keeps each trade once
     assert [(gap.after, gap.upto) for gap in gaps] == [(10, 15)]  # the second pass is not newer: no new gap
