@@ -80,17 +80,62 @@ def encode_entries(ticks: Iterable[Tick]) -> str:
     lines = []
     for _, time_ms, trade_id, price, bid, ask, size, _ in ticks:
         form = _price_form(price)
-        bid_field = "" if bid is None else _book_offset(bid, form, -1)
-        ask_field = "" if ask is None else _book_offset(ask, form, 1)
+        quote = form[4]
+        if quote is not None:
+            below = None if bid is None else _units_from(bid, form, -1)
+            above = None if ask is None else _units_from(ask, form, 1)
+            if below is not None and above is not None and 0 <= below < _NEAR and 0 <= above < _NEAR:
+                quote += _ENDS[below * _NEAR + above]  # the usual book: one character
+            else:
+                quote = _quote_field(quote, bid, ask, below, above)
+        size_field = _size_field(size) if size else _NO_SIZE_FIELD
+        if quote is None or size_field is None:  # a number the compact member cannot hold: the separated one
+            lines.append(f"{time_ms} {_separated(trade_id, price, bid, ask, size)}")
+            continue
         high, low = divmod(trade_id, 1296)
-        trade = _base36_high(high) + _PAIRS36[low] if high > 0 else base36(trade_id)
-        lines.append(f"{time_ms} {trade};{form[2]};{bid_field};{ask_field};{_size_form(size)}")
+        trade = _base36_high(high) + _TRADE_TAILS[low] if high > 0 else _small_trade(trade_id)
+        lines.append(f"{time_ms} {trade}{size_field}{quote}")
     return "\n".join(lines)
+
+
+def _separated(trade_id: int, price: str, bid: str | None, ask: str | None, size: str | None) -> str:
+    """The member with `;` between its fields (issue 19's first format): what a tick whose numbers the compact
+    member cannot hold is written as, literal fields included."""
+    form = _price_form(price)
+    bid_field = "" if bid is None else _book_offset(bid, form, -1)
+    ask_field = "" if ask is None else _book_offset(ask, form, 1)
+    price_field = "=" + _checked_literal(price) if form[0] < 0 else base36(form[0]) + _DIGITS36[form[1]]
+    return f"{base36(trade_id)};{price_field};{bid_field};{ask_field};{_size_form(size)}"
 
 
 def decode_member(product: str, member: str | bytes, score: float) -> Tick:
     if isinstance(member, bytes):
         member = member.decode()
+    compact = _COMPACT.match(member)
+    if compact is None:
+        return _decode_separated(product, member, score)
+    trade, trade_end, size, size_end, price, price_end, book, book_end = compact.groups()
+    ends = _END_VALUES
+    units, decimals = divmod(int(price, 36) * _RADIX + ends[price_end] if price else ends[price_end], _DECIMALS)
+    book_value = int(book, 36) * _RADIX + ends[book_end] if book else ends[book_end]
+    if book_value < _NO_BOOK:
+        below, above = divmod(book_value, _NEAR)
+        bid, ask = _unscaled(units - below, decimals), _unscaled(units + above, decimals)
+    else:
+        bid, ask = _far_book(book_value, member[compact.end() :], units, decimals)
+    size_units, size_decimals = divmod(int(size, 36) * _RADIX + ends[size_end] if size else ends[size_end], _DECIMALS)
+    return Tick(
+        product,
+        int(score),
+        int(trade, 36) * 36 + ends[trade_end] if trade else ends[trade_end],
+        _unscaled(units, decimals),
+        bid,
+        ask,
+        None if size_decimals == _NO_DECIMALS else _unscaled(size_units, size_decimals),
+    )
+
+
+def _decode_separated(product: str, member: str, score: float) -> Tick:
     fields = member.split(SEPARATOR)
     if len(fields) != 5:
         return _decode_legacy(product, member, score)
@@ -132,6 +177,26 @@ _PLAIN = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\Z", re.ASCII)  # what _unsc
 _LITERAL = re.compile(r"[^;|\s=]+\Z")
 
 
+# The compact member's fields: base-36 digits, then one character of _ENDS that ends the field and carries its
+# last digit of base len(_ENDS) (its trade id's last base-36 digit, for the trade id). No character of a separated
+# member's separators, of the chunk script's entry lines or of a literal's `=` is among them (lua/chunk_add.lua
+# reads the trade id and the book from them).
+_ENDS = "!#$%&()*+,ABCDEFGHIJKLMNOPQRSTUVWXYZ./:<>?@[]^_`{}~"
+_END_VALUES = {end: value for value, end in enumerate(_ENDS)}
+_RADIX = len(_ENDS)
+_DECIMALS = 10  # a price's decimals (0-9) and a size's (0-8) share the field's value: value = units * 10 + decimals
+_NO_DECIMALS = _DECIMALS - 1  # a size's decimals of 9: no size
+_NO_SIZE_FIELD = _ENDS[_NO_DECIMALS]
+_NEAR = 7  # a bid and an ask 0-6 units of the price's last digit from it: one book value below 49 (one character)
+_NO_BOOK = _NEAR * _NEAR  # 49: neither a bid nor an ask (a REST backfill)
+_FAR = _NO_BOOK + 1  # 50 + 3 * zigzag(first offset) + (0: both, then the ask's field; 1: the bid only; 2: the ask only)
+_MAX_FAR = 1 << 40  # larger offsets: a separated member (the chunk script reads the book value as a double)
+_FIELD = f"([0-9a-z]*)([{re.escape(_ENDS)}])"
+# trade id, size, price, book value (then the ask's offset when the book is far: _quote_field()). No `\Z` and no
+# optional group: the match costs a third less, and a separated member fails at its first `;` or `|`.
+_COMPACT = re.compile(_FIELD * 4)
+
+
 def base36(number: int) -> str:
     if number < 0:
         raise ValueError(f"trade id {number} is negative")
@@ -142,15 +207,107 @@ def base36(number: int) -> str:
     return (_PAIRS36[number].lstrip("0") or "0") + text if text or number else "0"
 
 
+def _field(value: int) -> str:
+    """A compact member's field: value // 51 in base 36 (nothing for 0), then _ENDS[value % 51]."""
+    high, low = divmod(value, _RADIX)
+    return base36(high) + _ENDS[low] if high else _ENDS[low]
+
+
+def _field_value(digits: str, end: str) -> int:
+    return int(digits, 36) * _RADIX + _END_VALUES[end] if digits else _END_VALUES[end]
+
+
+def _trade_tail(low: int) -> str:
+    """The last two base-36 digits of a trade id (low = id % 1296) as its compact field's end: the last as an end."""
+    return _DIGITS36[low // 36] + _ENDS[low % 36]
+
+
+_TRADE_TAILS = [_trade_tail(low) for low in range(1296)]
+
+
+def _small_trade(trade_id: int) -> str:
+    """The compact field of a trade id below 1,296."""
+    if trade_id < 0:
+        raise ValueError(f"trade id {trade_id} is negative")
+    return _trade_tail(trade_id).lstrip("0")
+
+
+def _quote_field(price: str, bid: str | None, ask: str | None, below: int | None, above: int | None) -> str | None:
+    """A compact member's price and book fields (price: the compact price field; below and above: the bid's and
+    the ask's _units_from()), or None when the book cannot be held: a bid or ask written with other decimals than
+    the price's, or another way."""
+    if (bid is not None and below is None) or (ask is not None and above is None):
+        return None
+    if below is None and above is None:
+        book = _ENDS[_NO_BOOK]
+    elif below is None or above is None:
+        offset, side = (below, 1) if above is None else (above, 2)
+        book = _field(_FAR + 3 * _zigzag(offset) + side) if abs(offset) < _MAX_FAR else ""
+    elif 0 <= below < _NEAR and 0 <= above < _NEAR:
+        book = _ENDS[below * _NEAR + above]
+    elif abs(below) < _MAX_FAR and abs(above) < _MAX_FAR:
+        book = _field(_FAR + 3 * _zigzag(below)) + _field(_zigzag(above))
+    else:
+        book = ""
+    return price + book if book else None
+
+
+def _zigzag(number: int) -> int:
+    return 2 * number if number >= 0 else -2 * number - 1
+
+
+def _units_from(value: str, price: tuple, sign: int) -> int | None:
+    """A bid or ask as `sign * (value - price)` in units of the price's last digit (price: its _price_form()), or
+    None when the two are not written with the same decimals the usual way."""
+    units, decimals, price_whole, price_fraction, _ = price
+    whole, _, fraction = value.partition(".")
+    if whole == price_whole and len(fraction) == decimals and fraction.isdigit() and fraction.isascii():
+        return sign * (int(fraction) - price_fraction)  # the usual case: the price's whole part and decimals
+    if len(fraction) != decimals or not _PLAIN.match(value):
+        return None
+    return sign * (int(whole + fraction) - units)
+
+
+def _size_field(size: str) -> str | None:
+    """A compact member's size field, or None for a size written another way or with more than 8 decimals."""
+    whole, dot, fraction = size.partition(".")
+    if whole == "0" and dot and fraction.isdigit() and fraction.isascii() and len(fraction) < _NO_DECIMALS:
+        high, low = divmod(int(fraction) * _DECIMALS + len(fraction), _RADIX)  # the usual case: below 1
+        return base36(high) + _ENDS[low] if high else _ENDS[low]
+    if len(fraction) >= _NO_DECIMALS or not _PLAIN.match(size):
+        return None
+    return _field(int(whole + fraction) * _DECIMALS + len(fraction))
+
+
+def _far_book(value: int, rest: str, units: int, decimals: int) -> tuple:
+    """(bid, ask) of a book value of 49 or more (_quote_field()): none, one side, or both sides far apart (the
+    ask's offset is then the member's rest)."""
+    if value == _NO_BOOK:
+        return None, None
+    zigzag, side = divmod(value - _FAR, 3)
+    first = _unzigzag(zigzag)
+    if side == 1:
+        return _unscaled(units - first, decimals), None
+    if side == 2:
+        return None, _unscaled(units + first, decimals)
+    return _unscaled(units - first, decimals), _unscaled(units + _unzigzag(_field_value(rest[:-1], rest[-1])), decimals)
+
+
+def _unzigzag(number: int) -> int:
+    return number // 2 if number % 2 == 0 else -(number + 1) // 2
+
+
 @lru_cache(maxsize=16384)
-def _price_form(price: str) -> tuple[int, int, str, str, int]:
-    """(units, decimals, field, whole part, units of the fraction) of a price: a feed repeats its prices, so each
-    is worked out once. Units are -1 for a price written another way (its field is the literal)."""
+def _price_form(price: str) -> tuple[int, int, str, int, str | None]:
+    """(units, decimals, whole part, units of the fraction, compact member's field) of a price: a feed repeats its
+    prices, so each is worked out once. Units are -1 for a price written another way (leading zeros, an exponent,
+    more than 35 decimals), the compact field None for one the compact member cannot hold."""
     whole, _, fraction = price.partition(".")
     if len(fraction) >= len(_DIGITS36) or not _PLAIN.match(price):
-        return -1, -1, "=" + _checked_literal(price), "", 0
+        return -1, -1, "", 0, None
     units, decimals = int(whole + fraction), len(fraction)
-    return units, decimals, base36(units) + _DIGITS36[decimals], whole, int(fraction or 0)
+    compact = _field(units * _DECIMALS + decimals) if decimals < _DECIMALS else None
+    return units, decimals, whole, int(fraction or 0), compact
 
 
 @lru_cache(maxsize=1024)
@@ -159,9 +316,9 @@ def _base36_high(number: int) -> str:
     return base36(number)
 
 
-def _book_offset(value: str, price: tuple[int, int, str, str, int], sign: int) -> str:
+def _book_offset(value: str, price: tuple, sign: int) -> str:
     """A bid or ask against its trade's price (its _price_form()), in units of the price's last digit."""
-    units, decimals, _, price_whole, price_fraction = price
+    units, decimals, price_whole, price_fraction, _ = price
     whole, _, fraction = value.partition(".")
     if whole == price_whole and len(fraction) == decimals and fraction.isdigit() and fraction.isascii():
         return str(sign * (int(fraction) - price_fraction))  # the usual case: the price's whole part and decimals

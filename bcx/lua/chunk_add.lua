@@ -13,10 +13,9 @@
 -- at or below its score (the first chunk when it is older than all). A full chunk is split in two, never
 -- between two equal scores, so one timestamp always lives in exactly one chunk; in-order appends to a full
 -- chunk start a new one instead, so chunks fill up.
--- Mode `trade`: one trade, one entry: a member with the same trade id (the member's first field, ended by `;`, or
--- by `|` in members written before issue 19) at the same time is the same trade; the one that carries the book
--- (bid/ask: no empty bid and ask, `;;` or `||`) wins. Mode `replace`: one entry per score (a
--- candle bucket), the new member replacing whatever was there.
+-- Mode `trade`: one trade, one entry: a member with the same trade id at the same time is the same trade, whatever
+-- the formats of the two (trade_of); the one that carries the book (both a bid and an ask: has_book) wins. Mode
+-- `replace`: one entry per score (a candle bucket), the new member replacing whatever was there.
 local index, counter, written, latest = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, limit, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 -- The chunk the last entry went to, cached so that entries arriving in order cost no lookup.
@@ -74,8 +73,32 @@ local function locate(score)
   load_chunk(found[1], tonumber(found[2]), (#nxt > 0) and tonumber(nxt[2]) or nil)
 end
 
+-- Tick members (bcx/tick.py): compact ones are fields of base-36 digits each ended by one character of ENDS (trade
+-- id, size, price, book value, ...); separated ones have `;` between their fields, or `|` before issue 19.
+local ENDS = '!#$%&()*+,ABCDEFGHIJKLMNOPQRSTUVWXYZ./:<>?@[]^_`{}~'
+local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
+local end_value = {}
+for i = 1, #ENDS do end_value[string.sub(ENDS, i, i)] = i - 1 end
+local NO_BOOK, FAR = 49, 50 -- book values: below 49 both sides near the price; 50 + 3 * offset + (0 both, 1 bid, 2 ask)
+
+-- The trade id in base 36, as a separated member writes it: a compact member's first field ends with its last digit.
+local function trade_of(member)
+  local separated = string.match(member, '^([^;|]*)[;|]')
+  if separated then return separated end
+  local digits, last = string.match(member, '^([0-9a-z]*)(.)')
+  local value = end_value[last]
+  return digits .. string.sub(DIGITS, value + 1, value + 1)
+end
+
 local function has_book(member)
-  return not (string.find(member, ';;', 1, true) or string.find(member, '||', 1, true))
+  if string.find(member, '[;|]') then
+    return not (string.find(member, ';;', 1, true) or string.find(member, '||', 1, true))
+  end
+  local at = 1
+  for _ = 1, 3 do at = string.find(member, '[^0-9a-z]', at) + 1 end -- past the trade id, the size and the price
+  local digits, last = string.match(member, '^([0-9a-z]*)(.)', at)
+  local book = (digits ~= '' and tonumber(digits, 36) * #ENDS or 0) + end_value[last]
+  return book < NO_BOOK or (book >= FAR and (book - FAR) % 3 == 0)
 end
 
 -- An entry at or before the chunk's newest time: true when it must be written (new, or a richer copy of a stored
@@ -88,9 +111,9 @@ local function admit(score, member)
     cur_card = cur_card - replaced
     return true
   end
-  local id = string.match(member, '^[^;|]*')
+  local id = trade_of(member)
   for _, old in ipairs(redis.call('ZRANGEBYSCORE', cur_key, relative, relative)) do
-    if string.match(old, '^[^;|]*') == id then
+    if trade_of(old) == id then
       if old == member or has_book(old) or not has_book(member) then return false end
       redis.call('ZREM', cur_key, old)
       cur_card = cur_card - 1

@@ -60,6 +60,7 @@ def test_chunked_store_matches_model(redis_conn, batches, window):
     redis_conn.flushall()
     store = TickStore(redis_conn, "bcx", chunk_entries=8)
     model: dict[int, tuple[int, str]] = {}
+    booked: dict[int, bool] = {}  # trade id -> whether its stored copy carries the book
     for batch in batches:
         ticks = [varied_tick(1_700_000_000_000 + t, trade_id, book) for t, trade_id, book in batch]
         # One trade, one entry: a trade id seen again at its first time is the same trade, and the copy that
@@ -67,10 +68,12 @@ def test_chunked_store_matches_model(redis_conn, batches, window):
         new = 0
         for item in ticks:
             if item.trade_id not in model:
+                booked[item.trade_id] = item.bid is not None
                 model[item.trade_id] = (item.time_ms, encode_member(item))
                 new += 1
-            elif model[item.trade_id][0] == item.time_ms and item.bid and ";;" in model[item.trade_id][1]:
+            elif model[item.trade_id][0] == item.time_ms and item.bid and not booked[item.trade_id]:
                 model[item.trade_id] = (item.time_ms, encode_member(item))
+                booked[item.trade_id] = True
                 new += 1
         fresh = [item for item in ticks if model[item.trade_id][0] == item.time_ms]
         assert store.add(fresh) == new
@@ -90,15 +93,26 @@ def test_duplicate_writes_store_once_and_book_wins(redis_conn):
     assert stored(store, 0, 2000) == [(1000, encode_member(full))]
 
 
-def test_members_written_before_issue_19_read_back_and_count_as_the_same_trade(redis_conn):
+@pytest.mark.parametrize(
+    "members",
+    [
+        [  # as the store wrote them before issue 19: `|` between the fields, the price literal
+            (1000, "iw99|14.7775|225|285|4e2"),  # trade 881613, with the book
+            (1000, "iw9a|14.7775|||.5"),  # trade 881614, without it
+            (2000, "iw9b|6225.32000000|||6469797e8"),
+        ],
+        [  # as issue 19's first pass wrote them: `;` between the fields
+            (1000, "iw99;360v4;225;285;42"),
+            (1000, "iw9a;360v4;;;51"),
+            (2000, "iw9b;7xzjh9fk8;;;3uo4l8"),
+        ],
+    ],
+    ids=["bars", "semicolons"],
+)
+def test_members_of_older_formats_read_back_and_count_as_the_same_trade(redis_conn, members):
     store = TickStore(redis_conn, "bcx", chunk_entries=4)
     keys = store.keys(PRODUCT)
-    legacy = [  # as the store wrote them before: `|` between the fields, the price literal
-        (1000, "iw99|14.7775|225|285|4e2"),  # trade 881613, with the book
-        (1000, "iw9a|14.7775|||.5"),  # trade 881614, without it
-        (2000, "iw9b|6225.32000000|||6469797e8"),
-    ]
-    assert store.chunks.add(keys.ticks, legacy, TRADE, latest=keys.latest) == 3
+    assert store.chunks.add(keys.ticks, members, TRADE, latest=keys.latest) == 3
     old = [
         Tick(PRODUCT, 1000, 881613, "14.7775", "14.7550", "14.8060", "0.04"),
         Tick(PRODUCT, 1000, 881614, "14.7775", None, None, "0.5"),
@@ -106,11 +120,19 @@ def test_members_written_before_issue_19_read_back_and_count_as_the_same_trade(r
     ]
     assert store.range(PRODUCT, 0, 3000) == old
     assert store.latest(PRODUCT) == old[2]
-    # the same trades written again by the new code: no second entry; the copy with the book replaces a bare one
+    # the same trades written again as compact members: no second entry; the copy with the book replaces a bare one
     with_book = old[1]._replace(bid="14.7770", ask="14.7780")
+    assert ";" not in encode_member(with_book) and "|" not in encode_member(with_book)
     assert store.add([old[0], with_book, old[2]]) == 1
     assert store.range(PRODUCT, 0, 3000) == [old[0], with_book, old[2]]
     assert store.count(PRODUCT) == 3
+    # and the other way round: an older member with the book replaces a compact one without it
+    bare = Tick(PRODUCT, 3000, 881616, "14.7775", None, None, "0.5")
+    assert store.add([bare]) == 1
+    assert store.chunks.add(keys.ticks, [(3000, members[0][1].replace("iw99", "iw9c", 1))], TRADE) == 1
+    assert store.range(PRODUCT, 3000, 3000) == [old[0]._replace(time_ms=3000, trade_id=881616)]
+    assert store.chunks.add(keys.ticks, [(3000, members[1][1].replace("iw9a", "iw9c", 1))], TRADE) == 0
+    assert store.count(PRODUCT) == 4
 
 
 @pytest.mark.single_redis

@@ -10,27 +10,38 @@ from bcx.tick import Tick, decode_member, encode_entries, encode_member, iso_to_
 
 
 def test_member_layout():
-    # trade id in base 36; the price scaled (147775 in base 36, then 4 decimals); bid and ask as offsets in units of
-    # the price's last digit; the size scaled like the price (4, then 2 decimals)
+    # fields of base-36 digits, each ended by a character of bcx.tick._ENDS that carries its last digit: the trade id
+    # (881613 = iw99: `iw9` and `,` for 9); the size and the price as value = units * 10 + decimals in base 51
+    # (0.04: 4 * 10 + 2 = 42 = `@`; 14.7775: 1477754 = `mcv` * 51 + 35, `T`); the book as one value: the bid and the
+    # ask 0-6 units of the price's last digit away (225 and 285 are not: 50 + 3 * 450 = 1400 = `r` * 51 + 23, `N`,
+    # then the ask's 570 = `b` * 51 + 9, `,`)
     tick = Tick("BAND-GBP", 1618677810244, 881613, "14.7775", "14.7550", "14.8060", "0.04")
-    assert encode_member(tick) == "iw99;360v4;225;285;42"
-    assert decode_member("BAND-GBP", "iw99;360v4;225;285;42", 1618677810244.0) == tick
+    assert encode_member(tick) == "iw9,@mcvTrNb,"
+    assert decode_member("BAND-GBP", "iw9,@mcvTrNb,", 1618677810244.0) == tick
 
 
-def test_trade_without_book_has_empty_bid_and_ask():
+def test_trade_without_book_has_the_no_book_value():
     tick = Tick("BTC-USD", 1, 9, "6225.32000000", size="0.06469797")
-    assert encode_member(tick) == "9;7xzjh9fk8;;;3uo4l8"
-    assert decode_member("BTC-USD", b"9;7xzjh9fk8;;;3uo4l8", 1.0) == tick
+    assert encode_member(tick) == ",r6uj?1k2qeofrJ}"  # `}` = 49: neither bid nor ask
+    assert decode_member("BTC-USD", b",r6uj?1k2qeofrJ}", 1.0) == tick
 
 
 @pytest.mark.parametrize(
     "price, bid, ask, size, member",
     [
-        ("97250.00", "97249.99", "97250.01", "0.12345678", "2a;5sfuw2;1;1;7clzi8"),  # the usual BTC tick
-        ("100.5", "100.45", "101", "1.5", "2a;rx1;=100.45;=101;f1"),  # other decimals: literal
-        ("100.50", "100.51", "100.49", "12", "2a;7r62;-1;-1;c0"),  # a crossed book: negative offsets
+        ("97250.00", "97249.99", "97250.01", "0.12345678", "2A1fvu9H14vce>+"),  # the usual BTC tick: book 1 * 7 + 1
+        ("65000.00", "64999.99", "65000.06", "0.5", "2A1!rbf1[D"),  # 6 cents above: still one character
+        ("100.50", "100.51", "100.49", "12", "2A2I1iqW1$#"),  # a crossed book: far, zigzag offsets
+        ("1", None, "2", "0.5", "2A1!A1*"),  # one side only
+        ("1", "0", None, None, "2A,A1)"),  # no size: decimals 9
+        ("97241.85000000", "97241.85000000", "97241.86000000", "0.00118946", "2Ahzu_obxdp988W~u9bZ"),  # far
+        ("0.123456789", "0.123456788", "0.123456790", "0.5", "2A1!eeuel.+"),  # 9 decimals: the most for a price
+        # what the compact member cannot hold is written with `;` between the fields, literals after `=`:
+        ("100.5", "100.45", "101", "1.5", "2a;rx1;=100.45;=101;f1"),  # a bid or ask with other decimals
         ("7.5", "07.4", "7.6", "0.0", "2a;231;=07.4;1;01"),  # a leading zero could not come back: literal
         ("1", None, "2", "1e-5", "2a;10;;1;=1e-5"),  # an exponent: literal
+        ("0.1234567891", "0.1234567881", "0.1234567901", "0.5", "2a;kf12oja;10;10;51"),  # 10 decimals
+        ("1.5", "1.5", "1.6", "0.123456789", "2a;f1;0;1;21i3v99"),  # a size with 9 decimals
         ("0." + "1" * 36, "0." + "1" * 35 + "0", None, "00.5", f"2a;=0.{'1' * 36};=0.{'1' * 35}0;;=00.5"),  # too long
     ],
 )
@@ -38,6 +49,19 @@ def test_every_field_comes_back_exactly(price, bid, ask, size, member):
     tick = Tick("BTC-USD", 5, 82, price, bid, ask, size)
     assert encode_member(tick) == member
     assert decode_member("BTC-USD", member, 5.0) == tick
+
+
+@pytest.mark.parametrize(
+    "tick, member",
+    [  # as issue 19's first pass wrote them: `;` between the fields, price and size in base 36 and a decimals digit
+        (("14.7775", "14.7550", "14.8060", "0.04"), "iw99;360v4;225;285;42"),
+        (("6225.32000000", None, None, "0.06469797"), "iw99;7xzjh9fk8;;;3uo4l8"),
+        (("97250.00", "97249.99", "97250.01", "0.12345678"), "iw99;5sfuw2;1;1;7clzi8"),
+        (("100.50", "100.51", "100.49", "12"), "iw99;7r62;-1;-1;c0"),
+    ],
+)
+def test_separated_members_of_plain_numbers_still_read_exactly(tick, member):
+    assert decode_member("BTC-USD", member, 5.0) == Tick("BTC-USD", 5, 881613, *tick)
 
 
 @pytest.mark.parametrize(
@@ -66,12 +90,24 @@ def test_a_field_that_would_break_the_member_is_refused(bad):
 
 def test_member_of_a_busy_btc_tick_is_short():
     tick = Tick("BTC-USD", 1, 912_406_337, "97250.00", "97249.99", "97250.01", "0.00412345")
-    assert len(encode_member(tick)) == 23  # 28 before issue 19
+    assert encode_member(tick) == "f3818H1qdw)14vce>+"  # 18 characters: 28 before issue 19, then 23 with `;`
+
+
+@pytest.mark.parametrize("trade_id", [0, 9, 35, 36, 1295, 1296, 46655, 46656, 2**53 + 1])
+def test_trade_ids_at_digit_boundaries(trade_id):
+    tick = Tick("BTC-USD", 5, trade_id, "1.5", "1.5", "1.6", "0.5")
+    assert decode_member("BTC-USD", encode_member(tick), 5.0) == tick
+
+
+def test_a_negative_trade_id_is_refused():
+    for trade_id in (-1, -1297):
+        with pytest.raises(ValueError, match="negative"):
+            encode_member(Tick("BTC-USD", 5, trade_id, "1.5"))
 
 
 def test_entries_are_time_and_member_lines():
     ticks = [Tick("BTC-USD", 5, 82, "1.5", size="2"), Tick("BTC-USD", 7, 83, "1.6", "1.5", "1.7")]
-    assert encode_entries(ticks) == "5 2a;f1;;;20\n7 2b;g1;1;1;"
+    assert encode_entries(ticks) == "5 2AK2}}\n7 2B,3++"
 
 
 plain_decimals = st.decimals(min_value=0, max_value=10**7, places=8, allow_nan=False).map(str)
@@ -90,7 +126,39 @@ decimal_strings = plain_decimals | odd_decimals
 )
 def test_round_trip_is_exact(time_ms, trade_id, price, bid, ask, size):
     tick = Tick("ETH-USD", time_ms, trade_id, price, bid, ask, size)
-    assert decode_member("ETH-USD", encode_member(tick), float(time_ms)) == tick
+    member = encode_member(tick)
+    assert decode_member("ETH-USD", member, float(time_ms)) == tick
+    assert not any(c in member for c in " \n|") and "=" not in member.replace(";=", "")
+
+
+decimal_places = st.integers(0, 9).flatmap(lambda places: st.integers(0, 10**12).map(lambda units: (units, places)))
+
+
+@given(
+    price=decimal_places,
+    below=st.integers(-(2**41), 2**41),
+    above=st.integers(-(2**41), 2**41),
+    sides=st.sampled_from(["both", "bid", "ask", "none"]),
+    size=st.none() | decimal_places,
+)
+def test_plain_numbers_make_compact_members(price, below, above, sides, size):
+    """Prices with up to 9 decimals, books with the price's decimals, sizes with up to 8: no `;` (one character less
+    per field); the book's offsets of any size and sign."""
+    units, places = price
+    text = _decimal(units, places)
+    bid = _decimal(units - below, places) if sides in ("both", "bid") and units >= below else None
+    ask = _decimal(units + above, places) if sides in ("both", "ask") and units + above >= 0 else None
+    size_text = None if size is None else _decimal(size[0], min(size[1], 8))
+    tick = Tick("ETH-USD", 5, 881613, text, bid, ask, size_text)
+    member = encode_member(tick)
+    assert decode_member("ETH-USD", member, 5.0) == tick
+    offsets = [offset for offset, side in ((below, bid), (above, ask)) if side is not None]
+    assert (";" in member) == any(abs(offset) >= 2**40 for offset in offsets)
+
+
+def _decimal(units: int, places: int) -> str:
+    digits = str(units).rjust(places + 1, "0")
+    return f"{digits[:-places]}.{digits[-places:]}" if places else digits
 
 
 @pytest.mark.parametrize(
