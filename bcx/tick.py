@@ -80,32 +80,30 @@ def encode_entries(ticks: Iterable[Tick]) -> str:
     lines = []
     for _, time_ms, trade_id, price, bid, ask, size, _ in ticks:
         form = _price_form(price)
-        quote = form[4]
-        if quote is not None:
-            below = None if bid is None else _units_from(bid, form, -1)
-            above = None if ask is None else _units_from(ask, form, 1)
-            if below is not None and above is not None and 0 <= below < _NEAR and 0 <= above < _NEAR:
-                quote += _ENDS[below * _NEAR + above]  # the usual book: one character
-            else:
-                quote = _quote_field(quote, bid, ask, below, above)
-        size_field = _size_field(size) if size else _NO_SIZE_FIELD
-        if quote is None or size_field is None:  # a number the compact member cannot hold: the separated one
-            lines.append(f"{time_ms} {_separated(trade_id, price, bid, ask, size)}")
-            continue
+        quote = _quote_field(form, bid, ask)
+        size_field = (_size_field(size) if size else _NO_SIZE_FIELD) if quote is not None else None
         high, low = divmod(trade_id, 1296)
+        if size_field is None:  # a number the compact member cannot hold: the separated member
+            trade = _base36_high(high) + _PAIRS36[low] if high > 0 else base36(trade_id)
+            lines.append(f"{time_ms} {trade};{_separated(price, form, bid, ask, size)}")
+            continue
         trade = _base36_high(high) + _TRADE_TAILS[low] if high > 0 else _small_trade(trade_id)
         lines.append(f"{time_ms} {trade}{size_field}{quote}")
     return "\n".join(lines)
 
 
-def _separated(trade_id: int, price: str, bid: str | None, ask: str | None, size: str | None) -> str:
-    """The member with `;` between its fields (issue 19's first format): what a tick whose numbers the compact
-    member cannot hold is written as, literal fields included."""
-    form = _price_form(price)
+def _separated(price: str, form: tuple, bid: str | None, ask: str | None, size: str | None) -> str:
+    """A member with `;` between its fields but its trade id (issue 19's first format; form: the price's
+    _price_form()): what a tick whose numbers the compact member cannot hold is written as, literals included."""
     bid_field = "" if bid is None else _book_offset(bid, form, -1)
     ask_field = "" if ask is None else _book_offset(ask, form, 1)
-    price_field = "=" + _checked_literal(price) if form[0] < 0 else base36(form[0]) + _DIGITS36[form[1]]
-    return f"{base36(trade_id)};{price_field};{bid_field};{ask_field};{_size_form(size)}"
+    return f"{_separated_price(price)};{bid_field};{ask_field};{_size_form(size)}"
+
+
+@lru_cache(maxsize=4096)
+def _separated_price(price: str) -> str:
+    units, decimals = _price_form(price)[:2]
+    return "=" + _checked_literal(price) if units < 0 else base36(units) + _DIGITS36[decimals]
 
 
 def decode_member(product: str, member: str | bytes, score: float) -> Tick:
@@ -189,12 +187,17 @@ _NO_DECIMALS = _DECIMALS - 1  # a size's decimals of 9: no size
 _NO_SIZE_FIELD = _ENDS[_NO_DECIMALS]
 _NEAR = 7  # a bid and an ask 0-6 units of the price's last digit from it: one book value below 49 (one character)
 _NO_BOOK = _NEAR * _NEAR  # 49: neither a bid nor an ask (a REST backfill)
-_FAR = _NO_BOOK + 1  # 50 + 3 * zigzag(first offset) + (0: both, then the ask's field; 1: the bid only; 2: the ask only)
+# Other books: 50 + 4 * zigzag(first offset) + (0: both, then the ask's offset as a field; 1: the bid only; 2: the
+# ask only); 53: a bid or ask with other decimals than the price's, then one field for each side (_side_code()).
+_FAR = _NO_BOOK + 1
+_MIXED = _FAR + 3
+_SHIFTS = 2 * _DECIMALS - 1  # a side's decimals less the price's, -9 to 9, zigzagged
 _MAX_FAR = 1 << 40  # larger offsets: a separated member (the chunk script reads the book value as a double)
 _FIELD = f"([0-9a-z]*)([{re.escape(_ENDS)}])"
 # trade id, size, price, book value (then the ask's offset when the book is far: _quote_field()). No `\Z` and no
 # optional group: the match costs a third less, and a separated member fails at its first `;` or `|`.
 _COMPACT = re.compile(_FIELD * 4)
+_FIELDS = re.compile(_FIELD)
 
 
 def base36(number: int) -> str:
@@ -232,24 +235,63 @@ def _small_trade(trade_id: int) -> str:
     return _trade_tail(trade_id).lstrip("0")
 
 
-def _quote_field(price: str, bid: str | None, ask: str | None, below: int | None, above: int | None) -> str | None:
-    """A compact member's price and book fields (price: the compact price field; below and above: the bid's and
-    the ask's _units_from()), or None when the book cannot be held: a bid or ask written with other decimals than
-    the price's, or another way."""
-    if (bid is not None and below is None) or (ask is not None and above is None):
+def _quote_field(price: tuple, bid: str | None, ask: str | None) -> str | None:
+    """A compact member's price and book fields (price: its _price_form()), or None when they cannot be held: a
+    price written another way or with more than 9 decimals, a bid or ask with other decimals than the price's."""
+    units, decimals, whole, fraction, field = price
+    if field is None:
         return None
+    if bid is not None and ask is not None:  # the usual book first: the price's whole part, decimals near
+        bid_whole, _, bid_fraction = bid.partition(".")
+        ask_whole, _, ask_fraction = ask.partition(".")
+        if bid_whole == whole == ask_whole and len(bid_fraction) == decimals == len(ask_fraction) and decimals:
+            if (bid_fraction + ask_fraction).isdigit() and bid_fraction.isascii() and ask_fraction.isascii():
+                below, above = fraction - int(bid_fraction), int(ask_fraction) - fraction
+                if 0 <= below < _NEAR and 0 <= above < _NEAR:
+                    return field + _ENDS[below * _NEAR + above]
+    below = None if bid is None else _units_from(bid, price, -1)
+    above = None if ask is None else _units_from(ask, price, 1)
+    if (bid is not None and below is None) or (ask is not None and above is None):
+        bid_code, ask_code = _side_code(bid, price, -1), _side_code(ask, price, 1)
+        if bid_code is None or ask_code is None:
+            return None
+        return field + _field(_MIXED) + bid_code + ask_code
+    book = _book_field(below, above)
+    return field + book if book else None
+
+
+def _side_code(value: str | None, price: tuple, sign: int) -> str | None:
+    """A bid's or ask's field in a book with other decimals than the price's: 0 for none, else 1 + its decimals
+    less the price's (zigzag) + 19 * its offset from the price (zigzag) in units of the finer last digit of the two;
+    None when it cannot be held (written another way, 10 decimals or more, too far)."""
+    if value is None:
+        return _ENDS[0]
+    units, decimals = price[0], price[1]
+    whole, _, fraction = value.partition(".")
+    places = len(fraction)
+    if places >= _DECIMALS or not _PLAIN.match(value):
+        return None
+    finer = max(places, decimals)
+    offset = sign * (int(whole + fraction) * 10 ** (finer - places) - units * 10 ** (finer - decimals))
+    if abs(offset) >= _MAX_FAR:
+        return None
+    return _field(1 + _zigzag(places - decimals) + _SHIFTS * _zigzag(offset))
+
+
+@lru_cache(maxsize=4096)
+def _book_field(below: int | None, above: int | None) -> str:
+    """The book's fields of a compact member: the bid's and the ask's offsets (None: no bid, no ask), or "" when
+    one is too far for one. Cached: a feed's books repeat their shapes."""
     if below is None and above is None:
-        book = _ENDS[_NO_BOOK]
-    elif below is None or above is None:
+        return _ENDS[_NO_BOOK]
+    if below is None or above is None:
         offset, side = (below, 1) if above is None else (above, 2)
-        book = _field(_FAR + 3 * _zigzag(offset) + side) if abs(offset) < _MAX_FAR else ""
-    elif 0 <= below < _NEAR and 0 <= above < _NEAR:
-        book = _ENDS[below * _NEAR + above]
-    elif abs(below) < _MAX_FAR and abs(above) < _MAX_FAR:
-        book = _field(_FAR + 3 * _zigzag(below)) + _field(_zigzag(above))
-    else:
-        book = ""
-    return price + book if book else None
+        return _field(_FAR + 4 * _zigzag(offset) + side) if abs(offset) < _MAX_FAR else ""
+    if 0 <= below < _NEAR and 0 <= above < _NEAR:
+        return _ENDS[below * _NEAR + above]
+    if abs(below) < _MAX_FAR and abs(above) < _MAX_FAR:
+        return _field(_FAR + 4 * _zigzag(below)) + _field(_zigzag(above))
+    return ""
 
 
 def _zigzag(number: int) -> int:
@@ -280,17 +322,33 @@ def _size_field(size: str) -> str | None:
 
 
 def _far_book(value: int, rest: str, units: int, decimals: int) -> tuple:
-    """(bid, ask) of a book value of 49 or more (_quote_field()): none, one side, or both sides far apart (the
-    ask's offset is then the member's rest)."""
+    """(bid, ask) of a book value of 49 or more (_book_field()): none, one side, both sides far apart (the ask's
+    offset is then the member's rest), or sides with other decimals than the price's (_side_code(): the rest)."""
     if value == _NO_BOOK:
         return None, None
-    zigzag, side = divmod(value - _FAR, 3)
+    zigzag, side = divmod(value - _FAR, 4)
     first = _unzigzag(zigzag)
     if side == 1:
         return _unscaled(units - first, decimals), None
     if side == 2:
         return None, _unscaled(units + first, decimals)
+    if side == 3:
+        (bid_digits, bid_end), (ask_digits, ask_end) = _FIELDS.findall(rest)
+        return (
+            _from_side_code(_field_value(bid_digits, bid_end), units, decimals, -1),
+            _from_side_code(_field_value(ask_digits, ask_end), units, decimals, 1),
+        )
     return _unscaled(units - first, decimals), _unscaled(units + _unzigzag(_field_value(rest[:-1], rest[-1])), decimals)
+
+
+def _from_side_code(code: int, units: int, decimals: int, sign: int) -> str | None:
+    """The inverse of _side_code()."""
+    if code == 0:
+        return None
+    offset, shift = divmod(code - 1, _SHIFTS)
+    places = decimals + _unzigzag(shift)
+    finer = max(places, decimals)
+    return _unscaled((units * 10 ** (finer - decimals) + sign * _unzigzag(offset)) // 10 ** (finer - places), places)
 
 
 def _unzigzag(number: int) -> int:

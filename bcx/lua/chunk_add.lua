@@ -79,7 +79,9 @@ local ENDS = '!#$%&()*+,ABCDEFGHIJKLMNOPQRSTUVWXYZ./:<>?@[]^_`{}~'
 local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
 local end_value = {}
 for i = 1, #ENDS do end_value[string.sub(ENDS, i, i)] = i - 1 end
-local NO_BOOK, FAR = 49, 50 -- book values: below 49 both sides near the price; 50 + 3 * offset + (0 both, 1 bid, 2 ask)
+-- A compact member's book value: below 49 a bid and an ask near the price, 49 neither, then 50 + 4 * offset + (0:
+-- both, 1: the bid only, 2: the ask only, 3: sides with other decimals than the price's, one field each, 0 for none)
+local NO_BOOK, FAR = 49, 50
 
 -- The trade id in base 36, as a separated member writes it: a compact member's first field ends with its last digit.
 local function trade_of(member)
@@ -90,15 +92,28 @@ local function trade_of(member)
   return digits .. string.sub(DIGITS, value + 1, value + 1)
 end
 
+-- The value of a compact member's field that starts at `at`, and where the next one starts
+local function field_at(member, at)
+  local digits, last = string.match(member, '^([0-9a-z]*)(.)', at)
+  return (digits ~= '' and tonumber(digits, 36) * #ENDS or 0) + end_value[last], at + #digits + 1
+end
+
 local function has_book(member)
   if string.find(member, '[;|]') then
     return not (string.find(member, ';;', 1, true) or string.find(member, '||', 1, true))
   end
   local at = 1
   for _ = 1, 3 do at = string.find(member, '[^0-9a-z]', at) + 1 end -- past the trade id, the size and the price
-  local digits, last = string.match(member, '^([0-9a-z]*)(.)', at)
-  local book = (digits ~= '' and tonumber(digits, 36) * #ENDS or 0) + end_value[last]
-  return book < NO_BOOK or (book >= FAR and (book - FAR) % 3 == 0)
+  local book
+  book, at = field_at(member, at)
+  if book < NO_BOOK then return true end
+  local side = (book - FAR) % 4
+  if book == NO_BOOK or side == 1 or side == 2 then return false end
+  if side == 0 then return true end
+  local bid, ask
+  bid, at = field_at(member, at)
+  ask = field_at(member, at)
+  return bid > 0 and ask > 0
 end
 
 -- An entry at or before the chunk's newest time: true when it must be written (new, or a richer copy of a stored

@@ -93,6 +93,28 @@ def test_duplicate_writes_store_once_and_book_wins(redis_conn):
     assert stored(store, 0, 2000) == [(1000, encode_member(full))]
 
 
+@pytest.mark.single_redis
+@pytest.mark.parametrize(
+    "price, bid, ask",
+    [
+        ("100.5", "100.4", "100.6"),  # compact, near: one character
+        ("100.50", "100.51", "100.40"),  # compact, far (crossed)
+        ("185", "184.98", "185"),  # compact, other decimals than the price's
+        ("7.5", "07.4", "7.6"),  # separated: a literal
+    ],
+)
+def test_the_copy_with_the_whole_book_wins_in_every_member_shape(redis_conn, price, bid, ask):
+    """The chunk script reads a member's book (has_book): a copy with both sides replaces one with none or one."""
+    store = TickStore(redis_conn, "bcx", chunk_entries=4)
+    full = Tick(PRODUCT, 1000, 7, price, bid, ask, "0.5")
+    for lesser in (full._replace(bid=None, ask=None), full._replace(bid=None), full._replace(ask=None)):
+        redis_conn.flushall()
+        assert store.add([lesser]) == 1
+        assert store.add([lesser, full]) == 1
+        assert store.add([lesser]) == 0
+        assert store.range(PRODUCT, 0, 2000) == [full]
+
+
 @pytest.mark.parametrize(
     "members",
     [

@@ -13,11 +13,11 @@ def test_member_layout():
     # fields of base-36 digits, each ended by a character of bcx.tick._ENDS that carries its last digit: the trade id
     # (881613 = iw99: `iw9` and `,` for 9); the size and the price as value = units * 10 + decimals in base 51
     # (0.04: 4 * 10 + 2 = 42 = `@`; 14.7775: 1477754 = `mcv` * 51 + 35, `T`); the book as one value: the bid and the
-    # ask 0-6 units of the price's last digit away (225 and 285 are not: 50 + 3 * 450 = 1400 = `r` * 51 + 23, `N`,
+    # ask 0-6 units of the price's last digit away (225 and 285 are not: 50 + 4 * 450 = 1850 = `10` * 51 + 14, `E`,
     # then the ask's 570 = `b` * 51 + 9, `,`)
     tick = Tick("BAND-GBP", 1618677810244, 881613, "14.7775", "14.7550", "14.8060", "0.04")
-    assert encode_member(tick) == "iw9,@mcvTrNb,"
-    assert decode_member("BAND-GBP", "iw9,@mcvTrNb,", 1618677810244.0) == tick
+    assert encode_member(tick) == "iw9,@mcvT10Eb,"
+    assert decode_member("BAND-GBP", "iw9,@mcvT10Eb,", 1618677810244.0) == tick
 
 
 def test_trade_without_book_has_the_no_book_value():
@@ -31,13 +31,14 @@ def test_trade_without_book_has_the_no_book_value():
     [
         ("97250.00", "97249.99", "97250.01", "0.12345678", "2A1fvu9H14vce>+"),  # the usual BTC tick: book 1 * 7 + 1
         ("65000.00", "64999.99", "65000.06", "0.5", "2A1!rbf1[D"),  # 6 cents above: still one character
-        ("100.50", "100.51", "100.49", "12", "2A2I1iqW1$#"),  # a crossed book: far, zigzag offsets
-        ("1", None, "2", "0.5", "2A1!A1*"),  # one side only
-        ("1", "0", None, None, "2A,A1)"),  # no size: decimals 9
+        ("100.50", "100.51", "100.49", "12", "2A2I1iqW1%#"),  # a crossed book: far, zigzag offsets
+        ("1", None, "2", "0.5", "2A1!A1,"),  # one side only
+        ("1", "0", None, None, "2A,A1+"),  # no size: decimals 9
+        ("100.5", "100.45", "101", "1.5", "2A2}5h&1$3>3<"),  # a bid or ask with other decimals than the price's
+        ("185", "184.98", "185", "7.433", "2A14hQ10E1$1U#"),
         ("97241.85000000", "97241.85000000", "97241.86000000", "0.00118946", "2Ahzu_obxdp988W~u9bZ"),  # far
         ("0.123456789", "0.123456788", "0.123456790", "0.5", "2A1!eeuel.+"),  # 9 decimals: the most for a price
         # what the compact member cannot hold is written with `;` between the fields, literals after `=`:
-        ("100.5", "100.45", "101", "1.5", "2a;rx1;=100.45;=101;f1"),  # a bid or ask with other decimals
         ("7.5", "07.4", "7.6", "0.0", "2a;231;=07.4;1;01"),  # a leading zero could not come back: literal
         ("1", None, "2", "1e-5", "2a;10;;1;=1e-5"),  # an exponent: literal
         ("0.1234567891", "0.1234567881", "0.1234567901", "0.5", "2a;kf12oja;10;10;51"),  # 10 decimals
@@ -154,6 +155,22 @@ def test_plain_numbers_make_compact_members(price, below, above, sides, size):
     assert decode_member("ETH-USD", member, 5.0) == tick
     offsets = [offset for offset, side in ((below, bid), (above, ask)) if side is not None]
     assert (";" in member) == any(abs(offset) >= 2**40 for offset in offsets)
+
+
+@given(price=decimal_places, bid=st.none() | decimal_places, ask=st.none() | decimal_places)
+def test_books_with_other_decimals_than_the_price_make_compact_members(price, bid, ask):
+    """A bid or ask with other decimals than the price's (Coinbase writes `185` beside `184.98`): its offset in units
+    of the finer last digit of the two; a separated member only when that is 2**40 or more."""
+    tick = Tick("ETH-USD", 5, 881613, _decimal(*price), bid and _decimal(*bid), ask and _decimal(*ask), "0.5")
+    member = encode_member(tick)
+    assert decode_member("ETH-USD", member, 5.0) == tick
+    offsets = [_scaled_offset(side, price) for side in (bid, ask) if side is not None]
+    assert (";" in member) == any(abs(offset) >= 2**40 for offset in offsets)
+
+
+def _scaled_offset(side: tuple[int, int], price: tuple[int, int]) -> int:
+    finer = max(side[1], price[1])
+    return side[0] * 10 ** (finer - side[1]) - price[0] * 10 ** (finer - price[1])
 
 
 def _decimal(units: int, places: int) -> str:
