@@ -170,6 +170,7 @@ def _decode_legacy(product: str, member: str, score: float) -> Tick:
 _DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _DIGIT_VALUES = {digit: value for value, digit in enumerate(_DIGITS36)}
 _PAIRS36 = [high + low for high in _DIGITS36 for low in _DIGITS36]  # two digits per divmod: half the loop turns
+_SHORT36 = [""] + [pair.lstrip("0") for pair in _PAIRS36[1:]]  # below 1296 without leading zeros; 0 as nothing
 _PLAIN = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\Z", re.ASCII)  # what _unscaled() gives back exactly
 # What a literal field may hold: nothing that separates fields, entries (bcx.chunks) or members from their times.
 _LITERAL = re.compile(r"[^;|\s=]+\Z")
@@ -197,7 +198,8 @@ _FIELD = f"([0-9a-z]*)([{re.escape(_ENDS)}])"
 # trade id, size, price, book value (then the ask's offset when the book is far: _quote_field()). No `\Z` and no
 # optional group: the match costs a third less, and a separated member fails at its first `;` or `|`.
 _COMPACT = re.compile(_FIELD * 4)
-_FIELDS = re.compile(_FIELD)
+_TWO_FIELDS = re.compile(_FIELD * 2)
+_POWERS = [10**places for places in range(_DECIMALS)]
 
 
 def base36(number: int) -> str:
@@ -211,9 +213,19 @@ def base36(number: int) -> str:
 
 
 def _field(value: int) -> str:
-    """A compact member's field: value // 51 in base 36 (nothing for 0), then _ENDS[value % 51]."""
+    """A compact member's field: value // 51 in base 36 (nothing for 0), then _ENDS[value % 51]. Up to six digits
+    without a loop: every size and price goes through here."""
     high, low = divmod(value, _RADIX)
-    return base36(high) + _ENDS[low] if high else _ENDS[low]
+    if high < 1296:
+        return _SHORT36[high] + _ENDS[low]
+    if high < 1679616:
+        top, pair = divmod(high, 1296)
+        return _SHORT36[top] + _PAIRS36[pair] + _ENDS[low]
+    if high < 2176782336:
+        top, rest = divmod(high, 1679616)
+        middle, pair = divmod(rest, 1296)
+        return _SHORT36[top] + _PAIRS36[middle] + _PAIRS36[pair] + _ENDS[low]
+    return base36(high) + _ENDS[low]
 
 
 def _field_value(digits: str, end: str) -> int:
@@ -249,76 +261,68 @@ def _quote_field(price: tuple, bid: str | None, ask: str | None) -> str | None:
                 below, above = fraction - int(bid_fraction), int(ask_fraction) - fraction
                 if 0 <= below < _NEAR and 0 <= above < _NEAR:
                     return field + _ENDS[below * _NEAR + above]
-    below = None if bid is None else _units_from(bid, price, -1)
-    above = None if ask is None else _units_from(ask, price, 1)
+                book = _book_field((0, below), (0, above))
+                return field + book if book else None
+    below = None if bid is None else _side(bid, price, -1)
+    above = None if ask is None else _side(ask, price, 1)
     if (bid is not None and below is None) or (ask is not None and above is None):
-        bid_code, ask_code = _side_code(bid, price, -1), _side_code(ask, price, 1)
-        if bid_code is None or ask_code is None:
-            return None
-        return field + _field(_MIXED) + bid_code + ask_code
+        return None  # written another way, 10 decimals or more
     book = _book_field(below, above)
     return field + book if book else None
 
 
-def _side_code(value: str | None, price: tuple, sign: int) -> str | None:
-    """A bid's or ask's field in a book with other decimals than the price's: 0 for none, else 1 + its decimals
-    less the price's (zigzag) + 19 * its offset from the price (zigzag) in units of the finer last digit of the two;
-    None when it cannot be held (written another way, 10 decimals or more, too far)."""
-    if value is None:
-        return _ENDS[0]
-    units, decimals = price[0], price[1]
+def _side(value: str, price: tuple, sign: int) -> tuple[int, int] | None:
+    """A bid or ask as (its decimals less the price's, `sign * (value - price)` in units of the finer last digit of
+    the two) (price: its _price_form()), or None when it is written another way or with 10 decimals or more."""
+    units, decimals, price_whole, price_fraction, _ = price
     whole, _, fraction = value.partition(".")
     places = len(fraction)
+    if whole == price_whole and places == decimals and fraction.isdigit() and fraction.isascii():
+        return 0, sign * (int(fraction) - price_fraction)  # the usual case: the price's whole part and decimals
     if places >= _DECIMALS or not _PLAIN.match(value):
         return None
     finer = max(places, decimals)
-    offset = sign * (int(whole + fraction) * 10 ** (finer - places) - units * 10 ** (finer - decimals))
-    if abs(offset) >= _MAX_FAR:
-        return None
-    return _field(1 + _zigzag(places - decimals) + _SHIFTS * _zigzag(offset))
+    return places - decimals, sign * (int(whole + fraction) * 10 ** (finer - places) - units * 10 ** (finer - decimals))
 
 
 @lru_cache(maxsize=4096)
-def _book_field(below: int | None, above: int | None) -> str:
-    """The book's fields of a compact member: the bid's and the ask's offsets (None: no bid, no ask), or "" when
-    one is too far for one. Cached: a feed's books repeat their shapes."""
-    if below is None and above is None:
+def _book_field(bid: tuple[int, int] | None, ask: tuple[int, int] | None) -> str:
+    """The book's fields of a compact member from its sides' _side() (None: no bid, no ask), or "" when an offset
+    is too far for one. Cached: a feed's books repeat their shapes."""
+    if (bid is not None and abs(bid[1]) >= _MAX_FAR) or (ask is not None and abs(ask[1]) >= _MAX_FAR):
+        return ""
+    if (bid is not None and bid[0]) or (ask is not None and ask[0]):  # other decimals than the price's
+        return _field(_MIXED) + _side_code(bid) + _side_code(ask)
+    if bid is None and ask is None:
         return _ENDS[_NO_BOOK]
-    if below is None or above is None:
-        offset, side = (below, 1) if above is None else (above, 2)
-        return _field(_FAR + 4 * _zigzag(offset) + side) if abs(offset) < _MAX_FAR else ""
+    if bid is None or ask is None:
+        offset, side = (bid[1], 1) if ask is None else (ask[1], 2)
+        return _field(_FAR + 4 * _zigzag(offset) + side)
+    below, above = bid[1], ask[1]
     if 0 <= below < _NEAR and 0 <= above < _NEAR:
         return _ENDS[below * _NEAR + above]
-    if abs(below) < _MAX_FAR and abs(above) < _MAX_FAR:
-        return _field(_FAR + 4 * _zigzag(below)) + _field(_zigzag(above))
-    return ""
+    return _field(_FAR + 4 * _zigzag(below)) + _field(_zigzag(above))
+
+
+def _side_code(side: tuple[int, int] | None) -> str:
+    """A side's field in a book with other decimals than the price's: 0 for none, else 1 + its _side() decimals
+    (zigzag) + 19 * its offset (zigzag)."""
+    return _ENDS[0] if side is None else _field(1 + _zigzag(side[0]) + _SHIFTS * _zigzag(side[1]))
 
 
 def _zigzag(number: int) -> int:
     return 2 * number if number >= 0 else -2 * number - 1
 
 
-def _units_from(value: str, price: tuple, sign: int) -> int | None:
-    """A bid or ask as `sign * (value - price)` in units of the price's last digit (price: its _price_form()), or
-    None when the two are not written with the same decimals the usual way."""
-    units, decimals, price_whole, price_fraction, _ = price
-    whole, _, fraction = value.partition(".")
-    if whole == price_whole and len(fraction) == decimals and fraction.isdigit() and fraction.isascii():
-        return sign * (int(fraction) - price_fraction)  # the usual case: the price's whole part and decimals
-    if len(fraction) != decimals or not _PLAIN.match(value):
-        return None
-    return sign * (int(whole + fraction) - units)
-
-
 def _size_field(size: str) -> str | None:
     """A compact member's size field, or None for a size written another way or with more than 8 decimals."""
     whole, dot, fraction = size.partition(".")
-    if whole == "0" and dot and fraction.isdigit() and fraction.isascii() and len(fraction) < _NO_DECIMALS:
-        high, low = divmod(int(fraction) * _DECIMALS + len(fraction), _RADIX)  # the usual case: below 1
-        return base36(high) + _ENDS[low] if high else _ENDS[low]
-    if len(fraction) >= _NO_DECIMALS or not _PLAIN.match(size):
+    places = len(fraction)
+    if whole == "0" and dot and places < _NO_DECIMALS and fraction.isdigit() and fraction.isascii():
+        return _field(int(fraction) * _DECIMALS + places)  # the usual case: below 1
+    if places >= _NO_DECIMALS or not _PLAIN.match(size):
         return None
-    return _field(int(whole + fraction) * _DECIMALS + len(fraction))
+    return _field(int(whole + fraction) * _DECIMALS + places)
 
 
 def _far_book(value: int, rest: str, units: int, decimals: int) -> tuple:
@@ -333,7 +337,7 @@ def _far_book(value: int, rest: str, units: int, decimals: int) -> tuple:
     if side == 2:
         return None, _unscaled(units + first, decimals)
     if side == 3:
-        (bid_digits, bid_end), (ask_digits, ask_end) = _FIELDS.findall(rest)
+        bid_digits, bid_end, ask_digits, ask_end = _TWO_FIELDS.match(rest).groups()
         return (
             _from_side_code(_field_value(bid_digits, bid_end), units, decimals, -1),
             _from_side_code(_field_value(ask_digits, ask_end), units, decimals, 1),
@@ -346,13 +350,14 @@ def _from_side_code(code: int, units: int, decimals: int, sign: int) -> str | No
     if code == 0:
         return None
     offset, shift = divmod(code - 1, _SHIFTS)
-    places = decimals + _unzigzag(shift)
-    finer = max(places, decimals)
-    return _unscaled((units * 10 ** (finer - decimals) + sign * _unzigzag(offset)) // 10 ** (finer - places), places)
+    offset, shift = sign * _unzigzag(offset), _unzigzag(shift)
+    if shift >= 0:  # more decimals than the price: the offset is in units of the side's last digit
+        return _unscaled(units * _POWERS[shift] + offset, decimals + shift)
+    return _unscaled((units + offset) // _POWERS[-shift], decimals + shift)
 
 
 def _unzigzag(number: int) -> int:
-    return number // 2 if number % 2 == 0 else -(number + 1) // 2
+    return (number >> 1) ^ -(number & 1)
 
 
 @lru_cache(maxsize=16384)
