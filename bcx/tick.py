@@ -1,21 +1,34 @@
 """A tick (one trade with the book's top at that moment) and its deterministic sorted-set member.
 
-Member: `trade_id;price;bid;ask;size`, short because memory per tick is what decides how much history fits:
+The member is short because memory per tick decides how much history fits. A compact member is four or five
+fields with nothing between them: each field is base-36 digits (0-9a-z) ended by one character of _ENDS (51
+characters: A-Z and punctuation, none of them a digit, a lowercase letter, `;`, `|`, `=`, `-` or whitespace) that
+carries its last digit, so a field's value is digits * 51 + the end's place in _ENDS, and the digits are left out
+when the value is below 51. In order:
 
-- trade_id in base 36 (`881613` -> `iw99`);
-- price and size as a scaled decimal: the number written without its point, in base 36, then the count of decimals
-  as one base-36 digit (`14.7775` -> 147775 and 4 -> `35z34`; `0.00412345` -> `2g5ip8`; `0.5` -> `51`); a price or
-  size not written the usual way (leading zeros, an exponent, more than 35 decimals) is the literal string after
-  `=`;
-- bid as `price - bid` and ask as `ask - price`, in units of the price's last digit when both have the same number
-  of decimals (`14.7775` with bid `14.7550` -> `225`), else the literal string after `=`; empty when the trade was
-  learned without the book (a REST backfill): `iw99;35z34;;;44`.
+- the trade id: its base-36 digits but the last, which is the end (`881613` = `iw99` -> `iw9,`: `,` is 9);
+- the size: value = the digits without the point * 10 + the decimals, 0-8 (`0.04` -> 42 -> `@`); 9 decimals: no
+  size;
+- the price the same way, 0-9 decimals (`97250.00` -> 97250002 -> `14vce>`);
+- the book value: the bid `b` and the ask `a` units of the price's last digit below and above it, both 0-6, are
+  b * 7 + a, one character (`97249.99` and `97250.01` -> 8 -> `+`); 49 is no bid and no ask (a trade learned by a
+  REST backfill); other books are 50 + 4 * the first offset (zigzag: 0, -1, 1, -2 -> 0, 1, 2, 3) + 0 with the
+  ask's offset as a fifth field, 1 for a bid only, 2 for an ask only; 53 when a side has other decimals than the
+  price (Coinbase writes `185` beside `184.98`), then one field a side: 0 for none, else 1 + its decimals less the
+  price's (zigzag) + 19 * its offset (zigzag) in units of the finer last digit of the two.
 
-Members written before issue 19 (`trade_id|price|bid|ask|size`, `|` between the fields, the price literal, a size
-below 1 as `412345e8` or `.5`, another one literal) are still read: decode_member tells the two apart by the
-separator. Every field decodes to the exact string the exchange sent, trailing zeros included. The score is the
-exchange time in unix milliseconds (stored relative to its chunk: bcx.chunks). The same tick always encodes to
-the same member, so writing it twice stores it once.
+A BTC tick is 18 characters (`f3818H1qdw)14vce>+`). A tick the compact member cannot hold (a number written another
+way: leading zeros, an exponent; more than 9 decimals in a price or 8 in a size, or 10 in a bid or ask; an offset
+of 2**40 units or more) is written as issue 19's first member, `trade_id;price;bid;ask;size`: the trade id in base
+36, price and size in base 36 followed by their decimals as one base-36 digit, bid and ask as offsets in units of
+the price's last digit, and a field that cannot be held so as the literal after `=`.
+
+Members written before issue 19 (`trade_id|price|bid|ask|size`) and the `;` members are still read: decode_member
+tells the three apart (a compact member has neither `;` nor `|`), and the chunk script (lua/chunk_add.lua) reads
+the trade id and whether the book is there from each, so a trade stored in one form is the same trade written in
+another. Every field decodes to the exact string the exchange sent, trailing zeros included. The score is the
+exchange time in unix milliseconds (stored relative to its chunk: bcx.chunks). The same tick always encodes to the
+same member, so writing it twice stores it once.
 """
 
 from __future__ import annotations

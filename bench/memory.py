@@ -30,7 +30,7 @@ from bcx.config import RedisConfig
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
-from bcx.tick import Tick, encode_member
+from bcx.tick import Tick, decode_member, encode_entries, encode_member
 
 PRODUCT = "BTC-USD"
 PIPELINE = 1000
@@ -98,6 +98,26 @@ def write_naive(conn, ticks: list[Tick]) -> int:
     return sum(conn.zcard(f"naive:{field}") for field in ("price", "bid", "ask"))
 
 
+def codec_cost(ticks: list[Tick], rounds: int = 3) -> tuple[float, float]:
+    """CPU us a tick of encode_entries (batches of 500, as TickStore.add) and of decode_member, the best of
+    `rounds` (process time: other processes on the machine do not count)."""
+    lines = [
+        line for first in range(0, len(ticks), 500) for line in encode_entries(ticks[first : first + 500]).split("\n")
+    ]
+    entries = [(member, float(score)) for score, _, member in (line.partition(" ") for line in lines)]
+    encode, decode = [], []
+    for _ in range(rounds):
+        began = time.process_time()
+        for first in range(0, len(ticks), 500):
+            encode_entries(ticks[first : first + 500])
+        encode.append(time.process_time() - began)
+        began = time.process_time()
+        for member, score in entries:
+            decode_member(PRODUCT, member, score)
+        decode.append(time.process_time() - began)
+    return min(encode) / len(ticks) * 1e6, min(decode) / len(ticks) * 1e6
+
+
 def write_candles(conn, ticks: list[Tick]) -> int:
     candles = rollup(ticks, 60_000)
     store = CandleStore(conn, "bench")
@@ -113,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ticks = synthetic_ticks(args.ticks)
     member_length = sum(len(encode_member(t)) for t in ticks) / len(ticks)
+    encode_us, decode_us = codec_cost(ticks[:200_000])
     with EmbeddedRedis() as server:
         conn = connect(RedisConfig(url=server.url, prefix="bench", timeout=60))
         version = conn.info("server")["redis_version"]
@@ -128,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         conn.close()
     n = len(ticks)
     print(f"redis-server {version}; {n:,} ticks of {PRODUCT}; mean member {member_length:.1f} characters")
+    print(f"members: encode_entries {encode_us:.2f} us a tick, decode_member {decode_us:.2f} (CPU, best of 3)")
     print(f"{'layout':<58}{'bytes/tick':>11}{'vs BCX':>8}")
     rows = [
         (f"BCX chunks ({chunk_keys - 4:,} chunks, {n / max(chunk_keys - 4, 1):.1f} ticks each)", chunked),
