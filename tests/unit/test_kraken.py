@@ -212,8 +212,8 @@ def test_ticker_precision_torture(kraken):
         ("timestamp", "1696613755"),
     ],
 )
-def test_a_bad_field_makes_its_trade_malformed(kraken, field, value):
-    with pytest.raises(MalformedMessage):
+def test_a_bad_field_makes_its_trade_malformed_and_is_named(kraken, field, value):
+    with pytest.raises(MalformedMessage, match=f"'{field}'"):
         kraken.parse(trade(**{field: value}))
 
 
