@@ -190,6 +190,13 @@ class Exchange(ABC):
         told them first: it maps native symbols or channel numbers through them, or keeps state keyed by them."""
         return None
 
+    @classmethod
+    def frame_product(cls, raw: str) -> str | None:
+        """The product a raw frame of an adapter made by for_any_product() is about, found without parsing the
+        frame (bcx import spreads a recording's products over processes by it; the parser still checks it); None
+        when it cannot tell, or for an adapter that keeps state between frames: all its frames go together."""
+        return None
+
     # Symbols.
 
     @classmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import gc
 import os
 import sys
@@ -20,8 +19,8 @@ from bcx.config import RedisConfig
 from bcx.connection import connect, describe
 from bcx.daemon import load_or_exit
 from bcx.progress import bar
-from bcx_tracker.import_writer import ProcessWriter
-from bcx_tracker.importer import ImportResult, Parsers, import_lines, open_recording, recorded_products
+from bcx_tracker.import_workers import ImportWorkers
+from bcx_tracker.importer import ImportResult, NumberedLines, open_recording
 
 DESCRIPTION = "Load a recording made by bcx-tracker --record into Redis, without a websocket."
 
@@ -52,23 +51,24 @@ def settled_collector() -> Iterator[None]:
 
 
 def import_file(path: str, config: RedisConfig, protocols: Mapping[str, str]) -> ImportResult:
-    """Every line of the recording through the parsers into the writer, with a progress bar on a terminal;
-    redis.RedisError when writing failed."""
-    writer = ProcessWriter(config, config.prefix)  # forked: before the bar's thread starts
-    progress = bar(os.path.getsize(path), "B", os.path.basename(path), unit_scale=True)
-    try:
-        with open_recording(path) as (lines, position):
+    """Every line of the recording dealt out to the workers, which parse and write it, with a progress bar on a
+    terminal; redis.RedisError when writing failed."""
+    with open_recording(path) as (lines, position):
 
-            def read_to() -> None:
-                progress.update(position() - progress.n)
+        def read_to() -> None:
+            progress.update(position() - progress.n)
 
-            parsers = Parsers(protocols, functools.partial(recorded_products, path))
-            result = import_lines(lines, parsers, writer.put, read_to)
+        workers = ImportWorkers(config, path, protocols, on_batch=read_to)  # forked: before the bar's thread starts
+        progress = bar(os.path.getsize(path), "B", os.path.basename(path), unit_scale=True)
+        try:
+            numbered = NumberedLines(lines)
+            workers.take(numbered)
+            result = workers.close()
             read_to()
-        result.new = writer.close()
-    finally:
-        progress.close()
-        writer.stop()
+        finally:
+            progress.close()
+            workers.stop()
+    result.lines, result.stopped = numbered.count, numbered.stopped
     return result
 
 

@@ -51,6 +51,24 @@ class ImportResult:
             self.bad_lines.append(number)
         return exc.events
 
+    @classmethod
+    def merged(cls, parts: Iterable[ImportResult]) -> ImportResult:
+        """The counts of several workers' results added up, the first MAX_BAD_REPORTED bad lines of all of them."""
+        total = cls()
+        for part in parts:
+            total.lines, total.ticks, total.new = (
+                total.lines + part.lines,
+                total.ticks + part.ticks,
+                total.new + part.new,
+            )
+            total.stale, total.bad = total.stale + part.stale, total.bad + part.bad
+            total.bad_lines = sorted(total.bad_lines + part.bad_lines)[:MAX_BAD_REPORTED]
+        return total
+
+
+def _nothing() -> None:
+    pass
+
 
 class Parsers:
     """Each exchange's adapter for the lines of one recording, made at the exchange's first line (see the
@@ -92,6 +110,25 @@ class Parsers:
         return kind(products)
 
 
+def stream_key(line: str, read_alone: Mapping[str, type[Exchange]]) -> str:
+    """Which lines of a recording must be parsed in one process, in order: a product's, for an exchange whose
+    adapter reads each frame alone (`read_alone`: exchange -> its adapter class, Coinbase's) and whose frame names
+    its product (the tracker's stale filter is kept per product); otherwise the exchange's, all together."""
+    exchange, raw = (DEFAULT_EXCHANGE, line) if line[0] == "{" else split_line(line)
+    kind = read_alone.get(exchange)
+    product = kind.frame_product(raw) if kind is not None else None
+    return exchange if product is None else f"{exchange}:{product}"
+
+
+def read_alone(protocols: Mapping[str, str]) -> dict[str, type[Exchange]]:
+    """Exchange -> adapter class, for the configured exchanges whose adapters read any product from a frame alone."""
+    return {
+        name: ADAPTERS[protocol]
+        for name, protocol in protocols.items()
+        if protocol in ADAPTERS and not _needs_products(protocol)
+    }
+
+
 def _needs_products(protocol: str) -> bool:
     kind = ADAPTERS.get(protocol)
     return kind is not None and kind.for_any_product() is None
@@ -120,19 +157,37 @@ def open_recording(path: str | Path) -> Iterator[tuple[Iterable[str], Callable[[
         yield io.TextIOWrapper(binary, encoding="utf-8"), raw.tell
 
 
-def import_lines(
-    lines: Iterable[str],
-    parsers: Parsers,
-    write: Callable[[list[Tick]], object],
-    on_batch: Callable[[], object] = lambda: None,
-) -> ImportResult:
-    """Parse every line, handing the ticks to `write` in batches and calling `on_batch` after each (progress);
-    ImportResult.new is the caller's to fill."""
-    result, ticks = ImportResult(), []
-    parse, is_stale = parsers.parse, SequenceFilter().is_stale  # bound once: this loop runs per line
-    number = 0
-    try:
-        for number, line in enumerate(lines, 1):  # no generator between the file and this loop: it runs per line
+class NumberedLines:
+    """The lines of a recording with their numbers (from 1), for one pass: reading stops quietly where the file
+    cannot be read further, and `stopped` then says at which line and why; `count` is the last line read."""
+
+    def __init__(self, lines: Iterable[str]):
+        self.lines = lines
+        self.count = 0
+        self.stopped: tuple[int, str] | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        try:
+            for numbered in enumerate(self.lines, 1):
+                self.count = numbered[0]
+                yield numbered
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+            self.stopped = (self.count + 1, str(exc) or type(exc).__name__)
+
+
+class LineImporter:
+    """Parses numbered lines through the parsers and the tracker's stale filter, handing the ticks to `write` (which
+    says how many were new) in batches of BATCH, and calling `on_batch` after each (progress)."""
+
+    def __init__(self, parsers: Parsers, write: Callable[[list[Tick]], int], on_batch: Callable[[], object] = _nothing):
+        self.result = ImportResult()
+        self._parse, self._is_stale = parsers.parse, SequenceFilter().is_stale
+        self._write, self._on_batch = write, on_batch
+        self._ticks: list[Tick] = []
+
+    def take(self, numbered: Iterable[tuple[int, str]]) -> None:
+        result, ticks, parse, is_stale = self.result, self._ticks, self._parse, self._is_stale  # runs per line
+        for number, line in numbered:
             line = line.strip()
             if not line:
                 continue
@@ -147,14 +202,31 @@ def import_lines(
                     else:
                         ticks.append(message.tick)
             if len(ticks) >= BATCH:
-                result.ticks += len(ticks)
-                write(ticks)
-                ticks = []
-                on_batch()
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
-        result.stopped = (number + 1, str(exc) or type(exc).__name__)
-    result.lines = number
-    result.ticks += len(ticks)
-    if ticks:
-        write(ticks)
+                self._flush()
+                ticks = self._ticks
+                self._on_batch()
+
+    def finish(self) -> ImportResult:
+        """Write what waits; the counts of everything taken (lines and stopped are the reader's to fill)."""
+        if self._ticks:
+            self._flush()
+        return self.result
+
+    def _flush(self) -> None:
+        ticks, self._ticks = self._ticks, []
+        self.result.ticks += len(ticks)
+        self.result.new += self._write(ticks)
+
+
+def import_lines(
+    lines: Iterable[str],
+    parsers: Parsers,
+    write: Callable[[list[Tick]], int],
+    on_batch: Callable[[], object] = _nothing,
+) -> ImportResult:
+    """Every line in this process: parsed, and its ticks handed to `write` in batches (see LineImporter)."""
+    numbered, importer = NumberedLines(lines), LineImporter(parsers, write, on_batch)
+    importer.take(numbered)
+    result = importer.finish()
+    result.lines, result.stopped = numbered.count, numbered.stopped
     return result
