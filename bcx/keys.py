@@ -64,6 +64,12 @@ class SeriesKeys:
         return ChunkKeys(f"{self.tag}:candles:{interval}")
 
     @property
+    def candles_version(self) -> str:
+        """String: a token every writer of the series' candles changes after writing or removing any
+        (CandleStore.mark_changed), so that a reader may keep candles it read while the token is the same."""
+        return f"{self.tag}:candles:version"
+
+    @property
     def latest(self) -> str:
         """Hash: `time` (unix ms) and `member` of the newest tick."""
         return f"{self.tag}:latest"

@@ -1,5 +1,11 @@
 """bcx-web's in-process caches: memoized decoding of stored members, the open minute's candle of each product
-(bcx.candle_source.OpenBuckets), and each product's 24h figures.
+(bcx.candle_source.OpenBuckets), the closed candles a read found in the tiers (ClosedCandles) and the chart points
+drawn from them, and each product's 24h figures.
+
+The closed candles and their points are kept with the candles' version, which every writer of candles changes
+after writing or removing any (bcx.candles.CandleStore.mark_changed) and which each read gets in its first round
+trip: a read with another version reads the tiers again, so a late tick rolled into a closed minute, a re-rollup,
+a trim or retention shows on the next request.
 
 Decoding a member is a pure function of its text and Tick and Candle are frozen, so a memoized decoder can never
 give a wrong answer: it only trades memory (bounded by bytes, per worker process) for the time a chart's every
@@ -16,12 +22,13 @@ for its answer instead of computing it again.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from bcx.candle_source import OpenBuckets
+from bcx.candle_source import ClosedCandles, OpenBuckets
 from bcx.candles import decode_candle
 from bcx.tick import decode_member
 
@@ -36,6 +43,10 @@ TICK_ENTRY_BYTES = 410
 DECODED_CANDLE_BYTES = 48 * 2**20
 DECODED_TICK_BYTES = 16 * 2**20
 DAY_TTL_S = 1.0
+# Candles kept per worker by closed_candles (references to the decode memo's objects while it holds them: up to
+# ~30 MB more when it no longer does), and charts' closed points by closed_drawings (~100 kB each at most).
+CLOSED_CANDLES = 50_000
+DRAWINGS = 64
 
 
 class BoundedMemo:
@@ -100,14 +111,16 @@ class _Entry:
 
 
 class FreshCache:
-    """Per name: the value computed for a version of the data, reused for that version until `ttl` seconds old."""
+    """Per name: the value computed for a version of the data, reused for that version until `ttl` seconds old.
+    With `max_names`, at most that many names are kept (the one set longest ago goes first)."""
 
-    def __init__(self, ttl: float = DAY_TTL_S):
+    def __init__(self, ttl: float = DAY_TTL_S, max_names: int | None = None):
         self.ttl = ttl
-        self._entries: dict[str, _Entry] = {}
+        self.max_names = max_names
+        self._entries: dict[Hashable, _Entry] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str, version: Hashable, now: float, compute: Callable[[], Any]) -> Any:
+    def get(self, name: Hashable, version: Hashable, now: float, compute: Callable[[], Any]) -> Any:
         """The cached value for (name, version), else `compute()`'s, kept; `now` is a monotonic clock's time."""
         entry = self._fresh(name, version, now)
         if entry is None:
@@ -115,11 +128,20 @@ class FreshCache:
                 entry = self._fresh(name, version, now)
                 if entry is None:
                     entry = _Entry(version, now, compute())
+                    self._entries.pop(name, None)
                     self._entries[name] = entry
+                    if self.max_names is not None and len(self._entries) > self.max_names:
+                        del self._entries[next(iter(self._entries))]
         return entry.value
 
-    def _fresh(self, name: str, version: Hashable, now: float) -> _Entry | None:
+    def _fresh(self, name: Hashable, version: Hashable, now: float) -> _Entry | None:
         entry = self._entries.get(name)
         if entry is None or entry.version != version or not 0 <= now - entry.computed_at < self.ttl:
             return None
         return entry
+
+
+# Each product's closed candles as the last read of its tiers found them, while their version holds.
+closed_candles = ClosedCandles(CLOSED_CANDLES)
+# Per product, width and number of points: the chart's points of its closed buckets (bcx_web.series).
+closed_drawings = FreshCache(math.inf, DRAWINGS)

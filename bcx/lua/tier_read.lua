@@ -1,18 +1,25 @@
 -- Plan the read of one series' range across its candle tiers and its raw ticks (bcx-web's candle reads): which
 -- chunks of each chain hold what is to be read, found in one round trip; the caller then reads them all in one
--- pipeline. (Reading the members here too would save that second round trip but costs more: a script copies
--- every member into a Lua string and back, about 0.4 us each, where a plain ZRANGEBYSCORE sends it as it is.)
--- KEYS: the chunk indexes of the candle tiers, coarsest first, then the raw ticks' index.
--- ARGV: 1 start, 2 end (of the candle buckets), 3 end of the raw ticks, then each candle tier's chunk key prefix
--- and width in ms.
+-- pipeline. (Reading the candles here too would save that second round trip but costs more: a script copies
+-- every member into a Lua string and back, about 0.4 us each, where a plain ZRANGEBYSCORE sends it as it is.
+-- The raw ticks of the open bucket are few: the caller may ask for them here, and a reader that keeps the closed
+-- candles (bcx_web's ClosedCandles) then needs no second round trip.)
+-- KEYS: the chunk indexes of the candle tiers, coarsest first, then the raw ticks' index, the series' candle
+-- version key, its latest hash, then the indexes whose first entry counts for the extent (every stored tier's).
+-- ARGV: 1 start, 2 end (of the candle buckets), 3 end of the raw ticks, 4 the raw ticks' chunk key prefix, 5 how
+-- many raw chunks at most to read here (0: none), 6 how many extent indexes follow the latest hash in KEYS (0: no
+-- extent), then each candle tier's chunk key prefix and width in ms.
 -- Each tier is read from where the coarser ones stopped (the end of the newest bucket they hold up to `end`);
 -- the raw ticks fill the rest, when anything is left (start <= end).
--- Returns one array per chain, tiers first: {from, to, chunk id...}; the raw ticks' array is {from} alone when
--- the tiers leave nothing to read.
--- Index members are `<id>:<base>` and a chunk stores each score as score - base (see chunk_add.lua); a chunk
--- covers [its index score, the next chunk's index score).
+-- Returns one array per chain, tiers first: {from, to, chunk id...} (the raw ticks' array is {from} alone when
+-- the tiers leave nothing to read); then the raw chunks' replies (member, score relative to the chunk's base),
+-- one array per chunk, when they were read here, else an empty array; then {version, oldest, newest}: the
+-- candle version ('' when no writer set one yet) and the extent ('' for an end nothing tells, or both when not
+-- asked for). The version is read before any candle is: a writer bumps it after its write (bcx.candles).
 local covered, last, raw_end = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tiers = #KEYS - 1
+local raw_prefix, inline_chunks, extents = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local tiers = (#ARGV - 6) / 2
+local raw_index, version_key, latest_key = KEYS[tiers + 1], KEYS[tiers + 2], KEYS[tiers + 3]
 
 local function base_of(id)
   return tonumber(string.match(id, ':(%-?%d+)$')) or 0
@@ -35,6 +42,19 @@ local function plan(index, lo, hi)
   return found
 end
 
+local state = {redis.call('GET', version_key) or '', '', ''}
+if extents > 0 then
+  local oldest
+  for i = tiers + 4, tiers + 3 + extents do
+    local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    if #first > 0 and (oldest == nil or tonumber(first[2]) < oldest) then
+      oldest = tonumber(first[2])
+    end
+  end
+  state[2] = oldest and int(oldest) or ''
+  state[3] = redis.call('HGET', latest_key, 'time') or ''
+end
+
 local answer = {}
 for i = 1, tiers do
   local found = plan(KEYS[i], covered, last)
@@ -42,12 +62,23 @@ for i = 1, tiers do
   if #found > 2 then -- the newest entry up to `last` is in the last chunk that starts at or before it
     local id = found[#found]
     local base = base_of(id)
-    local newest = redis.call('ZREVRANGEBYSCORE', ARGV[2 + 2 * i] .. id, int(last - base), '-inf', 'WITHSCORES',
+    local newest = redis.call('ZREVRANGEBYSCORE', ARGV[5 + 2 * i] .. id, int(last - base), '-inf', 'WITHSCORES',
       'LIMIT', 0, 1)
     if #newest > 0 and tonumber(newest[2]) + base >= covered then
-      covered = tonumber(newest[2]) + base + tonumber(ARGV[3 + 2 * i])
+      covered = tonumber(newest[2]) + base + tonumber(ARGV[6 + 2 * i])
     end
   end
 end
-answer[tiers + 1] = covered <= last and plan(KEYS[tiers + 1], covered, raw_end) or {int(covered)}
+local raw = covered <= last and plan(raw_index, covered, raw_end) or {int(covered)}
+answer[tiers + 1] = raw
+local read = {}
+if #raw > 2 and #raw - 2 <= inline_chunks then
+  for j = 3, #raw do
+    local base = base_of(raw[j])
+    read[j - 2] = redis.call('ZRANGEBYSCORE', raw_prefix .. raw[j], int(covered - base), int(raw_end - base),
+      'WITHSCORES')
+  end
+end
+answer[tiers + 2] = read
+answer[tiers + 3] = state
 return answer
