@@ -26,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from bcx.candles import interval_ms
+from bcx.candles import CandleStore, interval_ms
 from bcx.config import RedisConfig, load_config, packaged_default
 from bcx.connection import connect
 from bcx.converters import series_list
@@ -34,7 +34,7 @@ from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
 from bcx_web import api
 from bcx_web.app import create_app
-from bench.history import DAY, END, HOUR, PRODUCTS, stored_intervals, write_history
+from bench.history import DAY, END, HOUR, MINUTE, PRODUCTS, stored_intervals, write_history
 from bench.web import configured_workers, p50_p99, running_web
 
 SPANS = (("1 hour", HOUR, "1m"), ("1 day", DAY, "1m"), ("1 week", 7 * DAY, "15m"), ("1 month", 30 * DAY, "1h"))
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--cliff-block", type=int, default=20, help="requests per cache-cliff block")
     parser.add_argument("--only-cliff", action="store_true", help="measure the cache cliff alone")
     parser.add_argument(
-        "--only-day", action="store_true", help="only the 1-day /series and /health (target 3), no cache cliff"
+        "--only-day", action="store_true", help="target 3 alone: a 1-day /series, static and live, beside /health"
     )
     parser.add_argument(
         "--only-cpu", action="store_true", help="CPU per 1-day /series in process: kept open minute, gzip"
@@ -156,15 +156,16 @@ def main() -> None:
             def get(url: str) -> None:
                 session.get(base + url).raise_for_status()
 
+            if args.only_day:
+                print_day_variants(day_variants(get, conn, products[0], args.requests))
+                return
             rows = [] if args.only_cliff else timed_queries(args, products, client, get, TickStore(conn, "bcx"))
-            many, one = ([], []) if args.only_day else cache_cliff(get, products, args.cliff_rounds, args.cliff_block)
+            many, one = cache_cliff(get, products, args.cliff_rounds, args.cliff_block)
         if rows:
             print_table(rows)
-        print(f"\ngunicorn p50 ratios (issue 19), load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}:")
+        print(f"\ngunicorn p50 ratios (issue 19), load average {load_average()}:")
         if rows:
             print_ratios({name: p50_p99(over_http)[0] for name, _, over_http, _, _ in rows})
-        if args.only_day:
-            return
         print(
             f"  1 week /series, 3 products in turn / one product: {p50_p99(many)[0] / p50_p99(one)[0]:5.2f}x "
             f"(target 2: <= 1.5x; p50 {p50_p99(many)[0]:.1f} and {p50_p99(one)[0]:.1f} ms, blocks of "
@@ -175,8 +176,6 @@ def main() -> None:
 def timed_queries(args, products, client, get, store: TickStore) -> list:
     """(name, test client samples, gunicorn samples, raw read or None, tier) of every query, taken in turns."""
     asked = queries(products, args.tick_hours)
-    if args.only_day:
-        asked = [query for query in asked if query[0] in (series_name("1 day"), HEALTH)]
     urls = [paths for _, paths, _ in asked]
     in_process = time_in_turns(lambda u: client.get(u).get_data(), urls, args.requests)
     over_http = time_in_turns(get, urls, args.requests)
@@ -216,6 +215,50 @@ def print_cpu_alternations(client, store: TickStore, product: str, count: int) -
     print(f"\nCPU ms per 1-day /series (1000 points), median of {len(samples[next(iter(samples))])} each, in process:")
     for name, median in medians.items():
         print(f"  {name:34} {median:5.2f} ({median / first:4.2f}x)")
+
+
+def day_variants(get: Callable[[str], object], conn, product: str, count: int) -> dict[str, list[float]]:
+    """Target 3 as a chart meets it, through gunicorn, in turns: /health; a 1-day /series of a store that does not
+    change; the same with a new trade written into the open minute before each request (a live feed: every
+    request rolls it in); and with the newest closed minute's candle written again before each (what the watcher
+    does as each minute closes: a worker then reads the day's candles again, once a minute). Writes untimed."""
+    store, candles = TickStore(conn, "bcx"), CandleStore(conn, "bcx")
+    url = f"/api/v1.0/series/{product}?start={END - DAY}&end={END}&points=1000"
+    newest = store.range(product, END - MINUTE, END)[-1]
+    minute = candles.range(product, "1m", END - 2 * MINUTE, END)[-1]
+    trade_ids = iter(range(newest.trade_id + 1, newest.trade_id + count + 1))
+
+    def new_trade() -> None:
+        store.add([newest._replace(trade_id=next(trade_ids), size="0.001")])
+
+    variants = {
+        HEALTH: (None, "/api/v1.0/health"),
+        "/series 1 day, a static store": (None, url),
+        "/series 1 day, a new trade before each": (new_trade, url),
+        "/series 1 day, a closed minute rewritten before each": (lambda: candles.put(product, "1m", [minute]), url),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(count):
+        for name, (write, path) in variants.items():
+            if write is not None:
+                write()
+            began = time.perf_counter()
+            get(path)
+            samples[name].append(time.perf_counter() - began)
+    return samples
+
+
+def print_day_variants(samples: dict[str, list[float]]) -> None:
+    health = p50_p99(samples[HEALTH])[0]
+    print(f"\ngunicorn, one client, {len(samples[HEALTH])} requests each in turns, load average {load_average()}")
+    print(f"| {'query':52} | {'p50 / p99 ms':>17} | {'p50 / /health':>13} |")
+    print(f"| {'-' * 52} | {'-' * 16}: | {'-' * 12}: |")
+    for name, times in samples.items():
+        print(f"| {name:52} | {cell(times):>17} | {p50_p99(times)[0] / health:12.2f}x |")
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def cache_cliff(get: Callable[[str], object], products, rounds: int, block: int) -> tuple[list[float], list[float]]:
