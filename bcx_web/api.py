@@ -222,7 +222,16 @@ def candles(product: str) -> dict:
         start = max(end - width * 300, 0)
     params.capped_span(start, end, width * config.web.max_points)
     read = read_candles(
-        get_candles(), get_store(), product, width, start, end, stored_intervals(), config.web.max_read, open_buckets
+        get_candles(),
+        get_store(),
+        product,
+        width,
+        start,
+        end,
+        stored_intervals(),
+        config.web.max_read,
+        open_buckets,
+        closed_candles,
     )
     return {
         **split(product).as_dict(),
