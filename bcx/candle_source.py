@@ -182,17 +182,16 @@ class ClosedCandles:
         return found
 
     def keep(self, plan: TierPlan, candles: list[list[Candle]]) -> None:
-        if plan.version is None:
-            return
         count = sum(len(found) for found in candles)
+        if plan.version is None or count > self.max_candles:
+            return
         with self._lock:
             old = self._kept.pop((plan.product, plan.tiers), None)
             self._count -= old.count if old else 0
             while self._kept and self._count + count > self.max_candles:
                 self._count -= self._kept.pop(next(iter(self._kept))).count
-            if count <= self.max_candles:
-                self._kept[(plan.product, plan.tiers)] = _Closed(plan.bounds, plan.version, candles, count)
-                self._count += count
+            self._kept[(plan.product, plan.tiers)] = _Closed(plan.bounds, plan.version, candles, count)
+            self._count += count
 
     @property
     def kept_candles(self) -> int:

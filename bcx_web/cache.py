@@ -43,10 +43,12 @@ TICK_ENTRY_BYTES = 410
 DECODED_CANDLE_BYTES = 48 * 2**20
 DECODED_TICK_BYTES = 16 * 2**20
 DAY_TTL_S = 1.0
-# Candles kept per worker by closed_candles (references to the decode memo's objects while it holds them: up to
-# ~30 MB more when it no longer does), and charts' closed points by closed_drawings (~100 kB each at most).
-CLOSED_CANDLES = 50_000
+# Per worker: candles kept by closed_candles (references to the decode memo's objects while it holds them, so
+# ~20 MB more at most when it no longer does: ~20 products' days of 1m candles), and charts' closed points by
+# closed_drawings, of at most DRAWN_POINTS points each (~100 bytes a point: ~13 MB at most).
+CLOSED_CANDLES = 30_000
 DRAWINGS = 64
+DRAWN_POINTS = 2_000
 
 
 class BoundedMemo:

@@ -15,7 +15,7 @@ from bcx.candle_source import CandleRead, ClosedCandles, OpenBuckets, read_candl
 from bcx.candles import Candle, CandleStore, interval_ms
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_web.cache import FreshCache
+from bcx_web.cache import DRAWN_POINTS, FreshCache
 from bcx_web.downsample import RAW, Drawn, Point, candle_min_max, choose_tier, closed_drawing, min_max
 
 FIELDS = ("price", "bid", "ask", "mid", "spread")
@@ -98,7 +98,7 @@ def read_series(src: Sources, product: str, field: str, start: int, end: int, po
 
 def _closed_drawing(src: Sources, read: CandleRead, width: int, points: int) -> Drawn | None:
     """The points of the read's closed buckets, as drawn for the last read of the same closed candles."""
-    if src.drawings is None or read.closed_key is None:
+    if src.drawings is None or read.closed_key is None or points > DRAWN_POINTS:
         return None
     version = (read.closed_key, len(read.candles), read.closed)
     name = (read.closed_key[0], width, points)

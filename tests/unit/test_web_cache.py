@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
-from bcx.candles import Candle, decode_candle, encode_candle
+from bcx.candle_source import ClosedCandles
+from bcx.candles import Candle, TierPlan, decode_candle, encode_candle
 from bcx.tick import Tick, decode_member, encode_member
 from bcx_web.cache import BoundedMemo, FreshCache, cached_decode_candle, cached_decode_member
 
@@ -108,3 +109,41 @@ def test_threads_asking_at_once_compute_once():
     for thread in threads:
         thread.join(timeout=10)
     assert len(calls) == 1
+
+
+def test_with_max_names_the_name_set_longest_ago_goes_first():
+    cache, compute = FreshCache(ttl=60.0, max_names=2), Counter()
+    for name in ("a", "b", "a", "c"):  # "a" set again after "b": "b" is the oldest when "c" comes
+        cache.get(name, 2 if name == "a" and compute.calls else 1, 1.0, compute)
+    assert compute.calls == 4
+    cache.get("a", 2, 1.0, compute)
+    cache.get("c", 1, 1.0, compute)
+    assert compute.calls == 4  # kept
+    cache.get("b", 1, 1.0, compute)
+    assert compute.calls == 5  # dropped
+
+
+def plan(product: str, version: str | None, bounds: tuple[int, int] = (0, 3 * 60_000)) -> TierPlan:
+    """A plan of 1m candles from bounds[0], the raw ticks from bounds[1]."""
+    lo, raw_from = bounds
+    return TierPlan(product, (("1m", 60_000),), [(lo, raw_from, [])], None, raw_from, [], version, (None, None))
+
+
+def minutes(count: int, first: int = 0) -> list[list[Candle]]:
+    return [[Candle(first + i * 60_000, "1", "2", "1", "2", "1") for i in range(count)]]
+
+
+def test_closed_candles_are_kept_for_their_version_and_bounds_within_a_bound_of_candles():
+    kept = ClosedCandles(max_candles=5)
+    kept.keep(plan("BTC-USD", "v1"), minutes(3))
+    assert kept.get(plan("BTC-USD", "v1")) == minutes(3)
+    assert kept.get(plan("BTC-USD", "v1", (60_000, 3 * 60_000))) == minutes(2, 60_000)  # a later start
+    for other in (plan("BTC-USD", "v2"), plan("BTC-USD", None), plan("BTC-USD", "v1", (0, 4 * 60_000))):
+        assert kept.get(other) is None  # another version, none, another end
+    assert kept.get(plan("BTC-USD", "v1"), max_read=2) is None  # more than the read may hold
+    kept.keep(plan("ETH-USD", None), minutes(1))  # a store without versions: nothing kept
+    assert kept.get(plan("ETH-USD", None)) is None and kept.kept_candles == 3
+    kept.keep(plan("ETH-USD", "w"), minutes(3))  # 6 > 5: BTC-USD's go
+    assert kept.get(plan("BTC-USD", "v1")) is None and kept.kept_candles == 3
+    kept.keep(plan("SOL-USD", "x"), minutes(6))  # more than the bound alone: not kept
+    assert kept.get(plan("SOL-USD", "x")) is None and kept.get(plan("ETH-USD", "w")) == minutes(3)
