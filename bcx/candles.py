@@ -208,7 +208,7 @@ def decode_candle(member: str | bytes, time_ms: int | None = None) -> Candle:
 
 @dataclass(frozen=True)
 class TierRead:
-    """What CandleStore.range_tiers found: candles per tier, the raw ticks after them as (member, time ms), and
+    """What CandleStore.read_planned found: candles per tier, the raw ticks after them as (member, time ms), and
     the time the raw part starts at (where the tiers stopped)."""
 
     candles: list[list[Candle]]
@@ -273,22 +273,6 @@ class CandleStore:
         decode = self.decode
         return [decode(member) for member in members]
 
-    def range_tiers(
-        self,
-        product: str,
-        tiers: Sequence[tuple[str, int]],
-        start_ms: int,
-        end_ms: int,
-        raw_end_ms: int,
-        limit: int | None = None,
-    ) -> TierRead:
-        """Candles of `tiers` ((interval, width ms), coarsest first) whose bucket starts within [start_ms, end_ms],
-        each tier from the end of the newest bucket of the coarser ones on; then the product's raw ticks from there
-        to raw_end_ms, when the tiers leave anything of [start_ms, end_ms]. At most `limit` from each. Two round
-        trips however many tiers (lua/tier_read.lua finds the chunks, one pipeline reads them), where reading
-        chain by chain costs two a chain."""
-        return self.read_planned(self.plan_tiers(product, tiers, start_ms, end_ms, raw_end_ms), limit)
-
     def plan_tiers(
         self,
         product: str,
@@ -299,9 +283,13 @@ class CandleStore:
         raw_chunks: int = 0,
         extent_of: Sequence[str] = (),
     ) -> TierPlan:
-        """range_tiers' first round trip: the chunks to read, the candle version, and with `raw_chunks` the raw
-        ticks too when they lie in at most that many chunks (the open minute: a few hundred ticks); with
-        `extent_of` (the stored intervals) the series' extent as TickStore.extent gives it."""
+        """Where the candles of `tiers` ((interval, width ms), coarsest first) whose bucket starts within
+        [start_ms, end_ms] are, each tier from the end of the newest bucket of the coarser ones on, and the
+        product's raw ticks from there to raw_end_ms, when the tiers leave anything of [start_ms, end_ms]: one round
+        trip however many tiers (lua/tier_read.lua); read_planned reads them in a second. Also the candles'
+        version; with `raw_chunks` the raw ticks themselves when they lie in at most that many chunks (the open
+        minute: a few hundred ticks); with `extent_of` (the stored intervals) the series' extent as
+        TickStore.extent gives it."""
         keys = self.keys(product)
         chains = [keys.candles(interval) for interval, _ in tiers]
         args: list = [start_ms, end_ms, raw_end_ms, keys.ticks.chunk_prefix, raw_chunks, 0]
@@ -335,8 +323,9 @@ class CandleStore:
         )
 
     def read_planned(self, plan: TierPlan, limit: int | None = None, tiers: bool = True) -> TierRead:
-        """range_tiers' second round trip: what `plan` found, in one pipeline; without `tiers` only the raw ticks
-        (a caller that kept the candles of this plan's bounds and version); none when the plan read them."""
+        """What `plan` found, in one pipeline, at most `limit` from each chain; without `tiers` only the raw ticks
+        (a caller that kept the candles of this plan's bounds and version); no round trip when the plan read them.
+        Reading chain by chain would cost two round trips a chain."""
         keys = self.keys(plan.product)
         chains = [keys.candles(interval) for interval, _ in plan.tiers]
         raw = plan.raw
