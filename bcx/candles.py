@@ -282,17 +282,18 @@ class CandleStore:
         raw_end_ms: int,
         raw_chunks: int = 0,
         extent_of: Sequence[str] = (),
+        kept_version: str | None = None,
     ) -> TierPlan:
         """Where the candles of `tiers` ((interval, width ms), coarsest first) whose bucket starts within
         [start_ms, end_ms] are, each tier from the end of the newest bucket of the coarser ones on, and the
         product's raw ticks from there to raw_end_ms, when the tiers leave anything of [start_ms, end_ms]: one round
         trip however many tiers (lua/tier_read.lua); read_planned reads them in a second. Also the candles'
         version; with `raw_chunks` the raw ticks themselves when they lie in at most that many chunks (the open
-        minute: a few hundred ticks); with `extent_of` (the stored intervals) the series' extent as
-        TickStore.extent gives it."""
+        minute: a few hundred ticks) and the version is `kept_version` (the caller's candles are current); with
+        `extent_of` (the stored intervals) the series' extent as TickStore.extent gives it."""
         keys = self.keys(product)
         chains = [keys.candles(interval) for interval, _ in tiers]
-        args: list = [start_ms, end_ms, raw_end_ms, keys.ticks.chunk_prefix, raw_chunks, 0]
+        args: list = [start_ms, end_ms, raw_end_ms, keys.ticks.chunk_prefix, raw_chunks, 0, kept_version or ""]
         for chain, (_, width) in zip(chains, tiers, strict=True):
             args += [chain.chunk_prefix, width]
         extent_keys = [keys.ticks.index, *(keys.candles(interval).index for interval in extent_of)] if extent_of else []

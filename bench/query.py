@@ -4,6 +4,7 @@ ticks (TickStore.range).
 
     .venv/bin/python -m bench.query [--products 3] [--rate 10] [--days 30] [--tick-hours 24] [--requests 60]
     .venv/bin/python -m bench.query --only-cpu --tick-hours 1   # CPU of a 1-day /series: the kept open minute, gzip
+    .venv/bin/python -m bench.query --only-day --tick-hours 1 --days 2   # target 3: static, live, a minute rewritten
 
 Starts its own embedded redis-server and writes the history of bench.history: `days` of the watcher's candles
 (the packaged tiers, or `--stored`), the last `tick-hours` of them as raw ticks at `rate` per second per product

@@ -8,7 +8,9 @@
 -- version key, its latest hash, then the indexes whose first entry counts for the extent (every stored tier's).
 -- ARGV: 1 start, 2 end (of the candle buckets), 3 end of the raw ticks, 4 the raw ticks' chunk key prefix, 5 how
 -- many raw chunks at most to read here (0: none), 6 how many extent indexes follow the latest hash in KEYS (0: no
--- extent), then each candle tier's chunk key prefix and width in ms.
+-- extent), 7 the candle version the caller keeps candles of (the raw ticks are read here only when it is the
+-- current one: otherwise the caller reads the candles in a second round trip anyway, and the raw ticks with
+-- them cost the server less), then each candle tier's chunk key prefix and width in ms.
 -- Each tier is read from where the coarser ones stopped (the end of the newest bucket they hold up to `end`);
 -- the raw ticks fill the rest, when anything is left (start <= end).
 -- Returns one array per chain, tiers first: {from, to, chunk id...} (the raw ticks' array is {from} alone when
@@ -17,8 +19,8 @@
 -- candle version ('' when no writer set one yet) and the extent ('' for an end nothing tells, or both when not
 -- asked for). The version is read before any candle is: a writer bumps it after its write (bcx.candles).
 local covered, last, raw_end = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local raw_prefix, inline_chunks, extents = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local tiers = (#ARGV - 6) / 2
+local raw_prefix, inline_chunks, extents, kept = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local tiers = (#ARGV - 7) / 2
 local raw_index, version_key, latest_key = KEYS[tiers + 1], KEYS[tiers + 2], KEYS[tiers + 3]
 
 local function base_of(id)
@@ -62,17 +64,17 @@ for i = 1, tiers do
   if #found > 2 then -- the newest entry up to `last` is in the last chunk that starts at or before it
     local id = found[#found]
     local base = base_of(id)
-    local newest = redis.call('ZREVRANGEBYSCORE', ARGV[5 + 2 * i] .. id, int(last - base), '-inf', 'WITHSCORES',
+    local newest = redis.call('ZREVRANGEBYSCORE', ARGV[6 + 2 * i] .. id, int(last - base), '-inf', 'WITHSCORES',
       'LIMIT', 0, 1)
     if #newest > 0 and tonumber(newest[2]) + base >= covered then
-      covered = tonumber(newest[2]) + base + tonumber(ARGV[6 + 2 * i])
+      covered = tonumber(newest[2]) + base + tonumber(ARGV[7 + 2 * i])
     end
   end
 end
 local raw = covered <= last and plan(raw_index, covered, raw_end) or {int(covered)}
 answer[tiers + 1] = raw
 local read = {}
-if #raw > 2 and #raw - 2 <= inline_chunks then
+if #raw > 2 and #raw - 2 <= inline_chunks and kept ~= '' and kept == state[1] then
   for j = 3, #raw do
     local base = base_of(raw[j])
     read[j - 2] = redis.call('ZRANGEBYSCORE', raw_prefix .. raw[j], int(covered - base), int(raw_end - base),
