@@ -157,14 +157,15 @@ class ClosedCandles:
     """Per process: what the candle tiers held for the last read of each product and tier list, with the read's
     bounds (where each tier starts) and the candles' version (CandleStore.mark_changed). A read with the same
     version and the same bounds, or the same ones but a later start, finds the same candles: it takes them from
-    here and reads only the raw ticks after them, in the plan's one round trip. Every write or removal of the
-    product's candles (the watcher's rollups of late ticks, its trims and retention, a backfill) changes the
-    version first, so nothing stale is kept; a store without a version keeps nothing.
+    here and reads only the raw ticks after them, in the plan's one round trip. Every writer of the product's
+    candles (the watcher's rollups of late ticks, its trims and retention, a backfill) changes the version after
+    it writes, and a read takes the version before it reads any candle, so candles kept with a version are never
+    older than what that version stands for; a store without a version keeps nothing.
 
     Bounded by `max_candles` in all (the lists hold the decode memo's objects, so mostly references): past it the
     oldest entries go."""
 
-    def __init__(self, max_candles: int = 50_000) -> None:
+    def __init__(self, max_candles: int) -> None:
         self.max_candles = max_candles
         self._kept: dict[tuple[str, tuple], _Closed] = {}
         self._count = 0

@@ -152,7 +152,7 @@ def test_kept_closed_candles_follow_the_watchers_rollups_trims_and_retention_and
     tick_store.add(ticks_every_10s(0, 6 * 30 + 3))  # 30 closed minutes, the 31st open with three trades
     while history.compact("BTC-USD"):
         pass
-    kept, opened = ClosedCandles(), OpenBuckets()
+    kept, opened = ClosedCandles(1_000), OpenBuckets()
 
     def read(width: int = MIN, start: int = 0) -> list[list]:
         args = (candle_store, tick_store, "BTC-USD", width, start, 31 * MIN, stored)
