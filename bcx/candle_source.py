@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -34,10 +34,7 @@ class CandleRead:
     candles: list[Candle]
     truncated: bool  # a part hit the read cap: candles after it may be missing or missing trades
     extent: tuple[int | None, int | None] = (None, None)  # the series' (oldest, newest), when asked for
-    # What the first `closed` candles are made of (the tiers' candles of a plan's bounds and version), or None:
-    # those candles are the same in every read with the same key (what a reader may keep drawn).
-    closed_key: Hashable | None = None
-    closed: int = 0
+    closed: int = 0  # how many of the first candles are made of the tiers' candles alone (not of raw ticks)
 
 
 def sources_for(width_ms: int, stored: Sequence[str]) -> list[tuple[str, int]]:
@@ -81,7 +78,6 @@ def read_candles(
             widths.add(source_ms)
     if closed is not None and kept is None and not truncated:
         closed.keep(plan, read.candles)
-    closed_key = None if truncated or plan.version is None else (product, plan.tiers, plan.bounds, plan.version)
     raw: list[Candle] = []
     if read.raw_from <= end_ms:
         finest = sources[-1][1] if sources else width_ms
@@ -94,11 +90,11 @@ def read_candles(
         widths.add(finest)
     # Parts that all have the asked width (1m candles for 1m) are already the answer: in order, one per bucket.
     if widths <= {width_ms}:
-        return CandleRead(parts + raw, truncated, plan.extent, closed_key, len(parts))
+        return CandleRead(parts + raw, truncated, plan.extent, len(parts))
     answer = combine(parts + raw, width_ms)
     # The combined candles before the first raw one's bucket are made of the tiers' candles alone.
-    closed = bisect_left(answer, bucket_start(raw[0].time_ms, width_ms), key=_TIME) if raw else len(answer)
-    return CandleRead(answer, truncated, plan.extent, closed_key, closed)
+    made_of_tiers = bisect_left(answer, bucket_start(raw[0].time_ms, width_ms), key=_TIME) if raw else len(answer)
+    return CandleRead(answer, truncated, plan.extent, made_of_tiers)
 
 
 def _bucket_end(time_ms: int, width_ms: int) -> int:

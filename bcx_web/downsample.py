@@ -106,16 +106,20 @@ def candle_min_max(
     return _clamped(kept, first_ms, last_ms)
 
 
-def closed_drawing(candles: Sequence[Candle], width_ms: int, limit: int, closed: int) -> Drawn | None:
+def closed_drawing(
+    candles: Sequence[Candle], width_ms: int, limit: int, closed: int, drawn: Drawn | None = None
+) -> Drawn | None:
     """candle_min_max's points (not yet clamped) of the buckets that lie within the first `closed` candles, for
     the same candles (same count) with other candles after those: the part of a chart that does not change while
-    only the open bucket does (bcx_web keeps it). None when the candles fit without buckets."""
+    only the open bucket does (bcx_web keeps it). None when the candles fit without buckets. `drawn`: this
+    function's answer for as many candles with the same first ones up to fewer closed: its buckets are kept."""
     count = len(candles)
     if 2 * count <= limit or limit < 2:
         return None
     buckets = limit // 2
     whole = sum(1 for index in range(buckets) if (index + 1) * count // buckets <= closed)
-    return _drawn_buckets(candles, width_ms, buckets, 0, whole), whole
+    kept, first = ([], 0) if drawn is None else drawn
+    return kept + _drawn_buckets(candles, width_ms, buckets, first, whole), whole
 
 
 def _drawn_buckets(candles: Sequence[Candle], width_ms: int, buckets: int, first: int, stop: int) -> list[Point]:

@@ -6,7 +6,6 @@ Only the trade price has candles, so bid, ask, mid and spread always come from r
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,8 +14,8 @@ from bcx.candle_source import CandleRead, ClosedCandles, OpenBuckets, read_candl
 from bcx.candles import Candle, CandleStore, interval_ms
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_web.cache import DRAWN_POINTS, FreshCache
-from bcx_web.downsample import RAW, Drawn, Point, candle_min_max, choose_tier, closed_drawing, min_max
+from bcx_web.cache import KeptDrawings
+from bcx_web.downsample import RAW, Drawn, Point, candle_min_max, choose_tier, min_max
 
 FIELDS = ("price", "bid", "ask", "mid", "spread")
 DAY_MS = 86_400_000
@@ -41,7 +40,7 @@ class Sources:
     max_read: int
     open_buckets: OpenBuckets | None = None  # the open minute's candle kept between reads (bcx_web.cache)
     closed: ClosedCandles | None = None  # the closed candles kept between reads (bcx_web.cache)
-    drawings: FreshCache | None = None  # the points drawn from them (bcx_web.cache)
+    drawings: KeptDrawings | None = None  # the points drawn from them (bcx_web.cache)
 
 
 def tick_value(tick: Tick, field: str) -> str | None:
@@ -84,7 +83,7 @@ def read_series(src: Sources, product: str, field: str, start: int, end: int, po
         narrowed = choose_tier(max(last - first, 0), points, tiers)
         if narrowed == tier:
             base = read.candles[0].open if read.candles else None
-            drawn = _closed_drawing(src, read, width, points)
+            drawn = _closed_drawing(src, product, read, width, points)
             return Series(tier, candle_min_max(read.candles, width, points, first, last, drawn), read.truncated, base)
         tier = narrowed
     limit = src.max_read + 1
@@ -96,15 +95,11 @@ def read_series(src: Sources, product: str, field: str, start: int, end: int, po
     return Series(RAW, min_max(raw, points), truncated, base)
 
 
-def _closed_drawing(src: Sources, read: CandleRead, width: int, points: int) -> Drawn | None:
-    """The points of the read's closed buckets, as drawn for the last read of the same closed candles."""
-    if src.drawings is None or read.closed_key is None or points > DRAWN_POINTS:
+def _closed_drawing(src: Sources, product: str, read: CandleRead, width: int, points: int) -> Drawn | None:
+    """The points of the read's closed buckets, from those drawn for the product's last chart alike."""
+    if src.drawings is None:
         return None
-    version = (read.closed_key, len(read.candles), read.closed)
-    name = (read.closed_key[0], width, points)
-    return src.drawings.get(
-        name, version, time.monotonic(), lambda: closed_drawing(read.candles, width, points, read.closed)
-    )
+    return src.drawings.drawn((product, width, points), read.candles, read.closed, width, points)
 
 
 def percent_points(series: Series) -> list[list]:

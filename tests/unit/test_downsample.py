@@ -120,3 +120,5 @@ def test_a_kept_drawing_of_the_closed_candles_draws_what_drawing_all_of_them_dra
     drawn = closed_drawing(candles, MIN, limit, closed)
     first, last = (candles[0].time_ms + 1, candles[-1].time_ms) if candles else (None, None)
     assert candle_min_max(later, MIN, limit, first, last, drawn) == candle_min_max(later, MIN, limit, first, last)
+    fewer = closed_drawing(later, MIN, limit, closed // 2)  # drawn when fewer were closed, then continued
+    assert closed_drawing(candles, MIN, limit, closed, fewer) == drawn

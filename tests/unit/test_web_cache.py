@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 from bcx.candle_source import ClosedCandles
 from bcx.candles import Candle, TierPlan, decode_candle, encode_candle
 from bcx.tick import Tick, decode_member, encode_member
-from bcx_web.cache import BoundedMemo, FreshCache, cached_decode_candle, cached_decode_member
+from bcx_web.cache import BoundedMemo, FreshCache, KeptDrawings, cached_decode_candle, cached_decode_member
+from bcx_web.downsample import Drawn, closed_drawing
 
 NEWEST = Tick("BTC-USD", 1_700_000_000_000, 7, "100.00")
 LATER = Tick("BTC-USD", 1_700_000_000_100, 8, "101.00")
@@ -111,16 +113,23 @@ def test_threads_asking_at_once_compute_once():
     assert len(calls) == 1
 
 
-def test_with_max_names_the_name_set_longest_ago_goes_first():
-    cache, compute = FreshCache(ttl=60.0, max_names=2), Counter()
-    for name in ("a", "b", "a", "c"):  # "a" set again after "b": "b" is the oldest when "c" comes
-        cache.get(name, 2 if name == "a" and compute.calls else 1, 1.0, compute)
-    assert compute.calls == 4
-    cache.get("a", 2, 1.0, compute)
-    cache.get("c", 1, 1.0, compute)
-    assert compute.calls == 4  # kept
-    cache.get("b", 1, 1.0, compute)
-    assert compute.calls == 5  # dropped
+def test_a_kept_drawing_serves_charts_whose_first_candles_are_equal_and_no_other():
+    drawings, calls = KeptDrawings(max_candles=2_000), []
+    day = minutes(1440)[0]
+
+    def drawn(candles: list[Candle], closed: int, name: str = "BTC-USD") -> Drawn | None:
+        found = drawings.drawn(name, candles, closed, 60_000, 1000)
+        calls.append(found == closed_drawing(candles, 60_000, 1000, closed))
+        return found
+
+    first = drawn(day, 1439)
+    assert drawn(day[:1439] + [replace(day[-1], high="9")], 1439) is first  # only the open minute changed
+    spike = [*day[:700], replace(day[700], high="9"), *day[701:]]
+    assert drawn(spike, 1439) is not first  # a closed minute rewritten: drawn again
+    assert drawn(spike, 1440)[1] > first[1]  # one more closed minute: its buckets added to the kept ones
+    assert drawn(day[:1000], 999) is not None and drawn(day[:1439], 1439, "ETH-USD")  # other counts, charts
+    assert all(calls)  # every answer is what drawing afresh gives
+    assert drawings.kept_candles <= 2_000
 
 
 def plan(product: str, version: str | None, bounds: tuple[int, int] = (0, 3 * 60_000)) -> TierPlan:
