@@ -67,17 +67,21 @@ def read_candles(
     extent_of = stored if extent else ()
     plan = candles.plan_tiers(product, sources, start, end_ms, raw_end, RAW_CHUNKS_IN_PLAN, extent_of, kept_version)
     kept = None if closed is None else closed.get(plan, max_read)
-    read = candles.read_planned(plan, limit, tiers=kept is None)
+    earlier, since = (None, None) if closed is None or kept else closed.before_changes(plan, kept_version)
+    read = candles.read_planned(plan, limit, tiers=kept is None, tiers_from=since)
+    found_tiers = kept or read.candles
+    if earlier is not None:  # the one tier: what was kept before the writes since, then what was read from there
+        found_tiers = [earlier + read.candles[0]]
     parts: list[Candle] = []
     widths = set()
     truncated = False
-    for (_, source_ms), found in zip(sources, read.candles if kept is None else kept, strict=True):
+    for (_, source_ms), found in zip(sources, found_tiers, strict=True):
         if found:
             truncated = truncated or (max_read is not None and len(found) > max_read)
             parts.extend(found[:max_read])
             widths.add(source_ms)
     if closed is not None and kept is None and not truncated:
-        closed.keep(plan, read.candles)
+        closed.keep(plan, found_tiers)
     raw: list[Candle] = []
     if read.raw_from <= end_ms:
         finest = sources[-1][1] if sources else width_ms
@@ -144,6 +148,7 @@ class OpenBuckets:
 @dataclass(frozen=True)
 class _Closed:
     bounds: tuple[int, ...]
+    end: int  # the end of the tiers' read
     version: str
     candles: list[list[Candle]]  # per tier, as the plan's read found them
     count: int
@@ -153,7 +158,9 @@ class ClosedCandles:
     """Per process: what the candle tiers held for the last read of each product and tier list, with the read's
     bounds (where each tier starts) and the candles' version (CandleStore.mark_changed). A read with the same
     version and the same bounds, or the same ones but a later start, finds the same candles: it takes them from
-    here and reads only the raw ticks after them, in the plan's one round trip. Every writer of the product's
+    here and reads only the raw ticks after them, in the plan's one round trip. A read of one tier from the same
+    start after writes listed since (bcx.keys.SeriesKeys.candles_versions) takes the kept candles before the
+    earliest bucket they wrote and reads the tier from there on. Every writer of the product's
     candles (the watcher's rollups of late ticks, its trims and retention, a backfill) changes the version after
     it writes, and a read takes the version before it reads any candle, so candles kept with a version are never
     older than what that version stands for; a store without a version keeps nothing.
@@ -180,6 +187,18 @@ class ClosedCandles:
             return None
         return found
 
+    def before_changes(self, plan: TierPlan, kept_version: str | None) -> tuple[list[Candle] | None, int | None]:
+        """For a read of one tier whose kept candles (of `kept_version`, from the same start) were changed since
+        by writes listed with the version (plan.changed_from): the kept candles before the earliest of them (and
+        within both reads' ends), which no write since touched, and the time to read the tier from."""
+        kept = self._kept.get((plan.product, plan.tiers))
+        if kept is None or kept.version != kept_version or plan.changed_from is None or len(plan.tiers) != 1:
+            return None, None
+        if plan.bounds[0] != kept.bounds[0]:
+            return None, None
+        since = min(plan.changed_from, kept.end + 1, plan.chunks[0][1] + 1)
+        return kept.candles[0][: bisect_left(kept.candles[0], since, key=_TIME)], since
+
     def version(self, product: str, tiers: Sequence[tuple[str, int]]) -> str | None:
         """The version of the candles kept for the product and tiers, if any."""
         kept = self._kept.get((product, tuple(tiers)))
@@ -194,7 +213,8 @@ class ClosedCandles:
             self._count -= old.count if old else 0
             while self._kept and self._count + count > self.max_candles:
                 self._count -= self._kept.pop(next(iter(self._kept))).count
-            self._kept[(plan.product, plan.tiers)] = _Closed(plan.bounds, plan.version, candles, count)
+            end = plan.chunks[0][1] if plan.chunks else plan.raw_from
+            self._kept[(plan.product, plan.tiers)] = _Closed(plan.bounds, end, plan.version, candles, count)
             self._count += count
 
     @property

@@ -24,6 +24,9 @@ from bcx.chunks import READ_CHUNKS_PER_ROUND, REPLACE, ChunkedSets, _lua, chunk_
 from bcx.keys import ChunkKeys, SeriesKeys
 from bcx.tick import Tick, base36, from_offset, offset
 
+# Writes of a series' candles listed with their versions (SeriesKeys.candles_versions): a reader whose version is
+# among them reads again only what they wrote; one that has missed more reads all again.
+VERSIONS_KEPT = 16
 _INTERVAL_RE = re.compile(r"^(\d+)([mhdw])$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 WEEK_MS = _UNIT_MS["w"]
@@ -233,6 +236,9 @@ class TierPlan:
     raw_entries: list[tuple[str, int]] | None  # the raw ticks, when the plan read them too
     version: str | None  # None: no writer has set one (a store written before versions): nothing may be kept
     extent: tuple[int | None, int | None]
+    # With the caller's kept version still listed and not current: the earliest bucket written since (candles
+    # before it are as they were); None otherwise.
+    changed_from: int | None = None
 
     @property
     def bounds(self) -> tuple[int, ...]:
@@ -264,7 +270,7 @@ class CandleStore:
             return 0
         entries = ((c.time_ms, encode_candle(c)) for c in candles)
         new = self.chunks.add(self.keys(product).candles(interval), entries, REPLACE)
-        self.mark_changed(product)
+        self.mark_changed(product, min(c.time_ms for c in candles))
         return new
 
     def range(self, product: str, interval: str, start_ms: int, end_ms: int, limit: int | None = None) -> list[Candle]:
@@ -298,9 +304,9 @@ class CandleStore:
             args += [chain.chunk_prefix, width]
         extent_keys = [keys.ticks.index, *(keys.candles(interval).index for interval in extent_of)] if extent_of else []
         args[5] = len(extent_keys)
-        script_keys = [*(chain.index for chain in chains), keys.ticks.index, keys.candles_version, keys.latest]
+        script_keys = [*(chain.index for chain in chains), keys.ticks.index, keys.candles_versions, keys.latest]
         script_keys += extent_keys
-        *plans, raw_plan, raw_read, (version, oldest, newest) = self._plan_read(keys=script_keys, args=args)
+        *plans, raw_plan, raw_read, (version, oldest, newest, since) = self._plan_read(keys=script_keys, args=args)
         raw = (int(raw_plan[0]), int(raw_plan[1]), raw_plan[2:]) if len(raw_plan) > 1 else None
         entries = None
         if raw is None or not raw[2]:
@@ -321,12 +327,16 @@ class CandleStore:
             entries,
             version or None,
             (int(oldest) if oldest else None, int(float(newest)) if newest else None),
+            int(since) if since else None,
         )
 
-    def read_planned(self, plan: TierPlan, limit: int | None = None, tiers: bool = True) -> TierRead:
+    def read_planned(
+        self, plan: TierPlan, limit: int | None = None, tiers: bool = True, tiers_from: int | None = None
+    ) -> TierRead:
         """What `plan` found, in one pipeline, at most `limit` from each chain; without `tiers` only the raw ticks
         (a caller that kept the candles of this plan's bounds and version); no round trip when the plan read them.
-        Reading chain by chain would cost two round trips a chain."""
+        `tiers_from`: the candles from that time on only (a caller that kept those before it). Reading chain by
+        chain would cost two round trips a chain."""
         keys = self.keys(plan.product)
         chains = [keys.candles(interval) for interval, _ in plan.tiers]
         raw = plan.raw
@@ -335,7 +345,7 @@ class CandleStore:
         queued = 0
         if tiers:
             for chain, (lo, hi, chunk_ids) in zip(chains, plan.chunks, strict=True):
-                queued += _queue_reads(pipe, chain, lo, hi, chunk_ids, False)
+                queued += _queue_reads(pipe, chain, max(lo, tiers_from or lo), hi, chunk_ids, False)
         if raw_in_pipeline:
             queued += _queue_reads(pipe, keys.ticks, raw[0], raw[1], raw[2], True)
         replies = iter(pipe.execute() if queued else ())
@@ -353,11 +363,16 @@ class CandleStore:
             ticks = self.chunks.range(keys.ticks, raw[0], raw[1], limit)
         return TierRead(found, ticks[:limit], plan.raw_from)
 
-    def mark_changed(self, product: str) -> None:
-        """Give the product's candles a new version (lua/tier_read.lua returns it): after every write or removal of
-        its candles, so that a reader that keeps candles (bcx_web) reads them again. A random token, not a
-        counter: a store emptied and written again must not come back to a version a reader kept."""
-        self.conn.set(self.keys(product).candles_version, os.urandom(8).hex())
+    def mark_changed(self, product: str, earliest_ms: int | None = None) -> None:
+        """Give the product's candles a new version (lua/tier_read.lua returns it): after every write (`earliest_ms`:
+        the earliest bucket it wrote) or removal (None) of its candles, so that a reader that keeps candles
+        (bcx_web) reads them again, from `earliest_ms` on. A random token, not a counter: a store emptied and
+        written again must not come back to a version a reader kept. The last VERSIONS_KEPT are listed."""
+        key = self.keys(product).candles_versions
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.lpush(key, f"{os.urandom(8).hex()}:{'-' if earliest_ms is None else earliest_ms}")
+        pipe.ltrim(key, 0, VERSIONS_KEPT - 1)
+        pipe.execute()
 
     def trim_before(self, product: str, interval: str, cutoff_ms: int) -> int:
         removed = self.chunks.trim_before(self.keys(product).candles(interval), cutoff_ms)

@@ -64,10 +64,12 @@ class SeriesKeys:
         return ChunkKeys(f"{self.tag}:candles:{interval}")
 
     @property
-    def candles_version(self) -> str:
-        """String: a token every writer of the series' candles changes after writing or removing any
-        (CandleStore.mark_changed), so that a reader may keep candles it read while the token is the same."""
-        return f"{self.tag}:candles:version"
+    def candles_versions(self) -> str:
+        """List, newest first: `<token>:<time>` for each of the last writes or removals of the series' candles
+        (CandleStore.mark_changed): a random token, and the earliest bucket the write touched (`-` for a removal,
+        which may touch any). The first token is the candles' version: a reader may keep candles it read while it
+        is the same, and after the writes listed since, it needs to read again only from their earliest time."""
+        return f"{self.tag}:candles:versions"
 
     @property
     def latest(self) -> str:

@@ -4,8 +4,8 @@
 -- every member into a Lua string and back, about 0.4 us each, where a plain ZRANGEBYSCORE sends it as it is.
 -- The raw ticks of the open bucket are few: the caller may ask for them here, and a reader that keeps the closed
 -- candles (bcx_web's ClosedCandles) then needs no second round trip.)
--- KEYS: the chunk indexes of the candle tiers, coarsest first, then the raw ticks' index, the series' candle
--- version key, its latest hash, then the indexes whose first entry counts for the extent (every stored tier's).
+-- KEYS: the chunk indexes of the candle tiers, coarsest first, then the raw ticks' index, the series' list of
+-- candle writes (bcx.keys.SeriesKeys.candles_versions), its latest hash, then the indexes whose first entry counts for the extent (every stored tier's).
 -- ARGV: 1 start, 2 end (of the candle buckets), 3 end of the raw ticks, 4 the raw ticks' chunk key prefix, 5 how
 -- many raw chunks at most to read here (0: none), 6 how many extent indexes follow the latest hash in KEYS (0: no
 -- extent), 7 the candle version the caller keeps candles of (the raw ticks are read here only when it is the
@@ -15,9 +15,10 @@
 -- the raw ticks fill the rest, when anything is left (start <= end).
 -- Returns one array per chain, tiers first: {from, to, chunk id...} (the raw ticks' array is {from} alone when
 -- the tiers leave nothing to read); then the raw chunks' replies (member, score relative to the chunk's base),
--- one array per chunk, when they were read here, else an empty array; then {version, oldest, newest}: the
--- candle version ('' when no writer set one yet) and the extent ('' for an end nothing tells, or both when not
--- asked for). The version is read before any candle is: a writer bumps it after its write (bcx.candles).
+-- one array per chunk, when they were read here, else an empty array; then {version, oldest, newest, since}: the
+-- candle version ('' when no writer set one yet), the extent ('' for an end nothing tells, or both when not
+-- asked for), and since when the caller's kept candles are changed (below; else ''). The version is read before
+-- any candle is: a writer lists its write after writing (bcx.candles.CandleStore.mark_changed).
 local covered, last, raw_end = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local raw_prefix, inline_chunks, extents, kept = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local tiers = (#ARGV - 7) / 2
@@ -44,7 +45,28 @@ local function plan(index, lo, hi)
   return found
 end
 
-local state = {redis.call('GET', version_key) or '', '', ''}
+-- The version: the first token of the list of writes (`<token>:<earliest bucket or ->`, newest first). When the
+-- caller's kept version is listed after it, the earliest bucket written since ('' when a removal is among them).
+local state = {'', '', '', ''}
+local since
+for i, write in ipairs(redis.call('LRANGE', version_key, 0, -1)) do
+  local token, earliest = string.match(write, '^(%x+):(.*)$')
+  if i == 1 then
+    state[1] = token
+  end
+  if token == kept then
+    if i > 1 and since ~= false then
+      state[4] = int(since)
+    end
+    break
+  end
+  local t = tonumber(earliest)
+  if t == nil then
+    since = false
+  elseif since ~= false and (since == nil or t < since) then
+    since = t
+  end
+end
 if extents > 0 then
   local oldest
   for i = tiers + 4, tiers + 3 + extents do

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bcx.candle_source import ClosedCandles, OpenBuckets, read_candles
-from bcx.candles import Candle, CandleStore, combine, interval_ms, rollup
+from bcx.candles import VERSIONS_KEPT, Candle, CandleStore, combine, interval_ms, rollup
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_watcher.history import History
@@ -154,8 +154,8 @@ def test_kept_closed_candles_follow_the_watchers_rollups_trims_and_retention_and
         pass
     kept, opened = ClosedCandles(1_000), OpenBuckets()
 
-    def read(width: int = MIN, start: int = 0) -> list[list]:
-        args = (candle_store, tick_store, "BTC-USD", width, start, 31 * MIN, stored)
+    def read(width: int = MIN, start: int = 0, end: int = 31 * MIN) -> list[list]:
+        args = (candle_store, tick_store, "BTC-USD", width, start, end, stored)
         with_kept = read_candles(*args, open_buckets=opened, closed=kept)
         assert [c.as_row() for c in with_kept.candles] == [c.as_row() for c in read_candles(*args).candles]
         return [c.as_row() for c in with_kept.candles]
@@ -169,13 +169,21 @@ def test_kept_closed_candles_follow_the_watchers_rollups_trims_and_retention_and
     while history.compact("BTC-USD"):
         pass
     assert read()[3][2] == "500.00" and read(5 * MIN)[0][2] == "500.00"
-    candle_store.put("BTC-USD", "1m", [Candle(7 * MIN, "1", "700", "1", "1", "1")])  # a backfill
+    candle_store.put("BTC-USD", "1m", [Candle(7 * MIN, "1", "700", "1", "1", "1")])  # a backfill: read from 7 on
     assert read()[7][2] == "700"
+    assert read(end=20 * MIN)[-1][0] == 20 * MIN  # kept up to minute 20
+    candle_store.put("BTC-USD", "1m", [Candle(25 * MIN, "1", "800", "1", "1", "1")])  # after that read's end
+    assert read()[25][2] == "800"
+    for minute in range(VERSIONS_KEPT + 1):  # more writes than are listed: the kept candles are read again whole
+        candle_store.put("BTC-USD", "1m", [Candle(minute * MIN, "1", str(900 + minute), "1", "1", "1")])
+    assert read()[VERSIONS_KEPT][2] == str(900 + VERSIONS_KEPT)
+    while history.compact("BTC-USD"):  # the 5m tier takes in the written minutes, so they may be trimmed
+        pass
     history.trim("BTC-USD", {"raw": None, "1m": 20 * MIN / 1000, "5m": None}, None)  # retention of 1m: 20 minutes
     trimmed = read()
     assert trimmed[0][0] > 0 and len(trimmed) < 31
     # A store whose candles have no version (written before versions): nothing kept is used.
-    redis_conn.delete(candle_store.keys("BTC-USD").candles_version)
+    redis_conn.delete(candle_store.keys("BTC-USD").candles_versions)
     chain = candle_store.keys("BTC-USD").candles("1m")
     candle_store.chunks.add(chain, [(29 * MIN, "t|1|0|0|0|1|")], "replace")  # a writer that changes no version
     assert read()[-2][0] == 29 * MIN and read()[-2][2] == "1"
