@@ -5,7 +5,8 @@
 -- The raw ticks of the open bucket are few: the caller may ask for them here, and a reader that keeps the closed
 -- candles (bcx_web's ClosedCandles) then needs no second round trip.)
 -- KEYS: the chunk indexes of the candle tiers, coarsest first, then the raw ticks' index, the series' list of
--- candle writes (bcx.keys.SeriesKeys.candles_versions), its latest hash, then the indexes whose first entry counts for the extent (every stored tier's).
+-- candle writes (bcx.keys.SeriesKeys.candles_versions), its latest hash, then the indexes whose first entry
+-- counts for the extent (the raw ticks' and every stored tier's).
 -- ARGV: 1 start, 2 end (of the candle buckets), 3 end of the raw ticks, 4 the raw ticks' chunk key prefix, 5 how
 -- many raw chunks at most to read here (0: none), 6 how many extent indexes follow the latest hash in KEYS (0: no
 -- extent), 7 the candle version the caller keeps candles of (the raw ticks are read here only when it is the
