@@ -11,6 +11,7 @@ import contextlib
 import gc
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 
 import redis
@@ -20,7 +21,7 @@ from bcx.connection import connect, describe
 from bcx.daemon import load_or_exit
 from bcx.progress import bar
 from bcx_tracker.import_workers import ImportWorkers
-from bcx_tracker.importer import ImportResult, NumberedLines, open_recording
+from bcx_tracker.importer import ImportResult, NumberedLines, TickChecks, open_recording
 
 DESCRIPTION = "Load a recording made by bcx-tracker --record into Redis, without a websocket."
 
@@ -50,7 +51,7 @@ def settled_collector() -> Iterator[None]:
         gc.unfreeze()
 
 
-def import_file(path: str, config: RedisConfig, protocols: Mapping[str, str]) -> ImportResult:
+def import_file(path: str, config: RedisConfig, protocols: Mapping[str, str], checks: TickChecks) -> ImportResult:
     """Every line of the recording dealt out to the workers, which parse and write it, with a progress bar on a
     terminal; redis.RedisError when writing failed."""
     with open_recording(path) as (lines, position):
@@ -58,7 +59,9 @@ def import_file(path: str, config: RedisConfig, protocols: Mapping[str, str]) ->
         def read_to() -> None:
             progress.update(position() - progress.n)
 
-        workers = ImportWorkers(config, path, protocols, on_batch=read_to)  # forked: before the bar's thread starts
+        workers = ImportWorkers(
+            config, path, protocols, checks, on_batch=read_to
+        )  # forked: before the bar's thread starts
         progress = bar(os.path.getsize(path), "B", os.path.basename(path), unit_scale=True)
         try:
             numbered = NumberedLines(lines)
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         conn.ping()  # a Redis that is away is said before the file is read
         with settled_collector():
-            result = import_file(args.file, config.redis, protocols)
+            checks = TickChecks(int(time.time() * 1000), int(config.tracker.max_clock_skew * 1000))
+            result = import_file(args.file, config.redis, protocols, checks)
     except redis.RedisError as exc:
         print(f"bcx import: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
         return 1

@@ -21,13 +21,22 @@ import multiprocessing
 import os
 import queue
 from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 
 import redis
 
 from bcx.config import RedisConfig
 from bcx.connection import connect
 from bcx.store import TickStore
-from bcx_tracker.importer import ImportResult, LineImporter, Parsers, read_alone, recorded_products, stream_key
+from bcx_tracker.importer import (
+    ImportResult,
+    LineImporter,
+    Parsers,
+    TickChecks,
+    read_alone,
+    recorded_products,
+    stream_key,
+)
 
 LINES_PER_BATCH = 2000  # lines dealt to a child at a time
 AHEAD = 2  # batches queued for each child: memory stays at a few batches
@@ -47,12 +56,14 @@ class ImportWorkers:
         config: RedisConfig,
         path: str,
         protocols: Mapping[str, str],
+        checks: TickChecks,
         count: int | None = None,
         on_batch: Callable[[], object] = lambda: None,
     ):
         context = multiprocessing.get_context("fork")  # see the module's text: before any thread
         reports = _Reports(context.Queue())
-        self._children = [_Child(context, config, path, protocols, reports) for _ in range(count or worker_count())]
+        work = _Work(config, path, dict(protocols), checks)
+        self._children = [_Child(context, work, reports) for _ in range(count or worker_count())]
         self._read_alone = read_alone(protocols)
         self._child_of: dict[str, _Child] = {}
         self._on_batch = on_batch
@@ -112,7 +123,7 @@ class _Reports:
 class _Child:
     """One worker process, and the lines waiting to be sent to it."""
 
-    def __init__(self, context, config: RedisConfig, path: str, protocols: Mapping[str, str], reports: _Reports):
+    def __init__(self, context, work: _Work, reports: _Reports):
         self.numbers: list[int] = []
         self.lines: list[str] = []
         self.dealt = 0  # lines sent so far
@@ -120,7 +131,7 @@ class _Child:
         self._reports = reports
         self.process = context.Process(
             target=_import_lines,
-            args=(config, path, dict(protocols), self._tasks, reports.queue),
+            args=(work, self._tasks, reports.queue),
             name="bcx-import-worker",
             daemon=True,  # a parent ending on an error must not wait for a child waiting for lines
         )
@@ -161,12 +172,20 @@ class _Child:
                     raise redis.RedisError("the import's worker process ended before the file did") from None
 
 
-def _import_lines(config: RedisConfig, path: str, protocols: Mapping[str, str], tasks, reports) -> None:
+class _Work(NamedTuple):
+    config: RedisConfig
+    path: str
+    protocols: dict[str, str]
+    checks: TickChecks
+
+
+def _import_lines(work: _Work, tasks, reports) -> None:
     pid = os.getpid()
     try:
-        conn = connect(config)
-        store = TickStore(conn, config.prefix)
-        importer = LineImporter(Parsers(protocols, functools.partial(recorded_products, path)), store.add)
+        conn = connect(work.config)
+        store = TickStore(conn, work.config.prefix)
+        parsers = Parsers(work.protocols, functools.partial(recorded_products, work.path))
+        importer = LineImporter(parsers, store.add, work.checks)
         while (batch := tasks.get()) is not None:
             importer.take(zip(*batch, strict=True))
         result = importer.finish()

@@ -15,6 +15,7 @@ line number said.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import zlib
@@ -22,13 +23,16 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from bcx.config import DEFAULTS
 from bcx.series import DEFAULT_EXCHANGE
 from bcx.tick import Tick
 from bcx_tracker.exchange import Exchange, MalformedMessage, Message, TickEvent
 from bcx_tracker.exchanges import ADAPTERS
 from bcx_tracker.gaps import SequenceFilter
 from bcx_tracker.recorder import read_entries, split_line
+from bcx_tracker.tick_checks import check_tick
 
 BATCH = 5000
 MAX_BAD_REPORTED = 10
@@ -68,6 +72,17 @@ class ImportResult:
 
 def _nothing() -> None:
     pass
+
+
+_UNFIT = MalformedMessage("a tick unfit to store")
+DEFAULT_SKEW_MS = int(DEFAULTS.tracker.max_clock_skew * 1000)
+
+
+class TickChecks(NamedTuple):
+    """What the tracker's tick checks judge against (bcx_tracker.tick_checks): the import's clock at its start."""
+
+    now_ms: int
+    max_skew_ms: int = DEFAULT_SKEW_MS
 
 
 class Parsers:
@@ -176,31 +191,45 @@ class NumberedLines:
 
 
 class LineImporter:
-    """Parses numbered lines through the parsers and the tracker's stale filter, handing the ticks to `write` (which
-    says how many were new) in batches of BATCH, and calling `on_batch` after each (progress)."""
+    """Parses numbered lines through the parsers and the tracker's checks (tick_checks, against `checks`: a tick
+    too far ahead of the clock, or one that cannot be stored, makes its line malformed) and stale filter,
+    handing the ticks to `write` (which says how many were new) in batches of BATCH, and calling `on_batch` after
+    each (progress)."""
 
-    def __init__(self, parsers: Parsers, write: Callable[[list[Tick]], int], on_batch: Callable[[], object] = _nothing):
+    def __init__(
+        self,
+        parsers: Parsers,
+        write: Callable[[list[Tick]], int],
+        checks: TickChecks,
+        on_batch: Callable[[], object] = _nothing,
+    ):
         self.result = ImportResult()
         self._parse, self._is_stale = parsers.parse, SequenceFilter().is_stale
+        self._check = functools.partial(check_tick, now_ms=checks.now_ms, max_skew_ms=checks.max_skew_ms)
         self._write, self._on_batch = write, on_batch
         self._ticks: list[Tick] = []
 
     def take(self, numbered: Iterable[tuple[int, str]]) -> None:
-        result, ticks, parse, is_stale = self.result, self._ticks, self._parse, self._is_stale  # runs per line
-        for number, line in numbered:
+        result, ticks, parse, check, is_stale = self.result, self._ticks, self._parse, self._check, self._is_stale
+        for number, line in numbered:  # runs per line: the names above are bound once
             line = line.strip()
             if not line:
                 continue
             try:
-                messages = parse(line)
+                messages, whole = parse(line), True
             except MalformedMessage as exc:
-                messages = result.malformed(number, exc)
+                messages, whole = result.malformed(number, exc), False
             for message in messages:
                 if type(message) is TickEvent:
-                    if is_stale(message.tick):
+                    tick = message.tick
+                    if check(tick) is not None:  # counted as its line, as the tracker counts it
+                        if whole:
+                            result.malformed(number, _UNFIT)
+                            whole = False
+                    elif is_stale(tick):
                         result.stale += 1
                     else:
-                        ticks.append(message.tick)
+                        ticks.append(tick)
             if len(ticks) >= BATCH:
                 self._flush()
                 ticks = self._ticks
@@ -222,10 +251,12 @@ def import_lines(
     lines: Iterable[str],
     parsers: Parsers,
     write: Callable[[list[Tick]], int],
+    now_ms: int,
     on_batch: Callable[[], object] = _nothing,
 ) -> ImportResult:
     """Every line in this process: parsed, and its ticks handed to `write` in batches (see LineImporter)."""
-    numbered, importer = NumberedLines(lines), LineImporter(parsers, write, on_batch)
+    importer = LineImporter(parsers, write, TickChecks(now_ms, DEFAULT_SKEW_MS), on_batch)
+    numbered = NumberedLines(lines)
     importer.take(numbered)
     result = importer.finish()
     result.lines, result.stopped = numbered.count, numbered.stopped

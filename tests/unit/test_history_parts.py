@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bcx import export
-from bcx.tick import Tick, iso_to_ms
+from bcx.tick import Tick, encode_entries, iso_to_ms
 from bcx_tracker import history_backfill as hb
 from bcx_tracker.binance import Binance
 from bcx_tracker.bitfinex import Bitfinex
@@ -21,6 +21,7 @@ from bcx_tracker.rest import RestClient
 from bcx_tracker.sample import recording_lines
 
 NOW = 1_790_000_000_000
+LATER = iso_to_ms("2027-01-01")  # the import's clock: after every sample recording
 PROTOCOLS = {"coinbase": "coinbase-exchange", "kraken": "kraken", "binance": "binance", "bitfinex": "bitfinex"}
 
 
@@ -134,8 +135,8 @@ def test_the_first_pass_finds_the_products_of_the_exchanges_that_need_them_and_t
 def test_coinbase_lines_need_no_first_pass_and_a_product_appearing_late_is_parsed(tmp_path):
     lines = list(recording_lines(seed=3, hours=0.02, exchanges=["coinbase"]))
     late = [line for line in lines if '"SOL-USD"' not in line] + [line for line in lines if '"SOL-USD"' in line]
-    result = import_lines(late, COINBASE_PARSERS(), len)
-    everything = import_lines(lines, COINBASE_PARSERS(), len)
+    result = import_lines(late, COINBASE_PARSERS(), len, LATER)
+    everything = import_lines(lines, COINBASE_PARSERS(), len, LATER)
     assert result.bad == 0 and result.ticks == everything.ticks > 0
 
 
@@ -162,14 +163,14 @@ def test_an_unreadable_file_stops_the_import_at_its_line_and_keeps_what_came_bef
         batches.append(ticks)
         return len(ticks)
 
-    result = import_lines(numbered(), COINBASE_PARSERS(), write)
+    result = import_lines(numbered(), COINBASE_PARSERS(), write, LATER)
     assert result.stopped == (51, "Compressed file ended before the end-of-stream marker was reached")
     assert sum(map(len, batches)) == result.ticks == result.new > 0 and result.lines == 50
 
 
 def test_a_bad_line_is_skipped_and_named():
     lines = ["not json", "bitstamp {}", *list(recording_lines(seed=3, hours=0.01, exchanges=["coinbase"]))[:20]]
-    result = import_lines(lines, COINBASE_PARSERS(), len)
+    result = import_lines(lines, COINBASE_PARSERS(), len, LATER)
     assert (result.bad, result.bad_lines, result.stopped) == (2, [1, 2], None) and result.ticks > 0
 
 
@@ -190,3 +191,16 @@ def test_workers_results_add_up_and_keep_the_first_bad_lines():
     total = ImportResult.merged(parts)
     assert (total.ticks, total.new, total.stale, total.bad) == (7, 5, 1, 12)
     assert total.bad_lines == [1, 2, 3, 4, 5, 9, 11, 30, 31, 32]
+
+
+def test_a_tick_the_tracker_would_refuse_makes_its_line_malformed_and_costs_no_other():
+    lines = [line for line in recording_lines(seed=3, hours=0.01, exchanges=["coinbase"]) if '"ticker"' in line]
+    huge, future = json.loads(lines[3]), json.loads(lines[7])
+    huge["price"] = "9" * 5000  # more digits than int() takes: encoding it would fail its whole batch
+    future["time"] = "2027-01-02T00:00:00.000000Z"  # a day ahead of the import's clock
+    lines[3], lines[7] = json.dumps(huge), json.dumps(future)
+    written = []
+    result = import_lines(lines, COINBASE_PARSERS(), lambda ticks: written.extend(ticks) or len(ticks), LATER)
+    assert (result.bad, result.bad_lines) == (2, [4, 8])
+    assert len(written) == result.ticks == result.new == len(lines) - 2 - result.stale > 0
+    encode_entries(written)  # what is written can be stored
