@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
-from typing import TypeVar
 
 import redis
 
@@ -26,16 +25,8 @@ from bcx.keys import ChunkKeys
 # for 34.7, 35.1 and 35.7 bytes per member. 64 halves the server's write cost for about one byte per tick.
 DEFAULT_CHUNK_ENTRIES = 64
 READ_CHUNKS_PER_ROUND = 32
-# On one server, a chain's batch goes out as script calls of about this many entries, each sent as soon as it is
-# encoded, the replies read at the end (add_each): redis-server runs one call's script while the client encodes the
-# next, so on two cores a batch costs about the larger side's work instead of both sides' sum. Smaller calls overlap
-# more of it but repeat the script's per-call work (finding the chunk, the latest hash): bench.ingest measures it.
-CALL_ENTRIES = 64
 TRADE = "trade"  # one entry per (time, id); the member carrying the book wins
 REPLACE = "replace"  # one entry per time; the newest write wins
-
-
-Entry = TypeVar("Entry")
 
 
 def _lua(name: str) -> str:
@@ -45,12 +36,9 @@ def _lua(name: str) -> str:
 class ChunkedSets:
     """Chunk-chain operations on one Redis connection (decode_responses=True)."""
 
-    def __init__(self, conn: redis.Redis, chunk_entries: int | None = None, call_entries: int | None = CALL_ENTRIES):
+    def __init__(self, conn: redis.Redis, chunk_entries: int | None = None):
         self.conn = conn
         self.chunk_entries = chunk_entries or server_chunk_limit(conn)
-        # Script calls can be pipelined on one server, not on a cluster (redis-py sends them one at a time there)
-        self._one_server = isinstance(conn, redis.Redis)
-        self.call_entries = call_entries if self._one_server else None  # None: one call a chain and batch
         self._add = conn.register_script(_lua("chunk_add.lua"))
         self._trim = conn.register_script(_lua("chunk_trim.lua"))
 
@@ -71,14 +59,11 @@ class ChunkedSets:
         return script_keys, [keys.chunk_prefix, self.chunk_entries, mode, lines]
 
     def add_each(self, calls: Iterable[tuple[ChunkKeys, str, str, str | None]]) -> int:
-        """add_lines() of several chains or parts of one (call_parts), (keys, lines, mode, latest) each; returns how
-        many entries were new. On one server each call goes out before the next is made and the replies are read at
-        the end, in order, on one pooled connection, so the client builds the next call's lines (a lazy `calls`)
-        while the server runs the last one's script. A call the server did not know the script for is sent again
-        once the replies are read; any other failure disconnects the connection (replies may be left unread) and
-        raises, the calls before it stored. On a cluster, where the chains live on different nodes, one call after
-        the other."""
-        if not self._one_server:
+        """add_lines() of several chains, (keys, lines, mode, latest) each; returns how many entries were new. On one
+        server each call goes out before the next is made and the replies are read at the end, so the client
+        builds the next chain's lines (a lazy `calls`) while the server runs the last one's script. On a cluster,
+        where the chains live on different nodes, one call after the other."""
+        if not isinstance(self.conn, redis.Redis):
             return sum(self.add_lines(*call) for call in calls)
         pool = self.conn.connection_pool
         connection = pool.get_connection()
@@ -99,20 +84,6 @@ class ChunkedSets:
         finally:
             pool.release(connection)
         return added + sum(int(self._add(keys=script_keys, args=args)) for script_keys, args in unknown)
-
-    def call_parts(self, entries: Sequence[Entry]) -> Iterator[Sequence[Entry]]:
-        """One chain's batch cut into the parts to write as separate script calls through add_each(): on one
-        server, parts of about `call_entries` (even sizes: no call of a lone entry), each sent while the next is
-        encoded; on a cluster, where every call is a round trip, the whole batch. Each call is atomic and writes are
-        idempotent, so cutting a batch changes nothing stored."""
-        size = self.call_entries
-        if not size or len(entries) <= size:
-            yield entries
-            return
-        count = -(-len(entries) // size)
-        step = -(-len(entries) // count)
-        for first in range(0, len(entries), step):
-            yield entries[first : first + step]
 
     def range(self, keys: ChunkKeys, start: int, end: int, limit: int | None = None) -> list[tuple[str, float]]:
         """(member, score) with start <= score <= end, in order, at most `limit` of them."""

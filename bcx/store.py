@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 import redis
 
 from bcx import pubsub
-from bcx.chunks import CALL_ENTRIES, DEFAULT_CHUNK_ENTRIES, TRADE, ChunkedSets
+from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, ChunkedSets
 from bcx.keys import SeriesKeys, ticks_channel
 from bcx.tick import Tick, decode_member, encode_entries
 
@@ -30,11 +30,10 @@ class TickStore:
         prefix: str,
         chunk_entries: int | None = None,
         decode: Callable[[str, str, float], Tick] = decode_member,
-        call_entries: int | None = CALL_ENTRIES,
     ):
         self.conn = conn
         self.prefix = prefix
-        self.chunks = ChunkedSets(conn, chunk_entries, call_entries)
+        self.chunks = ChunkedSets(conn, chunk_entries)
         self.decode = decode  # decode_member, or a memoized one (bcx-web re-reads the open minute on every request)
 
     @property
@@ -45,16 +44,13 @@ class TickStore:
         return SeriesKeys(self.prefix, product)
 
     def add(self, ticks: Iterable[Tick]) -> int:
-        """Store ticks (any order, any products, duplicates allowed); returns how many were new. Each product's
-        ticks go in one or more atomic script calls (ChunkedSets.call_parts): a failure part-way leaves some stored and
-        some not, and writing the same ticks again completes it."""
+        """Store ticks (any order, any products, duplicates allowed); returns how many were new."""
         by_product: dict[str, list[Tick]] = {}
         for tick in ticks:
             by_product.setdefault(tick.product, []).append(tick)
-        calls = (  # lazy: each call's lines are built while the server runs the previous call's script
-            (keys.ticks, encode_entries(part), TRADE, keys.latest)
+        calls = (  # lazy: each product's lines are built while the server writes the previous product's
+            (keys.ticks, encode_entries(batch), TRADE, keys.latest)
             for keys, batch in ((self.keys(product), batch) for product, batch in by_product.items())
-            for part in self.chunks.call_parts(batch)
         )
         return self.chunks.add_each(calls)
 

@@ -17,8 +17,7 @@ Over one generated recording of three products (about 7,100 ticks per hour, so t
 Then the write path (issue 19): TickStore.add alone beside its own Lua script fed the same calls pre-encoded
 (recorded as the bytes redis-py sent, then sent again one at a time to a fresh server with no Python work a tick),
 as ticks/s and as CPU a tick in this process and in redis-server (which moves far less with the machine's load),
-the best of `--rounds` each; and the same for TickStore.add making one script call a product and batch, as before
-it cut batches into pipelined calls.
+the best of `--rounds` each.
 
 Then per exchange (issue 12), over recordings of the same hours: Coinbase alone (three products), Kraken alone
 (two products), Binance alone (two products), Bitfinex alone (two products; bcx-replay sends each trade as te
@@ -45,7 +44,6 @@ from typing import NamedTuple
 import redis
 import websocket
 
-from bcx.chunks import CALL_ENTRIES
 from bcx.config import RedisConfig, load_config, packaged_default
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
@@ -235,16 +233,11 @@ def pipelined(conn: redis.Redis, ticks: list[Tick]) -> None:
         pipe.execute()
 
 
-def store_alone(conn: redis.Redis, ticks: list[Tick], call_entries: int | None = CALL_ENTRIES) -> None:
+def store_alone(conn: redis.Redis, ticks: list[Tick]) -> None:
     """TickStore.add as the tracker's writer calls it (batches of 500), without the feed."""
-    store = TickStore(conn, "bcx", call_entries=call_entries)
+    store = TickStore(conn, "bcx")
     for first in range(0, len(ticks), 500):
         store.add(ticks[first : first + 500])
-
-
-def store_one_call_a_product(conn: redis.Redis, ticks: list[Tick]) -> None:
-    """store_alone() as before its calls were cut (issue 19): one script call a product and batch."""
-    store_alone(conn, ticks, call_entries=None)
 
 
 def recorded_commands(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> list[bytes]:
@@ -315,14 +308,10 @@ def replayed(commands: list[bytes]) -> Callable[[redis.Redis, list[Tick]], None]
 
 def print_write_path(ticks: list[Tick], rounds: int = 3) -> None:
     """Target 4 of issue 19: TickStore.add beside its own script's ceiling, as rates and as CPU a tick, each the
-    best of `rounds` taken in turn (the machine's load moves single runs by up to 2x). The ceiling replays the calls
-    TickStore.add makes; cutting a batch into more calls adds the script's per-call work to them, so the ceiling of
-    the calls made before (one a product and batch) is measured too."""
+    best of `rounds` taken in turn (the machine's load moves single runs by up to 2x)."""
     rows = {
         "the script alone, pre-encoded RESP (ceiling)": replayed(recorded_commands(ticks, store_alone)),
-        "    the calls before: one a product and batch": replayed(recorded_commands(ticks, store_one_call_a_product)),
-        f"TickStore.add (calls of {CALL_ENTRIES} ticks, pipelined)": store_alone,
-        "    one call a product and batch (before)": store_one_call_a_product,
+        "TickStore.add": store_alone,
     }
     load = os.getloadavg()[0]
     best: dict[str, Costs] = {}
@@ -335,13 +324,9 @@ def print_write_path(ticks: list[Tick], rounds: int = 3) -> None:
     print(f"\n{title:<52}{'ticks/s':>10}{'client us':>11}{'server us':>11}")
     for name, costs in best.items():
         print(f"{name:<52}{costs.rate:>10,.0f}{costs.client_us:>11.2f}{costs.server_us:>11.2f}")
-    ceiling, ceiling_before, store, before = best.values()
-    for label, (mine, its) in {
-        "TickStore.add / ceiling": (store, ceiling),
-        "    / the ceiling of the calls before": (store, ceiling_before),
-        "before / the ceiling of its calls": (before, ceiling_before),
-    }.items():
-        print(f"{label:<40}{mine.rate / its.rate:.2f}x by rate, {its.cpu_us / mine.cpu_us:.2f}x by CPU a tick")
+    ceiling, store = best.values()
+    print(f"TickStore.add / ceiling: {store.rate / ceiling.rate:.2f}x by rate, ", end="")
+    print(f"{ceiling.cpu_us / store.cpu_us:.2f}x by CPU a tick (client + server)")
     print(
         f"load average (1 min) {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end, on {os.cpu_count()} cores"
     )

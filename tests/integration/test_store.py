@@ -62,8 +62,7 @@ def varied_tick(time_ms: int, trade_id: int, with_book: bool) -> Tick:
 @given(batches=writes, window=st.tuples(st.integers(-10, 410), st.integers(-10, 410)))
 def test_chunked_store_matches_model(redis_conn, batches, window):
     redis_conn.flushall()
-    # a batch of up to 60 goes out as several script calls on one server (one call a batch on a cluster)
-    store = TickStore(redis_conn, "bcx", chunk_entries=8, call_entries=7)
+    store = TickStore(redis_conn, "bcx", chunk_entries=8)
     model: dict[int, tuple[int, str]] = {}
     for batch in batches:
         ticks = [varied_tick(1_700_000_000_000 + t, trade_id, book) for t, trade_id, book in batch]
@@ -127,7 +126,7 @@ def wait_for(condition) -> None:
 
 
 def several_products(first_id: int, time_ms: int, each: int) -> list[Tick]:
-    """`each` ticks of three products, interleaved as a feed sends them: several script calls each (call_entries=2)."""
+    """`each` ticks of three products, interleaved as a feed sends them: three script calls, pipelined on one server."""
     prices = {PRODUCT: "100.5", "ETH-USD": "3480.08", "SOL-USD": "184.99"}
     return [
         Tick(product, time_ms + i, first_id + 3 * i + n, price, None if n else price, price, "0.5")
@@ -146,7 +145,7 @@ def stored_by_product(store: TickStore) -> dict[str, list[Tick]]:
 
 @pytest.mark.single_redis
 def test_a_batch_of_several_products_is_stored_after_the_server_forgot_the_script(redis_conn):
-    store = TickStore(redis_conn, "bcx", call_entries=2)
+    store = TickStore(redis_conn, "bcx")
     first = several_products(1, 1000, 3)
     assert store.add(first) == 9
     redis_conn.script_flush()  # as after a restart: every call of the next batch meets NOSCRIPT
@@ -159,12 +158,12 @@ def test_a_batch_of_several_products_is_stored_after_the_server_forgot_the_scrip
 
 @pytest.mark.single_redis
 def test_an_error_part_way_through_a_batch_leaves_no_reply_unread_on_a_pooled_connection(redis_conn):
-    store = TickStore(redis_conn, "bcx", call_entries=2)
-    redis_conn.set(store.keys("ETH-USD").ticks.index, "not a chunk index")  # its script calls fail: WRONGTYPE
+    store = TickStore(redis_conn, "bcx")
+    redis_conn.set(store.keys("ETH-USD").ticks.index, "not a chunk index")  # its script call fails: WRONGTYPE
     ticks = several_products(1, 1000, 4)
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         store.add(ticks)
-    # the calls after the failed one ran too, and their replies, left unread, went with the dropped connection
+    # the call after the failed one ran too, and its reply, left unread, went with the dropped connection
     redis_conn.set("marker", "mine")
     assert redis_conn.get("marker") == "mine"
     assert [store.range(p, 0, 10**13) for p in (PRODUCT, "SOL-USD")] == [
@@ -176,25 +175,24 @@ def test_an_error_part_way_through_a_batch_leaves_no_reply_unread_on_a_pooled_co
 def test_a_connection_dropped_part_way_through_a_batch_loses_nothing_when_the_batch_is_written_again(
     redis_conn, redis_url, monkeypatch
 ):
-    store = TickStore(redis_conn, "bcx", call_entries=2)
-    ticks = several_products(1, 1000, 4)  # 12 ticks: 2 calls a product
+    store = TickStore(redis_conn, "bcx")
+    ticks = several_products(1, 1000, 4)  # 12 ticks: one call a product
     admin = redis.Redis.from_url(redis_url)
     encoded = []
 
-    def encode_then_drop(part):  # the lazy calls: the third is encoded after two went out on the pooled connection
-        encoded.append(part)
-        if len(encoded) == 3:
+    def encode_then_drop(batch):  # the lazy calls: the second is encoded after the first went out
+        encoded.append(batch)
+        if len(encoded) == 2:
             wait_for(lambda: admin.exists(store.keys(PRODUCT).latest))  # the server ran the first call
             admin.client_kill_filter(_type="normal", skipme=True)
-        return encode_entries(part)
+        return encode_entries(batch)
 
     monkeypatch.setattr(bcx.store, "encode_entries", encode_then_drop)
     with pytest.raises(redis.ConnectionError):
         store.add(ticks)
     monkeypatch.undo()
-    stored_before = store.count(PRODUCT)
-    assert stored_before in (2, 4) and store.count("ETH-USD") == store.count("SOL-USD") == 0
-    assert store.add(ticks) == 12 - stored_before
+    assert [store.count(product) for product in (PRODUCT, "ETH-USD", "SOL-USD")] == [4, 0, 0]
+    assert store.add(ticks) == 8
     assert stored_by_product(store) == by_product(ticks)
     assert redis_conn.ping()
     admin.close()
