@@ -80,8 +80,9 @@ def encode_entries(ticks: Iterable[Tick]) -> str:
     lines = []
     for _, time_ms, trade_id, price, bid, ask, size, _ in ticks:
         form = _price_form(price)
-        bid_field = "" if bid is None else _book_offset(bid, form, -1)
-        ask_field = "" if ask is None else _book_offset(ask, form, 1)
+        plain = form[0] >= 0  # a trade is at the bid or the ask: that side is 0, with no arithmetic
+        bid_field = "" if bid is None else "0" if bid == price and plain else _book_offset(bid, form, -1)
+        ask_field = "" if ask is None else "0" if ask == price and plain else _book_offset(ask, form, 1)
         high, low = divmod(trade_id, 1296)
         trade = _base36_high(high) + _PAIRS36[low] if high > 0 else base36(trade_id)
         lines.append(f"{time_ms} {trade};{form[2]};{bid_field};{ask_field};{_size_form(size)}")
