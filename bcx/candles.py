@@ -12,6 +12,7 @@ last digit (bcx.tick.offset: the literal after `=` when the decimals differ), so
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ from bcx.chunks import READ_CHUNKS_PER_ROUND, REPLACE, ChunkedSets, _lua, chunk_
 from bcx.keys import ChunkKeys, SeriesKeys
 from bcx.tick import Tick, base36, from_offset, offset
 
+# Writes of a series' candles listed with their versions (SeriesKeys.candles_versions): a reader whose version is
+# among them reads again only what they wrote; one that has missed more reads all again.
+VERSIONS_KEPT = 16
 _INTERVAL_RE = re.compile(r"^(\d+)([mhdw])$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 WEEK_MS = _UNIT_MS["w"]
@@ -207,12 +211,38 @@ def decode_candle(member: str | bytes, time_ms: int | None = None) -> Candle:
 
 @dataclass(frozen=True)
 class TierRead:
-    """What CandleStore.range_tiers found: candles per tier, the raw ticks after them as (member, time ms), and
+    """What CandleStore.read_planned found: candles per tier, the raw ticks after them as (member, time ms), and
     the time the raw part starts at (where the tiers stopped)."""
 
     candles: list[list[Candle]]
     ticks: list[tuple[str, int]]
     raw_from: int
+
+
+@dataclass(frozen=True)
+class TierPlan:
+    """Where a read of a series' tiers and raw ticks finds its entries (lua/tier_read.lua), before it reads them.
+
+    `bounds` (where each tier's read starts, then where the raw ticks start) and `version` tell which candles the
+    tiers hold for the read: a tier holds the range from its start to where the next one starts, and a writer of
+    candles changes the version after each write (CandleStore.put, mark_changed). `extent`: (oldest, newest) time
+    of the series' data (TickStore.extent's), when asked for."""
+
+    product: str
+    tiers: tuple[tuple[str, int], ...]
+    chunks: list[tuple[int, int, list[str]]]  # per tier: (lo, hi, chunk ids)
+    raw: tuple[int, int, list[str]] | None  # (lo, hi, chunk ids) of the raw ticks; None: the tiers cover all
+    raw_from: int
+    raw_entries: list[tuple[str, int]] | None  # the raw ticks, when the plan read them too
+    version: str | None  # None: no writer has set one (a store written before versions): nothing may be kept
+    extent: tuple[int | None, int | None]
+    # With the caller's kept version still listed and not current: the earliest bucket written since (candles
+    # before it are as they were); None otherwise.
+    changed_from: int | None = None
+
+    @property
+    def bounds(self) -> tuple[int, ...]:
+        return (*(lo for lo, _, _ in self.chunks), self.raw_from)
 
 
 class CandleStore:
@@ -239,7 +269,9 @@ class CandleStore:
         if not candles:
             return 0
         entries = ((c.time_ms, encode_candle(c)) for c in candles)
-        return self.chunks.add(self.keys(product).candles(interval), entries, REPLACE)
+        new = self.chunks.add(self.keys(product).candles(interval), entries, REPLACE)
+        self.mark_changed(product, min(c.time_ms for c in candles))
+        return new
 
     def range(self, product: str, interval: str, start_ms: int, end_ms: int, limit: int | None = None) -> list[Candle]:
         """Candles whose bucket starts within [start_ms, end_ms], in time order."""
@@ -247,50 +279,106 @@ class CandleStore:
         decode = self.decode
         return [decode(member) for member in members]
 
-    def range_tiers(
+    def plan_tiers(
         self,
         product: str,
         tiers: Sequence[tuple[str, int]],
         start_ms: int,
         end_ms: int,
         raw_end_ms: int,
-        limit: int | None = None,
-    ) -> TierRead:
-        """Candles of `tiers` ((interval, width ms), coarsest first) whose bucket starts within [start_ms, end_ms],
-        each tier from the end of the newest bucket of the coarser ones on; then the product's raw ticks from there
-        to raw_end_ms, when the tiers leave anything of [start_ms, end_ms]. At most `limit` from each. Two round
-        trips however many tiers (lua/tier_read.lua finds the chunks, one pipeline reads them), where reading
-        chain by chain costs two a chain."""
+        raw_chunks: int = 0,
+        extent_of: Sequence[str] = (),
+        kept_version: str | None = None,
+    ) -> TierPlan:
+        """Where the candles of `tiers` ((interval, width ms), coarsest first) whose bucket starts within
+        [start_ms, end_ms] are, each tier from the end of the newest bucket of the coarser ones on, and the
+        product's raw ticks from there to raw_end_ms, when the tiers leave anything of [start_ms, end_ms]: one round
+        trip however many tiers (lua/tier_read.lua); read_planned reads them in a second. Also the candles'
+        version; with `raw_chunks` the raw ticks themselves when they lie in at most that many chunks (the open
+        minute: a few hundred ticks) and the version is `kept_version` (the caller's candles are current); with
+        `extent_of` (the stored intervals) the series' extent as TickStore.extent gives it."""
         keys = self.keys(product)
         chains = [keys.candles(interval) for interval, _ in tiers]
-        args: list = [start_ms, end_ms, raw_end_ms]
+        args: list = [start_ms, end_ms, raw_end_ms, keys.ticks.chunk_prefix, raw_chunks, 0, kept_version or ""]
         for chain, (_, width) in zip(chains, tiers, strict=True):
             args += [chain.chunk_prefix, width]
-        *plans, raw_plan = self._plan_read(keys=[*(chain.index for chain in chains), keys.ticks.index], args=args)
-        raw_in_pipeline = len(raw_plan) - 2 <= READ_CHUNKS_PER_ROUND  # more: read in rounds, up to the limit
+        extent_keys = [keys.ticks.index, *(keys.candles(interval).index for interval in extent_of)] if extent_of else []
+        args[5] = len(extent_keys)
+        script_keys = [*(chain.index for chain in chains), keys.ticks.index, keys.candles_versions, keys.latest]
+        script_keys += extent_keys
+        *plans, raw_plan, raw_read, (version, oldest, newest, since) = self._plan_read(keys=script_keys, args=args)
+        raw = (int(raw_plan[0]), int(raw_plan[1]), raw_plan[2:]) if len(raw_plan) > 1 else None
+        entries = None
+        if raw is None or not raw[2]:
+            entries = []
+        elif raw_read:  # per chunk: member, score relative to the chunk's base, member, ...
+            bases = [chunk_base(chunk_id) for chunk_id in raw[2]]
+            entries = [
+                (member, int(score) + base)
+                for base, read in zip(bases, raw_read, strict=True)
+                for member, score in zip(read[::2], read[1::2], strict=True)
+            ]
+        return TierPlan(
+            product,
+            tuple(tiers),
+            [(int(lo), int(hi), chunk_ids) for lo, hi, *chunk_ids in plans],
+            raw,
+            int(raw_plan[0]),
+            entries,
+            version or None,
+            (int(oldest) if oldest else None, int(float(newest)) if newest else None),
+            int(since) if since else None,
+        )
+
+    def read_planned(
+        self, plan: TierPlan, limit: int | None = None, tiers: bool = True, tiers_from: int | None = None
+    ) -> TierRead:
+        """What `plan` found, in one pipeline, at most `limit` from each chain; without `tiers` only the raw ticks
+        (a caller that kept the candles of this plan's bounds and version); no round trip when the plan read them.
+        `tiers_from`: the candles from that time on only (a caller that kept those before it). Reading chain by
+        chain would cost two round trips a chain."""
+        keys = self.keys(plan.product)
+        chains = [keys.candles(interval) for interval, _ in plan.tiers]
+        raw = plan.raw
+        raw_in_pipeline = plan.raw_entries is None and len(raw[2]) <= READ_CHUNKS_PER_ROUND  # else: in rounds
         pipe = self.conn.pipeline(transaction=False)
         queued = 0
-        for chain, (lo, hi, *chunk_ids) in zip(chains, plans, strict=True):
-            queued += _queue_reads(pipe, chain, int(lo), int(hi), chunk_ids, False)
-        if raw_in_pipeline and len(raw_plan) > 2:
-            queued += _queue_reads(pipe, keys.ticks, int(raw_plan[0]), int(raw_plan[1]), raw_plan[2:], True)
+        if tiers:
+            for chain, (lo, hi, chunk_ids) in zip(chains, plan.chunks, strict=True):
+                queued += _queue_reads(pipe, chain, max(lo, tiers_from or lo), hi, chunk_ids, False)
+        if raw_in_pipeline:
+            queued += _queue_reads(pipe, keys.ticks, raw[0], raw[1], raw[2], True)
         replies = iter(pipe.execute() if queued else ())
         decode = self.decode
         found = []
-        for _, _, *chunk_ids in plans:
+        for _, _, chunk_ids in plan.chunks if tiers else ():
             members = [member for _ in chunk_ids for member in next(replies)]
             found.append([decode(member) for member in members[:limit]])
-        if len(raw_plan) < 2:
-            ticks: list[tuple[str, int]] = []
+        if plan.raw_entries is not None:
+            ticks = plan.raw_entries
         elif raw_in_pipeline:
-            bases = [chunk_base(chunk_id) for chunk_id in raw_plan[2:]]
+            bases = [chunk_base(chunk_id) for chunk_id in raw[2]]
             ticks = [(member, int(score) + base) for base in bases for member, score in next(replies)]
         else:
-            ticks = self.chunks.range(keys.ticks, int(raw_plan[0]), int(raw_plan[1]), limit)
-        return TierRead(found, ticks[:limit], int(raw_plan[0]))
+            ticks = self.chunks.range(keys.ticks, raw[0], raw[1], limit)
+        return TierRead(found, ticks[:limit], plan.raw_from)
+
+    def mark_changed(self, product: str, earliest_ms: int | None = None) -> None:
+        """Give the product's candles a new version (lua/tier_read.lua returns it): after every write (`earliest_ms`:
+        the earliest bucket it wrote) or removal (None) of its candles, so that a reader that keeps candles
+        (bcx_web) reads them again, from `earliest_ms` on. A random token, not a counter: a store emptied and
+        written again must not come back to a version a reader kept. The last VERSIONS_KEPT are listed."""
+        key = self.keys(product).candles_versions
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.lpush(key, f"{os.urandom(8).hex()}:{'-' if earliest_ms is None else earliest_ms}")
+        pipe.ltrim(key, 0, VERSIONS_KEPT - 1)
+        pipe.execute()
 
     def trim_before(self, product: str, interval: str, cutoff_ms: int) -> int:
-        return self.chunks.trim_before(self.keys(product).candles(interval), cutoff_ms)
+        removed = self.chunks.trim_before(self.keys(product).candles(interval), cutoff_ms)
+        if removed:
+            self.mark_changed(product)
+        return removed
 
     def count(self, product: str, interval: str) -> int:
         return self.chunks.count(self.keys(product).candles(interval))

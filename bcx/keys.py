@@ -64,6 +64,14 @@ class SeriesKeys:
         return ChunkKeys(f"{self.tag}:candles:{interval}")
 
     @property
+    def candles_versions(self) -> str:
+        """List, newest first: `<token>:<time>` for each of the last writes or removals of the series' candles
+        (CandleStore.mark_changed): a random token, and the earliest bucket the write touched (`-` for a removal,
+        which may touch any). The first token is the candles' version: a reader may keep candles it read while it
+        is the same, and after the writes listed since, it needs to read again only from their earliest time."""
+        return f"{self.tag}:candles:versions"
+
+    @property
     def latest(self) -> str:
         """Hash: `time` (unix ms) and `member` of the newest tick."""
         return f"{self.tag}:latest"

@@ -33,13 +33,16 @@ from bcx_tracker.exchange import (
     Reconnect,
     Subscribed,
     TickEvent,
+    TradeFields,
     decimal_text,
     is_zero,
     unconfigured,
+    why_bad_trade,
 )
 from bcx_tracker.literal_json import loads
 
 CHANNELS = ("aggTrade", "bookTicker")
+_AGG_TRADE = TradeFields("aggTrade", "p", "q", "a", "T", "an integer")
 # Far above any price or size Binance lists (8 decimals, about 10 integer digits), far below what would hurt.
 RESTRICTED = 451  # "Service unavailable from a restricted location" (US addresses on binance.com)
 # Binance refuses a websocket URL longer than 8004 characters (measured by unicorn-binance-websocket-api, its issues
@@ -154,7 +157,7 @@ class Binance(Exchange):
             return unconfigured(payload.get("s"), "s")
         price, size, trade_id, stamp = decimal_text(get("p")), decimal_text(get("q")), get("a"), get("T")
         if price is None or size is None or type(trade_id) is not int or trade_id < 0 or type(stamp) is not int:
-            raise MalformedMessage(_why_bad_trade(payload))
+            raise MalformedMessage(why_bad_trade(payload, _AGG_TRADE, decimal_text))
         bid, ask = self._book.get(series, (None, None))
         return TickEvent(Tick(series, stamp, trade_id, price, bid, ask, size))
 
@@ -174,16 +177,6 @@ class BinanceUS(Binance):
 
     def refused(self, status: int) -> str | None:
         return None  # Binance.US's own refusals (none known) are worth the usual retries
-
-
-def _why_bad_trade(payload: dict) -> str:
-    for name in ("p", "q"):
-        if decimal_text(payload.get(name)) is None:
-            return f"aggTrade: '{name}' is not a plain decimal string: {payload.get(name)!r:.40}"
-    trade_id = payload.get("a")
-    if type(trade_id) is not int or trade_id < 0:
-        return f"aggTrade: 'a' (the aggregate trade id) is not a non-negative integer: {trade_id!r:.40}"
-    return f"aggTrade: 'T' (the trade time) is not an integer: {payload.get('T')!r:.40}"
 
 
 def _book_side(payload: dict, name: str) -> str | None:

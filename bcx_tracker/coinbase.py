@@ -79,8 +79,20 @@ class Coinbase(Exchange):
         return adapter
 
     @classmethod
+    def frame_product(cls, raw: str) -> str | None:
+        start = raw.find('"product_id":"')  # as Coinbase writes it: a find is 10x cheaper than the regex
+        if start >= 0:
+            end = raw.find('"', start + 14)
+            return raw[start + 14 : end] if end > 0 else None
+        found = _PRODUCT_FIELD.search(raw)
+        return found[1] if found else None
+
+    @classmethod
     def rest(cls, base_url: str) -> ExchangeRest:
         return RestClient(base_url)
+
+
+_PRODUCT_FIELD = re.compile(r'"product_id"\s*:\s*"([^"\\]*)"')
 
 
 def subscribe_message(products: Iterable[str]) -> str:

@@ -54,6 +54,29 @@ def is_zero(decimal: str) -> bool:
     return not decimal.strip("0.")
 
 
+class TradeFields(NamedTuple):
+    """Where a feed's trade item keeps its fields, for why_bad_trade()."""
+
+    event: str  # the feed's name for the message, as the log says it
+    price: str
+    size: str
+    trade_id: str
+    time: str
+    time_kind: str  # what the time should be: "an integer", "a string"
+
+
+def why_bad_trade(item: Mapping, fields: TradeFields, decimal: Callable[[object], str | None]) -> str:
+    """Why a trade item failed its parser's one-expression check: the first of its price and size (as `decimal`
+    reads them), trade id and time that is wrong. Called for bad items only: good ones never pay for the words."""
+    for name in (fields.price, fields.size):
+        if decimal(item.get(name)) is None:
+            return f"{fields.event}: '{name}' is not a plain non-negative decimal: {item.get(name)!r:.40}"
+    trade_id = item.get(fields.trade_id)
+    if type(trade_id) is not int or trade_id < 0:
+        return f"{fields.event}: '{fields.trade_id}' (the trade id) is not a non-negative integer: {trade_id!r:.40}"
+    return f"{fields.event}: '{fields.time}' (the trade time) is not {fields.time_kind}: {item.get(fields.time)!r:.40}"
+
+
 def unconfigured(symbol: object, field: str) -> Unconfigured:
     """The event for an item of a symbol this connection does not record; MalformedMessage when the symbol itself
     is not even a string (`field` names where it was read)."""
@@ -165,6 +188,13 @@ class Exchange(ABC):
         """An adapter that parses the frames of every product its exchange names, for reading a recording whose
         products are not known before its lines are (bcx import); None (the default) for an adapter that must be
         told them first: it maps native symbols or channel numbers through them, or keeps state keyed by them."""
+        return None
+
+    @classmethod
+    def frame_product(cls, raw: str) -> str | None:
+        """The product a raw frame of an adapter made by for_any_product() is about, found without parsing the
+        frame (bcx import spreads a recording's products over processes by it; the parser still checks it); None
+        when it cannot tell, or for an adapter that keeps state between frames: all its frames go together."""
         return None
 
     # Symbols.

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import gc
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 
 import redis
@@ -20,8 +20,8 @@ from bcx.config import RedisConfig
 from bcx.connection import connect, describe
 from bcx.daemon import load_or_exit
 from bcx.progress import bar
-from bcx_tracker.import_writer import ProcessWriter
-from bcx_tracker.importer import ImportResult, Parsers, import_lines, open_recording, recorded_products
+from bcx_tracker.import_workers import ImportWorkers
+from bcx_tracker.importer import ImportResult, NumberedLines, TickChecks, open_recording
 
 DESCRIPTION = "Load a recording made by bcx-tracker --record into Redis, without a websocket."
 
@@ -51,24 +51,27 @@ def settled_collector() -> Iterator[None]:
         gc.unfreeze()
 
 
-def import_file(path: str, config: RedisConfig, protocols: Mapping[str, str]) -> ImportResult:
-    """Every line of the recording through the parsers into the writer, with a progress bar on a terminal;
-    redis.RedisError when writing failed."""
-    writer = ProcessWriter(config, config.prefix)  # forked: before the bar's thread starts
-    progress = bar(os.path.getsize(path), "B", os.path.basename(path), unit_scale=True)
-    try:
-        with open_recording(path) as (lines, position):
+def import_file(path: str, config: RedisConfig, protocols: Mapping[str, str], checks: TickChecks) -> ImportResult:
+    """Every line of the recording dealt out to the workers, which parse and write it, with a progress bar on a
+    terminal; redis.RedisError when writing failed."""
+    with open_recording(path) as (lines, position):
 
-            def read_to() -> None:
-                progress.update(position() - progress.n)
+        def read_to() -> None:
+            progress.update(position() - progress.n)
 
-            parsers = Parsers(protocols, functools.partial(recorded_products, path))
-            result = import_lines(lines, parsers, writer.put, read_to)
+        workers = ImportWorkers(
+            config, path, protocols, checks, on_batch=read_to
+        )  # forked: before the bar's thread starts
+        progress = bar(os.path.getsize(path), "B", os.path.basename(path), unit_scale=True)
+        try:
+            numbered = NumberedLines(lines)
+            workers.take(numbered)
+            result = workers.close()
             read_to()
-        result.new = writer.close()
-    finally:
-        progress.close()
-        writer.stop()
+        finally:
+            progress.close()
+            workers.stop()
+    result.lines, result.stopped = numbered.count, numbered.stopped
     return result
 
 
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         conn.ping()  # a Redis that is away is said before the file is read
         with settled_collector():
-            result = import_file(args.file, config.redis, protocols)
+            checks = TickChecks(int(time.time() * 1000), int(config.tracker.max_clock_skew * 1000))
+            result = import_file(args.file, config.redis, protocols, checks)
     except redis.RedisError as exc:
         print(f"bcx import: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
         return 1

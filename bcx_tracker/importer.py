@@ -15,6 +15,7 @@ line number said.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import zlib
@@ -22,13 +23,16 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from bcx.config import DEFAULTS
 from bcx.series import DEFAULT_EXCHANGE
 from bcx.tick import Tick
 from bcx_tracker.exchange import Exchange, MalformedMessage, Message, TickEvent
 from bcx_tracker.exchanges import ADAPTERS
 from bcx_tracker.gaps import SequenceFilter
 from bcx_tracker.recorder import read_entries, split_line
+from bcx_tracker.tick_checks import check_tick
 
 BATCH = 5000
 MAX_BAD_REPORTED = 10
@@ -50,6 +54,35 @@ class ImportResult:
         if len(self.bad_lines) < MAX_BAD_REPORTED:
             self.bad_lines.append(number)
         return exc.events
+
+    @classmethod
+    def merged(cls, parts: Iterable[ImportResult]) -> ImportResult:
+        """The counts of several workers' results added up, the first MAX_BAD_REPORTED bad lines of all of them."""
+        total = cls()
+        for part in parts:
+            total.lines, total.ticks, total.new = (
+                total.lines + part.lines,
+                total.ticks + part.ticks,
+                total.new + part.new,
+            )
+            total.stale, total.bad = total.stale + part.stale, total.bad + part.bad
+            total.bad_lines = sorted(total.bad_lines + part.bad_lines)[:MAX_BAD_REPORTED]
+        return total
+
+
+def _nothing() -> None:
+    pass
+
+
+_UNFIT = MalformedMessage("a tick unfit to store")
+DEFAULT_SKEW_MS = int(DEFAULTS.tracker.max_clock_skew * 1000)
+
+
+class TickChecks(NamedTuple):
+    """What the tracker's tick checks judge against (bcx_tracker.tick_checks): the import's clock at its start."""
+
+    now_ms: int
+    max_skew_ms: int = DEFAULT_SKEW_MS
 
 
 class Parsers:
@@ -92,6 +125,25 @@ class Parsers:
         return kind(products)
 
 
+def stream_key(line: str, read_alone: Mapping[str, type[Exchange]]) -> str:
+    """Which lines of a recording must be parsed in one process, in order: a product's, for an exchange whose
+    adapter reads each frame alone (`read_alone`: exchange -> its adapter class, Coinbase's) and whose frame names
+    its product (the tracker's stale filter is kept per product); otherwise the exchange's, all together."""
+    exchange, raw = (DEFAULT_EXCHANGE, line) if line[0] == "{" else split_line(line)
+    kind = read_alone.get(exchange)
+    product = kind.frame_product(raw) if kind is not None else None
+    return exchange if product is None else f"{exchange}:{product}"
+
+
+def read_alone(protocols: Mapping[str, str]) -> dict[str, type[Exchange]]:
+    """Exchange -> adapter class, for the configured exchanges whose adapters read any product from a frame alone."""
+    return {
+        name: ADAPTERS[protocol]
+        for name, protocol in protocols.items()
+        if protocol in ADAPTERS and not _needs_products(protocol)
+    }
+
+
 def _needs_products(protocol: str) -> bool:
     kind = ADAPTERS.get(protocol)
     return kind is not None and kind.for_any_product() is None
@@ -120,41 +172,92 @@ def open_recording(path: str | Path) -> Iterator[tuple[Iterable[str], Callable[[
         yield io.TextIOWrapper(binary, encoding="utf-8"), raw.tell
 
 
-def import_lines(
-    lines: Iterable[str],
-    parsers: Parsers,
-    write: Callable[[list[Tick]], object],
-    on_batch: Callable[[], object] = lambda: None,
-) -> ImportResult:
-    """Parse every line, handing the ticks to `write` in batches and calling `on_batch` after each (progress);
-    ImportResult.new is the caller's to fill."""
-    result, ticks = ImportResult(), []
-    parse, is_stale = parsers.parse, SequenceFilter().is_stale  # bound once: this loop runs per line
-    number = 0
-    try:
-        for number, line in enumerate(lines, 1):  # no generator between the file and this loop: it runs per line
+class NumberedLines:
+    """The lines of a recording with their numbers (from 1), for one pass: reading stops quietly where the file
+    cannot be read further, and `stopped` then says at which line and why; `count` is the last line read."""
+
+    def __init__(self, lines: Iterable[str]):
+        self.lines = lines
+        self.count = 0
+        self.stopped: tuple[int, str] | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        try:
+            for numbered in enumerate(self.lines, 1):
+                self.count = numbered[0]
+                yield numbered
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+            self.stopped = (self.count + 1, str(exc) or type(exc).__name__)
+
+
+class LineImporter:
+    """Parses numbered lines through the parsers and the tracker's checks (tick_checks, against `checks`: a tick
+    too far ahead of the clock, or one that cannot be stored, makes its line malformed) and stale filter,
+    handing the ticks to `write` (which says how many were new) in batches of BATCH, and calling `on_batch` after
+    each (progress)."""
+
+    def __init__(
+        self,
+        parsers: Parsers,
+        write: Callable[[list[Tick]], int],
+        checks: TickChecks,
+        on_batch: Callable[[], object] = _nothing,
+    ):
+        self.result = ImportResult()
+        self._parse, self._is_stale = parsers.parse, SequenceFilter().is_stale
+        self._check = functools.partial(check_tick, now_ms=checks.now_ms, max_skew_ms=checks.max_skew_ms)
+        self._write, self._on_batch = write, on_batch
+        self._ticks: list[Tick] = []
+
+    def take(self, numbered: Iterable[tuple[int, str]]) -> None:
+        result, ticks, parse, check, is_stale = self.result, self._ticks, self._parse, self._check, self._is_stale
+        for number, line in numbered:  # runs per line: the names above are bound once
             line = line.strip()
             if not line:
                 continue
             try:
-                messages = parse(line)
+                messages, whole = parse(line), True
             except MalformedMessage as exc:
-                messages = result.malformed(number, exc)
+                messages, whole = result.malformed(number, exc), False
             for message in messages:
                 if type(message) is TickEvent:
-                    if is_stale(message.tick):
+                    tick = message.tick
+                    if check(tick) is not None:  # counted as its line, as the tracker counts it
+                        if whole:
+                            result.malformed(number, _UNFIT)
+                            whole = False
+                    elif is_stale(tick):
                         result.stale += 1
                     else:
-                        ticks.append(message.tick)
+                        ticks.append(tick)
             if len(ticks) >= BATCH:
-                result.ticks += len(ticks)
-                write(ticks)
-                ticks = []
-                on_batch()
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
-        result.stopped = (number + 1, str(exc) or type(exc).__name__)
-    result.lines = number
-    result.ticks += len(ticks)
-    if ticks:
-        write(ticks)
+                self._flush()
+                ticks = self._ticks
+                self._on_batch()
+
+    def finish(self) -> ImportResult:
+        """Write what waits; the counts of everything taken (lines and stopped are the reader's to fill)."""
+        if self._ticks:
+            self._flush()
+        return self.result
+
+    def _flush(self) -> None:
+        ticks, self._ticks = self._ticks, []
+        self.result.ticks += len(ticks)
+        self.result.new += self._write(ticks)
+
+
+def import_lines(
+    lines: Iterable[str],
+    parsers: Parsers,
+    write: Callable[[list[Tick]], int],
+    now_ms: int,
+    on_batch: Callable[[], object] = _nothing,
+) -> ImportResult:
+    """Every line in this process: parsed, and its ticks handed to `write` in batches (see LineImporter)."""
+    importer = LineImporter(parsers, write, TickChecks(now_ms, DEFAULT_SKEW_MS), on_batch)
+    numbered = NumberedLines(lines)
+    importer.take(numbered)
+    result = importer.finish()
+    result.lines, result.stopped = numbered.count, numbered.stopped
     return result

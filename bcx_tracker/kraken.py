@@ -36,8 +36,10 @@ from bcx_tracker.exchange import (
     Subscribed,
     SubscribeFailed,
     TickEvent,
+    TradeFields,
     is_zero,
     unconfigured,
+    why_bad_trade,
 )
 from bcx_tracker.literal_json import loads, plain_decimal
 
@@ -45,6 +47,7 @@ from bcx_tracker.literal_json import loads, plain_decimal
 # dropping the connection, and costs one small frame.
 PING_EVERY = 30.0
 CHANNELS = ("ticker", "trade")
+_TRADE = TradeFields("trade", "price", "qty", "trade_id", "timestamp", "a string")
 
 
 # Symbols.
@@ -176,7 +179,7 @@ class Kraken(Exchange):
         price, size = plain_decimal(get("price")), plain_decimal(get("qty"))
         trade_id, stamp = get("trade_id"), get("timestamp")
         if price is None or size is None or type(trade_id) is not int or trade_id < 0 or type(stamp) is not str:
-            raise MalformedMessage(_why_bad_trade(item))
+            raise MalformedMessage(why_bad_trade(item, _TRADE, plain_decimal))
         bid, ask = (None, None) if snapshot else self._book.get(series, (None, None))
         return TickEvent(Tick(series, _time(stamp), trade_id, price, bid, ask, size))
 
@@ -231,16 +234,6 @@ def _time(stamp: str) -> int:
         return iso_to_ms(stamp)
     except ValueError:
         raise MalformedMessage(f"'timestamp' is not an RFC 3339 time: {stamp!r:.40}") from None
-
-
-def _why_bad_trade(item: dict) -> str:
-    for name in ("price", "qty"):
-        if plain_decimal(item.get(name)) is None:
-            return f"trade: '{name}' is not a non-negative decimal: {item.get(name)!r:.40}"
-    trade_id = item.get("trade_id")
-    if type(trade_id) is not int or trade_id < 0:
-        return f"trade: 'trade_id' is not a non-negative integer: {trade_id!r:.40}"
-    return f"trade: 'timestamp' is not a string: {item.get('timestamp')!r:.40}"
 
 
 def _book_side(item: dict, name: str) -> str | None:

@@ -212,6 +212,8 @@ class History:
             if cutoff is None:
                 continue
             removed[name] = self.ticks.chunks.trim_before(chain, cutoff)
+            if name != RAW and removed[name]:
+                self.candles.mark_changed(product)  # readers that keep candles (bcx_web) must read them again
             self._raise_floor(product, name, cutoff)
         return removed
 

@@ -120,7 +120,7 @@ class Watcher:
         self.batch_size = batch_size
         self.max_batches = max_batches
         prefix = config.redis.prefix
-        # no CONFIG GET for the chunk size here (Redis may be down at start): candles use the default, 128
+        # no CONFIG GET for the chunk size here (Redis may be down at start): DEFAULT_CHUNK_ENTRIES
         self.store = TickStore(conn, prefix, DEFAULT_CHUNK_ENTRIES)
         self.history = History(
             conn, self.store, CandleStore(conn, prefix, DEFAULT_CHUNK_ENTRIES), config.watcher.candles

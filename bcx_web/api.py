@@ -20,7 +20,14 @@ from bcx.series import split
 from bcx.store import TickStore
 from bcx.tick import Tick
 from bcx_web import declared, metrics, params, sse
-from bcx_web.cache import FreshCache, cached_decode_candle, cached_decode_member, open_buckets
+from bcx_web.cache import (
+    FreshCache,
+    cached_decode_candle,
+    cached_decode_member,
+    closed_candles,
+    closed_drawings,
+    open_buckets,
+)
 from bcx_web.live import TickWaiter, new_ticks
 from bcx_web.series import Sources, percent_points, read_day, read_series
 
@@ -74,7 +81,16 @@ def stored_intervals() -> tuple[str, ...]:
 
 
 def get_sources() -> Sources:
-    return Sources(get_store(), get_candles(), stored_intervals(), get_config().web.max_read, open_buckets)
+    config = get_config()
+    return Sources(
+        get_store(),
+        get_candles(),
+        stored_intervals(),
+        config.web.max_read,
+        open_buckets,
+        closed_candles,
+        closed_drawings,
+    )
 
 
 def now_ms() -> int:
@@ -206,7 +222,16 @@ def candles(product: str) -> dict:
         start = max(end - width * 300, 0)
     params.capped_span(start, end, width * config.web.max_points)
     read = read_candles(
-        get_candles(), get_store(), product, width, start, end, stored_intervals(), config.web.max_read, open_buckets
+        get_candles(),
+        get_store(),
+        product,
+        width,
+        start,
+        end,
+        stored_intervals(),
+        config.web.max_read,
+        open_buckets,
+        closed_candles,
     )
     return {
         **split(product).as_dict(),

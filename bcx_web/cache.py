@@ -1,5 +1,12 @@
 """bcx-web's in-process caches: memoized decoding of stored members, the open minute's candle of each product
-(bcx.candle_source.OpenBuckets), and each product's 24h figures.
+(bcx.candle_source.OpenBuckets), the closed candles a read found in the tiers (ClosedCandles) and the chart points
+drawn from them, and each product's 24h figures.
+
+The closed candles are kept with the candles' version, which every writer of candles changes after writing or
+removing any (bcx.candles.CandleStore.mark_changed) and which each read gets in its first round trip: a read with
+another version reads the tiers again, so a late tick rolled into a closed minute, a re-rollup, a trim or retention
+shows on the next request. The points drawn from them are kept with the candles they were drawn from and reused
+only for equal candles (KeptDrawings).
 
 Decoding a member is a pure function of its text and Tick and Candle are frozen, so a memoized decoder can never
 give a wrong answer: it only trades memory (bounded by bytes, per worker process) for the time a chart's every
@@ -21,9 +28,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from bcx.candle_source import OpenBuckets
-from bcx.candles import decode_candle
+from bcx.candle_source import ClosedCandles, OpenBuckets
+from bcx.candles import Candle, decode_candle
 from bcx.tick import decode_member
+from bcx_web.downsample import Drawn, closed_drawing
 
 # Bytes a kept entry costs beyond twice its member's length (measured with tracemalloc on Python 3.11, members
 # as redis-py returns them: the key's string and tuple, the dict slot, the object and its strings): a candle once
@@ -36,6 +44,10 @@ TICK_ENTRY_BYTES = 410
 DECODED_CANDLE_BYTES = 48 * 2**20
 DECODED_TICK_BYTES = 16 * 2**20
 DAY_TTL_S = 1.0
+# Per worker: candles kept by closed_candles and by closed_drawings (references to the decode memo's objects while
+# it holds them, so ~20 MB more each at most when it no longer does: ~20 products' days of 1m candles); a kept
+# drawing holds at most two points a candle (~100 bytes a point: ~6 MB).
+CLOSED_CANDLES = 30_000
 
 
 class BoundedMemo:
@@ -123,3 +135,57 @@ class FreshCache:
         if entry is None or entry.version != version or not 0 <= now - entry.computed_at < self.ttl:
             return None
         return entry
+
+
+@dataclass(frozen=True)
+class _Drawing:
+    count: int  # the chart's candles
+    closed: list[Candle]  # its first candles, which the points were drawn from
+    drawn: Drawn
+
+
+class KeptDrawings:
+    """Per chart (product, width, points): the points of its closed buckets (closed_drawing) and the candles they
+    were drawn from. A later chart of as many candles whose first ones equal those reuses the points and draws
+    only the buckets after them: while only the open minute changes, and after the watcher writes the minute that
+    closed. Equal candles draw equal points, so this needs no version, and the comparison runs at C speed (the
+    decode memo and the kept closed candles hand out the same objects). At most `max_candles` referenced in all
+    (past it the oldest charts go)."""
+
+    def __init__(self, max_candles: int) -> None:
+        self.max_candles = max_candles
+        self._kept: dict[Hashable, _Drawing] = {}
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def drawn(self, name: Hashable, candles: list[Candle], closed: int, width_ms: int, limit: int) -> Drawn | None:
+        """closed_drawing(candles, width_ms, limit, closed), from what was kept for `name` where it still holds."""
+        kept = self._kept.get(name)
+        same = kept is not None and kept.count == len(candles) and len(kept.closed) <= closed
+        if same and candles[: len(kept.closed)] == kept.closed:
+            if len(kept.closed) == closed:
+                return kept.drawn
+            drawn = closed_drawing(candles, width_ms, limit, closed, kept.drawn)
+        else:
+            drawn = closed_drawing(candles, width_ms, limit, closed)
+        if drawn is not None and closed <= self.max_candles:
+            self._keep(name, _Drawing(len(candles), candles[:closed], drawn))
+        return drawn
+
+    def _keep(self, name: Hashable, drawing: _Drawing) -> None:
+        with self._lock:
+            old = self._kept.pop(name, None)
+            self._count += len(drawing.closed) - (len(old.closed) if old else 0)
+            while self._kept and self._count > self.max_candles:
+                self._count -= len(self._kept.pop(next(iter(self._kept))).closed)
+            self._kept[name] = drawing
+
+    @property
+    def kept_candles(self) -> int:
+        return self._count
+
+
+# Each product's closed candles as the last read of its tiers found them, while their version holds.
+closed_candles = ClosedCandles(CLOSED_CANDLES)
+# Per product, width and number of points: the chart's points of its closed buckets (bcx_web.series).
+closed_drawings = KeptDrawings(CLOSED_CANDLES)

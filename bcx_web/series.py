@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bcx.candle_source import OpenBuckets, read_candles
+from bcx.candle_source import CandleRead, ClosedCandles, OpenBuckets, read_candles
 from bcx.candles import Candle, CandleStore, interval_ms
 from bcx.store import TickStore
 from bcx.tick import Tick
-from bcx_web.downsample import RAW, Point, candle_min_max, choose_tier, min_max
+from bcx_web.cache import KeptDrawings
+from bcx_web.downsample import RAW, Drawn, Point, candle_min_max, choose_tier, min_max
 
 FIELDS = ("price", "bid", "ask", "mid", "spread")
 DAY_MS = 86_400_000
@@ -38,6 +39,8 @@ class Sources:
     stored: Sequence[str]  # the intervals the watcher stores
     max_read: int
     open_buckets: OpenBuckets | None = None  # the open minute's candle kept between reads (bcx_web.cache)
+    closed: ClosedCandles | None = None  # the closed candles kept between reads (bcx_web.cache)
+    drawings: KeptDrawings | None = None  # the points drawn from them (bcx_web.cache)
 
 
 def tick_value(tick: Tick, field: str) -> str | None:
@@ -54,24 +57,49 @@ def tick_value(tick: Tick, field: str) -> str | None:
 
 def read_series(src: Sources, product: str, field: str, start: int, end: int, points: int) -> Series:
     """The tier is chosen for the part of the range that holds data: `start=0` (the page's "all") over a few hours
-    of ticks reads ticks, not one daily candle drawn as two points."""
+    of ticks reads ticks, not one daily candle drawn as two points. The data's extent comes with the candle read:
+    the tier the whole range asks for is read first, and another only when the extent narrows the range to a
+    finer one (a narrower range never asks for a coarser tier, and raw ticks need no extent)."""
     tiers = [(name, interval_ms(name)) for name in src.stored] if field == "price" else []
-    oldest, newest = src.ticks.extent(product, src.stored)
-    first = start if oldest is None else max(start, oldest)
-    last = end if newest is None else min(end, max(newest, first))
-    tier = choose_tier(max(last - first, 0), points, tiers)
-    if tier == RAW:
-        limit = src.max_read + 1
-        ticks = src.ticks.range(product, start, end, limit)
-        truncated = len(ticks) > src.max_read
-        ticks = ticks[: src.max_read]
-        raw = [(t.time_ms, v) for t in ticks if (v := tick_value(t, field)) is not None]
-        base = ticks[0].price if ticks else None
-        return Series(RAW, min_max(raw, points), truncated, base)
-    width = interval_ms(tier)
-    read = read_candles(src.candles, src.ticks, product, width, start, end, src.stored, src.max_read, src.open_buckets)
-    base = read.candles[0].open if read.candles else None
-    return Series(tier, candle_min_max(read.candles, width, points, first, last), read.truncated, base)
+    tier = choose_tier(max(end - start, 0), points, tiers)
+    while tier != RAW:
+        width = interval_ms(tier)
+        read = read_candles(
+            src.candles,
+            src.ticks,
+            product,
+            width,
+            start,
+            end,
+            src.stored,
+            src.max_read,
+            src.open_buckets,
+            src.closed,
+            extent=True,
+        )
+        oldest, newest = read.extent
+        first = start if oldest is None else max(start, oldest)
+        last = end if newest is None else min(end, max(newest, first))
+        narrowed = choose_tier(max(last - first, 0), points, tiers)
+        if narrowed == tier:
+            base = read.candles[0].open if read.candles else None
+            drawn = _closed_drawing(src, product, read, width, points)
+            return Series(tier, candle_min_max(read.candles, width, points, first, last, drawn), read.truncated, base)
+        tier = narrowed
+    limit = src.max_read + 1
+    ticks = src.ticks.range(product, start, end, limit)
+    truncated = len(ticks) > src.max_read
+    ticks = ticks[: src.max_read]
+    raw = [(t.time_ms, v) for t in ticks if (v := tick_value(t, field)) is not None]
+    base = ticks[0].price if ticks else None
+    return Series(RAW, min_max(raw, points), truncated, base)
+
+
+def _closed_drawing(src: Sources, product: str, read: CandleRead, width: int, points: int) -> Drawn | None:
+    """The points of the read's closed buckets, from those drawn for the product's last chart alike."""
+    if src.drawings is None:
+        return None
+    return src.drawings.drawn((product, width, points), read.candles, read.closed, width, points)
 
 
 def percent_points(series: Series) -> list[list]:
@@ -108,5 +136,7 @@ def read_day(src: Sources, product: str, newest: Tick) -> dict | None:
     """The 24 hours up to the newest tick, from hourly candles (the first hour counted whole)."""
     hour, end = interval_ms("1h"), newest.time_ms
     cap = min(src.max_read, DAY_READ_CAP)
-    read = read_candles(src.candles, src.ticks, product, hour, end - DAY_MS, end, src.stored, cap, src.open_buckets)
+    read = read_candles(
+        src.candles, src.ticks, product, hour, end - DAY_MS, end, src.stored, cap, src.open_buckets, src.closed
+    )
     return day_stats(read.candles, newest.price if read.truncated else None)

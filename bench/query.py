@@ -4,6 +4,7 @@ ticks (TickStore.range).
 
     .venv/bin/python -m bench.query [--products 3] [--rate 10] [--days 30] [--tick-hours 24] [--requests 60]
     .venv/bin/python -m bench.query --only-cpu --tick-hours 1   # CPU of a 1-day /series: the kept open minute, gzip
+    .venv/bin/python -m bench.query --only-day --tick-hours 1 --days 2   # target 3: static, live, a minute rewritten
 
 Starts its own embedded redis-server and writes the history of bench.history: `days` of the watcher's candles
 (the packaged tiers, or `--stored`), the last `tick-hours` of them as raw ticks at `rate` per second per product
@@ -16,6 +17,7 @@ Compare within one run.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from bcx.candles import interval_ms
+from bcx.candles import CandleStore, interval_ms
 from bcx.config import RedisConfig, load_config, packaged_default
 from bcx.connection import connect
 from bcx.converters import series_list
@@ -33,7 +35,7 @@ from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
 from bcx_web import api
 from bcx_web.app import create_app
-from bench.history import DAY, END, HOUR, PRODUCTS, stored_intervals, write_history
+from bench.history import DAY, END, HOUR, MINUTE, PRODUCTS, stored_intervals, write_history
 from bench.web import configured_workers, p50_p99, running_web
 
 SPANS = (("1 hour", HOUR, "1m"), ("1 day", DAY, "1m"), ("1 week", 7 * DAY, "15m"), ("1 month", 30 * DAY, "1h"))
@@ -114,6 +116,9 @@ def main() -> None:
     parser.add_argument("--cliff-block", type=int, default=20, help="requests per cache-cliff block")
     parser.add_argument("--only-cliff", action="store_true", help="measure the cache cliff alone")
     parser.add_argument(
+        "--only-day", action="store_true", help="target 3 alone: a 1-day /series, static and live, beside /health"
+    )
+    parser.add_argument(
         "--only-cpu", action="store_true", help="CPU per 1-day /series in process: kept open minute, gzip"
     )
     parser.add_argument(
@@ -152,11 +157,14 @@ def main() -> None:
             def get(url: str) -> None:
                 session.get(base + url).raise_for_status()
 
+            if args.only_day:
+                print_day_variants(day_variants(get, conn, products[0], args.requests))
+                return
             rows = [] if args.only_cliff else timed_queries(args, products, client, get, TickStore(conn, "bcx"))
             many, one = cache_cliff(get, products, args.cliff_rounds, args.cliff_block)
         if rows:
             print_table(rows)
-        print("\ngunicorn p50 ratios (issue 19):")
+        print(f"\ngunicorn p50 ratios (issue 19), load average {load_average()}:")
         if rows:
             print_ratios({name: p50_p99(over_http)[0] for name, _, over_http, _, _ in rows})
         print(
@@ -210,6 +218,50 @@ def print_cpu_alternations(client, store: TickStore, product: str, count: int) -
         print(f"  {name:34} {median:5.2f} ({median / first:4.2f}x)")
 
 
+def day_variants(get: Callable[[str], object], conn, product: str, count: int) -> dict[str, list[float]]:
+    """Target 3 as a chart meets it, through gunicorn, in turns: /health; a 1-day /series of a store that does not
+    change; the same with a new trade written into the open minute before each request (a live feed: every
+    request rolls it in); and with the newest closed minute's candle written again before each (what the watcher
+    does as each minute closes: a worker then reads the day's candles again, once a minute). Writes untimed."""
+    store, candles = TickStore(conn, "bcx"), CandleStore(conn, "bcx")
+    url = f"/api/v1.0/series/{product}?start={END - DAY}&end={END}&points=1000"
+    newest = store.range(product, END - MINUTE, END)[-1]
+    minute = candles.range(product, "1m", END - 2 * MINUTE, END)[-1]
+    trade_ids = iter(range(newest.trade_id + 1, newest.trade_id + count + 1))
+
+    def new_trade() -> None:
+        store.add([newest._replace(trade_id=next(trade_ids), size="0.001")])
+
+    variants = {
+        HEALTH: (None, "/api/v1.0/health"),
+        "/series 1 day, a static store": (None, url),
+        "/series 1 day, a new trade before each": (new_trade, url),
+        "/series 1 day, a closed minute rewritten before each": (lambda: candles.put(product, "1m", [minute]), url),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(count):
+        for name, (write, path) in variants.items():
+            if write is not None:
+                write()
+            began = time.perf_counter()
+            get(path)
+            samples[name].append(time.perf_counter() - began)
+    return samples
+
+
+def print_day_variants(samples: dict[str, list[float]]) -> None:
+    health = p50_p99(samples[HEALTH])[0]
+    print(f"\ngunicorn, one client, {len(samples[HEALTH])} requests each in turns, load average {load_average()}")
+    print(f"| {'query':52} | {'p50 / p99 ms':>17} | {'p50 / /health':>13} |")
+    print(f"| {'-' * 52} | {'-' * 16}: | {'-' * 12}: |")
+    for name, times in samples.items():
+        print(f"| {name:52} | {cell(times):>17} | {p50_p99(times)[0] / health:12.2f}x |")
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def cache_cliff(get: Callable[[str], object], products, rounds: int, block: int) -> tuple[list[float], list[float]]:
     """A 1-week /series as one worker serves it to the charts of all products in turn, and to one product's:
     blocks of `block` requests of each, alternating. (One keep-alive connection: one worker answers them all.)
@@ -250,9 +302,11 @@ def tier_of(client, path: str) -> str | None:
 
 def print_ratios(p50: dict[str, float]) -> None:
     """Issue 19's targets 1 and 3, as ratios of gunicorn p50s of this run (target 2: cache_cliff)."""
-    day, week, month = (p50[series_name(label)] for label in ("1 day", "1 week", "1 month"))
-    print(f"  1 week / 1 day /series:                          {week / day:5.2f}x (target 1: about 1x)")
-    print(f"  1 month / 1 day /series:                         {month / day:5.2f}x")
+    day = p50[series_name("1 day")]
+    if series_name("1 week") in p50:
+        week, month = (p50[series_name(label)] for label in ("1 week", "1 month"))
+        print(f"  1 week / 1 day /series:                          {week / day:5.2f}x (target 1: about 1x)")
+        print(f"  1 month / 1 day /series:                         {month / day:5.2f}x")
     print(f"  1 day /series / /health:                          {day / p50[HEALTH]:5.2f}x (target 3: <= 2x)")
 
 

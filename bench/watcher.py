@@ -3,9 +3,9 @@
     .venv/bin/python -m bench.watcher [--products 3] [--seconds 86400]
 
 Starts its own embedded redis-server, writes a day of ticks at one per second for each product (by default),
-then times the History manager: the first compaction pass over everything (1m, 1h and 1d candles), a second pass
-with nothing to do, and a pass after one late tick lands in a minute compacted long ago. Memory is MEMORY USAGE
-summed over a series' keys (chunks and index) divided by its entries. Compare figures within one run.
+then times the History manager: the first compaction pass over everything (every default candle tier), a second
+pass with nothing to do, and a pass after one late tick lands in a minute compacted long ago. Memory is MEMORY
+USAGE summed over a series' keys (chunks and index) divided by its entries. Compare figures within one run.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import time
 
 from bcx.candles import CandleStore
-from bcx.config import RedisConfig
+from bcx.config import DEFAULTS, RedisConfig
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
 from bcx.keys import ChunkKeys
@@ -24,7 +24,7 @@ from bcx_watcher.history import History
 from bench.memory import synthetic_ticks
 
 DAY_START = 1_609_459_200_000  # 2021-01-01T00:00:00Z
-INTERVALS = ("1m", "1h", "1d")
+INTERVALS = DEFAULTS.watcher.candles  # the default tiers: 1m, 5m, 15m, 1h, 6h, 1d
 
 
 def day_of_ticks(product: str, seconds: int, seed: int) -> list[Tick]:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"redis-server {server_version}; {args.products} products x {args.seconds:,} ticks (1 a second)")
     print(f"bytes per raw tick:         {tick_bytes:6.1f}  ({tick_count:,} ticks of {products[0]})")
     print(f"bytes per 1-minute candle:  {candle_bytes:6.1f}  ({candle_count:,} candles of {products[0]})")
-    print(f"first compaction pass:      {first:6.2f} s  ({written:,} candles written, 1m+1h+1d)")
+    print(f"first compaction pass:      {first:6.2f} s  ({written:,} candles written, {'+'.join(INTERVALS)})")
     print(f"second pass, nothing dirty: {second:6.3f} s  ({nothing} candles written)")
     print(f"pass after one late tick:   {late:6.3f} s  ({rewritten} candles rewritten)")
 

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bcx.candle_source import OpenBuckets, read_candles
-from bcx.candles import Candle, CandleStore, combine, interval_ms, rollup
+from bcx.candle_source import ClosedCandles, OpenBuckets, read_candles
+from bcx.candles import VERSIONS_KEPT, Candle, CandleStore, combine, interval_ms, rollup
 from bcx.store import TickStore
 from bcx.tick import Tick
+from bcx_watcher.history import History
 
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 
@@ -140,3 +141,59 @@ def test_the_kept_open_minute_follows_new_and_late_ticks(stores):
     candle_store.put("BTC-USD", "1m", rollup([*ticks[6:12], late], MIN))
     assert read()[1][2] == "150.00"
     assert read(5 * MIN)[0][2] == "150.00"  # 5m: the stored minutes, then the open one from the kept candle
+
+
+def test_kept_closed_candles_follow_the_watchers_rollups_trims_and_retention_and_backfills(redis_conn):
+    """A reader that keeps the closed candles (bcx_web) answers what a read without them answers after every
+    change to the stored candles: each writer changes the candles' version."""
+    tick_store, candle_store = TickStore(redis_conn, "bcx", 4), CandleStore(redis_conn, "bcx", 4)
+    stored = ("1m", "5m")
+    history = History(redis_conn, tick_store, candle_store, stored)
+    tick_store.add(ticks_every_10s(0, 6 * 30 + 3))  # 30 closed minutes, the 31st open with three trades
+    while history.compact("BTC-USD"):
+        pass
+    kept, opened = ClosedCandles(1_000), OpenBuckets()
+
+    def read(width: int = MIN, start: int = 0, end: int = 31 * MIN) -> list[list]:
+        args = (candle_store, tick_store, "BTC-USD", width, start, end, stored)
+        with_kept = read_candles(*args, open_buckets=opened, closed=kept)
+        assert [c.as_row() for c in with_kept.candles] == [c.as_row() for c in read_candles(*args).candles]
+        return [c.as_row() for c in with_kept.candles]
+
+    first = read()
+    assert kept.kept_candles == 30 and read() == first and len(first) == 31
+    assert read(5 * MIN) and read(MIN, 10 * MIN) == first[10:]  # other tiers; a later start, from the kept ones
+    late = Tick("BTC-USD", 3 * MIN + 1, 999, "500.00", None, None, "1")
+    tick_store.add([late])
+    assert read() == first  # the stored minute answers until the watcher rolls it up again, kept or not
+    while history.compact("BTC-USD"):
+        pass
+    assert read()[3][2] == "500.00" and read(5 * MIN)[0][2] == "500.00"
+    candle_store.put("BTC-USD", "1m", [Candle(7 * MIN, "1", "700", "1", "1", "1")])  # a backfill: read from 7 on
+    assert read()[7][2] == "700"
+    assert read(end=20 * MIN)[-1][0] == 20 * MIN  # kept up to minute 20
+    candle_store.put("BTC-USD", "1m", [Candle(25 * MIN, "1", "800", "1", "1", "1")])  # after that read's end
+    assert read()[25][2] == "800"
+    for minute in range(VERSIONS_KEPT + 1):  # more writes than are listed: the kept candles are read again whole
+        candle_store.put("BTC-USD", "1m", [Candle(minute * MIN, "1", str(900 + minute), "1", "1", "1")])
+    assert read()[VERSIONS_KEPT][2] == str(900 + VERSIONS_KEPT)
+    while history.compact("BTC-USD"):  # the 5m tier takes in the written minutes, so they may be trimmed
+        pass
+    history.trim("BTC-USD", {"raw": None, "1m": 20 * MIN / 1000, "5m": None}, None)  # retention of 1m: 20 minutes
+    trimmed = read()
+    assert trimmed[0][0] > 0 and len(trimmed) < 31
+    # A store whose candles have no version (written before versions): nothing kept is used.
+    redis_conn.delete(candle_store.keys("BTC-USD").candles_versions)
+    chain = candle_store.keys("BTC-USD").candles("1m")
+    candle_store.chunks.add(chain, [(29 * MIN, "t|1|0|0|0|1|")], "replace")  # a writer that changes no version
+    assert read()[-2][0] == 29 * MIN and read()[-2][2] == "1"
+
+
+def test_the_plan_tells_the_extent_in_its_round_trip(stores):
+    candle_store, tick_store = stores
+    ticks = ticks_every_10s(HOUR, 30)
+    tick_store.add(ticks)
+    candle_store.put("BTC-USD", "1h", [Candle(0, "1", "1", "1", "1", "1")])
+    plan = candle_store.plan_tiers("BTC-USD", [("1m", MIN)], 0, 2 * HOUR, 2 * HOUR, extent_of=("1m", "1h"))
+    assert plan.extent == tick_store.extent("BTC-USD", ("1m", "1h")) == (0, ticks[-1].time_ms)
+    assert plan.raw_entries is None and plan.version is not None  # not asked to read the raw ticks

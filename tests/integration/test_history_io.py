@@ -12,13 +12,16 @@ import json
 from pathlib import Path
 
 import pytest
+import redis
 
 from bcx import cli
-from bcx.config import load_config
+from bcx.config import RedisConfig, load_config
+from bcx.embedded import free_port
 from bcx.store import TickStore
-from bcx.tick import Tick, encode_member
+from bcx.tick import Tick, encode_member, iso_to_ms
 from bcx_tracker.exchange import TickEvent
-from bcx_tracker.importer import Parsers, recorded_products
+from bcx_tracker.import_workers import ImportWorkers
+from bcx_tracker.importer import NumberedLines, Parsers, TickChecks, recorded_products
 from bcx_tracker.recorder import open_lines
 from bcx_tracker.sample import SAMPLE_EXCHANGES, write_sample
 
@@ -176,3 +179,15 @@ def test_a_recording_cut_mid_line_skips_that_line_and_names_it(recording, config
     whole.write_text("\n".join(lines[:-1]) + "\n")
     expected = {(t.product, t.time_ms, t.trade_id) for t in parsed_ticks(whole, config_path)}
     assert sum(TickStore(redis_conn, "bcx").count(s) for s in SERIES) == len(expected)
+
+
+def test_a_worker_that_cannot_write_stops_the_import_with_redis_own_words(recording, config_path):
+    protocols = {name: e.protocol for name, e in load_config(str(config_path)).exchanges.items()}
+    nobody = RedisConfig(url=f"redis://127.0.0.1:{free_port()}/0", timeout=1.0)  # nothing listens there
+    workers = ImportWorkers(nobody, str(recording), protocols, TickChecks(iso_to_ms("2027-01-01")), count=2)
+    try:
+        with open_lines(recording, "r") as lines, pytest.raises(redis.RedisError, match="onnect"):
+            workers.take(NumberedLines(lines))
+            workers.close()
+    finally:
+        workers.stop()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import bcx.store
 from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, chunk_base
 from bcx.store import TickStore
-from bcx.tick import Tick, decode_member, encode_member
+from bcx.tick import Tick, decode_member, encode_entries, encode_member
 
 PRODUCT = "BTC-USD"
 
@@ -157,18 +161,85 @@ def test_members_of_older_formats_read_back_and_count_as_the_same_trade(redis_co
     assert store.count(PRODUCT) == 4
 
 
+def wait_for(condition) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+def several_products(first_id: int, time_ms: int, each: int) -> list[Tick]:
+    """`each` ticks of three products, interleaved as a feed sends them: three script calls, pipelined on one server."""
+    prices = {PRODUCT: "100.5", "ETH-USD": "3480.08", "SOL-USD": "184.99"}
+    return [
+        Tick(product, time_ms + i, first_id + 3 * i + n, price, None if n else price, price, "0.5")
+        for i in range(each)
+        for n, (product, price) in enumerate(prices.items())
+    ]
+
+
+def by_product(ticks: list[Tick]) -> dict[str, list[Tick]]:
+    return {product: [t for t in ticks if t.product == product] for product in (PRODUCT, "ETH-USD", "SOL-USD")}
+
+
+def stored_by_product(store: TickStore) -> dict[str, list[Tick]]:
+    return {product: store.range(product, 0, 10**13) for product in (PRODUCT, "ETH-USD", "SOL-USD")}
+
+
 @pytest.mark.single_redis
 def test_a_batch_of_several_products_is_stored_after_the_server_forgot_the_script(redis_conn):
     store = TickStore(redis_conn, "bcx")
-    first = [tick(1000, 1), Tick("ETH-USD", 1000, 2, "3480.08", "3480.07", "3480.09", "0.5")]
-    assert store.add(first) == 2
+    first = several_products(1, 1000, 3)
+    assert store.add(first) == 9
     redis_conn.script_flush()  # as after a restart: every call of the next batch meets NOSCRIPT
-    later = [tick(2000, 3), Tick("ETH-USD", 2000, 4, "3480.10", size="1"), Tick("SOL-USD", 2000, 5, "184.99")]
-    assert store.add(later + first) == 3
-    assert store.range(PRODUCT, 0, 3000) == [first[0], later[0]]
-    assert store.range("ETH-USD", 0, 3000) == [first[1], later[1]]
-    assert store.range("SOL-USD", 0, 3000) == [later[2]]
+    later = several_products(100, 2000, 5)
+    # each NOSCRIPT reply is matched to its own call: every tick lands in its product, counted once
+    assert store.add(later + first) == 15
+    assert stored_by_product(store) == by_product(first + later)
     assert redis_conn.ping()  # the connection that carried the calls is still usable
+
+
+@pytest.mark.single_redis
+def test_an_error_part_way_through_a_batch_leaves_no_reply_unread_on_a_pooled_connection(redis_conn):
+    store = TickStore(redis_conn, "bcx")
+    redis_conn.set(store.keys("ETH-USD").ticks.index, "not a chunk index")  # its script call fails: WRONGTYPE
+    ticks = several_products(1, 1000, 4)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        store.add(ticks)
+    # the call after the failed one ran too, and its reply, left unread, went with the dropped connection
+    redis_conn.set("marker", "mine")
+    assert redis_conn.get("marker") == "mine"
+    assert [store.range(p, 0, 10**13) for p in (PRODUCT, "SOL-USD")] == [
+        by_product(ticks)[p] for p in (PRODUCT, "SOL-USD")
+    ]
+
+
+@pytest.mark.single_redis
+def test_a_connection_dropped_part_way_through_a_batch_loses_nothing_when_the_batch_is_written_again(
+    redis_conn, redis_url, monkeypatch
+):
+    store = TickStore(redis_conn, "bcx")
+    ticks = several_products(1, 1000, 4)  # 12 ticks: one call a product
+    admin = redis.Redis.from_url(redis_url)
+    encoded = []
+
+    def encode_then_drop(batch):  # the lazy calls: the second is encoded after the first went out
+        encoded.append(batch)
+        if len(encoded) == 2:
+            wait_for(lambda: admin.exists(store.keys(PRODUCT).latest))  # the server ran the first call
+            admin.client_kill_filter(_type="normal", skipme=True)
+        return encode_entries(batch)
+
+    monkeypatch.setattr(bcx.store, "encode_entries", encode_then_drop)
+    with pytest.raises(redis.ConnectionError):
+        store.add(ticks)
+    monkeypatch.undo()
+    assert [store.count(product) for product in (PRODUCT, "ETH-USD", "SOL-USD")] == [4, 0, 0]
+    assert store.add(ticks) == 8
+    assert stored_by_product(store) == by_product(ticks)
+    assert redis_conn.ping()
+    admin.close()
 
 
 def test_latest_tracks_newest_time(redis_conn):

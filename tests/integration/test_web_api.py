@@ -63,6 +63,21 @@ def test_series_uses_stored_minutes_for_a_day(client, store, candle_store):
     assert {v for _, v in answer["points"]} == {"0.5", "2.0"}
 
 
+def test_a_day_series_shows_a_rewritten_or_trimmed_closed_minute_on_the_next_request(client, store, candle_store):
+    """The worker keeps the day's closed candles and their points between requests (bcx_web.cache): a closed minute
+    rewritten (the watcher's rollup of a late tick, a backfill) or trimmed shows on the next request all the same."""
+    candle_store.put("BTC-USD", "1m", [Candle(T0 + i * MIN, "1.0", "2.0", "0.5", "1.5", "1") for i in range(1440)])
+    store.add([tick(T0 + 1440 * MIN - 1, 1, "1.5")])
+    url = f"/api/v1.0/series/BTC-USD?start={T0}&end={T0 + 1440 * MIN}&points=1000"
+    first = get(client, url)["points"]
+    assert get(client, url)["points"] == first and {v for _, v in first} == {"0.5", "2.0"}
+    candle_store.put("BTC-USD", "1m", [Candle(T0 + 700 * MIN, "1.0", "9.0", "0.5", "1.5", "1")])
+    assert "9.0" in {v for _, v in get(client, url)["points"]}
+    candle_store.trim_before("BTC-USD", "1m", T0 + 720 * MIN)
+    trimmed = get(client, url)["points"]
+    assert trimmed[0][0] >= T0 + 720 * MIN and "9.0" not in {v for _, v in trimmed}
+
+
 def test_series_mid_and_spread_are_exact(client, store):
     store.add([tick(T0, 1)])  # bid 19100.00, ask 19100.02
     mid = get(client, f"/api/v1.0/series/BTC-USD?field=mid&start={T0}&end={T0}")

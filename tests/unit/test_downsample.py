@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bcx.candle_source import DEFAULT_STORED, sources_for
 from bcx.candles import Candle, interval_ms
-from bcx_web.downsample import RAW, candle_min_max, candle_points, choose_tier, min_max
+from bcx_web.downsample import RAW, candle_min_max, candle_points, choose_tier, closed_drawing, min_max
 
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 TIERS = [("1m", MIN), ("1h", HOUR), ("1d", DAY)]
@@ -106,3 +108,17 @@ def test_candle_min_max_draws_what_min_max_of_the_candle_points_draws(candles, l
     elif limit >= 2:  # every bucket keeps its extremes, so the whole range's are kept
         drawn = [float(v) for _, v in kept]
         assert min(values) in drawn and max(values) in drawn
+
+
+@given(candle_lists, candle_lists, st.integers(1, 120), st.integers(0, 200))
+def test_a_kept_drawing_of_the_closed_candles_draws_what_drawing_all_of_them_draws(candles, others, limit, closed):
+    """closed_drawing's points of the first `closed` candles, drawn once, serve any candles after them (the open
+    bucket that changes) as long as the count is the same."""
+    closed = min(closed, len(candles))
+    changed = [replace(c, time_ms=(closed + i) * MIN) for i, c in enumerate(others[: len(candles) - closed])]
+    later = candles[:closed] + changed + candles[closed + len(changed) :]
+    drawn = closed_drawing(candles, MIN, limit, closed)
+    first, last = (candles[0].time_ms + 1, candles[-1].time_ms) if candles else (None, None)
+    assert candle_min_max(later, MIN, limit, first, last, drawn) == candle_min_max(later, MIN, limit, first, last)
+    fewer = closed_drawing(later, MIN, limit, closed // 2)  # drawn when fewer were closed, then continued
+    assert closed_drawing(candles, MIN, limit, closed, fewer) == drawn

@@ -8,19 +8,20 @@ import json
 import pytest
 
 from bcx import export
-from bcx.tick import Tick, iso_to_ms
+from bcx.tick import Tick, encode_entries, iso_to_ms
 from bcx_tracker import history_backfill as hb
 from bcx_tracker.binance import Binance
 from bcx_tracker.bitfinex import Bitfinex
 from bcx_tracker.coinbase import Coinbase
 from bcx_tracker.exchange import ExchangeRest, TradesNotPaged
-from bcx_tracker.importer import Parsers, import_lines, recorded_products
+from bcx_tracker.importer import ImportResult, Parsers, import_lines, read_alone, recorded_products, stream_key
 from bcx_tracker.kraken import Kraken
 from bcx_tracker.kraken_rest import TRADES_PER_PAGE, KrakenRest
 from bcx_tracker.rest import RestClient
 from bcx_tracker.sample import recording_lines
 
 NOW = 1_790_000_000_000
+LATER = iso_to_ms("2027-01-01")  # the import's clock: after every sample recording
 PROTOCOLS = {"coinbase": "coinbase-exchange", "kraken": "kraken", "binance": "binance", "bitfinex": "bitfinex"}
 
 
@@ -134,8 +135,8 @@ def test_the_first_pass_finds_the_products_of_the_exchanges_that_need_them_and_t
 def test_coinbase_lines_need_no_first_pass_and_a_product_appearing_late_is_parsed(tmp_path):
     lines = list(recording_lines(seed=3, hours=0.02, exchanges=["coinbase"]))
     late = [line for line in lines if '"SOL-USD"' not in line] + [line for line in lines if '"SOL-USD"' in line]
-    result = import_lines(late, COINBASE_PARSERS(), len)
-    everything = import_lines(lines, COINBASE_PARSERS(), len)
+    result = import_lines(late, COINBASE_PARSERS(), len, LATER)
+    everything = import_lines(lines, COINBASE_PARSERS(), len, LATER)
     assert result.bad == 0 and result.ticks == everything.ticks > 0
 
 
@@ -157,12 +158,49 @@ def test_an_unreadable_file_stops_the_import_at_its_line_and_keeps_what_came_bef
         raise EOFError("Compressed file ended before the end-of-stream marker was reached")
 
     batches = []
-    result = import_lines(numbered(), COINBASE_PARSERS(), batches.append)
+
+    def write(ticks):
+        batches.append(ticks)
+        return len(ticks)
+
+    result = import_lines(numbered(), COINBASE_PARSERS(), write, LATER)
     assert result.stopped == (51, "Compressed file ended before the end-of-stream marker was reached")
-    assert sum(map(len, batches)) == result.ticks > 0 and result.lines == 50
+    assert sum(map(len, batches)) == result.ticks == result.new > 0 and result.lines == 50
 
 
 def test_a_bad_line_is_skipped_and_named():
     lines = ["not json", "bitstamp {}", *list(recording_lines(seed=3, hours=0.01, exchanges=["coinbase"]))[:20]]
-    result = import_lines(lines, COINBASE_PARSERS(), len)
+    result = import_lines(lines, COINBASE_PARSERS(), len, LATER)
     assert (result.bad, result.bad_lines, result.stopped) == (2, [1, 2], None) and result.ticks > 0
+
+
+def test_lines_are_dealt_by_product_where_frames_are_read_alone_and_by_exchange_elsewhere():
+    kinds = read_alone(PROTOCOLS)
+    assert kinds == {"coinbase": Coinbase}
+    lines = list(recording_lines(seed=3, hours=0.01))
+    keys = {stream_key(line, kinds) for line in lines}
+    assert keys == {"coinbase:BTC-USD", "coinbase:ETH-USD", "coinbase:SOL-USD", "kraken", "binance", "bitfinex"}
+    assert stream_key('{"type":"subscriptions","channels":[]}', kinds) == "coinbase"  # names no product
+    assert stream_key('{"type": "ticker", "product_id": "ETH-USD"}', kinds) == "coinbase:ETH-USD"  # spaced JSON
+    assert stream_key('kraken {"channel":"ticker","product_id":"BTC-USD"}', kinds) == "kraken"
+
+
+def test_workers_results_add_up_and_keep_the_first_bad_lines():
+    parts = [ImportResult(lines=0, ticks=5, new=3, stale=1, bad=7, bad_lines=[2, 4, 9, 11, 30, 31, 32])]
+    parts.append(ImportResult(ticks=2, new=2, bad=5, bad_lines=[1, 3, 5, 40, 41]))
+    total = ImportResult.merged(parts)
+    assert (total.ticks, total.new, total.stale, total.bad) == (7, 5, 1, 12)
+    assert total.bad_lines == [1, 2, 3, 4, 5, 9, 11, 30, 31, 32]
+
+
+def test_a_tick_the_tracker_would_refuse_makes_its_line_malformed_and_costs_no_other():
+    lines = [line for line in recording_lines(seed=3, hours=0.01, exchanges=["coinbase"]) if '"ticker"' in line]
+    huge, future = json.loads(lines[3]), json.loads(lines[7])
+    huge["price"] = "9" * 5000  # more digits than int() takes: encoding it would fail its whole batch
+    future["time"] = "2027-01-02T00:00:00.000000Z"  # a day ahead of the import's clock
+    lines[3], lines[7] = json.dumps(huge), json.dumps(future)
+    written = []
+    result = import_lines(lines, COINBASE_PARSERS(), lambda ticks: written.extend(ticks) or len(ticks), LATER)
+    assert (result.bad, result.bad_lines) == (2, [4, 8])
+    assert len(written) == result.ticks == result.new == len(lines) - 2 - result.stale > 0
+    encode_entries(written)  # what is written can be stored

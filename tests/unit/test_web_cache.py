@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
-from bcx.candles import Candle, decode_candle, encode_candle
+from bcx.candle_source import ClosedCandles
+from bcx.candles import Candle, TierPlan, decode_candle, encode_candle
 from bcx.tick import Tick, decode_member, encode_member
-from bcx_web.cache import BoundedMemo, FreshCache, cached_decode_candle, cached_decode_member
+from bcx_web.cache import BoundedMemo, FreshCache, KeptDrawings, cached_decode_candle, cached_decode_member
+from bcx_web.downsample import Drawn, closed_drawing
 
 NEWEST = Tick("BTC-USD", 1_700_000_000_000, 7, "100.00")
 LATER = Tick("BTC-USD", 1_700_000_000_100, 8, "101.00")
@@ -108,3 +111,48 @@ def test_threads_asking_at_once_compute_once():
     for thread in threads:
         thread.join(timeout=10)
     assert len(calls) == 1
+
+
+def test_a_kept_drawing_serves_charts_whose_first_candles_are_equal_and_no_other():
+    drawings, calls = KeptDrawings(max_candles=2_000), []
+    day = minutes(1440)[0]
+
+    def drawn(candles: list[Candle], closed: int, name: str = "BTC-USD") -> Drawn | None:
+        found = drawings.drawn(name, candles, closed, 60_000, 1000)
+        calls.append(found == closed_drawing(candles, 60_000, 1000, closed))
+        return found
+
+    first = drawn(day, 1439)
+    assert drawn(day[:1439] + [replace(day[-1], high="9")], 1439) is first  # only the open minute changed
+    spike = [*day[:700], replace(day[700], high="9"), *day[701:]]
+    assert drawn(spike, 1439) is not first  # a closed minute rewritten: drawn again
+    assert drawn(spike, 1440)[1] > first[1]  # one more closed minute: its buckets added to the kept ones
+    assert drawn(day[:1000], 999) is not None and drawn(day[:1439], 1439, "ETH-USD")  # other counts, charts
+    assert all(calls)  # every answer is what drawing afresh gives
+    assert drawings.kept_candles <= 2_000
+
+
+def plan(product: str, version: str | None, bounds: tuple[int, int] = (0, 3 * 60_000)) -> TierPlan:
+    """A plan of 1m candles from bounds[0], the raw ticks from bounds[1]."""
+    lo, raw_from = bounds
+    return TierPlan(product, (("1m", 60_000),), [(lo, raw_from, [])], None, raw_from, [], version, (None, None))
+
+
+def minutes(count: int, first: int = 0) -> list[list[Candle]]:
+    return [[Candle(first + i * 60_000, "1", "2", "1", "2", "1") for i in range(count)]]
+
+
+def test_closed_candles_are_kept_for_their_version_and_bounds_within_a_bound_of_candles():
+    kept = ClosedCandles(max_candles=5)
+    kept.keep(plan("BTC-USD", "v1"), minutes(3))
+    assert kept.get(plan("BTC-USD", "v1")) == minutes(3)
+    assert kept.get(plan("BTC-USD", "v1", (60_000, 3 * 60_000))) == minutes(2, 60_000)  # a later start
+    for other in (plan("BTC-USD", "v2"), plan("BTC-USD", None), plan("BTC-USD", "v1", (0, 4 * 60_000))):
+        assert kept.get(other) is None  # another version, none, another end
+    assert kept.get(plan("BTC-USD", "v1"), max_read=2) is None  # more than the read may hold
+    kept.keep(plan("ETH-USD", None), minutes(1))  # a store without versions: nothing kept
+    assert kept.get(plan("ETH-USD", None)) is None and kept.kept_candles == 3
+    kept.keep(plan("ETH-USD", "w"), minutes(3))  # 6 > 5: BTC-USD's go
+    assert kept.get(plan("BTC-USD", "v1")) is None and kept.kept_candles == 3
+    kept.keep(plan("SOL-USD", "x"), minutes(6))  # more than the bound alone: not kept
+    assert kept.get(plan("SOL-USD", "x")) is None and kept.get(plan("ETH-USD", "w")) == minutes(3)
