@@ -108,8 +108,9 @@ def encode_entries(ticks: Iterable[Tick]) -> str:
 def _separated(price: str, form: tuple, bid: str | None, ask: str | None, size: str | None) -> str:
     """A member with `;` between its fields but its trade id (issue 19's first format; form: the price's
     _price_form()): what a tick whose numbers the compact member cannot hold is written as, literals included."""
-    bid_field = "" if bid is None else _book_offset(bid, form, -1)
-    ask_field = "" if ask is None else _book_offset(ask, form, 1)
+    plain = form[0] >= 0  # a trade is at the bid or the ask: that side is 0, with no arithmetic
+    bid_field = "" if bid is None else "0" if bid == price and plain else _book_offset(bid, form, -1)
+    ask_field = "" if ask is None else "0" if ask == price and plain else _book_offset(ask, form, 1)
     return f"{_separated_price(price)};{bid_field};{ask_field};{_size_form(size)}"
 
 
