@@ -93,7 +93,7 @@ def encode_entries(ticks: Iterable[Tick]) -> str:
     lines = []
     for _, time_ms, trade_id, price, bid, ask, size, _ in ticks:
         form = _price_form(price)
-        quote = _quote_field(form, bid, ask)
+        quote = _quote_field(price, form, bid, ask)
         size_field = (_size_field(size) if size else _NO_SIZE_FIELD) if quote is not None else None
         high, low = divmod(trade_id, 1296)
         if size_field is None:  # a number the compact member cannot hold: the separated member
@@ -214,6 +214,7 @@ _FIELD = f"([0-9a-z]*)([{re.escape(_ENDS)}])"
 _COMPACT = re.compile(_FIELD * 4)
 _TWO_FIELDS = re.compile(_FIELD * 2)
 _POWERS = [10**places for places in range(_DECIMALS)]
+_SAME = (0, 0)  # the _side() of a bid or ask equal to the price
 
 
 def base36(number: int) -> str:
@@ -261,24 +262,32 @@ def _small_trade(trade_id: int) -> str:
     return _trade_tail(trade_id).lstrip("0")
 
 
-def _quote_field(price: tuple, bid: str | None, ask: str | None) -> str | None:
-    """A compact member's price and book fields (price: its _price_form()), or None when they cannot be held: a
-    price written another way or with more than 9 decimals, a bid or ask with other decimals than the price's."""
+def _quote_field(text: str, price: tuple, bid: str | None, ask: str | None) -> str | None:
+    """A compact member's price and book fields (price: the _price_form() of the price `text`), or None when they
+    cannot be held: a price written another way or with more than 9 decimals, a bid or ask written another way."""
     units, decimals, whole, fraction, field = price
     if field is None:
         return None
-    if bid is not None and ask is not None:  # the usual book first: the price's whole part, decimals near
-        bid_whole, _, bid_fraction = bid.partition(".")
-        ask_whole, _, ask_fraction = ask.partition(".")
-        if bid_whole == whole == ask_whole and len(bid_fraction) == decimals == len(ask_fraction) and decimals:
-            if (bid_fraction + ask_fraction).isdigit() and bid_fraction.isascii() and ask_fraction.isascii():
-                below, above = fraction - int(bid_fraction), int(ask_fraction) - fraction
-                if 0 <= below < _NEAR and 0 <= above < _NEAR:
-                    return field + _ENDS[below * _NEAR + above]
-                book = _book_field((0, below), (0, above))
-                return field + book if book else None
-    below = None if bid is None else _side(bid, price, -1)
-    above = None if ask is None else _side(ask, price, 1)
+    if bid is not None and ask is not None:  # the usual book first: the price's whole part and decimals
+        if bid == text:  # a trade is at the bid or the ask: that side is 0, with no arithmetic
+            below = 0
+        else:
+            bid_whole, _, digits = bid.partition(".")
+            usual = bid_whole == whole and len(digits) == decimals and digits.isdigit() and digits.isascii()
+            below = fraction - int(digits) if usual else None
+        if ask == text:
+            above = 0
+        else:
+            ask_whole, _, digits = ask.partition(".")
+            usual = ask_whole == whole and len(digits) == decimals and digits.isdigit() and digits.isascii()
+            above = int(digits) - fraction if usual else None
+        if below is not None and above is not None:
+            if 0 <= below < _NEAR and 0 <= above < _NEAR:
+                return field + _ENDS[below * _NEAR + above]
+            book = _book_field((0, below), (0, above))
+            return field + book if book else None
+    below = None if bid is None else _SAME if bid == text else _side(bid, price, -1)
+    above = None if ask is None else _SAME if ask == text else _side(ask, price, 1)
     if (bid is not None and below is None) or (ask is not None and above is None):
         return None  # written another way, 10 decimals or more
     book = _book_field(below, above)
@@ -295,8 +304,9 @@ def _side(value: str, price: tuple, sign: int) -> tuple[int, int] | None:
         return 0, sign * (int(fraction) - price_fraction)  # the usual case: the price's whole part and decimals
     if places >= _DECIMALS or not _PLAIN.match(value):
         return None
-    finer = max(places, decimals)
-    return places - decimals, sign * (int(whole + fraction) * 10 ** (finer - places) - units * 10 ** (finer - decimals))
+    if places > decimals:
+        return places - decimals, sign * (int(whole + fraction) - units * _POWERS[places - decimals])
+    return places - decimals, sign * (int(whole + fraction) * _POWERS[decimals - places] - units)
 
 
 @lru_cache(maxsize=4096)
