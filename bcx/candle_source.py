@@ -23,7 +23,7 @@ from bcx.tick import Tick
 
 DEFAULT_STORED = DEFAULTS.watcher.candles  # what the watcher stores by default
 # With kept closed candles that are current, the raw ticks are read in the plan's round trip when they lie in at
-# most this many chunks (64 ticks each): the open minute of a busy product, at ~1 us of the server's time a tick
+# most this many chunks (62 ticks each): the open minute of a busy product, at ~1 us of the server's time a tick
 # copied (a plain read in a second round trip costs ~0.5 us a tick).
 RAW_CHUNKS_IN_PLAN = 16
 _TIME = attrgetter("time_ms")

@@ -22,8 +22,11 @@ from bcx.keys import ChunkKeys
 
 # Writing into a compact (ziplist/listpack) sorted set scans it, so an insert costs time in proportion to the
 # chunk's size: 8.3 us per member at 128 entries, 4.0 at 64, 2.5 at 32 (redis-server 6.2, bench.ingest era),
-# for 34.7, 35.1 and 35.7 bytes per member. 64 halves the server's write cost for about one byte per tick.
-DEFAULT_CHUNK_ENTRIES = 64
+# for 34.7, 35.1 and 35.7 bytes per member. 64 halved the server's write cost for about one byte per tick. 62:
+# with compact members (bcx.tick) a chunk of BTC ticks is ~1,500 bytes, and 64 of them crossed jemalloc's
+# 1,536-byte size class once the price had six digits (31.4 bytes a tick on Redis 7 from 97,000.00 against 27.4
+# from 65,000.00); 62 keeps 27.3-28.4 from 3,500 to 150,000 on Redis 6.2 and 7 (bench.memory --start-price).
+DEFAULT_CHUNK_ENTRIES = 62
 READ_CHUNKS_PER_ROUND = 32
 TRADE = "trade"  # one entry per (time, id); the member carrying the book wins
 REPLACE = "replace"  # one entry per time; the newest write wins

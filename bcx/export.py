@@ -28,7 +28,7 @@ WHATS = ("ticks", "candles:1m", "candles:1h", "candles:1d")
 FORMATS = ("csv", "jsonl")  # and parquet, from the command line only (bcx.export_parquet)
 TICK_FIELDS = ("series", "time", "trade_id", "price", "bid", "ask", "size")
 CANDLE_FIELDS = ("series", "time", "open", "high", "low", "close", "volume", "count")
-# 128 chunks of at most 64 entries: ~8,000 rows a round, a few MB at most, and few round trips.
+# 128 chunks of at most 62 entries: ~8,000 rows a round, a few MB at most, and few round trips.
 CHUNKS_PER_ROUND = 128
 _DIGITS = re.compile(r"[0-9]{1,20}")
 MEDIA_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}

@@ -1,6 +1,6 @@
 """Memory per tick and per candle in Redis: our chunked layout beside one big sorted set and the naive layout.
 
-    .venv/bin/python -m bench.memory [--ticks 1000000] [--batch 500]
+    .venv/bin/python -m bench.memory [--ticks 1000000] [--batch 500] [--start-price 65000.00]
 
 Starts its own embedded redis-server, writes the same synthetic ticks of one product three ways and prints
 bytes per tick (MEMORY USAGE summed over every key of the layout, divided by the ticks written):
@@ -38,10 +38,10 @@ TARGET_BYTES = 30.0  # issue 19
 RTS_COMPRESSED_BYTES = 24.8  # RedisTimeSeries 1.12 on Redis 7.4, compressed chunks, the same 1M ticks (issue 19)
 
 
-def synthetic_ticks(count: int, seed: int = 7) -> list[Tick]:
-    """A BTC-like random walk at 65,000.00, 1-400 ms apart, spread of a few cents, 8-decimal sizes below 1."""
+def synthetic_ticks(count: int, seed: int = 7, start: str = "65000.00") -> list[Tick]:
+    """A BTC-like random walk from `start`, 1-400 ms apart, spread of a few cents, 8-decimal sizes below 1."""
     rng = random.Random(seed)
-    price, ticks, now = Decimal("65000.00"), [], 1_762_000_000_000
+    price, ticks, now = Decimal(start), [], 1_762_000_000_000
     for index in range(count):
         price += Decimal(rng.randint(-300, 300)) / 100
         now += rng.randint(1, 400)
@@ -130,8 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__.split("\n")[0])
     parser.add_argument("--ticks", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=500, help="ticks per TickStore.add (the tracker's batch_size)")
+    parser.add_argument("--start-price", default="65000.00", help="where the random walk starts (BTC's price)")
     args = parser.parse_args(argv)
-    ticks = synthetic_ticks(args.ticks)
+    ticks = synthetic_ticks(args.ticks, start=args.start_price)
     member_length = sum(len(encode_member(t)) for t in ticks) / len(ticks)
     encode_us, decode_us = codec_cost(ticks[:200_000])
     with EmbeddedRedis() as server:
