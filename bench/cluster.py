@@ -32,8 +32,9 @@ PREFIX = "bcx"
 
 def write_config(path: Path, cluster: str, feed_url: str) -> None:
     path.write_text(
-        f"[redis]\ncluster = {cluster}\n[tracker]\nfeed_url = {feed_url}\nproducts = BTC-USD\n"
-        "rest_url = http://127.0.0.1:9\n[log]\nlevel = WARNING\n"  # no REST: nothing leaves the machine
+        f"[redis]\ncluster = {cluster}\n[exchange:coinbase]\nfeed_url = {feed_url}\n"
+        "rest_url = http://127.0.0.1:9\n"  # no REST: nothing leaves the machine
+        "[tracker]\nproducts = BTC-USD\n[log]\nlevel = WARNING\n"
     )
 
 

@@ -102,8 +102,9 @@ def measure(products: list[str], rate: int, seconds: int, flush_interval: str) -
             reader.start()
             conf = Path(tmp) / "tracker.conf"
             conf.write_text(
-                f"[redis]\nurl = {server.url}\n[tracker]\nfeed_url = {feed.url}\nrest_url =\n"
-                f"products = {', '.join(products)}\nflush_interval = {flush_interval}\n[log]\nlevel = WARNING\n"
+                f"[redis]\nurl = {server.url}\n[exchange:coinbase]\nfeed_url = {feed.url}\nrest_url =\n"
+                f"[tracker]\nproducts = {', '.join(products)}\nflush_interval = {flush_interval}\n"
+                "[log]\nlevel = WARNING\n"
             )
             tracker = subprocess.Popen([str(Path(sys.executable).with_name("bcx-tracker")), "--config", str(conf)])
             try:
