@@ -98,6 +98,13 @@ def _backfill(args, rest: ExchangeRest, conn: redis.Redis, prefix: str, stopper:
         print(f"bcx backfill: {args.series}: stopped at {_where(walk)}; run it again to continue", file=sys.stderr)
         return 1
     print(f"bcx backfill: {args.series}: done, {walk.count} {what} since {ms_to_iso(walk.since_ms)}", file=sys.stderr)
+    if walk.refused:
+        print(
+            f"bcx backfill: {args.series}: {walk.refused} trades refused by the tracker's checks (a time ahead of the "
+            "clock or a field too long to store): not stored",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -10,6 +10,7 @@ the next time. A crash between the two rewrites one page, which stores nothing t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -21,6 +22,7 @@ from bcx.store import TickStore
 from bcx_tracker.backfill import backfill_candles
 from bcx_tracker.exchange import ExchangeRest, TradesNotPaged
 from bcx_tracker.gaps import CANDLE_ROWS, MINUTE_MS
+from bcx_tracker.tick_checks import TickChecks
 
 TRADES, CANDLES = "trades", "candles"
 CANDLE_STEP_MS = (CANDLE_ROWS - 1) * MINUTE_MS  # one REST request's worth (bcx_tracker.gaps.candle_windows)
@@ -29,7 +31,8 @@ CANDLE_STEP_MS = (CANDLE_ROWS - 1) * MINUTE_MS  # one REST request's worth (bcx_
 @dataclass
 class Walk:
     """Where a backfill stands: what it fetches, from since_ms up to end_ms (now when it began), its cursor
-    ("" before the first page), the span of the trades stored so far, and how many."""
+    ("" before the first page), the span of the trades stored so far, how many, and how many the tracker's tick
+    checks refused (bcx_tracker.tick_checks: a time ahead of the clock, a field too long to store)."""
 
     what: str
     since_ms: int
@@ -39,6 +42,7 @@ class Walk:
     high_ms: int = 0
     count: int = 0
     done: bool = False
+    refused: int = 0
 
     @property
     def covered_ms(self) -> int:
@@ -69,6 +73,7 @@ def load_walk(conn: redis.Redis, prefix: str, series: str) -> Walk | None:
     if not data:
         return None
     numbers = {name: int(data[name]) for name in ("since_ms", "end_ms", "low_ms", "high_ms", "count")}
+    numbers["refused"] = int(data.get("refused", 0))  # walks saved before it was counted
     return Walk(data["what"], cursor=data.get("cursor", ""), done=data.get("done") == "1", **numbers)
 
 
@@ -92,14 +97,21 @@ def run(
         on_page(walk)
 
 
-def trades_step(rest: ExchangeRest, store: TickStore, series: str) -> Callable[[Walk], int]:
-    """One page of the exchange's trades, written (TradesNotPaged from the first where it has none)."""
+def trades_step(
+    rest: ExchangeRest, store: TickStore, series: str, clock: Callable[[], float] = time.time
+) -> Callable[[Walk], int]:
+    """One page of the exchange's trades, written but for those the tracker's tick checks refuse (against `clock`
+    at the page), which are counted (TradesNotPaged from the first page where the exchange has none)."""
 
     def step(walk: Walk) -> int:
         page = rest.trades_since(series, walk.since_ms, walk.cursor or None)
-        store.add(page.ticks)
-        walk.took(page.ticks, page.cursor)
-        return len(page.ticks)
+        checks = TickChecks(int(clock() * 1000))
+        fit = [tick for tick in page.ticks if checks.why_unfit(tick) is None]
+        walk.refused += len(page.ticks) - len(fit)
+        if fit:
+            store.add(fit)
+        walk.took(fit, page.cursor)
+        return len(fit)
 
     return step
 

@@ -21,7 +21,8 @@ from bcx.connection import connect, describe
 from bcx.daemon import load_or_exit
 from bcx.progress import bar
 from bcx_tracker.import_workers import ImportWorkers
-from bcx_tracker.importer import ImportResult, NumberedLines, TickChecks, open_recording
+from bcx_tracker.importer import ImportResult, NumberedLines, open_recording
+from bcx_tracker.tick_checks import TickChecks
 
 DESCRIPTION = "Load a recording made by bcx-tracker --record into Redis, without a websocket."
 

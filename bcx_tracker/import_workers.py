@@ -32,11 +32,11 @@ from bcx_tracker.importer import (
     ImportResult,
     LineImporter,
     Parsers,
-    TickChecks,
     read_alone,
     recorded_products,
     stream_key,
 )
+from bcx_tracker.tick_checks import TickChecks
 
 LINES_PER_BATCH = 2000  # lines dealt to a child at a time
 AHEAD = 2  # batches queued for each child: memory stays at a few batches

@@ -15,7 +15,6 @@ line number said.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import io
 import zlib
@@ -23,16 +22,14 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
-from bcx.config import DEFAULTS
 from bcx.series import DEFAULT_EXCHANGE
 from bcx.tick import Tick
 from bcx_tracker.exchange import Exchange, MalformedMessage, Message, TickEvent
 from bcx_tracker.exchanges import ADAPTERS
 from bcx_tracker.gaps import SequenceFilter
 from bcx_tracker.recorder import read_entries, split_line
-from bcx_tracker.tick_checks import check_tick
+from bcx_tracker.tick_checks import TickChecks
 
 BATCH = 5000
 MAX_BAD_REPORTED = 10
@@ -75,14 +72,6 @@ def _nothing() -> None:
 
 
 _UNFIT = MalformedMessage("a tick unfit to store")
-DEFAULT_SKEW_MS = int(DEFAULTS.tracker.max_clock_skew * 1000)
-
-
-class TickChecks(NamedTuple):
-    """What the tracker's tick checks judge against (bcx_tracker.tick_checks): the import's clock at its start."""
-
-    now_ms: int
-    max_skew_ms: int = DEFAULT_SKEW_MS
 
 
 class Parsers:
@@ -205,7 +194,7 @@ class LineImporter:
     ):
         self.result = ImportResult()
         self._parse, self._is_stale = parsers.parse, SequenceFilter().is_stale
-        self._check = functools.partial(check_tick, now_ms=checks.now_ms, max_skew_ms=checks.max_skew_ms)
+        self._check = checks.why_unfit
         self._write, self._on_batch = write, on_batch
         self._ticks: list[Tick] = []
 
@@ -255,7 +244,7 @@ def import_lines(
     on_batch: Callable[[], object] = _nothing,
 ) -> ImportResult:
     """Every line in this process: parsed, and its ticks handed to `write` in batches (see LineImporter)."""
-    importer = LineImporter(parsers, write, TickChecks(now_ms, DEFAULT_SKEW_MS), on_batch)
+    importer = LineImporter(parsers, write, TickChecks(now_ms), on_batch)
     numbered = NumberedLines(lines)
     importer.take(numbered)
     result = importer.finish()

@@ -9,7 +9,9 @@ gets a score nothing reads. The feed drops such a tick and counts it as malforme
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
+from bcx.config import DEFAULTS
 from bcx.tick import Tick
 
 # No market quotes a price or size with more than a few dozen digits (BTC-USD: `97250.05`, sizes to 8 decimals;
@@ -45,3 +47,17 @@ def check_tick(tick: Tick, now_ms: int, max_skew_ms: int, earliest_ms: int = EAR
         if value is not None and len(value) > MAX_DECIMAL_CHARS:
             return f"{name} has {len(value)} characters (at most {MAX_DECIMAL_CHARS})"
     return None
+
+
+DEFAULT_SKEW_MS = int(DEFAULTS.tracker.max_clock_skew * 1000)
+
+
+class TickChecks(NamedTuple):
+    """check_tick()'s clock and allowance, for a command that writes ticks it did not receive live (bcx import,
+    bcx backfill): its clock when it began."""
+
+    now_ms: int
+    max_skew_ms: int = DEFAULT_SKEW_MS
+
+    def why_unfit(self, tick: Tick) -> str | None:
+        return check_tick(tick, self.now_ms, self.max_skew_ms)

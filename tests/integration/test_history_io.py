@@ -21,9 +21,10 @@ from bcx.store import TickStore
 from bcx.tick import Tick, encode_member, iso_to_ms
 from bcx_tracker.exchange import TickEvent
 from bcx_tracker.import_workers import ImportWorkers
-from bcx_tracker.importer import NumberedLines, Parsers, TickChecks, recorded_products
+from bcx_tracker.importer import NumberedLines, Parsers, recorded_products
 from bcx_tracker.recorder import open_lines
 from bcx_tracker.sample import SAMPLE_EXCHANGES, write_sample
+from bcx_tracker.tick_checks import TickChecks
 
 # every series of the sample, four exchanges
 SERIES = [m.product if ":" in m.product else f"coinbase:{m.product}" for ms, _ in SAMPLE_EXCHANGES.values() for m in ms]

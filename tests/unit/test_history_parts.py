@@ -13,7 +13,7 @@ from bcx_tracker import history_backfill as hb
 from bcx_tracker.binance import Binance
 from bcx_tracker.bitfinex import Bitfinex
 from bcx_tracker.coinbase import Coinbase
-from bcx_tracker.exchange import ExchangeRest, TradesNotPaged
+from bcx_tracker.exchange import ExchangeRest, TradesNotPaged, TradesPage
 from bcx_tracker.importer import ImportResult, Parsers, import_lines, read_alone, recorded_products, stream_key
 from bcx_tracker.kraken import Kraken
 from bcx_tracker.kraken_rest import TRADES_PER_PAGE, KrakenRest
@@ -204,3 +204,19 @@ def test_a_tick_the_tracker_would_refuse_makes_its_line_malformed_and_costs_no_o
     assert (result.bad, result.bad_lines) == (2, [4, 8])
     assert len(written) == result.ticks == result.new == len(lines) - 2 - result.stale > 0
     encode_entries(written)  # what is written can be stored
+
+
+def test_a_backfilled_trade_the_tracker_would_refuse_is_counted_and_not_written():
+    good, huge, future = tick(1, NOW - 50), tick(2, NOW - 40)._replace(price="9" * 5000), tick(3, NOW + 86_400_000)
+    rest = RestClient("http://127.0.0.1:1")
+    rest.trades_since = lambda series, since_ms, cursor=None: TradesPage([good, huge, future], None)
+    written = []
+
+    class Store:
+        def add(self, ticks):
+            written.extend(ticks)
+            return len(ticks)
+
+    walk = hb.Walk(hb.TRADES, NOW - 1000, NOW)
+    assert hb.trades_step(rest, Store(), "coinbase:BTC-USD", clock=lambda: NOW / 1000)(walk) == 1
+    assert (written, walk.count, walk.refused, walk.done) == ([good], 1, 2, True)
