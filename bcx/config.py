@@ -123,6 +123,10 @@ class TrackerConfig:
         "forward each pass, so a long fast loop can run ahead of the clock and be refused like any other feed.",
     )
 
+    @property
+    def max_clock_skew_ms(self) -> int:
+        return int(self.max_clock_skew * 1000)
+
 
 @dataclass(frozen=True)
 class WatcherConfig:

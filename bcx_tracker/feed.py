@@ -115,7 +115,7 @@ class Feed(Worker):
         known_trades: dict[str, int] | None = None,
         known_ms: dict[str, int] | None = None,
         config: object = None,
-        max_skew_ms: int = int(DEFAULTS.tracker.max_clock_skew * 1000),
+        max_skew_ms: int = DEFAULTS.tracker.max_clock_skew_ms,
         wall_clock: Callable[[], float] = time.time,
     ):
         super().__init__()

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         conn.ping()  # a Redis that is away is said before the file is read
         with settled_collector():
-            checks = TickChecks(int(time.time() * 1000), int(config.tracker.max_clock_skew * 1000))
+            checks = TickChecks(int(time.time() * 1000), config.tracker.max_clock_skew_ms)
             result = import_file(args.file, config.redis, protocols, checks)
     except redis.RedisError as exc:
         print(f"bcx import: redis at {describe(config.redis)}: {exc}", file=sys.stderr)

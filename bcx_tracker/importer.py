@@ -47,10 +47,13 @@ class ImportResult:
 
     def malformed(self, number: int, exc: MalformedMessage) -> list[Message]:
         """Count a bad line; what its good items parsed into (a batch with one broken item)."""
+        self.bad_line(number)
+        return exc.events
+
+    def bad_line(self, number: int) -> None:
         self.bad += 1
         if len(self.bad_lines) < MAX_BAD_REPORTED:
             self.bad_lines.append(number)
-        return exc.events
 
     @classmethod
     def merged(cls, parts: Iterable[ImportResult]) -> ImportResult:
@@ -69,9 +72,6 @@ class ImportResult:
 
 def _nothing() -> None:
     pass
-
-
-_UNFIT = MalformedMessage("a tick unfit to store")
 
 
 class Parsers:
@@ -213,7 +213,7 @@ class LineImporter:
                     tick = message.tick
                     if check(tick) is not None:  # counted as its line, as the tracker counts it
                         if whole:
-                            result.malformed(number, _UNFIT)
+                            result.bad_line(number)
                             whole = False
                     elif is_stale(tick):
                         result.stale += 1

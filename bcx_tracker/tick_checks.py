@@ -49,7 +49,7 @@ def check_tick(tick: Tick, now_ms: int, max_skew_ms: int, earliest_ms: int = EAR
     return None
 
 
-DEFAULT_SKEW_MS = int(DEFAULTS.tracker.max_clock_skew * 1000)
+DEFAULT_SKEW_MS = DEFAULTS.tracker.max_clock_skew_ms
 
 
 class TickChecks(NamedTuple):

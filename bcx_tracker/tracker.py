@@ -174,7 +174,7 @@ class Tracker:
             known_trades={s: trade for s, (_, trade) in mine.items()},
             known_ms={s: time_ms for s, (time_ms, _) in mine.items()},
             config=exchange,
-            max_skew_ms=int(self.config.tracker.max_clock_skew * 1000),
+            max_skew_ms=self.config.tracker.max_clock_skew_ms,
         )
 
     def _rotate(self, now: float) -> None:

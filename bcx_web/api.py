@@ -100,7 +100,7 @@ def now_ms() -> int:
 def trusted_latest(store: TickStore, products: list[str] | tuple[str, ...], now: int) -> dict[str, Tick | None]:
     """Each product's newest tick, skipping any dated past the wall clock plus [tracker] max_clock_skew: one
     bogus tick from year 9999 must not become every range's end or a negative tick age."""
-    bound = now + int(get_config().tracker.max_clock_skew * 1000)
+    bound = now + get_config().tracker.max_clock_skew_ms
     latest = store.latest_many(list(products))
     return {p: t if t is None or t.time_ms <= bound else store.latest_at_most(p, bound) for p, t in latest.items()}
 
@@ -335,7 +335,7 @@ def tick_stream() -> Response:
         nonlocal waiter
         if waiter is None:  # subscribed before the first read, so no announcement falls between the two
             waiter = TickWaiter(current_app.extensions["redis"], get_config().redis.prefix)
-        found = new_ticks(store, cursors, now_ms() + int(get_config().tracker.max_clock_skew * 1000))
+        found = new_ticks(store, cursors, now_ms() + get_config().tracker.max_clock_skew_ms)
         if not found:
             waiter.wait(stream_wait_s(TICK_POLL_S))
         return [sse.event({**split(t.product).as_dict(), **t.as_dict()}, name="tick") for t in found]
