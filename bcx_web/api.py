@@ -13,7 +13,6 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from werkzeug.http import generate_etag
 
 from bcx import alerts
-from bcx.candle_source import read_candles
 from bcx.candles import CandleStore, interval_ms
 from bcx.config import Config
 from bcx.series import split
@@ -29,7 +28,7 @@ from bcx_web.cache import (
     open_buckets,
 )
 from bcx_web.live import TickWaiter, new_ticks
-from bcx_web.series import Sources, percent_points, read_day, read_series
+from bcx_web.series import Sources, percent_points, read_day, read_series, read_sources
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1.0")
 
@@ -221,18 +220,7 @@ def candles(product: str) -> dict:
     if request.args.get("start") in (None, "") and request.args.get("end") in (None, ""):
         start = max(end - width * 300, 0)
     params.capped_span(start, end, width * config.web.max_points)
-    read = read_candles(
-        get_candles(),
-        get_store(),
-        product,
-        width,
-        start,
-        end,
-        stored_intervals(),
-        config.web.max_read,
-        open_buckets,
-        closed_candles,
-    )
+    read = read_sources(get_sources(), product, width, start, end)
     return {
         **split(product).as_dict(),
         "interval": interval,

@@ -43,6 +43,25 @@ class Sources:
     drawings: KeptDrawings | None = None  # the points drawn from them (bcx_web.cache)
 
 
+def read_sources(
+    src: Sources, product: str, width: int, start: int, end: int, cap: int | None = None, extent: bool = False
+) -> CandleRead:
+    """read_candles() through the web's stores and kept candles (at most `cap`, else max_read)."""
+    return read_candles(
+        src.candles,
+        src.ticks,
+        product,
+        width,
+        start,
+        end,
+        src.stored,
+        cap or src.max_read,
+        src.open_buckets,
+        src.closed,
+        extent=extent,
+    )
+
+
 def tick_value(tick: Tick, field: str) -> str | None:
     """The field's exact value; mid and spread are computed in Decimal; None when the tick lacks the book."""
     if field == "price":
@@ -64,19 +83,7 @@ def read_series(src: Sources, product: str, field: str, start: int, end: int, po
     tier = choose_tier(max(end - start, 0), points, tiers)
     while tier != RAW:
         width = interval_ms(tier)
-        read = read_candles(
-            src.candles,
-            src.ticks,
-            product,
-            width,
-            start,
-            end,
-            src.stored,
-            src.max_read,
-            src.open_buckets,
-            src.closed,
-            extent=True,
-        )
+        read = read_sources(src, product, width, start, end, extent=True)
         oldest, newest = read.extent
         first = start if oldest is None else max(start, oldest)
         last = end if newest is None else min(end, max(newest, first))
@@ -136,7 +143,5 @@ def read_day(src: Sources, product: str, newest: Tick) -> dict | None:
     """The 24 hours up to the newest tick, from hourly candles (the first hour counted whole)."""
     hour, end = interval_ms("1h"), newest.time_ms
     cap = min(src.max_read, DAY_READ_CAP)
-    read = read_candles(
-        src.candles, src.ticks, product, hour, end - DAY_MS, end, src.stored, cap, src.open_buckets, src.closed
-    )
+    read = read_sources(src, product, hour, end - DAY_MS, end, cap)
     return day_stats(read.candles, newest.price if read.truncated else None)
