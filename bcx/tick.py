@@ -39,6 +39,12 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
+try:  # built where the package was installed with a C compiler; without one, the same lines come from _entry()
+    from bcx._tick_entries import encode as _compiled_encode
+except ImportError:
+    _compiled_encode = None
+MEMBER_ENCODER = "C (bcx/_tick_entries.c)" if _compiled_encode else "Python (no C build)"  # for the benchmarks
+
 SEPARATOR = ";"
 LEGACY_SEPARATOR = "|"  # members written before issue 19
 RAW = "raw"  # the tier of the ticks themselves, beside the candle intervals: retention's key, the API's `tier`
@@ -88,21 +94,26 @@ def encode_member(tick: Tick) -> str:
 
 def encode_entries(ticks: Iterable[Tick]) -> str:
     """`time member` lines, one a tick: the whole batch as one argument of the chunk script (bcx.chunks), which is
-    cheaper to send than two arguments a tick. The tracker encodes every tick it stores here: each price is worked
-    out once (_price_form is cached) and the usual shapes take the short paths."""
-    lines = []
-    for _, time_ms, trade_id, price, bid, ask, size, _ in ticks:
-        form = _price_form(price)
-        quote = _quote_field(price, form, bid, ask)
-        size_field = (_size_field(size) if size else _NO_SIZE_FIELD) if quote is not None else None
-        high, low = divmod(trade_id, 1296)
-        if size_field is None:  # a number the compact member cannot hold: the separated member
-            trade = _base36_high(high) + _PAIRS36[low] if high > 0 else base36(trade_id)
-            lines.append(f"{time_ms} {trade};{_separated(price, form, bid, ask, size)}")
-            continue
-        trade = _base36_high(high) + _TRADE_TAILS[low] if high > 0 else _small_trade(trade_id)
-        lines.append(f"{time_ms} {trade}{size_field}{quote}")
-    return "\n".join(lines)
+    cheaper to send than two arguments a tick. The tracker encodes every tick it stores here. Where the package was
+    built with a C compiler, bcx/_tick_entries.c writes the usual ticks' lines and hands the others to _entry()."""
+    if _compiled_encode is not None:
+        return _compiled_encode(ticks, _entry)
+    return "\n".join([_entry(tick) for tick in ticks])
+
+
+def _entry(tick: Tick) -> str:
+    """One tick's `time member` line: the definition of the member (each price is worked out once: _price_form is
+    cached)."""
+    _, time_ms, trade_id, price, bid, ask, size, _ = tick
+    form = _price_form(price)
+    quote = _quote_field(price, form, bid, ask)
+    size_field = (_size_field(size) if size else _NO_SIZE_FIELD) if quote is not None else None
+    high, low = divmod(trade_id, 1296)
+    if size_field is None:  # a number the compact member cannot hold: the separated member
+        trade = _base36_high(high) + _PAIRS36[low] if high > 0 else base36(trade_id)
+        return f"{time_ms} {trade};{_separated(price, form, bid, ask, size)}"
+    trade = _base36_high(high) + _TRADE_TAILS[low] if high > 0 else _small_trade(trade_id)
+    return f"{time_ms} {trade}{size_field}{quote}"
 
 
 def _separated(price: str, form: tuple, bid: str | None, ask: str | None, size: str | None) -> str:

@@ -44,12 +44,13 @@ from typing import NamedTuple
 import redis
 import websocket
 
+import bcx.tick
 from bcx.config import RedisConfig, load_config, packaged_default
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
 from bcx.series import split
 from bcx.store import TickStore
-from bcx.tick import Tick, encode_member
+from bcx.tick import MEMBER_ENCODER, Tick, encode_member
 from bcx_tracker.coinbase import subscribe_message
 from bcx_tracker.exchange import TickEvent
 from bcx_tracker.exchanges import ADAPTERS, replay_path
@@ -240,6 +241,15 @@ def store_alone(conn: redis.Redis, ticks: list[Tick]) -> None:
         store.add(ticks[first : first + 500])
 
 
+def store_in_python(conn: redis.Redis, ticks: list[Tick]) -> None:
+    """store_alone() with every member encoded by bcx.tick's Python encoder, as before bcx/_tick_entries.c."""
+    compiled, bcx.tick._compiled_encode = bcx.tick._compiled_encode, None
+    try:
+        store_alone(conn, ticks)
+    finally:
+        bcx.tick._compiled_encode = compiled
+
+
 def recorded_commands(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> list[bytes]:
     """The script calls (EVALSHA, and SCRIPT LOAD when the script was missing) that `write` sends for these ticks,
     as the bytes on the wire, recorded while it writes them into a throwaway server."""
@@ -313,6 +323,8 @@ def print_write_path(ticks: list[Tick], rounds: int = 3) -> None:
         "the script alone, pre-encoded RESP (ceiling)": replayed(recorded_commands(ticks, store_alone)),
         "TickStore.add": store_alone,
     }
+    if bcx.tick._compiled_encode is not None:  # before and after bcx/_tick_entries.c, in one run
+        rows["    the same, members encoded in Python"] = store_in_python
     load = os.getloadavg()[0]
     best: dict[str, Costs] = {}
     for _ in range(rounds):
@@ -324,9 +336,9 @@ def print_write_path(ticks: list[Tick], rounds: int = 3) -> None:
     print(f"\n{title:<52}{'ticks/s':>10}{'client us':>11}{'server us':>11}")
     for name, costs in best.items():
         print(f"{name:<52}{costs.rate:>10,.0f}{costs.client_us:>11.2f}{costs.server_us:>11.2f}")
-    ceiling, store = best.values()
+    ceiling, store = best["the script alone, pre-encoded RESP (ceiling)"], best["TickStore.add"]
     print(f"TickStore.add / ceiling: {store.rate / ceiling.rate:.2f}x by rate, ", end="")
-    print(f"{ceiling.cpu_us / store.cpu_us:.2f}x by CPU a tick (client + server)")
+    print(f"{ceiling.cpu_us / store.cpu_us:.2f}x by CPU a tick (client + server); members encoded in {MEMBER_ENCODER}")
     print(
         f"load average (1 min) {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end, on {os.cpu_count()} cores"
     )

@@ -6,7 +6,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bcx.tick
 from bcx.tick import Tick, decode_member, encode_entries, encode_member, iso_to_ms, ms_to_iso
+
+
+@pytest.fixture(autouse=True, scope="module", params=["C", "Python"])
+def member_encoder(request):
+    """Every test here runs with each member encoder: bcx/_tick_entries.c's where it was built, and Python's."""
+    compiled = bcx.tick._compiled_encode
+    if request.param == "C" and compiled is None:
+        pytest.skip("bcx._tick_entries was not built (no C compiler at install): the Python encoder alone runs")
+    bcx.tick._compiled_encode = compiled if request.param == "C" else None
+    yield request.param
+    bcx.tick._compiled_encode = compiled
 
 
 def test_member_layout():

@@ -1,0 +1,166 @@
+/* The usual tick's chunk-script entry line (`time member`, bcx.tick.encode_entries) in C: the Python encoder spends
+ * 4-5 us a tick where the chunk script spends 4 on the server (issue 19, target 4). Only the usual shape is written
+ * here: plain decimals (no leading zeros, no exponent, ASCII digits), a price of at most 9 decimals, a size of at
+ * most 8, a bid and an ask each with the price's decimals and 0-6 units of its last digit from it, or neither (a
+ * REST backfill). Any other tick, and any value that does not fit 64 bits, is handed to
+ * the Python encoder's `entry(tick)`, which stays the definition of the format: tests/unit/test_tick_entries.py
+ * holds this file to it. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static const char DIGITS36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+static const char ENDS[] = "!#$%&()*+,ABCDEFGHIJKLMNOPQRSTUVWXYZ./:<>?@[]^_`{}~"; /* bcx.tick._ENDS */
+#define RADIX 51    /* len(ENDS) */
+#define DECIMALS 10 /* a field's value: units * 10 + decimals */
+#define NO_SIZE 9   /* a size's decimals of 9: no size */
+#define NEAR 7      /* bid and ask 0-6 units from the price: one end character */
+#define NO_BOOK 49  /* neither a bid nor an ask */
+#define MAX_DIGITS 17 /* units * 10 + 9 stays below 2**63 */
+#define ENTRY_MAX 96
+
+/* A decimal written the usual way, as bcx.tick._PLAIN takes it: (0|[1-9][0-9]*)(\.[0-9]+)? */
+typedef struct {
+    long long units;     /* its digits without the point */
+    int decimals;        /* how many follow the point */
+} Decimal;
+
+/* The ASCII text of an exact str, or NULL for anything else (the Python encoder decides those). */
+static const char *ascii_text(PyObject *value, Py_ssize_t *length) {
+    if (!PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value)) return NULL;
+    *length = PyUnicode_GET_LENGTH(value);
+    return (const char *)PyUnicode_1BYTE_DATA(value);
+}
+
+/* 1 when text is a plain decimal of at most MAX_DIGITS digits, with its parts in *out. */
+static int parse_decimal(const char *text, Py_ssize_t length, Decimal *out) {
+    Py_ssize_t i = 0;
+    long long units = 0;
+    int digits = 0, decimals = 0;
+    if (length == 0 || (text[0] == '0' && length > 1 && text[1] != '.')) return 0;
+    for (; i < length && text[i] >= '0' && text[i] <= '9'; i++) {
+        if (++digits > MAX_DIGITS) return 0;
+        units = units * 10 + (text[i] - '0');
+    }
+    if (i == 0) return 0;
+    if (i < length) {
+        if (text[i] != '.' || i + 1 == length) return 0;
+        for (i++; i < length && text[i] >= '0' && text[i] <= '9'; i++, decimals++) {
+            if (++digits > MAX_DIGITS) return 0;
+            units = units * 10 + (text[i] - '0');
+        }
+        if (i < length) return 0;
+    }
+    out->units = units;
+    out->decimals = decimals;
+    return 1;
+}
+
+/* base-36 digits of value, none for 0 (bcx.tick.base36 without its "0"); returns how many were written. */
+static int put_base36(char *out, unsigned long long value) {
+    char reversed[16];
+    int count = 0;
+    for (; value; value /= 36) reversed[count++] = DIGITS36[value % 36];
+    for (int i = 0; i < count; i++) out[i] = reversed[count - 1 - i];
+    return count;
+}
+
+/* bcx.tick._field: value // 51 in base 36, then the end character of value % 51. */
+static int put_field(char *out, unsigned long long value) {
+    int count = put_base36(out, value / RADIX);
+    out[count] = ENDS[value % RADIX];
+    return count + 1;
+}
+
+/* A side's units of the price's last digit below (sign -1) or above (sign 1) it, or -1 when the side is not the
+ * usual one: a plain decimal with the price's decimals, 0-6 units away. */
+static int near_offset(PyObject *side, const Decimal *price, int sign) {
+    Py_ssize_t length;
+    const char *text = ascii_text(side, &length);
+    Decimal form;
+    if (text == NULL || !parse_decimal(text, length, &form) || form.decimals != price->decimals) return -1;
+    long long offset = sign * (form.units - price->units);
+    return offset >= 0 && offset < NEAR ? (int)offset : -1;
+}
+
+/* The compact book value, or -1 for a book the Python encoder writes. */
+static int book_value(PyObject *bid, PyObject *ask, const Decimal *price) {
+    if (bid == Py_None && ask == Py_None) return NO_BOOK;
+    if (bid == Py_None || ask == Py_None) return -1;
+    int below = near_offset(bid, price, -1);
+    int above = below < 0 ? -1 : near_offset(ask, price, 1);
+    return above < 0 ? -1 : below * NEAR + above;
+}
+
+/* An exact int's value, or -1 for anything else or one that does not fit. */
+static long long exact_int(PyObject *value) {
+    if (!PyLong_CheckExact(value)) return -1;
+    int overflow = 0;
+    long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+    return overflow ? -1 : number;
+}
+
+/* The usual tick's line in `line`, its length returned; 0 when the Python encoder must write it. */
+static int usual_line(PyObject *tick, char *line) {
+    if (!PyTuple_Check(tick) || PyTuple_GET_SIZE(tick) != 8) return 0;
+    long long time_ms = exact_int(PyTuple_GET_ITEM(tick, 1)), trade_id = exact_int(PyTuple_GET_ITEM(tick, 2));
+    if (time_ms < 0 || trade_id < 0) return 0; /* negative ids are refused by the Python encoder */
+    Py_ssize_t price_length, size_length = 0;
+    const char *price = ascii_text(PyTuple_GET_ITEM(tick, 3), &price_length);
+    Decimal form, size_form;
+    if (price == NULL || !parse_decimal(price, price_length, &form) || form.decimals >= DECIMALS) return 0;
+    int book = book_value(PyTuple_GET_ITEM(tick, 4), PyTuple_GET_ITEM(tick, 5), &form);
+    if (book < 0) return 0;
+    PyObject *size = PyTuple_GET_ITEM(tick, 6);
+    const char *size_text = size == Py_None ? "" : ascii_text(size, &size_length);
+    if (size_text == NULL) return 0;
+    if (size_length && (!parse_decimal(size_text, size_length, &size_form) || size_form.decimals >= NO_SIZE)) return 0;
+    int at = snprintf(line, ENTRY_MAX, "%lld ", time_ms);
+    at += put_base36(line + at, (unsigned long long)trade_id / 36);
+    line[at++] = ENDS[trade_id % 36];
+    if (size_length)
+        at += put_field(line + at, (unsigned long long)size_form.units * DECIMALS + size_form.decimals);
+    else
+        line[at++] = ENDS[NO_SIZE];
+    at += put_field(line + at, (unsigned long long)form.units * DECIMALS + form.decimals);
+    line[at++] = ENDS[book];
+    return at;
+}
+
+static PyObject *encode(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *ticks, *entry;
+    if (!PyArg_ParseTuple(args, "OO:encode", &ticks, &entry)) return NULL;
+    PyObject *sequence = PySequence_Fast(ticks, "ticks must be iterable");
+    if (sequence == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    PyObject **items = PySequence_Fast_ITEMS(sequence);
+    PyObject *lines = PyList_New(count), *joined = NULL;
+    char line[ENTRY_MAX];
+    if (lines == NULL) goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int length = usual_line(items[i], line);
+        PyObject *text = length ? PyUnicode_FromStringAndSize(line, length) : PyObject_CallOneArg(entry, items[i]);
+        if (text == NULL) goto done;
+        PyList_SET_ITEM(lines, i, text);
+    }
+    PyObject *separator = PyUnicode_FromString("\n");
+    if (separator != NULL) {
+        joined = PyUnicode_Join(separator, lines);
+        Py_DECREF(separator);
+    }
+done:
+    Py_XDECREF(lines);
+    Py_DECREF(sequence);
+    return joined;
+}
+
+static PyMethodDef methods[] = {
+    {"encode", encode, METH_VARARGS,
+     "encode(ticks, entry) -> str: the ticks' entry lines joined by newlines; entry(tick) writes the unusual ones."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "bcx._tick_entries", .m_size = -1, .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__tick_entries(void) { return PyModule_Create(&module); }

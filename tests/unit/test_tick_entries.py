@@ -1,0 +1,107 @@
+"""bcx/_tick_entries.c held to the Python encoder: the same lines for any tick, the same errors, and Python called
+only for the ticks C leaves to it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bcx.tick
+from bcx.tick import Tick, _entry
+
+pytestmark = pytest.mark.skipif(
+    bcx.tick._compiled_encode is None,
+    reason="bcx._tick_entries was not built (no C compiler at install): the Python encoder alone runs",
+)
+
+
+def compiled(ticks, entry=_entry) -> str:
+    return bcx.tick._compiled_encode(ticks, entry)
+
+
+def in_python(ticks) -> str:
+    return "\n".join([_entry(tick) for tick in ticks])
+
+
+def _decimal(units: int, places: int) -> str:
+    digits = str(units).rjust(places + 1, "0")
+    return f"{digits[:-places]}.{digits[-places:]}" if places else digits
+
+
+# what else a field could hold: leading zeros, exponents, signs, a bare point, other scripts' digits, no digits
+odd_numbers = st.from_regex(r"\A[-+]?[0-9]{0,21}(\.[0-9]{0,12})?(e-?[0-9])?\Z") | st.sampled_from(
+    ["", ".", "5.", ".5", "١.٥", "1.٥", "1_0", " 1", "0.5 "]
+)
+
+
+@st.composite
+def ticks(draw) -> Tick:
+    """Mostly the usual shapes near the C encoder's edges (decimals 0-10, 16-19 digits, offsets 0-7 either way),
+    sometimes anything."""
+    places = draw(st.integers(0, 11))
+    units = draw(st.integers(0, 10**3) | st.integers(0, 10**19))
+    price = draw(st.just(_decimal(units, places)) | odd_numbers)
+
+    def side(sign: int):
+        near = st.integers(-2, 8).map(lambda offset: _decimal(max(units + sign * offset, 0), places))
+        other_places = st.integers(0, 11).map(lambda other: _decimal(units, other))
+        return st.none() | st.just(price) | near | other_places | odd_numbers
+
+    size = draw(st.none() | st.integers(0, 10**18).flatmap(lambda u: st.integers(0, 10).map(lambda p: _decimal(u, p))))
+    return Tick(
+        "BTC-USD",
+        draw(st.integers(-5, 2**64) | st.booleans()),
+        draw(st.integers(-(2**8), 2**64)),
+        price,
+        draw(side(-1)),
+        draw(side(1)),
+        draw(st.none() | st.just(size) | odd_numbers) if size is None else size,
+    )
+
+
+@given(batch=st.lists(ticks(), max_size=8))
+def test_the_same_lines_as_python_or_the_same_error(batch):
+    try:
+        expected = in_python(batch)
+    except ValueError as error:  # a negative trade id, a field that would break the member
+        with pytest.raises(ValueError) as raised:
+            compiled(batch)
+        assert str(raised.value) == str(error)
+    else:
+        assert compiled(batch) == expected
+
+
+def test_usual_ticks_never_call_python():
+    called = []
+    usual = [
+        Tick("BTC-USD", 1, 912_406_337, "97250.00", "97249.99", "97250.01", "0.00412345"),
+        Tick("BTC-USD", 2, 35, "97250.00", "97250.00", "97250.06", None),
+        Tick("BTC-USD", 3, 0, "185", "184", "185", "12"),
+        Tick("BTC-USD", 4, 2**62, "0.123456789", None, None, "0.5"),
+    ]
+    assert compiled(usual, lambda tick: called.append(tick) or _entry(tick)) == in_python(usual)
+    assert called == []
+
+
+def test_unusual_ticks_are_written_by_python():
+    called = []
+    unusual = [
+        Tick("BTC-USD", 1, 9, "185", "184.98", "185", "7.433"),  # a side with other decimals than the price's
+        Tick("BTC-USD", 2, 9, "100.50", "100.51", "100.49", "12"),  # a crossed book
+        Tick("BTC-USD", 3, 9, "1.5", "1.5", "1.6", "0.123456789"),  # a size with 9 decimals
+        Tick("BTC-USD", 4, 2**64, "1.5", "1.5", "1.6", "0.5"),  # a trade id beyond 64 bits
+        Tick("BTC-USD", 5, 9, "1" * 18, None, None, "1"),  # more digits than the C encoder's 17
+    ]
+    assert compiled(unusual, lambda tick: called.append(tick) or _entry(tick)) == in_python(unusual)
+    assert called == unusual
+
+
+def test_any_iterable_and_an_error_from_python_comes_through():
+    usual = Tick("BTC-USD", 1, 9, "1.5", "1.5", "1.6", "0.5")
+    assert compiled(iter([usual, usual])) == in_python([usual, usual])
+    assert compiled(()) == ""
+    with pytest.raises(ValueError, match="cannot be stored"):
+        compiled([usual, usual._replace(size="1;2")])
+    with pytest.raises(TypeError):
+        compiled(5)
