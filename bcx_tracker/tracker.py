@@ -21,6 +21,7 @@ from bcx.connection import connect, describe
 from bcx.heartbeat import daemon_id
 from bcx.series import split
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
+from bcx.tick import MEMBER_ENCODER
 from bcx_tracker.backfill import CandleBackfiller, TradeBackfiller
 from bcx_tracker.exchange import ExchangeRest
 from bcx_tracker.exchanges import ADAPTERS
@@ -99,7 +100,13 @@ class Tracker:
         self.reporter = Reporter(self.conn, self.config.redis.prefix, daemon_id("tracker", self.name), self.counters)
         self.reporter.start()
         urls = ", ".join(f"{feed.exchange} {feed.url}" for feed in self.feeds)
-        log.info("bcx-tracker started: %s -> %s (%s)", urls, describe(self.config.redis), self.config.path)
+        log.info(
+            "bcx-tracker started: %s -> %s (%s); members encoded in %s",
+            urls,
+            describe(self.config.redis),
+            self.config.path,
+            MEMBER_ENCODER,
+        )
 
     def loop_once(self, now: float) -> None:
         self._rotate(time.monotonic())
