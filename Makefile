@@ -6,7 +6,7 @@ SAMPLE := bcx_tracker/data/sample.jsonl.gz
 
 .PHONY: demo test lint format bench sample vendor config-docs clean
 
-$(BIN)/bcx: setup.py bcx/_tick_entries.c
+$(BIN)/bcx: setup.py bcx/_tick_codec.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[test,embedded]'
 	touch $(BIN)/bcx

@@ -11,9 +11,9 @@ setup(
     packages=find_packages(
         include=["bcx", "bcx.*", "bcx_tracker", "bcx_tracker.*", "bcx_watcher", "bcx_watcher.*", "bcx_web", "bcx_web.*"]
     ),
-    # The usual tick's member in C (bcx.tick.encode_entries): optional, so a machine without a C compiler or
-    # Python's headers installs the same package with the encoder in Python (tests/unit/test_tick_entries.py)
-    ext_modules=[Extension("bcx._tick_entries", ["bcx/_tick_entries.c"], optional=True)],
+    # The usual tick's member written and read in C (bcx.tick): optional, so a machine without a C compiler or
+    # Python's headers installs the same package with the codec in Python (tests/unit/test_tick_codec.py)
+    ext_modules=[Extension("bcx._tick_codec", ["bcx/_tick_codec.c"], optional=True)],
     package_data={
         "bcx": ["default.conf", "lua/*.lua", "services/*/*"],
         "bcx_tracker": ["data/*"],

@@ -34,16 +34,19 @@ same member, so writing it twice stores it once.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import NamedTuple
 
-try:  # built where the package was installed with a C compiler; without one, the same lines come from _entry()
-    from bcx._tick_entries import encode as _compiled_encode
+try:  # built where the package was installed with a C compiler; without one, Python encodes and decodes it all
+    from bcx._tick_codec import decode as _compiled_decode
+    from bcx._tick_codec import encode as _compiled_encode
 except ImportError:
-    _compiled_encode = None
-MEMBER_ENCODER = "C (bcx/_tick_entries.c)" if _compiled_encode else "Python (no C build)"  # for the benchmarks
+    _compiled_decode = _compiled_encode = None
+COMPILED = _compiled_encode is not None  # bcx/_tick_codec.c was built: the usual members are written and read in C
+MEMBER_CODEC = "C (bcx/_tick_codec.c)" if COMPILED else "Python (no C build)"  # for the benchmarks and the logs
 
 SEPARATOR = ";"
 LEGACY_SEPARATOR = "|"  # members written before issue 19
@@ -88,6 +91,18 @@ class Cursor(NamedTuple):
         return cls(tick.time_ms, tick.trade_id)
 
 
+@contextmanager
+def python_encoder() -> Iterator[None]:
+    """encode_entries in Python alone while inside, bcx/_tick_codec.c set aside: the benchmarks' "before" and the
+    tests of the Python encoder (decode_member_in_python is the decoder's)."""
+    global _compiled_encode
+    kept, _compiled_encode = _compiled_encode, None
+    try:
+        yield
+    finally:
+        _compiled_encode = kept
+
+
 def encode_member(tick: Tick) -> str:
     return encode_entries([tick]).partition(" ")[2]
 
@@ -95,7 +110,7 @@ def encode_member(tick: Tick) -> str:
 def encode_entries(ticks: Iterable[Tick]) -> str:
     """`time member` lines, one a tick: the whole batch as one argument of the chunk script (bcx.chunks), which is
     cheaper to send than two arguments a tick. The tracker encodes every tick it stores here. Where the package was
-    built with a C compiler, bcx/_tick_entries.c writes the usual ticks' lines and hands the others to _entry()."""
+    built with a C compiler, bcx/_tick_codec.c writes the usual ticks' lines and hands the others to _entry()."""
     if _compiled_encode is not None:
         return _compiled_encode(ticks, _entry)
     return "\n".join([_entry(tick) for tick in ticks])
@@ -131,7 +146,8 @@ def _separated_price(price: str) -> str:
     return "=" + _checked_literal(price) if units < 0 else base36(units) + _DIGITS36[decimals]
 
 
-def decode_member(product: str, member: str | bytes, score: float) -> Tick:
+def decode_member_in_python(product: str, member: str | bytes, score: float) -> Tick:
+    """decode_member() in Python: the definition, and what bcx/_tick_codec.c hands the unusual members to."""
     if isinstance(member, bytes):
         member = member.decode()
     compact = _COMPACT.match(member)
@@ -156,6 +172,16 @@ def decode_member(product: str, member: str | bytes, score: float) -> Tick:
         ask,
         None if size_decimals == _NO_DECIMALS else _unscaled(size_units, size_decimals),
     )
+
+
+# decode_member(product, member, score) -> Tick: the tick a member (str or bytes) and its score (the time) stand for.
+# Where the package was built with a C compiler, bcx/_tick_codec.c reads the usual members and hands the others to
+# decode_member_in_python().
+decode_member: Callable[[str, str | bytes, float], Tick] = (
+    partial(_compiled_decode, Tick, decode_member_in_python)
+    if _compiled_decode is not None
+    else decode_member_in_python
+)
 
 
 def _decode_separated(product: str, member: str, score: float) -> Tick:

@@ -21,7 +21,7 @@ from bcx.connection import connect, describe
 from bcx.heartbeat import daemon_id
 from bcx.series import split
 from bcx.store import DEFAULT_CHUNK_ENTRIES, TickStore
-from bcx.tick import MEMBER_ENCODER
+from bcx.tick import MEMBER_CODEC
 from bcx_tracker.backfill import CandleBackfiller, TradeBackfiller
 from bcx_tracker.exchange import ExchangeRest
 from bcx_tracker.exchanges import ADAPTERS
@@ -101,11 +101,11 @@ class Tracker:
         self.reporter.start()
         urls = ", ".join(f"{feed.exchange} {feed.url}" for feed in self.feeds)
         log.info(
-            "bcx-tracker started: %s -> %s (%s); members encoded in %s",
+            "bcx-tracker started: %s -> %s (%s); tick members in %s",
             urls,
             describe(self.config.redis),
             self.config.path,
-            MEMBER_ENCODER,
+            MEMBER_CODEC,
         )
 
     def loop_once(self, now: float) -> None:

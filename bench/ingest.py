@@ -44,13 +44,12 @@ from typing import NamedTuple
 import redis
 import websocket
 
-import bcx.tick
 from bcx.config import RedisConfig, load_config, packaged_default
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
 from bcx.series import split
 from bcx.store import TickStore
-from bcx.tick import MEMBER_ENCODER, Tick, encode_member
+from bcx.tick import COMPILED, MEMBER_CODEC, Tick, encode_member, python_encoder
 from bcx_tracker.coinbase import subscribe_message
 from bcx_tracker.exchange import TickEvent
 from bcx_tracker.exchanges import ADAPTERS, replay_path
@@ -242,12 +241,9 @@ def store_alone(conn: redis.Redis, ticks: list[Tick]) -> None:
 
 
 def store_in_python(conn: redis.Redis, ticks: list[Tick]) -> None:
-    """store_alone() with every member encoded by bcx.tick's Python encoder, as before bcx/_tick_entries.c."""
-    compiled, bcx.tick._compiled_encode = bcx.tick._compiled_encode, None
-    try:
+    """store_alone() with every member encoded by bcx.tick's Python encoder, as before bcx/_tick_codec.c."""
+    with python_encoder():
         store_alone(conn, ticks)
-    finally:
-        bcx.tick._compiled_encode = compiled
 
 
 def recorded_commands(ticks: list[Tick], write: Callable[[redis.Redis, list[Tick]], None]) -> list[bytes]:
@@ -323,7 +319,7 @@ def print_write_path(ticks: list[Tick], rounds: int = 3) -> None:
         "the script alone, pre-encoded RESP (ceiling)": replayed(recorded_commands(ticks, store_alone)),
         "TickStore.add": store_alone,
     }
-    if bcx.tick._compiled_encode is not None:  # before and after bcx/_tick_entries.c, in one run
+    if COMPILED:  # before and after bcx/_tick_codec.c, in one run
         rows["    the same, members encoded in Python"] = store_in_python
     load = os.getloadavg()[0]
     best: dict[str, Costs] = {}
@@ -338,7 +334,7 @@ def print_write_path(ticks: list[Tick], rounds: int = 3) -> None:
         print(f"{name:<52}{costs.rate:>10,.0f}{costs.client_us:>11.2f}{costs.server_us:>11.2f}")
     ceiling, store = best["the script alone, pre-encoded RESP (ceiling)"], best["TickStore.add"]
     print(f"TickStore.add / ceiling: {store.rate / ceiling.rate:.2f}x by rate, ", end="")
-    print(f"{ceiling.cpu_us / store.cpu_us:.2f}x by CPU a tick (client + server); members encoded in {MEMBER_ENCODER}")
+    print(f"{ceiling.cpu_us / store.cpu_us:.2f}x by CPU a tick (client + server); tick members in {MEMBER_CODEC}")
     print(
         f"load average (1 min) {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end, on {os.cpu_count()} cores"
     )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from contextlib import nullcontext
 from decimal import Decimal
 
 from bcx.candles import CandleStore, rollup
@@ -30,7 +31,16 @@ from bcx.config import RedisConfig
 from bcx.connection import connect
 from bcx.embedded import EmbeddedRedis
 from bcx.store import TickStore
-from bcx.tick import Tick, decode_member, encode_entries, encode_member
+from bcx.tick import (
+    COMPILED,
+    MEMBER_CODEC,
+    Tick,
+    decode_member,
+    decode_member_in_python,
+    encode_entries,
+    encode_member,
+    python_encoder,
+)
 
 PRODUCT = "BTC-USD"
 PIPELINE = 1000
@@ -98,24 +108,27 @@ def write_naive(conn, ticks: list[Tick]) -> int:
     return sum(conn.zcard(f"naive:{field}") for field in ("price", "bid", "ask"))
 
 
-def codec_cost(ticks: list[Tick], rounds: int = 3) -> tuple[float, float]:
+def codec_cost(ticks: list[Tick], rounds: int = 3, compiled: bool = True) -> tuple[float, float]:
     """CPU us a tick of encode_entries (batches of 500, as TickStore.add) and of decode_member, the best of
-    `rounds` (process time: other processes on the machine do not count)."""
+    `rounds` (process time: other processes on the machine do not count); `compiled=False`: the Python codec's,
+    with bcx/_tick_codec.c set aside."""
     lines = [
         line for first in range(0, len(ticks), 500) for line in encode_entries(ticks[first : first + 500]).split("\n")
     ]
     entries = [(member, float(score)) for score, _, member in (line.partition(" ") for line in lines)]
-    encode, decode = [], []
-    for _ in range(rounds):
-        began = time.process_time()
-        for first in range(0, len(ticks), 500):
-            encode_entries(ticks[first : first + 500])
-        encode.append(time.process_time() - began)
-        began = time.process_time()
-        for member, score in entries:
-            decode_member(PRODUCT, member, score)
-        decode.append(time.process_time() - began)
-    return min(encode) / len(ticks) * 1e6, min(decode) / len(ticks) * 1e6
+    decode = decode_member if compiled else decode_member_in_python
+    encoding, decoding = [], []
+    with nullcontext() if compiled else python_encoder():
+        for _ in range(rounds):
+            began = time.process_time()
+            for first in range(0, len(ticks), 500):
+                encode_entries(ticks[first : first + 500])
+            encoding.append(time.process_time() - began)
+            began = time.process_time()
+            for member, score in entries:
+                decode(PRODUCT, member, score)
+            decoding.append(time.process_time() - began)
+    return min(encoding) / len(ticks) * 1e6, min(decoding) / len(ticks) * 1e6
 
 
 def write_candles(conn, ticks: list[Tick]) -> int:
@@ -135,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     ticks = synthetic_ticks(args.ticks, start=args.start_price)
     member_length = sum(len(encode_member(t)) for t in ticks) / len(ticks)
     encode_us, decode_us = codec_cost(ticks[:200_000])
+    python_codec = codec_cost(ticks[:200_000], compiled=False) if COMPILED else None
     with EmbeddedRedis() as server:
         conn = connect(RedisConfig(url=server.url, prefix="bench", timeout=60))
         version = conn.info("server")["redis_version"]
@@ -150,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
         conn.close()
     n = len(ticks)
     print(f"redis-server {version}; {n:,} ticks of {PRODUCT}; mean member {member_length:.1f} characters")
-    print(f"members: encode_entries {encode_us:.2f} us a tick, decode_member {decode_us:.2f} (CPU, best of 3)")
+    print(f"members in {MEMBER_CODEC}: encode_entries {encode_us:.2f} us a tick, decode_member {decode_us:.2f}", end="")
+    print(f"; in Python {python_codec[0]:.2f} and {python_codec[1]:.2f}" if python_codec else "", "(CPU, best of 3)")
     print(f"{'layout':<58}{'bytes/tick':>11}{'vs BCX':>8}")
     rows = [
         (f"BCX chunks ({chunk_keys - 4:,} chunks, {n / max(chunk_keys - 4, 1):.1f} ticks each)", chunked),

@@ -14,6 +14,7 @@ Daemons started as processes are held to the same rule by redis-py's own cluster
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -23,6 +24,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
 import bcx.connection
+import bcx.tick
 from bcx.config import RedisConfig
 from bcx.connection import connect
 from bcx.embedded import EmbeddedCluster, EmbeddedRedis, find_binary
@@ -141,3 +143,14 @@ def quiet_logging(monkeypatch):
     """A command run in process (`bcx.cli.main`) keeps pytest's log handling: load_or_exit would replace the root
     logger's handlers with one on this test's captured stderr, closed once the test ends."""
     monkeypatch.setattr("bcx.daemon.setup_logging", lambda level, path=None: None)
+
+
+@pytest.fixture(scope="session")
+def c_codec() -> None:
+    """For the tests of bcx/_tick_codec.c: skipped with the reason where it was not built (no C compiler when the
+    package was installed), failed instead under BCX_REQUIRE_C_CODEC (set by .ci/run, which installs a compiler)."""
+    if not bcx.tick.COMPILED:
+        reason = "bcx._tick_codec was not built (no C compiler at install): the Python codec alone runs"
+        if os.environ.get("BCX_REQUIRE_C_CODEC"):
+            pytest.fail(reason)
+        pytest.skip(reason)

@@ -11,14 +11,17 @@ from bcx.tick import Tick, decode_member, encode_entries, encode_member, iso_to_
 
 
 @pytest.fixture(autouse=True, scope="module", params=["C", "Python"])
-def member_encoder(request):
-    """Every test here runs with each member encoder: bcx/_tick_entries.c's where it was built, and Python's."""
-    compiled = bcx.tick._compiled_encode
-    if request.param == "C" and compiled is None:
-        pytest.skip("bcx._tick_entries was not built (no C compiler at install): the Python encoder alone runs")
-    bcx.tick._compiled_encode = compiled if request.param == "C" else None
-    yield request.param
-    bcx.tick._compiled_encode = compiled
+def member_codec(request):
+    """Every test here runs with each member codec: bcx/_tick_codec.c's where it was built, and Python's."""
+    global decode_member
+    if request.param == "C":
+        request.getfixturevalue("c_codec")  # skipped where it was not built (tests/conftest.py)
+        yield
+        return
+    imported, decode_member = decode_member, bcx.tick.decode_member_in_python
+    with bcx.tick.python_encoder():
+        yield
+    decode_member = imported
 
 
 def test_member_layout():

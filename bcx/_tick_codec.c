@@ -1,10 +1,10 @@
-/* The usual tick's chunk-script entry line (`time member`, bcx.tick.encode_entries) in C: the Python encoder spends
- * 4-5 us a tick where the chunk script spends 4 on the server (issue 19, target 4). Only the usual shape is written
- * here: plain decimals (no leading zeros, no exponent, ASCII digits), a price of at most 9 decimals, a size of at
- * most 8, a bid and an ask each with the price's decimals and 0-6 units of its last digit from it, or neither (a
- * REST backfill). Any other tick, and any value that does not fit 64 bits, is handed to
- * the Python encoder's `entry(tick)`, which stays the definition of the format: tests/unit/test_tick_entries.py
- * holds this file to it. */
+/* The usual tick's member in C (bcx.tick): encode_entries' `time member` lines and decode_member. In Python a tick
+ * costs 4-5 us each way, where the chunk script spends 4 on the server (issue 19, target 4). Only the usual shape is
+ * handled here: plain decimals (no leading zeros, no exponent, ASCII digits), a price of at most 9 decimals, a size
+ * of at most 8, a bid and an ask each with the price's decimals and 0-6 units of its last digit from it, or neither
+ * (a REST backfill). Any other tick or member, and any value that does not fit 64 bits, is handed to the Python
+ * codec (`entry(tick)`, `decode(product, member, score)`), which stays the definition of the member:
+ * tests/unit/test_tick_codec.py holds this file to it. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -153,14 +153,104 @@ done:
     return joined;
 }
 
+/* An end character's value (its place in ENDS), -1 for any other byte. */
+static signed char END_VALUES[256];
+
+/* A compact field at *at: base-36 digits (at most 10), then an end character; its value digits * radix + the end's
+ * value in *value (radix 51; the trade id's 36), *at moved past it. 0 when there is none of that shape. */
+static int read_field(const char *text, Py_ssize_t length, Py_ssize_t *at, int radix, long long *value) {
+    long long digits = 0;
+    int count = 0;
+    Py_ssize_t i = *at;
+    for (; i < length && ((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'z')); i++) {
+        if (++count > 10) return 0; /* 36**10 * 51 stays below 2**63 */
+        digits = digits * 36 + (text[i] <= '9' ? text[i] - '0' : text[i] - 'a' + 10);
+    }
+    if (i == length || END_VALUES[(unsigned char)text[i]] < 0) return 0;
+    *value = digits * radix + END_VALUES[(unsigned char)text[i]];
+    *at = i + 1;
+    return 1;
+}
+
+/* bcx.tick._unscaled: units with `decimals` digits after the point, zero-padded (`5`, 2 -> `0.05`). */
+static PyObject *unscaled(long long units, int decimals) {
+    char digits[32], text[40];
+    int count = snprintf(digits, sizeof digits, "%lld", units), at = 0;
+    int whole = count > decimals ? count - decimals : 1;
+    if (count <= decimals) text[at++] = '0';
+    memcpy(text + at, digits, count > decimals ? whole : 0);
+    at += count > decimals ? whole : 0;
+    if (decimals) {
+        text[at++] = '.';
+        for (int pad = decimals - count; pad > 0; pad--) text[at++] = '0';
+        int fraction = count < decimals ? count : decimals;
+        memcpy(text + at, digits + count - fraction, fraction);
+        at += fraction;
+    }
+    return PyUnicode_FromStringAndSize(text, at);
+}
+
+/* The usual member's fields: 1 when it is one (a near book or none), with the values in out[] (trade id, size,
+ * price, book). */
+static int usual_member(PyObject *member, long long out[4]) {
+    Py_ssize_t length, at = 0;
+    const char *text = ascii_text(member, &length);
+    if (text == NULL) return 0;
+    for (int field = 0; field < 4; field++)
+        if (!read_field(text, length, &at, field == 0 ? 36 : RADIX, &out[field])) return 0;
+    if (out[3] == NO_BOOK) return 1;
+    return out[3] < NO_BOOK && out[2] / DECIMALS >= out[3] / NEAR; /* a bid below 0 is Python's to write */
+}
+
+/* Tick(*values) without its Python-level __new__ (a NamedTuple's is tuple.__new__ and nothing else): the tuple
+ * subclass allocated with bcx.tick.Tick's 8 fields, the last (sequence) None. A Tick of other fields would decode
+ * unlike Python's, which tests/unit/test_tick_codec.py would show. */
+static PyObject *new_tick(PyTypeObject *tick_class, PyObject *values[7]) {
+    PyObject *tick = tick_class->tp_alloc(tick_class, 8);
+    if (tick == NULL) return NULL;
+    for (int i = 0; i < 7; i++) PyTuple_SET_ITEM(tick, i, Py_NewRef(values[i]));
+    PyTuple_SET_ITEM(tick, 7, Py_NewRef(Py_None));
+    return tick;
+}
+
+static PyObject *decode(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t count) {
+    if (count != 5 || !PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "decode(tick_class (a NamedTuple), decode_in_python, product, member, score)");
+        return NULL;
+    }
+    PyObject *tick_class = args[0], *fallback = args[1], *product = args[2], *member = args[3], *score = args[4];
+    long long fields[4];
+    if (!usual_member(member, fields)) return PyObject_Vectorcall(fallback, args + 2, 3, NULL);
+    long long units = fields[2] / DECIMALS, below = fields[3] / NEAR, above = fields[3] % NEAR;
+    int decimals = (int)(fields[2] % DECIMALS), size_decimals = (int)(fields[1] % DECIMALS);
+    PyObject *time_ms = PyNumber_Long(score); /* int(score), as Python's */
+    if (time_ms == NULL) return NULL;
+    PyObject *values[7] = {product, time_ms, PyLong_FromLongLong(fields[0]), unscaled(units, decimals)};
+    int book = fields[3] < NO_BOOK;
+    values[4] = book ? unscaled(units - below, decimals) : Py_NewRef(Py_None);
+    values[5] = book ? unscaled(units + above, decimals) : Py_NewRef(Py_None);
+    values[6] = size_decimals == NO_SIZE ? Py_NewRef(Py_None) : unscaled(fields[1] / DECIMALS, size_decimals);
+    PyObject *tick = NULL;
+    if (values[1] && values[2] && values[3] && values[4] && values[5] && values[6])
+        tick = new_tick((PyTypeObject *)tick_class, values);
+    for (int i = 1; i < 7; i++) Py_XDECREF(values[i]);
+    return tick;
+}
+
 static PyMethodDef methods[] = {
     {"encode", encode, METH_VARARGS,
      "encode(ticks, entry) -> str: the ticks' entry lines joined by newlines; entry(tick) writes the unusual ones."},
+    {"decode", (PyCFunction)(void (*)(void))decode, METH_FASTCALL,
+     "decode(tick_class, decode_in_python, product, member, score) -> Tick; decode_in_python reads the unusual ones."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, .m_name = "bcx._tick_entries", .m_size = -1, .m_methods = methods,
+    PyModuleDef_HEAD_INIT, .m_name = "bcx._tick_codec", .m_size = -1, .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__tick_entries(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__tick_codec(void) {
+    memset(END_VALUES, -1, sizeof END_VALUES);
+    for (int i = 0; i < RADIX; i++) END_VALUES[(unsigned char)ENDS[i]] = (signed char)i;
+    return PyModule_Create(&module);
+}

@@ -1,5 +1,5 @@
-"""bcx/_tick_entries.c held to the Python encoder: the same lines for any tick, the same errors, and Python called
-only for the ticks C leaves to it."""
+"""bcx/_tick_codec.c held to the Python codec: the same lines for any tick and the same tick for any member, the
+same errors, and Python called only for the ticks and members C leaves to it."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bcx.tick
-from bcx.tick import Tick, _entry
+from bcx.tick import _ENDS, Tick, _entry, decode_member, decode_member_in_python
 
-pytestmark = pytest.mark.skipif(
-    bcx.tick._compiled_encode is None,
-    reason="bcx._tick_entries was not built (no C compiler at install): the Python encoder alone runs",
-)
+pytestmark = pytest.mark.usefixtures("c_codec")  # skipped where it was not built (tests/conftest.py)
 
 
 def compiled(ticks, entry=_entry) -> str:
@@ -105,3 +102,53 @@ def test_any_iterable_and_an_error_from_python_comes_through():
         compiled([usual, usual._replace(size="1;2")])
     with pytest.raises(TypeError):
         compiled(5)
+
+
+def decoded_in_c(product, member, score, fallback=decode_member_in_python):
+    return bcx.tick._compiled_decode(Tick, fallback, product, member, score)
+
+
+def outcome(decode, *args):
+    """What decode(*args) gives: its value, or the type and text of what it raised."""
+    try:
+        return decode(*args)
+    except Exception as error:  # noqa: BLE001 - any error, to compare C's with Python's
+        return type(error), str(error)
+
+
+@given(tick=ticks(), score=st.floats(0, 2**50) | st.integers(0, 2**60))
+def test_every_member_python_writes_reads_back_the_same_in_c(tick, score):
+    try:
+        member = _entry(tick).partition(" ")[2]
+    except ValueError:  # a tick no member can hold
+        return
+    assert decoded_in_c("BTC-USD", member, score) == decode_member_in_python("BTC-USD", member, score)
+
+
+# members as they could be corrupted: every character of the compact fields, the separators, others
+member_text = st.text(alphabet="0123456789abcdefghijklmnopqrstuvwxyz" + _ENDS + ";|=-. é", max_size=24)
+
+
+@given(member=member_text, score=st.floats(allow_nan=True) | st.integers() | st.just("12"))
+def test_any_text_reads_as_python_reads_it_or_fails_alike(member, score):
+    assert outcome(decoded_in_c, "BTC-USD", member, score) == outcome(decode_member_in_python, "BTC-USD", member, score)
+
+
+def test_usual_members_never_call_python_and_others_do():
+    usual = ["f3818H1qdw)14vce>+", "2A1!rbf1[D", "2A,A}", ",r6uj?1k2qeofrJ}"]
+    unusual = ["iw9,@mcvT10Eb,", "2A2}5h&1$3>3<", "2a;231;=07.4;1;01", "iw99|3480.08|0|1|0.5", b"2A1!rbf1[D", "A!!*"]
+    called = []
+
+    def fallback(*args):
+        called.append(args[1])
+        return decode_member_in_python(*args)
+
+    for member in usual + unusual:
+        assert decoded_in_c("BTC-USD", member, 5.0, fallback) == decode_member_in_python("BTC-USD", member, 5.0)
+    assert called == unusual  # far books, other decimals, separated and legacy members, bytes, a bid below 0
+    assert decode_member is not decode_member_in_python  # the module reads through C where it was built
+
+
+def test_decode_wants_the_tick_class():
+    with pytest.raises(TypeError, match="tick_class"):
+        bcx.tick._compiled_decode(dict, decode_member_in_python, "BTC-USD", "2A1!rbf1[D", 5.0)
