@@ -45,7 +45,7 @@ def ticks(draw) -> Tick:
         other_places = st.integers(0, 11).map(lambda other: _decimal(units, other))
         return st.none() | st.just(price) | near | other_places | odd_numbers
 
-    size = draw(st.none() | st.integers(0, 10**18).flatmap(lambda u: st.integers(0, 10).map(lambda p: _decimal(u, p))))
+    sizes = st.integers(0, 10**18).flatmap(lambda size: st.integers(0, 10).map(lambda other: _decimal(size, other)))
     return Tick(
         "BTC-USD",
         draw(st.integers(-5, 2**64) | st.booleans()),
@@ -53,7 +53,7 @@ def ticks(draw) -> Tick:
         price,
         draw(side(-1)),
         draw(side(1)),
-        draw(st.none() | st.just(size) | odd_numbers) if size is None else size,
+        draw(st.none() | sizes | odd_numbers),
     )
 
 
