@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     stopper = Stopper().install()
     conn = connect(config.redis)
     try:
-        return _backfill(args, rest, conn, config.redis.prefix, stopper)
+        return _backfill(args, rest, conn, config.redis.prefix, config.tracker.max_clock_skew_ms, stopper)
     except redis.RedisError as exc:
         print(f"bcx backfill: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
         return 1
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(signum, handler)
 
 
-def _backfill(args, rest: ExchangeRest, conn: redis.Redis, prefix: str, stopper: Stopper) -> int:
+def _backfill(args, rest: ExchangeRest, conn: redis.Redis, prefix: str, skew_ms: int, stopper: Stopper) -> int:
     now_ms = time.time_ns() // 1_000_000
     since_ms = now_ms - int(args.since * 1000)
     what = args.what or hb.TRADES
@@ -78,7 +78,7 @@ def _backfill(args, rest: ExchangeRest, conn: redis.Redis, prefix: str, stopper:
         if resumed:
             print(f"bcx backfill: {args.series}: resuming from {_where(walk)}", file=sys.stderr)
         try:
-            _walk(args.series, rest, conn, prefix, walk, stopper)
+            _walk(args.series, rest, conn, prefix, skew_ms, walk, stopper)
         except TradesNotPaged as exc:
             if args.what is None and what == hb.TRADES:
                 print(f"bcx backfill: {exc}: fetching 1-minute candles instead", file=sys.stderr)
@@ -100,15 +100,17 @@ def _backfill(args, rest: ExchangeRest, conn: redis.Redis, prefix: str, stopper:
     print(f"bcx backfill: {args.series}: done, {walk.count} {what} since {ms_to_iso(walk.since_ms)}", file=sys.stderr)
     if walk.refused:
         print(
-            f"bcx backfill: {args.series}: {walk.refused} trades refused by the tracker's checks (a time ahead of the "
-            "clock or a field too long to store): not stored",
+            f"bcx backfill: {args.series}: {walk.refused} trades refused by the tracker's tick checks (a time ahead "
+            "of the clock or before 2009, a trade id above 2**53, a field too long to store): not stored",
             file=sys.stderr,
         )
         return 1
     return 0
 
 
-def _walk(series: str, rest: ExchangeRest, conn: redis.Redis, prefix: str, walk: hb.Walk, stopper: Stopper) -> None:
+def _walk(
+    series: str, rest: ExchangeRest, conn: redis.Redis, prefix: str, skew_ms: int, walk: hb.Walk, stopper: Stopper
+) -> None:
     hours = (walk.end_ms - walk.since_ms) / 3_600_000
     progress = bar(round(hours, 2), "h", f"{series} {walk.what}", bar_format=_FORMAT)
     started, first_count = time.monotonic(), walk.count
@@ -124,7 +126,7 @@ def _walk(series: str, rest: ExchangeRest, conn: redis.Redis, prefix: str, walk:
 
     try:
         if walk.what == hb.TRADES:
-            step = hb.trades_step(rest, TickStore(conn, prefix), series)
+            step = hb.trades_step(rest, TickStore(conn, prefix), series, skew_ms)
         else:
             step = hb.candles_step(rest, CandleStore(conn, prefix), series)
         hb.run(walk, step, save, lambda: stopper.stopping, on_page)

@@ -57,6 +57,12 @@ class CoinbaseAdvanced(Coinbase):
     def parse(self, raw: str | bytes) -> list[Message]:
         return parse_messages(raw, self.series)
 
+    @classmethod
+    def frame_product(cls, raw: str) -> str | None:
+        """None: one frame can carry tickers of several products (events[].tickers[]), so bcx import keeps all of
+        this exchange's lines together rather than spreading them by the first product_id."""
+        return None
+
 
 def subscribe_messages(products: Iterable[str]) -> list[str]:
     ids = list(products)

@@ -32,7 +32,7 @@ CANDLE_STEP_MS = (CANDLE_ROWS - 1) * MINUTE_MS  # one REST request's worth (bcx_
 class Walk:
     """Where a backfill stands: what it fetches, from since_ms up to end_ms (now when it began), its cursor
     ("" before the first page), the span of the trades stored so far, how many, and how many the tracker's tick
-    checks refused (bcx_tracker.tick_checks: a time ahead of the clock, a field too long to store)."""
+    checks refused (bcx_tracker.tick_checks)."""
 
     what: str
     since_ms: int
@@ -98,14 +98,15 @@ def run(
 
 
 def trades_step(
-    rest: ExchangeRest, store: TickStore, series: str, clock: Callable[[], float] = time.time
+    rest: ExchangeRest, store: TickStore, series: str, max_skew_ms: int, clock: Callable[[], float] = time.time
 ) -> Callable[[Walk], int]:
     """One page of the exchange's trades, written but for those the tracker's tick checks refuse (against `clock`
-    at the page), which are counted (TradesNotPaged from the first page where the exchange has none)."""
+    at the page, with the config's `max_clock_skew`), which are counted (TradesNotPaged from the first page where
+    the exchange has none)."""
 
     def step(walk: Walk) -> int:
         page = rest.trades_since(series, walk.since_ms, walk.cursor or None)
-        checks = TickChecks(int(clock() * 1000))
+        checks = TickChecks(int(clock() * 1000), max_skew_ms)
         fit = [tick for tick in page.ticks if checks.why_unfit(tick) is None]
         walk.refused += len(page.ticks) - len(fit)
         if fit:

@@ -20,7 +20,7 @@ from bcx.config import RedisConfig
 from bcx.connection import connect, describe
 from bcx.daemon import load_or_exit
 from bcx.progress import bar
-from bcx_tracker.import_workers import ImportWorkers
+from bcx_tracker.import_workers import ImportWorkers, WorkerFailed
 from bcx_tracker.importer import ImportResult, NumberedLines, open_recording
 from bcx_tracker.tick_checks import TickChecks
 
@@ -38,10 +38,10 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def settled_collector() -> Iterator[None]:
-    """What is loaded by now stays out of every collection (gc.freeze), and collections come far less often: each
-    line makes a dozen objects and no cycles, while a collection of the older generations walks the batches of
-    ticks waiting to be written (measured: 10-15% less CPU per tick in the parser and in the writer, which
-    inherits this when forked). Restored after, for a caller that goes on (the tests run `bcx` in process)."""
+    """What is loaded by now stays out of every collection (gc.freeze), and collections come far less often: each line
+    makes a dozen objects and no cycles, while a collection of the older generations walks the batches of ticks waiting
+    to be written (measured: 10-15% less CPU per tick; the workers inherit this when forked). Restored after, for a
+    caller that goes on (the tests run `bcx` in process)."""
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
@@ -54,15 +54,14 @@ def settled_collector() -> Iterator[None]:
 
 def import_file(path: str, config: RedisConfig, protocols: Mapping[str, str], checks: TickChecks) -> ImportResult:
     """Every line of the recording dealt out to the workers, which parse and write it, with a progress bar on a
-    terminal; redis.RedisError when writing failed."""
+    terminal; redis.RedisError when writing failed, WorkerFailed when a worker died."""
     with open_recording(path) as (lines, position):
 
         def read_to() -> None:
             progress.update(position() - progress.n)
 
-        workers = ImportWorkers(
-            config, path, protocols, checks, on_batch=read_to
-        )  # forked: before the bar's thread starts
+        # forked: before the bar's thread starts
+        workers = ImportWorkers(config, path, protocols, checks, on_batch=read_to)
         progress = bar(os.path.getsize(path), "B", os.path.basename(path), unit_scale=True)
         try:
             numbered = NumberedLines(lines)
@@ -90,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
             result = import_file(args.file, config.redis, protocols, checks)
     except redis.RedisError as exc:
         print(f"bcx import: redis at {describe(config.redis)}: {exc}", file=sys.stderr)
+        return 1
+    except WorkerFailed as exc:
+        print(f"bcx import: {args.file}: {exc}", file=sys.stderr)
         return 1
     finally:
         conn.close()

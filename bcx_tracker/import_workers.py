@@ -1,12 +1,12 @@
 """`bcx import`'s workers: child processes that each parse and write their share of a recording's lines.
 
-Parsing a line costs about what encoding and writing its tick does, and both are Python work that a thread would
-do under the parent's GIL. So the parent only reads the file and deals its lines out, a stream at a time
-(importer.stream_key: one product of Coinbase, whose frames are read alone, or a whole other exchange, whose
-adapter keeps state between frames), and each child runs the tracker's parsing and writing path
-(importer.LineImporter into TickStore.add) on the streams it was dealt, in the file's order. A stream goes to
-the child that was dealt the fewest lines so far when it first appears. Ticks never cross a process boundary:
-only lines (strings pickle at memory speed) go down, and each child's counts come back at the end.
+Parsing a line costs about what encoding and writing its tick does, and both are Python work that a thread would do
+under the parent's GIL. So the parent only reads the file and deals its lines out, a stream at a time
+(importer.stream_key: one product of Coinbase, whose frames are read alone, or every exchange whose adapter keeps state
+between frames and must be told its products, together: one first pass over the file for them), and each child runs the
+tracker's parsing and writing path (importer.LineImporter into TickStore.add) on the streams it was dealt, in the file's
+order. A stream goes to the child that was dealt the fewest lines so far when it first appears. Ticks never cross a
+process boundary: only lines (strings pickle at memory speed) go down, and each child's counts come back at the end.
 
 The children are forked, not spawned: a spawned child starts a new interpreter that imports the `bcx` command again
 (~1 s here); a forked one has everything loaded and starts in milliseconds. Fork before any thread of the command
@@ -20,6 +20,7 @@ import functools
 import multiprocessing
 import os
 import queue
+import signal
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
@@ -41,6 +42,10 @@ from bcx_tracker.tick_checks import TickChecks
 LINES_PER_BATCH = 2000  # lines dealt to a child at a time
 AHEAD = 2  # batches queued for each child: memory stays at a few batches
 MAX_WORKERS = 8
+
+
+class WorkerFailed(Exception):
+    """A worker process ended without saying why (killed, or an error other than Redis's: its traceback is above)."""
 
 
 def worker_count() -> int:
@@ -71,7 +76,7 @@ class ImportWorkers:
         self._on_batch = on_batch
 
     def take(self, numbered: Iterable[tuple[int, str]]) -> None:
-        """Deal every line out; redis.RedisError when a child stopped on one."""
+        """Deal every line out; redis.RedisError when a child stopped on one, WorkerFailed when one died."""
         child_of, key_of, kinds = self._child_of, stream_key, self._read_alone  # runs per line
         for number, line in numbered:
             line = line.strip()
@@ -86,7 +91,7 @@ class ImportWorkers:
                 self._on_batch()
 
     def close(self) -> ImportResult:
-        """Wait for every line to be written; the children's counts added up, or redis.RedisError."""
+        """Wait for every line to be written; the children's counts added up, or redis.RedisError or WorkerFailed."""
         for child in self._children:
             child.send()
             child.finish()
@@ -104,7 +109,8 @@ class ImportWorkers:
 
 
 class _Reports:
-    """What each child said at its end, by process id: ("done", ImportResult) or ("error", why)."""
+    """What each child said at its end, by process id: ("done", ImportResult), ("error", why) for a Redis or file
+    error, or ("died", why) for a child that ended without a word."""
 
     def __init__(self, reports):
         self.queue = reports
@@ -116,7 +122,7 @@ class _Reports:
                 sender, kind, value = self.queue.get(timeout=0.5)
             except queue.Empty:
                 if not process.is_alive() and self.queue.empty():
-                    return "error", f"the import's worker process ended (exit code {process.exitcode})"
+                    return "died", f"the import's worker process ended (exit code {process.exitcode})"
                 continue
             self._got[sender] = (kind, value)
         return self._got[process.pid]
@@ -156,11 +162,14 @@ class _Child:
         self._tasks.close()
 
     def result(self) -> ImportResult:
-        """The child's counts once it has written everything; redis.RedisError when it stopped on one."""
+        """The child's counts once it has written everything; redis.RedisError when it stopped on one, WorkerFailed
+        when it died."""
         kind, value = self._reports.of(self.process)
         self.process.join()
         if kind == "error":
             raise redis.RedisError(value)
+        if kind == "died":
+            raise WorkerFailed(value)
         return value
 
     def _put(self, batch) -> None:
@@ -171,7 +180,7 @@ class _Child:
             except queue.Full:
                 if not self.process.is_alive():
                     self.result()  # raises what stopped it
-                    raise redis.RedisError("the import's worker process ended before the file did") from None
+                    raise WorkerFailed("the import's worker process ended before the file did") from None
 
 
 class _Work(NamedTuple):
@@ -182,6 +191,7 @@ class _Work(NamedTuple):
 
 
 def _import_lines(work: _Work, tasks, reports) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops the children
     pid = os.getpid()
     try:
         conn = connect(work.config)

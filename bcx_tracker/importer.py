@@ -114,13 +114,21 @@ class Parsers:
         return kind(products)
 
 
+# The stream of every exchange whose adapter must be told its products: their process reads the file once for them
+# (Parsers' first pass), where a process per exchange would each read all of it.
+TOLD_PRODUCTS = "exchanges told their products"
+
+
 def stream_key(line: str, read_alone: Mapping[str, type[Exchange]]) -> str:
     """Which lines of a recording must be parsed in one process, in order: a product's, for an exchange whose
     adapter reads each frame alone (`read_alone`: exchange -> its adapter class, Coinbase's) and whose frame names
-    its product (the tracker's stale filter is kept per product); otherwise the exchange's, all together."""
+    its product (the tracker's stale filter is kept per product); the exchange's, all together, where such a frame
+    does not name one; TOLD_PRODUCTS for the other exchanges, whose adapters keep state between frames."""
     exchange, raw = (DEFAULT_EXCHANGE, line) if line[0] == "{" else split_line(line)
     kind = read_alone.get(exchange)
-    product = kind.frame_product(raw) if kind is not None else None
+    if kind is None:
+        return TOLD_PRODUCTS
+    product = kind.frame_product(raw)
     return exchange if product is None else f"{exchange}:{product}"
 
 
@@ -234,19 +242,3 @@ class LineImporter:
         ticks, self._ticks = self._ticks, []
         self.result.ticks += len(ticks)
         self.result.new += self._write(ticks)
-
-
-def import_lines(
-    lines: Iterable[str],
-    parsers: Parsers,
-    write: Callable[[list[Tick]], int],
-    now_ms: int,
-    on_batch: Callable[[], object] = _nothing,
-) -> ImportResult:
-    """Every line in this process: parsed, and its ticks handed to `write` in batches (see LineImporter)."""
-    importer = LineImporter(parsers, write, TickChecks(now_ms), on_batch)
-    numbered = NumberedLines(lines)
-    importer.take(numbered)
-    result = importer.finish()
-    result.lines, result.stopped = numbered.count, numbered.stopped
-    return result

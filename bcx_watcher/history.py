@@ -212,9 +212,9 @@ class History:
             if cutoff is None:
                 continue
             removed[name] = self.ticks.chunks.trim_before(chain, cutoff)
-            if name != RAW and removed[name]:
-                self.candles.mark_changed(product)  # readers that keep candles (bcx_web) must read them again
             self._raise_floor(product, name, cutoff)
+        if any(count for name, count in removed.items() if name != RAW):
+            self.candles.mark_changed(product)  # once for every tier trimmed: readers that keep candles read again
         return removed
 
     def _take_pending(self, product: str, tier: str, source: str) -> None:

@@ -14,15 +14,35 @@ from bcx_tracker.binance import Binance
 from bcx_tracker.bitfinex import Bitfinex
 from bcx_tracker.coinbase import Coinbase
 from bcx_tracker.exchange import ExchangeRest, TradesNotPaged, TradesPage
-from bcx_tracker.importer import ImportResult, Parsers, import_lines, read_alone, recorded_products, stream_key
+from bcx_tracker.importer import (
+    TOLD_PRODUCTS,
+    ImportResult,
+    LineImporter,
+    NumberedLines,
+    Parsers,
+    read_alone,
+    recorded_products,
+    stream_key,
+)
 from bcx_tracker.kraken import Kraken
 from bcx_tracker.kraken_rest import TRADES_PER_PAGE, KrakenRest
 from bcx_tracker.rest import RestClient
 from bcx_tracker.sample import recording_lines
+from bcx_tracker.tick_checks import TickChecks
 
 NOW = 1_790_000_000_000
 LATER = iso_to_ms("2027-01-01")  # the import's clock: after every sample recording
 PROTOCOLS = {"coinbase": "coinbase-exchange", "kraken": "kraken", "binance": "binance", "bitfinex": "bitfinex"}
+
+
+def import_lines(lines, parsers: Parsers, write, now_ms: int) -> ImportResult:
+    """What a worker of `bcx import` does with its lines (bcx_tracker.import_workers), in this process."""
+    importer = LineImporter(parsers, write, TickChecks(now_ms))
+    numbered = NumberedLines(lines)
+    importer.take(numbered)
+    result = importer.finish()
+    result.lines, result.stopped = numbered.count, numbered.stopped
+    return result
 
 
 def no_first_pass(exchanges):
@@ -179,10 +199,14 @@ def test_lines_are_dealt_by_product_where_frames_are_read_alone_and_by_exchange_
     assert kinds == {"coinbase": Coinbase}
     lines = list(recording_lines(seed=3, hours=0.01))
     keys = {stream_key(line, kinds) for line in lines}
-    assert keys == {"coinbase:BTC-USD", "coinbase:ETH-USD", "coinbase:SOL-USD", "kraken", "binance", "bitfinex"}
+    # the exchanges told their products go together: one process, one first pass over the file for them all
+    assert keys == {"coinbase:BTC-USD", "coinbase:ETH-USD", "coinbase:SOL-USD", TOLD_PRODUCTS}
     assert stream_key('{"type":"subscriptions","channels":[]}', kinds) == "coinbase"  # names no product
     assert stream_key('{"type": "ticker", "product_id": "ETH-USD"}', kinds) == "coinbase:ETH-USD"  # spaced JSON
-    assert stream_key('kraken {"channel":"ticker","product_id":"BTC-USD"}', kinds) == "kraken"
+    assert stream_key('kraken {"channel":"ticker","product_id":"BTC-USD"}', kinds) == TOLD_PRODUCTS
+    advanced = read_alone({"coinbase": "coinbase-advanced"})  # a frame may carry tickers of several products
+    line = '{"channel":"ticker","events":[{"tickers":[{"product_id":"BTC-USD"},{"product_id":"ETH-USD"}]}]}'
+    assert stream_key(line, advanced) == "coinbase"
 
 
 def test_workers_results_add_up_and_keep_the_first_bad_lines():
@@ -218,5 +242,5 @@ def test_a_backfilled_trade_the_tracker_would_refuse_is_counted_and_not_written(
             return len(ticks)
 
     walk = hb.Walk(hb.TRADES, NOW - 1000, NOW)
-    assert hb.trades_step(rest, Store(), "coinbase:BTC-USD", clock=lambda: NOW / 1000)(walk) == 1
+    assert hb.trades_step(rest, Store(), "coinbase:BTC-USD", 5000, clock=lambda: NOW / 1000)(walk) == 1
     assert (written, walk.count, walk.refused, walk.done) == ([good], 1, 2, True)
