@@ -129,16 +129,17 @@ static int usual_line(PyObject *tick, char *line) {
 static PyObject *encode(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *ticks, *entry;
     if (!PyArg_ParseTuple(args, "OO:encode", &ticks, &entry)) return NULL;
-    PyObject *sequence = PySequence_Fast(ticks, "ticks must be iterable");
+    /* a tuple of its own: the callback runs Python code, which must not see a list we walk change under us */
+    PyObject *sequence = PySequence_Tuple(ticks);
     if (sequence == NULL) return NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
-    PyObject **items = PySequence_Fast_ITEMS(sequence);
+    Py_ssize_t count = PyTuple_GET_SIZE(sequence);
     PyObject *lines = PyList_New(count), *joined = NULL;
     char line[ENTRY_MAX];
     if (lines == NULL) goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
-        int length = usual_line(items[i], line);
-        PyObject *text = length ? PyUnicode_FromStringAndSize(line, length) : PyObject_CallOneArg(entry, items[i]);
+        PyObject *tick = PyTuple_GET_ITEM(sequence, i);
+        int length = usual_line(tick, line);
+        PyObject *text = length ? PyUnicode_FromStringAndSize(line, length) : PyObject_CallOneArg(entry, tick);
         if (text == NULL) goto done;
         PyList_SET_ITEM(lines, i, text);
     }
@@ -202,14 +203,17 @@ static int usual_member(PyObject *member, long long out[4]) {
     return out[3] < NO_BOOK && out[2] / DECIMALS >= out[3] / NEAR; /* a bid below 0 is Python's to write */
 }
 
-/* Tick(*values) without its Python-level __new__ (a NamedTuple's is tuple.__new__ and nothing else): the tuple
- * subclass allocated with bcx.tick.Tick's 8 fields, the last (sequence) None. A Tick of other fields would decode
- * unlike Python's, which tests/unit/test_tick_codec.py would show. */
+/* Tick(*values), sequence None: tuple.__new__(Tick, fields), which is all a NamedTuple's Python-level __new__ does,
+ * without that Python frame. Through tuple's own tp_new, so whatever a tuple needs set up (3.14 caches its hash) is. */
 static PyObject *new_tick(PyTypeObject *tick_class, PyObject *values[7]) {
-    PyObject *tick = tick_class->tp_alloc(tick_class, 8);
-    if (tick == NULL) return NULL;
-    for (int i = 0; i < 7; i++) PyTuple_SET_ITEM(tick, i, Py_NewRef(values[i]));
-    PyTuple_SET_ITEM(tick, 7, Py_NewRef(Py_None));
+    PyObject *fields = PyTuple_Pack(8, values[0], values[1], values[2], values[3], values[4], values[5], values[6],
+                                    Py_None);
+    if (fields == NULL) return NULL;
+    PyObject *args = PyTuple_Pack(1, fields);
+    Py_DECREF(fields);
+    if (args == NULL) return NULL;
+    PyObject *tick = PyTuple_Type.tp_new(tick_class, args, NULL);
+    Py_DECREF(args);
     return tick;
 }
 

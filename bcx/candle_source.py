@@ -206,11 +206,11 @@ class ClosedCandles:
 
     def keep(self, plan: TierPlan, candles: list[list[Candle]]) -> None:
         count = sum(len(found) for found in candles)
-        if plan.version is None or count > self.max_candles:
-            return
         with self._lock:
-            old = self._kept.pop((plan.product, plan.tiers), None)
+            old = self._kept.pop((plan.product, plan.tiers), None)  # read again: what was kept is out of date
             self._count -= old.count if old else 0
+            if plan.version is None or count > self.max_candles:
+                return
             while self._kept and self._count + count > self.max_candles:
                 self._count -= self._kept.pop(next(iter(self._kept))).count
             end = plan.chunks[0][1] if plan.chunks else plan.raw_from

@@ -150,27 +150,27 @@ def _separated_price(price: str) -> str:
     return "=" + _checked_literal(price) if units < 0 else base36(units) + _DIGITS36[decimals]
 
 
-def decode_member_in_python(product: str, member: str | bytes, score: float) -> Tick:
-    """decode_member() in Python: the definition, and what bcx/_tick_codec.c hands the unusual members to."""
+def decode_member_in_python(product: str, member: str | bytes, score: float, /) -> Tick:
+    """decode_member() in Python: the definition, and what bcx/_tick_codec.c hands the unusual members to.
+    Positional arguments only, as the C one takes them."""
     if isinstance(member, bytes):
         member = member.decode()
     compact = _COMPACT.match(member)
     if compact is None:
         return _decode_separated(product, member, score)
     trade, trade_end, size, size_end, price, price_end, book, book_end = compact.groups()
-    ends = _END_VALUES
-    units, decimals = divmod(int(price, 36) * _RADIX + ends[price_end] if price else ends[price_end], _DECIMALS)
-    book_value = int(book, 36) * _RADIX + ends[book_end] if book else ends[book_end]
+    units, decimals = divmod(_field_value(price, price_end), _DECIMALS)
+    book_value = _field_value(book, book_end)
     if book_value < _NO_BOOK:
         below, above = divmod(book_value, _NEAR)
         bid, ask = _unscaled(units - below, decimals), _unscaled(units + above, decimals)
     else:
         bid, ask = _far_book(book_value, member[compact.end() :], units, decimals)
-    size_units, size_decimals = divmod(int(size, 36) * _RADIX + ends[size_end] if size else ends[size_end], _DECIMALS)
+    size_units, size_decimals = divmod(_field_value(size, size_end), _DECIMALS)
     return Tick(
         product,
         int(score),
-        int(trade, 36) * 36 + ends[trade_end] if trade else ends[trade_end],
+        int(trade, 36) * 36 + _END_VALUES[trade_end] if trade else _END_VALUES[trade_end],
         _unscaled(units, decimals),
         bid,
         ask,
@@ -306,27 +306,9 @@ def _small_trade(trade_id: int) -> str:
 def _quote_field(text: str, price: tuple, bid: str | None, ask: str | None) -> str | None:
     """A compact member's price and book fields (price: the _price_form() of the price `text`), or None when they
     cannot be held: a price written another way or with more than 9 decimals, a bid or ask written another way."""
-    units, decimals, whole, fraction, field = price
+    field = price[4]
     if field is None:
         return None
-    if bid is not None and ask is not None:  # the usual book first: the price's whole part and decimals
-        if bid == text:  # a trade is at the bid or the ask: that side is 0, with no arithmetic
-            below = 0
-        else:
-            bid_whole, _, digits = bid.partition(".")
-            usual = bid_whole == whole and len(digits) == decimals and digits.isdigit() and digits.isascii()
-            below = fraction - int(digits) if usual else None
-        if ask == text:
-            above = 0
-        else:
-            ask_whole, _, digits = ask.partition(".")
-            usual = ask_whole == whole and len(digits) == decimals and digits.isdigit() and digits.isascii()
-            above = int(digits) - fraction if usual else None
-        if below is not None and above is not None:
-            if 0 <= below < _NEAR and 0 <= above < _NEAR:
-                return field + _ENDS[below * _NEAR + above]
-            book = _book_field((0, below), (0, above))
-            return field + book if book else None
     below = None if bid is None else _SAME if bid == text else _side(bid, price, -1)
     above = None if ask is None else _SAME if ask == text else _side(ask, price, 1)
     if (bid is not None and below is None) or (ask is not None and above is None):

@@ -285,7 +285,7 @@ class Watcher:
     def trim(self, cursors: Mapping[str, Cursor | None], now: float) -> None:
         """Tiered retention, then the memory ceiling, for the products this watcher holds."""
         watcher = self.config.watcher
-        newest_at_most = int((now + self.config.tracker.max_clock_skew) * 1000)  # `now`: the wall clock
+        newest_at_most = int(now * 1000) + self.config.tracker.max_clock_skew_ms  # `now`: the wall clock
         for product, cursor in cursors.items():
             keep = None if cursor is None else cursor.time_ms - self.lookback_ms(product)
             removed = self.history.trim(product, watcher.retention, keep, newest_at_most)

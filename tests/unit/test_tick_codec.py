@@ -123,7 +123,8 @@ def test_every_member_python_writes_reads_back_the_same_in_c(tick, score):
         member = _entry(tick).partition(" ")[2]
     except ValueError:  # a tick no member can hold
         return
-    assert decoded_in_c("BTC-USD", member, score) == decode_member_in_python("BTC-USD", member, score)
+    in_c, in_python = decoded_in_c("BTC-USD", member, score), decode_member_in_python("BTC-USD", member, score)
+    assert in_c == in_python and hash(in_c) == hash(in_python) and type(in_c) is Tick
 
 
 # members as they could be corrupted: every character of the compact fields, the separators, others
