@@ -45,6 +45,8 @@ def newest_ticks(series: Sequence[str], end: int | None) -> tuple[int, dict[str,
 
 
 def candles_of(series: str, width_ms: int, start_ms: int, end_ms: int) -> list[Candle]:
+    """Not through bcx_web.series.read_sources on purpose: analytics reads days of many series (50 series' 24 h
+    of minutes is 72,000 candles), which would push the charts' candles out of the kept ones (30,000 a worker)."""
     config = get_config()
     read = read_candles(
         get_candles(), get_store(), series, width_ms, start_ms, end_ms, stored_intervals(), config.web.max_read

@@ -150,7 +150,7 @@ class KeptDrawings:
     only the buckets after them: while only the open minute changes, and after the watcher writes the minute that
     closed. Equal candles draw equal points, so this needs no version, and the comparison runs at C speed (the
     decode memo and the kept closed candles hand out the same objects). At most `max_candles` referenced in all
-    (past it the oldest charts go)."""
+    (past it the charts kept longest ago go: a chart is kept again whenever its points are drawn anew)."""
 
     def __init__(self, max_candles: int) -> None:
         self.max_candles = max_candles

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +11,7 @@ import bcx.store
 from bcx.chunks import DEFAULT_CHUNK_ENTRIES, TRADE, chunk_base
 from bcx.store import TickStore
 from bcx.tick import Tick, decode_member, encode_entries, encode_member
+from tests.feedstub import wait_for
 
 PRODUCT = "BTC-USD"
 
@@ -161,14 +160,6 @@ def test_members_of_older_formats_read_back_and_count_as_the_same_trade(redis_co
     assert store.count(PRODUCT) == 4
 
 
-def wait_for(condition) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("never happened")
-
-
 def several_products(first_id: int, time_ms: int, each: int) -> list[Tick]:
     """`each` ticks of three products, interleaved as a feed sends them: three script calls, pipelined on one server."""
     prices = {PRODUCT: "100.5", "ETH-USD": "3480.08", "SOL-USD": "184.99"}
@@ -227,7 +218,7 @@ def test_a_connection_dropped_part_way_through_a_batch_loses_nothing_when_the_ba
     def encode_then_drop(batch):  # the lazy calls: the second is encoded after the first went out
         encoded.append(batch)
         if len(encoded) == 2:
-            wait_for(lambda: admin.exists(store.keys(PRODUCT).latest))  # the server ran the first call
+            wait_for(lambda: admin.exists(store.keys(PRODUCT).latest), "the first call")  # the server ran it
             admin.client_kill_filter(_type="normal", skipme=True)
         return encode_entries(batch)
 

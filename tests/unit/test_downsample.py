@@ -88,15 +88,17 @@ def test_with_the_default_tiers_a_1000_point_chart_of_any_span_reads_at_most_300
         assert tier == RAW or span // widths[tier] <= 3000
 
 
-candle_lists = st.lists(st.tuples(st.integers(1, 1000), st.integers(0, 50), st.integers(0, 50), st.booleans())).map(
-    lambda rows: [
-        Candle(i * MIN, str(base), str(base + up), str(base - down), str(base + (up if rising else -down)), "1")
-        for i, (base, up, down, rising) in enumerate(rows)
-    ]
-)
+def candle_lists(min_size: int = 0):
+    rows = st.tuples(st.integers(1, 1000), st.integers(0, 50), st.integers(0, 50), st.booleans())
+    return st.lists(rows, min_size=min_size).map(
+        lambda rows: [
+            Candle(i * MIN, str(base), str(base + up), str(base - down), str(base + (up if rising else -down)), "1")
+            for i, (base, up, down, rising) in enumerate(rows)
+        ]
+    )
 
 
-@given(candle_lists, st.integers(1, 120))
+@given(candle_lists(), st.integers(1, 120))
 def test_candle_min_max_draws_what_min_max_of_the_candle_points_draws(candles, limit):
     kept = candle_min_max(candles, MIN, limit)
     points, values = candle_points(candles, MIN)
@@ -110,14 +112,16 @@ def test_candle_min_max_draws_what_min_max_of_the_candle_points_draws(candles, l
         assert min(values) in drawn and max(values) in drawn
 
 
-@given(candle_lists, candle_lists, st.integers(1, 120), st.integers(0, 200))
+@given(candle_lists(min_size=11), candle_lists(), st.integers(2, 20), st.integers(0, 200))
 def test_a_kept_drawing_of_the_closed_candles_draws_what_drawing_all_of_them_draws(candles, others, limit, closed):
     """closed_drawing's points of the first `closed` candles, drawn once, serve any candles after them (the open
-    bucket that changes) as long as the count is the same."""
+    bucket that changes) as long as the count is the same. More candles than the limit's points (11 or more for
+    at most 20): there are buckets to keep."""
     closed = min(closed, len(candles))
     changed = [replace(c, time_ms=(closed + i) * MIN) for i, c in enumerate(others[: len(candles) - closed])]
     later = candles[:closed] + changed + candles[closed + len(changed) :]
     drawn = closed_drawing(candles, MIN, limit, closed)
+    assert drawn is not None and drawn[1] <= limit // 2
     first, last = (candles[0].time_ms + 1, candles[-1].time_ms) if candles else (None, None)
     assert candle_min_max(later, MIN, limit, first, last, drawn) == candle_min_max(later, MIN, limit, first, last)
     fewer = closed_drawing(later, MIN, limit, closed // 2)  # drawn when fewer were closed, then continued

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bcx.tick
-from bcx.tick import _ENDS, Tick, _entry, decode_member, decode_member_in_python
+from bcx.tick import _ENDS, Tick, _entry, _unscaled, decode_member, decode_member_in_python  # _unscaled: 1, 2 -> 0.01
 
 # Collected only where bcx/_tick_codec.c was built (tests/conftest.py's collect_ignore; the session's summary says when
 # it was not).
@@ -20,11 +20,6 @@ def compiled(ticks, entry=_entry) -> str:
 
 def in_python(ticks) -> str:
     return "\n".join([_entry(tick) for tick in ticks])
-
-
-def _decimal(units: int, places: int) -> str:
-    digits = str(units).rjust(places + 1, "0")
-    return f"{digits[:-places]}.{digits[-places:]}" if places else digits
 
 
 # what else a field could hold: leading zeros, exponents, signs, a bare point, other scripts' digits, no digits
@@ -39,14 +34,14 @@ def ticks(draw) -> Tick:
     sometimes anything."""
     places = draw(st.integers(0, 11))
     units = draw(st.integers(0, 10**3) | st.integers(0, 10**19))
-    price = draw(st.just(_decimal(units, places)) | odd_numbers)
+    price = draw(st.just(_unscaled(units, places)) | odd_numbers)
 
     def side(sign: int):
-        near = st.integers(-2, 8).map(lambda offset: _decimal(max(units + sign * offset, 0), places))
-        other_places = st.integers(0, 11).map(lambda other: _decimal(units, other))
+        near = st.integers(-2, 8).map(lambda offset: _unscaled(max(units + sign * offset, 0), places))
+        other_places = st.integers(0, 11).map(lambda other: _unscaled(units, other))
         return st.none() | st.just(price) | near | other_places | odd_numbers
 
-    sizes = st.integers(0, 10**18).flatmap(lambda size: st.integers(0, 10).map(lambda other: _decimal(size, other)))
+    sizes = st.integers(0, 10**18).flatmap(lambda size: st.integers(0, 10).map(lambda other: _unscaled(size, other)))
     return Tick(
         "BTC-USD",
         draw(st.integers(-5, 2**64) | st.booleans()),
