@@ -43,7 +43,6 @@ from bcx_tracker.literal_json import loads
 
 CHANNELS = ("aggTrade", "bookTicker")
 _AGG_TRADE = TradeFields("aggTrade", "p", "q", "a", "T", "an integer")
-# Far above any price or size Binance lists (8 decimals, about 10 integer digits), far below what would hurt.
 RESTRICTED = 451  # "Service unavailable from a restricted location" (US addresses on binance.com)
 # Binance refuses a websocket URL longer than 8004 characters (measured by unicorn-binance-websocket-api, its issues
 # 17 and 19; not in Binance's docs): well below the 1024 streams a connection may carry once the streams are named in

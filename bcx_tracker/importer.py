@@ -58,16 +58,13 @@ class ImportResult:
     @classmethod
     def merged(cls, parts: Iterable[ImportResult]) -> ImportResult:
         """The counts of several workers' results added up, the first MAX_BAD_REPORTED bad lines of all of them."""
-        total = cls()
-        for part in parts:
-            total.lines, total.ticks, total.new = (
-                total.lines + part.lines,
-                total.ticks + part.ticks,
-                total.new + part.new,
-            )
-            total.stale, total.bad = total.stale + part.stale, total.bad + part.bad
-            total.bad_lines = sorted(total.bad_lines + part.bad_lines)[:MAX_BAD_REPORTED]
+        parts = list(parts)
+        total = cls(**{name: sum(getattr(part, name) for part in parts) for name in _COUNTS})
+        total.bad_lines = sorted(number for part in parts for number in part.bad_lines)[:MAX_BAD_REPORTED]
         return total
+
+
+_COUNTS = ("lines", "ticks", "new", "stale", "bad")  # what merged() adds up
 
 
 def _nothing() -> None:
